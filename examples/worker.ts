@@ -1,0 +1,94 @@
+/**
+ * The example app: the routes of the product documents, written the way a user would write them.
+ *
+ * Effect handlers (HttpRouter from @effect/platform) for some routes, the Promise facade for
+ * others, so both styles have a living example.
+ */
+import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer, Schema } from "effect"
+import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
+
+export { RealtimeChannel, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
+
+/** The instance the examples use. One line; everything else has defaults. */
+export const live = realtime({ name: "live", historyLimit: 500 })
+
+/** Render a typed error as JSON with its HTTP status: one place for every route. */
+const errorResponse = (error: RealtimeError) => HttpServerResponse.unsafeJson(errorBody(error), { status: httpStatus(error) })
+
+const readJson = <A, I>(schema: Schema.Schema<A, I>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.json).pipe(
+    Effect.mapError(() => new InvalidInput({ field: "body", message: "body: must be JSON" })),
+    Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(schema)(body), (error) => new InvalidInput({ field: "body", message: error.message }))),
+  )
+
+/** Effect style: POST /rooms/:roomId/messages publishes a room message. */
+const postRoomMessage = Effect.gen(function* () {
+  const { roomId } = yield* HttpRouter.schemaPathParams(Schema.Struct({ roomId: Schema.String }))
+  const input = yield* readJson(Schema.encodedSchema(PublishInput))
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const result = yield* Realtime.room(roomId).publish(input).pipe(
+    Effect.provideService(CurrentRequest, { headers: new Headers(request.headers as Record<string, string>) }),
+  )
+  return yield* HttpServerResponse.json(result, { status: result.duplicate ? 200 : 201 })
+})
+
+/** Effect style: GET /rooms/:roomId/messages pages room history. */
+const getRoomHistory = Effect.gen(function* () {
+  const { roomId } = yield* HttpRouter.schemaPathParams(Schema.Struct({ roomId: Schema.String }))
+  const query = yield* HttpServerRequest.schemaSearchParams(
+    Schema.Struct({ cursor: Schema.optional(Schema.String), limit: Schema.optional(Schema.NumberFromString), direction: Schema.optional(Schema.Literal("backward", "forward")) }),
+  )
+  const page = yield* Realtime.room(roomId).history(query)
+  return yield* HttpServerResponse.json(page)
+})
+
+const effectRoutes = HttpRouter.empty.pipe(
+  HttpRouter.post("/rooms/:roomId/messages", postRoomMessage),
+  HttpRouter.get("/rooms/:roomId/messages", getRoomHistory),
+  HttpRouter.get("/stats", Effect.flatMap(Realtime.stats(), (stats) => HttpServerResponse.json(stats))),
+  Effect.catchAll((error) => {
+    if (error._tag === "RouteNotFound") return HttpServerResponse.empty({ status: 404 })
+    if (error._tag === "ParseError") return errorResponse(new InvalidInput({ field: "request", message: error.message }))
+    if (error._tag === "HttpBodyError") return HttpServerResponse.empty({ status: 500 })
+    return errorResponse(error)
+  }),
+)
+
+const effectHandler = HttpApp.toWebHandlerLayer(effectRoutes, live.layer as Layer.Layer<Realtime>)
+
+/** Promise style: the feed routes use the facade directly. */
+const promiseRoutes = async (request: Request, url: URL): Promise<Response | undefined> => {
+  const feed = /^\/channels\/([^/]+)\/(events|history)$/.exec(url.pathname)
+  if (feed === null) return undefined
+  const channelId = decodeURIComponent(feed[1])
+  try {
+    if (feed[2] === "events" && request.method === "POST") {
+      const body = (await request.json().catch(() => undefined)) as Record<string, unknown> | undefined
+      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined
+      const result = await live.channel(channelId).publish({ ...(body as PublishInput), ...(idempotencyKey ? { idempotencyKey } : {}) })
+      return Response.json(result, { status: result.duplicate ? 200 : 201 })
+    }
+    if (feed[2] === "history" && request.method === "GET") {
+      const limit = url.searchParams.get("limit")
+      const page = await live.channel(channelId).history({
+        ...(limit === null ? {} : { limit: Number(limit) }),
+        cursor: url.searchParams.get("cursor"),
+      })
+      return Response.json(page)
+    }
+    return new Response("method not allowed", { status: 405 })
+  } catch (error) {
+    const typed = error as RealtimeError
+    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    throw error
+  }
+}
+
+export default live.worker({
+  async fetch(request) {
+    const url = new URL(request.url)
+    const handled = await promiseRoutes(request, url)
+    return handled ?? effectHandler.handler(request)
+  },
+})

@@ -1,0 +1,134 @@
+/**
+ * The `Realtime` service: rooms, channels and instance stats as Effects.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Realtime } from "durable-realtime"
+ *
+ * const program = Effect.gen(function* () {
+ *   const { message } = yield* Realtime.room("project_123").publish({ type: "task.created", data: { taskId: "t1" } })
+ *   const page = yield* Realtime.channel("deployments").history({ limit: 50 })
+ *   return { message, page }
+ * }).pipe(Effect.provide(Realtime.layer({ name: "live" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import { registerInstance, type RealtimeOptions, type ResolvedConfig } from "./Config.js"
+import { invalidInputFromParseError, type RealtimeError } from "./RealtimeError.js"
+import { callActor, type ActorNamespace } from "./internal/rpc.js"
+import { ResourceId } from "./schema/Common.js"
+import type { BroadcastInput, BroadcastResult, HistoryPage, HistoryQuery, PublishInput, PublishResult } from "./schema/Message.js"
+import type { ChannelStats, DestroyInput, DestroyResult, InstanceStats, RoomMetadata, RoomState, SetMetadataInput } from "./schema/Room.js"
+import { currentCaller } from "./services/Identity.js"
+import { workersEnv } from "./durable/workersEnv.js"
+
+type Op<A> = Effect.Effect<A, RealtimeError>
+
+export interface RoomHandle {
+  /** Store a message and deliver it to every subscriber. Idempotent with `idempotencyKey`. */
+  readonly publish: (input: PublishInput) => Op<PublishResult>
+  /** Deliver an event to subscribers; stored like `publish` unless `ephemeral: true`. */
+  readonly broadcast: (input: BroadcastInput) => Op<BroadcastResult>
+  /** A page of history, newest first by default. */
+  readonly history: (query?: HistoryQuery) => Op<HistoryPage>
+  /** Read the room's metadata, or replace it when `{ metadata }` is given. */
+  readonly metadata: (input?: SetMetadataInput) => Op<RoomMetadata>
+  readonly state: () => Op<RoomState>
+  readonly destroy: (input?: DestroyInput) => Op<DestroyResult>
+}
+
+export interface ChannelHandle {
+  readonly publish: (input: PublishInput) => Op<PublishResult>
+  readonly broadcast: (input: BroadcastInput) => Op<BroadcastResult>
+  readonly history: (query?: HistoryQuery) => Op<HistoryPage>
+  readonly stats: () => Op<ChannelStats>
+  readonly state: () => Op<RoomState>
+  readonly destroy: (input?: DestroyInput) => Op<DestroyResult>
+}
+
+export interface RealtimeService {
+  readonly name: string
+  readonly config: ResolvedConfig
+  readonly room: (id: string) => RoomHandle
+  readonly channel: (id: string) => ChannelHandle
+  readonly stats: () => Op<InstanceStats>
+  /** Call any operation of any actor kind; the typed handles are built on this. */
+  readonly call: (kind: string, id: string, op: string, input?: unknown) => Op<unknown>
+}
+
+/** Build the service for one instance over the Worker's env (its Durable Object bindings). */
+export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown>): RealtimeService => {
+  const bindingFor: Record<string, string> = {
+    room: config.bindings.rooms,
+    channel: config.bindings.channels,
+    directory: config.bindings.directory,
+    crdtRoom: config.bindings.crdtRooms,
+  }
+  const call = (kind: string, id: string, op: string, input?: unknown): Op<unknown> =>
+    Effect.gen(function* () {
+      const binding = bindingFor[kind] ?? kind
+      const namespace = env[binding] as ActorNamespace | undefined
+      if (namespace === undefined) {
+        return yield* Effect.dieMessage(`durable-realtime: no Durable Object binding "${binding}" for ${kind}s; see the README`)
+      }
+      const validId = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
+      const caller = yield* currentCaller(config)
+      return yield* callActor(namespace, kind, { instance: config.name, id: validId }, op, input, caller)
+    })
+  const typed = <A>(kind: string, id: string, op: string) => (input?: unknown) => call(kind, id, op, input) as Op<A>
+
+  return {
+    name: config.name,
+    config,
+    call,
+    room: (id) => ({
+      publish: typed<PublishResult>("room", id, "publish"),
+      broadcast: typed<BroadcastResult>("room", id, "broadcast"),
+      history: typed<HistoryPage>("room", id, "history"),
+      metadata: (input) => (input === undefined ? typed<RoomMetadata>("room", id, "getMetadata")() : typed<RoomMetadata>("room", id, "setMetadata")(input)),
+      state: typed<RoomState>("room", id, "state"),
+      destroy: typed<DestroyResult>("room", id, "destroy"),
+    }),
+    channel: (id) => ({
+      publish: typed<PublishResult>("channel", id, "publish"),
+      broadcast: typed<BroadcastResult>("channel", id, "broadcast"),
+      history: typed<HistoryPage>("channel", id, "history"),
+      stats: typed<ChannelStats>("channel", id, "stats"),
+      state: typed<RoomState>("channel", id, "state"),
+      destroy: typed<DestroyResult>("channel", id, "destroy"),
+    }),
+    stats: () => call("directory", "directory", "stats") as Op<InstanceStats>,
+  }
+}
+
+type Lifted<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer E> ? (...args: P) => Effect.Effect<A, E, Realtime> : never }
+
+const lift = <H extends object>(select: (service: RealtimeService) => H): Lifted<H> =>
+  new Proxy({} as Lifted<H>, {
+    get: (_, key) => (...args: Array<unknown>) =>
+      Effect.flatMap(Realtime, (service) => (select(service) as Record<PropertyKey, (...a: Array<unknown>) => Op<unknown>>)[key](...args)),
+  })
+
+/** The Realtime service of one instance. */
+export class Realtime extends Context.Tag("durable-realtime/Realtime")<Realtime, RealtimeService>() {
+  /** `yield* Realtime.room(id).publish(...)` anywhere the service is provided. */
+  static room = (id: string): Lifted<RoomHandle> => lift((service) => service.room(id))
+  /** `yield* Realtime.channel(id).history(...)`. */
+  static channel = (id: string): Lifted<ChannelHandle> => lift((service) => service.channel(id))
+  /** Instance-wide counts of rooms, channels, members and messages. */
+  static stats = (): Effect.Effect<InstanceStats, RealtimeError, Realtime> => Effect.flatMap(Realtime, (service) => service.stats())
+
+  /**
+   * The service for one instance. `env` is the Worker's env; omitted, it is read from
+   * `cloudflare:workers`.
+   */
+  static layer = (options: RealtimeOptions & { readonly env?: Record<string, unknown> }): Layer.Layer<Realtime> =>
+    Layer.sync(Realtime, () => {
+      const config = registerInstance(options)
+      return makeRealtime(config, options.env ?? workersEnv())
+    })
+}
+

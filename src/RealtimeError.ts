@@ -1,0 +1,138 @@
+/**
+ * Public, typed errors of durable-realtime.
+ *
+ * Every error is a `Schema.TaggedError`, so it crosses the Durable Object RPC boundary as an
+ * encoded value and arrives in the Worker as the same class: `Effect.catchTag("RoomDestroyed", ...)`
+ * works in a handler, and the Promise facade rejects with the same instance type.
+ *
+ * HTTP statuses and WebSocket close codes are mapped here and nowhere else.
+ *
+ * @since 0.1.0
+ */
+import { ParseResult, Schema } from "effect"
+
+/** A field of an input failed its Schema (or a domain rule). Nothing was stored. */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  field: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The payload is bigger than the configured limit. Nothing was stored. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  field: Schema.String,
+  size: Schema.Number,
+  limit: Schema.Number,
+  message: Schema.String,
+}) {}
+
+/** The room or channel was destroyed: writes are refused for good. */
+export class RoomDestroyed extends Schema.TaggedError<RoomDestroyed>()("RoomDestroyed", {
+  kind: Schema.Literal("room", "channel", "crdtRoom"),
+  id: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** Something asked for does not exist (a snapshot, a row, a member). */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  what: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** No valid credentials: missing, expired, tampered or for another audience. Refresh and retry. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  reason: Schema.Literal("missing", "expired", "invalid", "wrong-audience", "wrong-scope"),
+  message: Schema.String,
+}) {}
+
+/** Valid credentials, but they do not allow this (read-only grant writing, other actor). Do not retry. */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
+  message: Schema.String,
+}) {}
+
+/** `maxConnections` reached, or a rate limit hit. */
+export class LimitExceeded extends Schema.TaggedError<LimitExceeded>()("LimitExceeded", {
+  limit: Schema.Literal("connections", "rate", "frame"),
+  message: Schema.String,
+}) {}
+
+/** A constraint of a stored table failed (unique, not null). Nothing was stored. */
+export class ConstraintViolation extends Schema.TaggedError<ConstraintViolation>()("ConstraintViolation", {
+  table: Schema.String,
+  message: Schema.String,
+}) {}
+
+/** The platform failed underneath us (storage, RPC). The operation may be retried. */
+export class StorageFailure extends Schema.TaggedError<StorageFailure>()("StorageFailure", {
+  message: Schema.String,
+}) {}
+
+/** The union of every public error, as one Schema (used to encode RPC exits). */
+export const RealtimeError = Schema.Union(
+  InvalidInput,
+  PayloadTooLarge,
+  RoomDestroyed,
+  NotFound,
+  Unauthorized,
+  Forbidden,
+  LimitExceeded,
+  ConstraintViolation,
+  StorageFailure,
+)
+export type RealtimeError = typeof RealtimeError.Type
+
+/** HTTP status of each error: the one place that decides it. */
+export const httpStatus = (error: RealtimeError): number => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return 400
+    case "Unauthorized":
+      return 401
+    case "Forbidden":
+      return 403
+    case "NotFound":
+      return 404
+    case "RoomDestroyed":
+      return 410
+    case "ConstraintViolation":
+      return 409
+    case "PayloadTooLarge":
+      return 413
+    case "LimitExceeded":
+      return error.limit === "frame" ? 413 : error.limit === "rate" ? 429 : 503
+    case "StorageFailure":
+      return 500
+  }
+}
+
+/**
+ * WebSocket close codes (4000-4999 is the application range).
+ * 4001 "grant expired" tells a client to fetch a new grant; 4003 "forbidden" tells it not to retry.
+ */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  unsupported: 1003,
+  tooBig: 1009,
+  grantExpired: 4001,
+  unauthorized: 4002,
+  forbidden: 4003,
+  destroyed: 4004,
+  tooManyConnections: 4008,
+  rateLimited: 4009,
+  policy: 1008,
+} as const
+
+/** The JSON body a Worker route returns for an error. */
+export const errorBody = (error: RealtimeError) => ({ error: Schema.encodeSync(RealtimeError)(error) })
+
+/** Turn a Schema parse failure into an `InvalidInput` naming the first offending field. */
+export const invalidInputFromParseError = (error: ParseResult.ParseError, root = "input"): InvalidInput => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  const field = first && first.path.length > 0 ? first.path.map(String).join(".") : root
+  const message = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : root}: ${issue.message}`)
+    .join("; ")
+  return new InvalidInput({ field, message })
+}

@@ -1,0 +1,67 @@
+/**
+ * The actor contract: what a Durable Object hosts.
+ *
+ * An actor is built once per object from Layers, handles one message at a time (the host wraps
+ * every entry point in a one-permit semaphore, so a read-check-write never interleaves with another
+ * message even across an `await`), and decodes every input itself.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Schema } from "effect"
+import type { ResolvedConfig } from "../Config.js"
+import { invalidInputFromParseError, type RealtimeError } from "../RealtimeError.js"
+import { Actor as ActorSchema, ResourceId, type Actor } from "../schema/Common.js"
+import type { JobHandlers } from "../services/Jobs.js"
+
+export type ActorKind = "room" | "channel" | "crdtRoom" | "directory"
+
+/** Where an actor lives: its instance and id. Stored on first use, so alarms know it too. */
+export const ActorAddress = Schema.Struct({
+  instance: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
+  id: ResourceId,
+})
+export type ActorAddress = typeof ActorAddress.Type
+
+/** One RPC message to an actor. `caller` is the identity the Worker resolved for the request. */
+export const ActorRequest = Schema.Struct({
+  address: ActorAddress,
+  op: Schema.String,
+  input: Schema.optional(Schema.Unknown),
+  caller: Schema.optional(ActorSchema),
+})
+export type ActorRequest = typeof ActorRequest.Type
+
+/** The identity and configuration of the actor being run. */
+export class ActorContext extends Context.Tag("durable-realtime/ActorContext")<
+  ActorContext,
+  {
+    readonly kind: ActorKind
+    readonly address: ActorAddress
+    readonly config: ResolvedConfig
+  }
+>() {}
+
+/** A decoded operation handler. */
+export type Operation = (input: unknown, caller: Actor | undefined) => Effect.Effect<unknown, RealtimeError>
+
+/** What an actor gives its host. Transports (fetch, sockets) are optional capabilities. */
+export interface ActorBehavior {
+  readonly operations: Readonly<Record<string, Operation>>
+  readonly jobs: JobHandlers
+  /** Runs after the actor is built and on every wake (re-arm alarms, rebuild caches). */
+  readonly onWake?: Effect.Effect<void, RealtimeError>
+}
+
+/** Decode an operation's input with its Schema; failures become `InvalidInput` naming the field. */
+export const decodeInput =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (input: unknown): Effect.Effect<A, RealtimeError> =>
+    Effect.mapError(Schema.decodeUnknown(schema)(input ?? {}), (error) => invalidInputFromParseError(error))
+
+/** An operation from its input Schema and handler. */
+export const operation =
+  <A, I, B>(schema: Schema.Schema<A, I>, handler: (input: A, caller: Actor | undefined) => Effect.Effect<B, RealtimeError>): Operation =>
+  (input, caller) =>
+    Effect.flatMap(decodeInput(schema)(input), (decoded) => handler(decoded, caller))
+
+export const NoInput = Schema.Struct({})

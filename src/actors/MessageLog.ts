@@ -1,0 +1,236 @@
+/**
+ * The message log shared by rooms and channels: append with idempotency, keyset-paged history,
+ * pruning to `historyLimit`.
+ *
+ * Positions: `seq` increases by one per stored message; `epoch` names one life of the log, so a
+ * position from a previous life (before a destroy or restore) is recognised as such.
+ *
+ * Writes per publish: one row (the message; its idempotency key is a column with a partial unique
+ * index). Pruning deletes in batches, and reads never show a message older than the limit.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import { jsonByteLength, type Actor } from "../schema/Common.js"
+import type { HistoryPage, StoredMessage } from "../schema/Message.js"
+import type { SqlShape } from "../services/Sql.js"
+import { readMeta, writeMeta } from "./Meta.js"
+
+export const messageLogMigration = {
+  name: "messages_001",
+  statements: [
+    `CREATE TABLE IF NOT EXISTS messages (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL,
+      type TEXT NOT NULL,
+      data TEXT NOT NULL,
+      metadata TEXT,
+      actor TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      idempotency_key TEXT
+    )`,
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency ON messages (idempotency_key) WHERE idempotency_key IS NOT NULL",
+  ],
+}
+
+interface MessageRow extends Record<string, string | number | null> {
+  seq: number
+  id: string
+  type: string
+  data: string
+  metadata: string | null
+  actor: string
+  created_at: number
+  idempotency_key: string | null
+}
+
+export interface AppendInput {
+  readonly type: string
+  readonly data: unknown
+  readonly metadata?: Record<string, unknown> | undefined
+  readonly idempotencyKey?: string | undefined
+}
+
+const Cursor = Schema.parseJson(Schema.Struct({ e: Schema.String, s: Schema.Number.pipe(Schema.int()), d: Schema.Literal("b", "f") }))
+const encodeCursor = (epoch: string, seq: number, direction: "b" | "f") => btoa(JSON.stringify({ e: epoch, s: seq, d: direction })).replace(/=+$/, "")
+
+const decodeCursor = (cursor: string) =>
+  Effect.try({ try: () => atob(cursor), catch: () => undefined }).pipe(
+    Effect.flatMap((text) => Schema.decodeUnknown(Cursor)(text)),
+    Effect.mapError(() => new InvalidInput({ field: "cursor", message: "cursor: not a cursor returned by history()" })),
+  )
+
+export const newEpoch = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12)
+
+export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: number; readonly maxPayloadBytes: number }) =>
+  Effect.gen(function* () {
+    const floor = (yield* readMeta<number>(sql, "seq_floor")) ?? 0
+    const maxRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages"))
+    let lastSeq = Math.max(floor, maxRow?.seq ?? 0)
+    let epoch = (yield* readMeta<string>(sql, "epoch")) ?? newEpoch()
+    yield* Effect.orDie(writeMeta(sql, "epoch", epoch))
+    // Physically prune in batches of a tenth of the limit; reads hide the overhang.
+    const pruneEvery = Math.max(1, Math.floor(options.historyLimit / 10))
+
+    const toMessage = (row: MessageRow): StoredMessage => ({
+      id: row.id,
+      seq: row.seq,
+      epoch,
+      type: row.type,
+      data: JSON.parse(row.data),
+      ...(row.metadata === null ? {} : { metadata: JSON.parse(row.metadata) }),
+      actor: JSON.parse(row.actor),
+      createdAt: new Date(row.created_at).toISOString(),
+      ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
+    })
+
+    /** Oldest seq that history still shows. */
+    const oldestVisible = () => Math.max(1, lastSeq - options.historyLimit + 1)
+
+    const checkSize = (input: AppendInput): Effect.Effect<void, PayloadTooLarge> => {
+      const size = jsonByteLength(input.data) + (input.metadata === undefined ? 0 : jsonByteLength(input.metadata))
+      return size > options.maxPayloadBytes
+        ? Effect.fail(
+            new PayloadTooLarge({
+              field: "data",
+              size,
+              limit: options.maxPayloadBytes,
+              message: `data: ${size} bytes of JSON exceeds the limit of ${options.maxPayloadBytes} bytes`,
+            }),
+          )
+        : Effect.void
+    }
+
+    /** Messages for an idempotency key, if it is still remembered. */
+    const byKey = (key: string) =>
+      Effect.map(sql.one<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", key), (row) =>
+        row === undefined ? undefined : toMessage(row),
+      )
+
+    const append = (
+      input: AppendInput,
+      actor: Actor,
+      now: number,
+    ): Effect.Effect<{ readonly message: StoredMessage; readonly duplicate: boolean }, PayloadTooLarge | StorageFailure | ConstraintViolation> =>
+      Effect.gen(function* () {
+        yield* checkSize(input)
+        // Check and insert in one synchronous transaction: no other message can interleave.
+        return yield* sql.transaction((exec) => {
+          if (input.idempotencyKey !== undefined) {
+            const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", input.idempotencyKey)[0]
+            if (existing !== undefined) return { message: toMessage(existing), duplicate: true }
+          }
+          const seq = lastSeq + 1
+          const row: MessageRow = {
+            seq,
+            id: `msg_${epoch}_${seq}`,
+            type: input.type,
+            data: JSON.stringify(input.data ?? null),
+            metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+            actor: JSON.stringify(actor),
+            created_at: now,
+            idempotency_key: input.idempotencyKey ?? null,
+          }
+          exec(
+            "INSERT INTO messages (seq, id, type, data, metadata, actor, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row.seq,
+            row.id,
+            row.type,
+            row.data,
+            row.metadata,
+            row.actor,
+            row.created_at,
+            row.idempotency_key,
+          )
+          lastSeq = seq
+          if (seq % pruneEvery === 0) exec("DELETE FROM messages WHERE seq < ?", oldestVisible())
+          return { message: toMessage(row), duplicate: false }
+        })
+      })
+
+    const page = (query: {
+      readonly limit: number
+      readonly cursor?: string | null | undefined
+      readonly direction: "backward" | "forward"
+    }): Effect.Effect<HistoryPage, InvalidInput | StorageFailure> =>
+      Effect.gen(function* () {
+        const backward = query.direction === "backward"
+        let from: number | undefined
+        if (query.cursor !== undefined && query.cursor !== null && query.cursor !== "") {
+          const cursor = yield* decodeCursor(query.cursor)
+          if (cursor.d !== (backward ? "b" : "f")) {
+            return yield* new InvalidInput({ field: "cursor", message: "cursor: belongs to a page in the other direction" })
+          }
+          // A cursor from an earlier epoch points into a history that no longer exists.
+          if (cursor.e !== epoch) {
+            return yield* new InvalidInput({ field: "cursor", message: "cursor: from an earlier life of this room (epoch changed)" })
+          }
+          from = cursor.s
+        }
+        const oldest = oldestVisible()
+        // Ask for one more row than the page to know whether another page follows.
+        const rows = backward
+          ? yield* sql.all<MessageRow>(
+              "SELECT * FROM messages WHERE seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?",
+              from ?? lastSeq + 1,
+              oldest,
+              query.limit + 1,
+            )
+          : yield* sql.all<MessageRow>(
+              "SELECT * FROM messages WHERE seq > ? AND seq >= ? ORDER BY seq ASC LIMIT ?",
+              from ?? 0,
+              oldest,
+              query.limit + 1,
+            )
+        const more = rows.length > query.limit
+        const pageRows = more ? rows.slice(0, query.limit) : rows
+        const last = pageRows[pageRows.length - 1]
+        return {
+          messages: pageRows.map(toMessage),
+          nextCursor: more && last !== undefined ? encodeCursor(epoch, last.seq, backward ? "b" : "f") : null,
+          epoch,
+        }
+      })
+
+    /** Messages after a position, oldest first, for resume. `undefined` when the gap is no longer held. */
+    const since = (seq: number, limit: number) =>
+      Effect.gen(function* () {
+        if (seq + 1 < oldestVisible() && seq < lastSeq) return undefined
+        const rows = yield* sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", seq, limit)
+        return rows.map(toMessage)
+      })
+
+    const deleteAll = Effect.gen(function* () {
+      const row = yield* sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible())
+      yield* writeMeta(sql, "seq_floor", lastSeq)
+      yield* sql.run("DELETE FROM messages")
+      return row?.n ?? 0
+    })
+
+    /** Start a new life: positions from before are no longer resumable. */
+    const renewEpoch = Effect.gen(function* () {
+      epoch = newEpoch()
+      yield* writeMeta(sql, "epoch", epoch)
+      return epoch
+    })
+
+    const count = Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible()), (row) => row?.n ?? 0)
+
+    const lastCreatedAt = Effect.map(sql.one<{ at: number | null }>("SELECT MAX(created_at) AS at FROM messages"), (row) => row?.at ?? null)
+
+    return {
+      append,
+      page,
+      since,
+      byKey,
+      deleteAll,
+      renewEpoch,
+      count,
+      lastCreatedAt,
+      lastSeq: () => lastSeq,
+      epoch: () => epoch,
+    }
+  })
+
+export type MessageLog = Effect.Effect.Success<ReturnType<typeof makeMessageLog>>

@@ -1,0 +1,136 @@
+/**
+ * What rooms and channels share: the message log, the lifecycle, publish/broadcast/history/state/
+ * destroy operations, and reporting to the directory. Rooms add members, presence and metadata on
+ * top; channels add stats.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect } from "effect"
+import type { RealtimeError } from "../RealtimeError.js"
+import { anonymousActor, type Actor } from "../schema/Common.js"
+import { BroadcastInput, HistoryQuery, PublishInput, type BroadcastResult, type PublishResult, type StoredMessage } from "../schema/Message.js"
+import { DestroyInput, type DestroyResult, type RoomState } from "../schema/Room.js"
+import { Connections } from "../services/Connections.js"
+import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../services/Directory.js"
+import { Jobs } from "../services/Jobs.js"
+import { Sql } from "../services/Sql.js"
+import { ActorContext, NoInput, operation, type Operation } from "./Actor.js"
+import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
+import { makeMessageLog } from "./MessageLog.js"
+import { CloseCode } from "../RealtimeError.js"
+
+export const iso = (millis: number) => new Date(millis).toISOString()
+
+/** The frame every subscriber receives for a stored message. Encoded once per message. */
+export const messageFrame = (message: StoredMessage) => JSON.stringify({ type: "message", message })
+
+export interface MessagingHooks {
+  /** Current member count, for directory reports. */
+  readonly members?: () => number
+  /** Extra work when destroyed (rooms drop members and snapshots). Returns deleted snapshots. */
+  readonly onDestroy?: (input: { readonly deleteSnapshots: boolean }) => Effect.Effect<number, RealtimeError>
+}
+
+export const makeMessaging = (hooks: MessagingHooks = {}) =>
+  Effect.gen(function* () {
+    const sql = yield* Sql
+    const jobs = yield* Jobs
+    const connections = yield* Connections
+    const directory = yield* DirectoryClient
+    const { kind, address, config } = yield* ActorContext
+    if (kind === "directory") return yield* Effect.dieMessage("messaging actors are rooms, channels or CRDT rooms")
+
+    const log = yield* makeMessageLog(sql, config)
+    const lifecycle = yield* makeLifecycle({ sql, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })
+
+    const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)
+
+    const reportJob = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      yield* directory.report({
+        kind,
+        id: address.id,
+        messages: log.lastSeq(),
+        members: hooks.members?.() ?? 0,
+        connections: connections.count(),
+        destroyed: lifecycle.status().status === "destroyed",
+        version: now,
+      })
+      return null
+    })
+
+    const actorOf = (explicit: Actor | undefined, caller: Actor | undefined) => explicit ?? caller ?? anonymousActor
+
+    /** Store (unless ephemeral) and fan out. The one path both publish and broadcast take. */
+    const deliver = (
+      input: BroadcastInput extends infer _ ? typeof BroadcastInput.Type : never,
+      caller: Actor | undefined,
+    ): Effect.Effect<BroadcastResult, RealtimeError> =>
+      Effect.gen(function* () {
+        yield* lifecycle.assertWritable
+        const now = yield* Clock.currentTimeMillis
+        const actor = actorOf(input.actor, caller)
+        const except = input.except === undefined ? undefined : new Set(input.except)
+        if (input.ephemeral) {
+          const frame = JSON.stringify({
+            type: "event",
+            event: { type: input.type, data: input.data, metadata: input.metadata, actor, createdAt: iso(now) },
+          })
+          return { message: null, duplicate: false, delivered: connections.broadcast(frame, except) }
+        }
+        const { message, duplicate } = yield* log.append(input, actor, now)
+        if (duplicate) return { message, duplicate, delivered: 0 }
+        const delivered = connections.broadcast(messageFrame(message), except)
+        yield* lifecycle.touch(now, false)
+        yield* scheduleReport(now)
+        return { message, duplicate, delivered }
+      })
+
+    const publish = operation(PublishInput, (input, caller) =>
+      Effect.map(
+        deliver({ ...input, ephemeral: false, except: undefined }, caller),
+        (result): PublishResult => ({ message: result.message!, duplicate: result.duplicate }),
+      ),
+    )
+
+    const broadcast = operation(BroadcastInput, deliver)
+
+    const history = operation(HistoryQuery, (query) => log.page(query))
+
+    const state = operation(NoInput, () =>
+      Effect.gen(function* () {
+        const fact = lifecycle.status()
+        const lastActivity = yield* lifecycle.lastActivity
+        return {
+          id: address.id,
+          instance: address.instance,
+          status: fact.status,
+          since: iso(fact.since),
+          epoch: log.epoch(),
+          createdAt: iso(lifecycle.createdAt()),
+          lastActivityAt: iso(lastActivity),
+          lastSeq: log.lastSeq(),
+          connections: connections.count(),
+        } satisfies RoomState
+      }),
+    )
+
+    const destroy = operation(DestroyInput, (input) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const deletedMessages = input.deleteHistory ? yield* log.deleteAll : 0
+        const deletedSnapshots = hooks.onDestroy ? yield* hooks.onDestroy({ deleteSnapshots: input.deleteSnapshots }) : 0
+        yield* lifecycle.markDestroyed
+        const closedConnections = connections.closeAll(CloseCode.destroyed, `${kind} destroyed`)
+        yield* jobs.schedule(DIRECTORY_JOB, now)
+        return { id: address.id, status: "destroyed", deletedMessages, deletedSnapshots, closedConnections } satisfies DestroyResult
+      }),
+    )
+
+    const operations: Record<string, Operation> = { publish, broadcast, history, state, destroy }
+    const jobHandlers = { [IDLE_JOB]: lifecycle.idleJob, [DIRECTORY_JOB]: reportJob }
+
+    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, actorOf }
+  })
+
+export type Messaging = Effect.Effect.Success<ReturnType<typeof makeMessaging>>

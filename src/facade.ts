@@ -1,0 +1,95 @@
+/**
+ * The Promise facade: the same operations as the `Realtime` service, for plain Worker handlers.
+ *
+ * Each method runs the very Effect the service builds and rejects with the same tagged error
+ * instance (`error._tag === "RoomDestroyed"`, `error instanceof RoomDestroyed`).
+ *
+ * Inside a handler wrapped by `live.worker(...)`, the current request is ambient (AsyncLocalStorage),
+ * so writes are attributed to the actor in its identity headers without passing it around.
+ *
+ * @example
+ * ```ts
+ * import { realtime } from "durable-realtime"
+ * export { RealtimeRoom, RealtimeChannel, RealtimeDirectory } from "durable-realtime/durable"
+ *
+ * const live = realtime({ name: "live", historyLimit: 500 })
+ * export default live.worker({
+ *   async fetch(request) {
+ *     const { message } = await live.room("project_123").publish({ type: "task.created", data: {} })
+ *     return Response.json(message)
+ *   },
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { AsyncLocalStorage } from "node:async_hooks"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { registerInstance, type RealtimeOptions } from "./Config.js"
+import { makeRealtime, Realtime, type ChannelHandle, type RealtimeService, type RoomHandle } from "./Realtime.js"
+import type { RealtimeError } from "./RealtimeError.js"
+import { workersEnv } from "./durable/workersEnv.js"
+import { CurrentRequest } from "./services/Identity.js"
+
+type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E> ? (...args: P) => Promise<A> : never }
+
+export interface WorkerHandler<Env> {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>
+}
+
+export interface RealtimeFacade {
+  readonly name: string
+  readonly room: (id: string) => Promised<RoomHandle>
+  readonly channel: (id: string) => Promised<ChannelHandle>
+  readonly stats: () => ReturnType<Promised<{ stats: RealtimeService["stats"] }>["stats"]>
+  /** Run any Effect that needs `Realtime` with this instance, with the facade's rejection rules. */
+  readonly run: <A>(effect: Effect.Effect<A, RealtimeError, Realtime>) => Promise<A>
+  /** The Effect service of this instance, for Effect handlers. */
+  readonly layer: Layer.Layer<Realtime>
+  /** Wrap a Worker's fetch handler so the current request is ambient inside it. */
+  readonly worker: <Env>(handler: WorkerHandler<Env>) => ExportedHandler<Env>
+  /** Run `body` with `request` as the ambient current request. */
+  readonly withRequest: <A>(request: Request, body: () => A) => A
+}
+
+const ambient = new AsyncLocalStorage<Request>()
+
+/** Run an Effect and settle like a Promise API: resolve the value, reject with the typed error itself. */
+export const runToPromise = <A>(effect: Effect.Effect<A, RealtimeError>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) throw failure.value
+    throw Cause.squash(exit.cause)
+  })
+
+export const realtime = (options: RealtimeOptions & { readonly env?: Record<string, unknown> }): RealtimeFacade => {
+  const config = registerInstance(options)
+  let service: RealtimeService | undefined
+  const get = () => (service ??= makeRealtime(config, options.env ?? workersEnv()))
+  const layer = Layer.sync(Realtime, get)
+
+  const withAmbientRequest = <A>(effect: Effect.Effect<A, RealtimeError>): Effect.Effect<A, RealtimeError> => {
+    const request = ambient.getStore()
+    return request === undefined ? effect : Effect.provideService(effect, CurrentRequest, { headers: request.headers })
+  }
+
+  const promised = <H extends object>(select: () => H): Promised<H> =>
+    new Proxy({} as Promised<H>, {
+      get: (_, key) => (...args: Array<unknown>) =>
+        runToPromise(withAmbientRequest((select() as Record<PropertyKey, (...a: Array<unknown>) => Effect.Effect<unknown, RealtimeError>>)[key](...args))),
+    })
+
+  return {
+    name: options.name,
+    room: (id) => promised(() => get().room(id)),
+    channel: (id) => promised(() => get().channel(id)),
+    stats: () => runToPromise(withAmbientRequest(get().stats())),
+    run: (effect) => runToPromise(withAmbientRequest(Effect.provide(effect, layer))),
+    layer,
+    worker: (handler) => ({
+      fetch: (request, env, ctx) => ambient.run(request, () => handler.fetch(request, env as never, ctx)),
+    }),
+    withRequest: (request, body) => ambient.run(request, body),
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * durable-realtime: rooms, channels, presence, history, Yjs documents and database change streams
+ * for Cloudflare Workers, each an Effect actor inside a Durable Object.
+ * @since 0.1.0
+ */
+export { Realtime, makeRealtime, type RealtimeService, type RoomHandle, type ChannelHandle } from "./Realtime.js"
+export { realtime, runToPromise, type RealtimeFacade } from "./facade.js"
+export type { RealtimeOptions, IdentityHeaders, RealtimeBindings } from "./Config.js"
+export * from "./RealtimeError.js"
+export * from "./schema/Common.js"
+export * from "./schema/Message.js"
+export * from "./schema/Room.js"
+export { CurrentRequest, actorFromHeaders } from "./services/Identity.js"

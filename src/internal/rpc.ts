@@ -1,0 +1,56 @@
+/**
+ * The RPC boundary between a Worker and an actor's Durable Object.
+ *
+ * The object answers every call with a Schema-encoded `Exit`: typed failures travel as encoded
+ * tagged errors and are decoded back into the same classes in the Worker. Success values are plain
+ * structured-clone data produced by our own actors.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Schema } from "effect"
+import { RealtimeError, StorageFailure } from "../RealtimeError.js"
+import type { ActorRequest } from "../actors/Actor.js"
+import type { Actor } from "../schema/Common.js"
+
+export const EncodedExit = Schema.Exit({ success: Schema.Unknown, failure: RealtimeError, defect: Schema.Defect })
+
+export const encodeExit = (exit: Exit.Exit<unknown, RealtimeError>): unknown => Schema.encodeSync(EncodedExit)(exit)
+
+/** The shape of an actor's Durable Object stub, as the Worker sees it. */
+export interface ActorStub {
+  invoke(request: ActorRequest): Promise<unknown>
+}
+
+export interface ActorNamespace {
+  idFromName(name: string): DurableObjectId
+  get(id: DurableObjectId): unknown
+}
+
+/** The Durable Object name of an actor: instances never share an object. */
+export const objectName = (instance: string, kind: string, id: string) => `${instance}\u0000${kind}\u0000${id}`
+
+/** Call one operation on an actor and decode its Exit back into an Effect. */
+export const callActor = (
+  namespace: ActorNamespace,
+  kind: string,
+  address: { readonly instance: string; readonly id: string },
+  op: string,
+  input?: unknown,
+  caller?: Actor,
+): Effect.Effect<unknown, RealtimeError> =>
+  Effect.gen(function* () {
+    const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as ActorStub
+    const request: ActorRequest = { address, op, ...(input === undefined ? {} : { input }), ...(caller === undefined ? {} : { caller }) }
+    const encoded = yield* Effect.tryPromise({
+      try: () => stub.invoke(request),
+      catch: (cause) => new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` }),
+    })
+    const exit = yield* Effect.mapError(
+      Schema.decodeUnknown(EncodedExit)(encoded),
+      (error) => new StorageFailure({ message: `undecodable answer from ${kind} ${address.id}: ${error.message}` }),
+    )
+    return yield* exit
+  })
+
+/** Render a failed Exit's cause for logs. */
+export const prettyCause = (cause: Cause.Cause<unknown>) => Cause.pretty(cause)

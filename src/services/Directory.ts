@@ -1,0 +1,31 @@
+/**
+ * How rooms and channels report their counts to their instance's directory actor.
+ *
+ * Reports carry absolute counts and a version, never deltas: a report delivered twice, late or out
+ * of order cannot skew the totals, so the at-least-once job that sends them is safe.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Schema } from "effect"
+import type { RealtimeError } from "../RealtimeError.js"
+
+export const DirectoryEntry = Schema.Struct({
+  kind: Schema.Literal("room", "channel", "crdtRoom"),
+  id: Schema.String,
+  messages: Schema.Number,
+  members: Schema.Number,
+  connections: Schema.Number,
+  destroyed: Schema.Boolean,
+  version: Schema.Number,
+})
+export type DirectoryEntry = typeof DirectoryEntry.Type
+
+export class DirectoryClient extends Context.Tag("durable-realtime/DirectoryClient")<
+  DirectoryClient,
+  { readonly report: (entry: DirectoryEntry) => Effect.Effect<void, RealtimeError> }
+>() {}
+
+/** The job name under which an actor reports to the directory. */
+export const DIRECTORY_JOB = "directory"
+/** Reports are coalesced over this window: a burst of writes sends one report. */
+export const DIRECTORY_REPORT_DELAY_MS = 200

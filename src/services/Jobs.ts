@@ -1,0 +1,130 @@
+/**
+ * Durable scheduled jobs, multiplexed onto the Durable Object's single alarm.
+ *
+ * A job is a named row with its next run time in SQLite. The alarm is always armed for the
+ * earliest row, so jobs survive hibernation, eviction and restarts. Alarms are at-least-once (they
+ * can fire twice, or late), so every job handler must be idempotent: it looks at stored state and
+ * decides what is due, rather than trusting that it runs exactly once.
+ *
+ * Handlers return the time of their next run, or `null` when they are done.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer } from "effect"
+import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
+import { Sql } from "./Sql.js"
+
+export const jobsMigration = {
+  name: "jobs_001",
+  statements: ["CREATE TABLE IF NOT EXISTS _jobs (name TEXT PRIMARY KEY, run_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)"],
+}
+
+export type JobHandler = Effect.Effect<number | null, unknown>
+export type JobHandlers = Readonly<Record<string, JobHandler>>
+
+/** The one alarm of a Durable Object. */
+export interface Alarm {
+  readonly get: () => Promise<number | null>
+  readonly set: (at: number) => Promise<void>
+  readonly clear: () => Promise<void>
+}
+
+export interface JobsShape {
+  /** Run `name` at `at` (replacing any earlier schedule of it). */
+  readonly schedule: (name: string, at: number) => Effect.Effect<void, StorageFailure | ConstraintViolation>
+  /** Run `name` at `at` unless it is already scheduled earlier: cheap to call on every write. */
+  readonly ensure: (name: string, at: number) => Effect.Effect<void, StorageFailure | ConstraintViolation>
+  readonly cancel: (name: string) => Effect.Effect<void, StorageFailure | ConstraintViolation>
+  /** Scheduled jobs, soonest first. */
+  readonly pending: Effect.Effect<ReadonlyArray<{ readonly name: string; readonly runAt: number; readonly attempts: number }>, StorageFailure>
+  /** Run every due job with its handler, reschedule or delete it, then re-arm the alarm. */
+  readonly runDue: (handlers: JobHandlers) => Effect.Effect<ReadonlyArray<string>, StorageFailure | ConstraintViolation>
+  /** Make sure the alarm is armed for the earliest job (call on wake). */
+  readonly rearm: Effect.Effect<void, StorageFailure>
+}
+
+export class Jobs extends Context.Tag("durable-realtime/Jobs")<Jobs, JobsShape>() {}
+
+/** Retry delay of a failed job: exponential from 1 s, capped at 5 minutes. */
+const retryDelay = (attempts: number) => Math.min(300_000, 1_000 * 2 ** Math.min(attempts, 9))
+
+export const make = (alarm: Alarm) =>
+  Effect.gen(function* () {
+    const sql = yield* Sql
+    // The earliest run time we armed the alarm for; avoids a setAlarm call per write.
+    let armedFor: number | null = null
+
+    const earliest = Effect.map(sql.one<{ at: number | null }>("SELECT MIN(run_at) AS at FROM _jobs"), (row) => row?.at ?? null)
+
+    const arm = (at: number | null) =>
+      Effect.promise(async () => {
+        if (at === null) {
+          if (armedFor !== null) await alarm.clear()
+          armedFor = null
+          return
+        }
+        if (armedFor === at) return
+        await alarm.set(at)
+        armedFor = at
+      })
+
+    const rearm = Effect.flatMap(earliest, arm)
+
+    const schedule = (name: string, at: number) =>
+      Effect.zipRight(
+        sql.run("INSERT INTO _jobs (name, run_at, attempts) VALUES (?, ?, 0) ON CONFLICT(name) DO UPDATE SET run_at = excluded.run_at, attempts = 0", name, at),
+        rearm,
+      )
+
+    const ensure = (name: string, at: number) =>
+      Effect.flatMap(sql.one<{ run_at: number }>("SELECT run_at FROM _jobs WHERE name = ?", name), (row) =>
+        row !== undefined && row.run_at <= at ? Effect.void : schedule(name, at),
+      )
+
+    const cancel = (name: string) => Effect.zipRight(sql.run("DELETE FROM _jobs WHERE name = ?", name), rearm)
+
+    const pending = Effect.map(
+      sql.all<{ name: string; run_at: number; attempts: number }>("SELECT name, run_at, attempts FROM _jobs ORDER BY run_at"),
+      (rows) => rows.map((row) => ({ name: row.name, runAt: row.run_at, attempts: row.attempts })),
+    )
+
+    const runDue = (handlers: JobHandlers) =>
+      Effect.gen(function* () {
+        // The alarm that woke us has fired: whatever we armed is spent.
+        armedFor = null
+        const now = yield* Clock.currentTimeMillis
+        const due = yield* sql.all<{ name: string; attempts: number }>("SELECT name, attempts FROM _jobs WHERE run_at <= ? ORDER BY run_at", now)
+        const ran: Array<string> = []
+        for (const job of due) {
+          const handler = handlers[job.name] ?? handlers[job.name.split(":")[0]]
+          if (handler === undefined) {
+            yield* sql.run("DELETE FROM _jobs WHERE name = ?", job.name)
+            continue
+          }
+          const outcome = yield* Effect.either(handler)
+          ran.push(job.name)
+          if (outcome._tag === "Left") {
+            yield* Effect.logWarning(`job ${job.name} failed; retrying`, outcome.left)
+            yield* sql.run("UPDATE _jobs SET run_at = ?, attempts = attempts + 1 WHERE name = ?", now + retryDelay(job.attempts), job.name)
+          } else if (outcome.right === null) {
+            // Only delete the row we ran: the handler may have rescheduled itself for later.
+            yield* sql.run("DELETE FROM _jobs WHERE name = ? AND run_at <= ?", job.name, now)
+          } else {
+            yield* sql.run("UPDATE _jobs SET run_at = ?, attempts = 0 WHERE name = ?", outcome.right, job.name)
+          }
+        }
+        yield* rearm
+        return ran
+      })
+
+    return { schedule, ensure, cancel, pending, runDue, rearm } satisfies JobsShape
+  })
+
+export const layer = (alarm: Alarm): Layer.Layer<Jobs, never, Sql> => Layer.effect(Jobs, make(alarm))
+
+/** The alarm of a Durable Object's storage. */
+export const storageAlarm = (storage: DurableObjectStorage): Alarm => ({
+  get: () => storage.getAlarm(),
+  set: (at) => storage.setAlarm(at),
+  clear: () => storage.deleteAlarm(),
+})
