@@ -1,0 +1,171 @@
+/**
+ * Short-lived grants (JWTs signed with `jose`) that let a browser connect to one room, channel,
+ * CRDT room or table stream with a fixed scope.
+ *
+ * Signing: HS256 with the first configured key, its `kid` in the header. Verification: an
+ * algorithm allow-list (HS256 only: `alg: none` and asymmetric-algorithm confusion are refused),
+ * the key picked by `kid` among all configured keys (two valid at once during rotation), issuer,
+ * audience per grant type, required `exp` with a small clock-skew allowance, and the scope
+ * (instance and resource) compared with what the connection asks for. The token is never echoed in
+ * an error message.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import * as jose from "jose"
+import { Forbidden, InvalidInput, Unauthorized } from "../RealtimeError.js"
+import { Actor } from "../schema/Common.js"
+
+export const GrantType = Schema.Literal("room", "channel", "crdtRoom", "table")
+export type GrantType = typeof GrantType.Type
+
+export const Permission = Schema.Literal("read", "publish", "presence", "write")
+export type Permission = typeof Permission.Type
+
+/** What a grant binds. `filters` and `events` are used by table grants. */
+export const GrantScope = Schema.Struct({
+  type: GrantType,
+  /** The realtime instance name, or `namespace/database` for tables. */
+  instance: Schema.String,
+  /** Room, channel or document id; table name for tables. */
+  resource: Schema.String,
+  actor: Actor,
+  permissions: Schema.Array(Permission),
+  filters: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  events: Schema.optional(Schema.Array(Schema.Literal("insert", "update", "delete"))),
+})
+export type GrantScope = typeof GrantScope.Type
+
+export interface VerifiedGrant extends GrantScope {
+  readonly expiresAt: number
+  readonly grantId: string
+}
+
+export interface GrantKey {
+  readonly kid: string
+  readonly secret: string
+}
+
+export const ISSUER = "durable-realtime"
+export const audienceOf = (type: GrantType) => `durable-realtime:${type}`
+/** Tokens longer than this are refused before any parsing. */
+export const MAX_TOKEN_LENGTH = 4096
+/** Allowed clock skew on `exp`/`nbf`/`iat`, in seconds. */
+export const CLOCK_SKEW_SECONDS = 5
+/** Longest grant that may be issued. */
+export const MAX_TTL_SECONDS = 24 * 3600
+
+const Claims = Schema.Struct({
+  scope: GrantScope,
+  jti: Schema.String,
+  exp: Schema.Number,
+})
+
+export interface GrantsShape {
+  readonly sign: (scope: GrantScope, ttlSeconds: number) => Effect.Effect<{ readonly token: string; readonly expiresAt: number }, InvalidInput>
+  /**
+   * Verify a token for a connection to `expected`. Expired → `Unauthorized("expired")` (refresh);
+   * bad signature, wrong alg/issuer/audience → `Unauthorized("invalid" | "wrong-audience")`;
+   * another instance or resource → `Unauthorized("wrong-scope")`.
+   */
+  readonly verify: (
+    token: string,
+    expected: { readonly type: GrantType; readonly instance: string; readonly resource: string },
+  ) => Effect.Effect<VerifiedGrant, Unauthorized>
+}
+
+export class Grants extends Context.Tag("durable-realtime/Grants")<Grants, GrantsShape>() {}
+
+export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
+  if (keys.length === 0) throw new Error("durable-realtime: Grants need at least one key")
+  const encoder = new TextEncoder()
+  const secrets = new Map(keys.map((key) => [key.kid, encoder.encode(key.secret)]))
+  const signing = keys[0]
+
+  const sign: GrantsShape["sign"] = (scope, ttlSeconds) =>
+    Effect.gen(function* () {
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
+        return yield* new InvalidInput({ field: "ttlSeconds", message: `ttlSeconds: must be an integer from 1 to ${MAX_TTL_SECONDS}` })
+      }
+      const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      const expiresAt = (now + ttlSeconds) * 1000
+      const token = yield* Effect.promise(() =>
+        new jose.SignJWT({ scope: scope as unknown as jose.JWTPayload })
+          .setProtectedHeader({ alg: "HS256", kid: signing.kid, typ: "JWT" })
+          .setIssuer(ISSUER)
+          .setAudience(audienceOf(scope.type))
+          .setSubject(scope.actor.id)
+          .setIssuedAt(now)
+          .setExpirationTime(now + ttlSeconds)
+          .setJti(crypto.randomUUID())
+          .sign(secrets.get(signing.kid)!),
+      )
+      return { token, expiresAt }
+    })
+
+  const verify: GrantsShape["verify"] = (token, expected) =>
+    Effect.gen(function* () {
+      if (token.length === 0) return yield* new Unauthorized({ reason: "missing", message: "no grant presented" })
+      if (token.length > MAX_TOKEN_LENGTH) return yield* new Unauthorized({ reason: "invalid", message: "grant is too long" })
+      const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      const verified = yield* Effect.tryPromise({
+        try: () =>
+          jose.jwtVerify(
+            token,
+            (header) => {
+              const secret = header.kid === undefined ? undefined : secrets.get(header.kid)
+              if (secret === undefined) throw new jose.errors.JWSInvalid("unknown key id")
+              return secret
+            },
+            {
+              algorithms: ["HS256"],
+              issuer: ISSUER,
+              audience: audienceOf(expected.type),
+              requiredClaims: ["exp", "iat", "jti"],
+              clockTolerance: CLOCK_SKEW_SECONDS,
+              currentDate: new Date(now * 1000),
+            },
+          ),
+        catch: (error) => {
+          if (error instanceof jose.errors.JWTExpired) return new Unauthorized({ reason: "expired", message: "grant expired" })
+          if (error instanceof jose.errors.JWTClaimValidationFailed && error.claim === "aud") {
+            return new Unauthorized({ reason: "wrong-audience", message: `grant is not for a ${expected.type}` })
+          }
+          return new Unauthorized({ reason: "invalid", message: "grant is invalid" })
+        },
+      })
+      const claims = yield* Effect.mapError(
+        Schema.decodeUnknown(Claims)(verified.payload),
+        () => new Unauthorized({ reason: "invalid", message: "grant has no valid scope" }),
+      )
+      const scope = claims.scope
+      if (scope.type !== expected.type || scope.instance !== expected.instance || scope.resource !== expected.resource) {
+        return yield* new Unauthorized({ reason: "wrong-scope", message: `grant is for another ${expected.type}` })
+      }
+      return { ...scope, expiresAt: claims.exp * 1000, grantId: claims.jti }
+    })
+
+  return { sign, verify }
+}
+
+export const layer = (keys: ReadonlyArray<GrantKey>): Layer.Layer<Grants> => Layer.sync(Grants, () => make(keys))
+
+/** Development key used by `wrangler dev` when no secret is configured. Refused in production. */
+export const DEVELOPMENT_SECRET = "durable-realtime-development-secret-do-not-use-in-production"
+
+/**
+ * Keys from the Worker's env: `REALTIME_GRANT_SECRET` (kid `current`) and optionally
+ * `REALTIME_GRANT_SECRET_PREVIOUS` (kid `previous`, verify-only during rotation). Without a secret,
+ * the development key is used unless `REALTIME_ENV` is `production`, where it is a `Forbidden`.
+ */
+export const keysFromEnv = (env: Record<string, unknown>): Effect.Effect<ReadonlyArray<GrantKey>, Forbidden> => {
+  const current = typeof env.REALTIME_GRANT_SECRET === "string" && env.REALTIME_GRANT_SECRET !== "" ? env.REALTIME_GRANT_SECRET : undefined
+  const previous = typeof env.REALTIME_GRANT_SECRET_PREVIOUS === "string" && env.REALTIME_GRANT_SECRET_PREVIOUS !== "" ? env.REALTIME_GRANT_SECRET_PREVIOUS : undefined
+  if (current === undefined) {
+    if (env.REALTIME_ENV === "production") {
+      return Effect.fail(new Forbidden({ message: "REALTIME_GRANT_SECRET is not set; the development key is refused in production" }))
+    }
+    return Effect.succeed([{ kid: "development", secret: DEVELOPMENT_SECRET }])
+  }
+  return Effect.succeed(previous === undefined ? [{ kid: "current", secret: current }] : [{ kid: "current", secret: current }, { kid: "previous", secret: previous }])
+}
