@@ -41,6 +41,18 @@ export class ActorContext extends Context.Tag("durable-realtime/ActorContext")<
   }
 >() {}
 
+/**
+ * The hosting Durable Object's state and env, for actors that accept sockets
+ * (`ctx.acceptWebSocket`, `ctx.getWebSockets`) or call other objects.
+ */
+export class ObjectState extends Context.Tag("durable-realtime/ObjectState")<
+  ObjectState,
+  { readonly ctx: DurableObjectState; readonly env: Record<string, unknown> }
+>() {}
+
+/** Header names the Worker uses to tell an object which actor a forwarded request is for. */
+export const AddressHeaders = { instance: "x-durable-realtime-instance", id: "x-durable-realtime-id" } as const
+
 /** A decoded operation handler. */
 export type Operation = (input: unknown, caller: Actor | undefined) => Effect.Effect<unknown, RealtimeError>
 
@@ -50,6 +62,12 @@ export interface ActorBehavior {
   readonly jobs: JobHandlers
   /** Runs after the actor is built and on every wake (re-arm alarms, rebuild caches). */
   readonly onWake?: Effect.Effect<void, RealtimeError>
+  /** HTTP requests forwarded to the object (WebSocket upgrades, SSE). Runs in the mailbox. */
+  readonly fetch?: (request: Request) => Effect.Effect<Response>
+  /** Hibernation API events. Each runs in the mailbox, after a wake if the object hibernated. */
+  readonly webSocketMessage?: (socket: WebSocket, message: string | ArrayBuffer) => Effect.Effect<void>
+  readonly webSocketClose?: (socket: WebSocket, code: number, reason: string, wasClean: boolean) => Effect.Effect<void>
+  readonly webSocketError?: (socket: WebSocket, error: unknown) => Effect.Effect<void>
 }
 
 /** Decode an operation's input with its Schema; failures become `InvalidInput` naming the field. */

@@ -14,7 +14,7 @@ import { DurableObject } from "cloudflare:workers"
 import { Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
 import { instanceConfig } from "../Config.js"
 import { invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
-import { ActorContext, ActorRequest, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
+import { ActorAddress as ActorAddressSchema, ActorContext, ActorRequest, AddressHeaders, ObjectState, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
 import { metaMigration, readMetaSync, writeMeta } from "../actors/Meta.js"
 import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"
 import * as Connections from "../services/Connections.js"
@@ -25,7 +25,7 @@ import * as Sql from "../services/Sql.js"
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
 /** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | Jobs.Jobs | Connections.Connections | DirectoryClient | ActorContext
+export type HostServices = Sql.Sql | Jobs.Jobs | Connections.Connections | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted {
   readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
@@ -75,6 +75,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       Connections.layerHibernating(this.ctx),
       directory,
       Layer.succeed(ActorContext, { kind: this.kind, address, config }),
+      Layer.succeed(ObjectState, { ctx: this.ctx, env }),
     )
   }
 
@@ -125,6 +126,41 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: ${this.kind} has no operation "${request.op}"` })))
     }
     return encodeExit(await this.runInMailbox(hosted, handler(request.input, request.caller)))
+  }
+
+  /** HTTP requests forwarded by the Worker (WebSocket upgrades, SSE), addressed by headers. */
+  override async fetch(request: Request): Promise<Response> {
+    const named = Schema.decodeUnknownEither(ActorAddressSchema)({
+      instance: request.headers.get(AddressHeaders.instance) ?? undefined,
+      id: request.headers.get(AddressHeaders.id) ?? undefined,
+    })
+    const hosted = await this.hosted(named._tag === "Right" ? named.right : undefined)
+    if (hosted === undefined) return new Response("durable-realtime: request has no actor address", { status: 400 })
+    const handler = hosted.behavior.fetch
+    if (handler === undefined) return new Response(`durable-realtime: a ${this.kind} takes no HTTP requests`, { status: 404 })
+    const exit = await this.runInMailbox(hosted, handler(request))
+    return Exit.isSuccess(exit) ? exit.value : new Response("durable-realtime: internal error", { status: 500 })
+  }
+
+  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const hosted = await this.hosted()
+    const handler = hosted?.behavior.webSocketMessage
+    if (hosted === undefined || handler === undefined) return
+    await this.runInMailbox(hosted, handler(socket, message))
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
+    const hosted = await this.hosted()
+    const handler = hosted?.behavior.webSocketClose
+    if (hosted === undefined || handler === undefined) return
+    await this.runInMailbox(hosted, handler(socket, code, reason, wasClean))
+  }
+
+  override async webSocketError(socket: WebSocket, error: unknown): Promise<void> {
+    const hosted = await this.hosted()
+    const handler = hosted?.behavior.webSocketError
+    if (hosted === undefined || handler === undefined) return
+    await this.runInMailbox(hosted, handler(socket, error))
   }
 
   /** Run due jobs. Alarms are at-least-once: every job handler is idempotent. */

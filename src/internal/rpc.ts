@@ -9,7 +9,7 @@
  */
 import { Cause, Effect, Exit, Schema } from "effect"
 import { RealtimeError, StorageFailure } from "../RealtimeError.js"
-import type { ActorRequest } from "../actors/Actor.js"
+import { AddressHeaders, type ActorRequest } from "../actors/Actor.js"
 import type { Actor } from "../schema/Common.js"
 
 export const EncodedExit = Schema.Exit({ success: Schema.Unknown, failure: RealtimeError, defect: Schema.Defect })
@@ -51,6 +51,23 @@ export const callActor = (
     )
     return yield* exit
   })
+
+/**
+ * Forward an HTTP request (WebSocket upgrade, SSE) to an actor's object, naming the actor in
+ * headers. Any client-sent address headers are overwritten.
+ */
+export const forwardToActor = (
+  namespace: ActorNamespace,
+  kind: string,
+  address: { readonly instance: string; readonly id: string },
+  request: Request,
+): Promise<Response> => {
+  const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as { fetch(request: Request): Promise<Response> }
+  const headers = new Headers(request.headers)
+  headers.set(AddressHeaders.instance, address.instance)
+  headers.set(AddressHeaders.id, address.id)
+  return stub.fetch(new Request(request, { headers }))
+}
 
 /** Render a failed Exit's cause for logs. */
 export const prettyCause = (cause: Cause.Cause<unknown>) => Cause.pretty(cause)
