@@ -1,0 +1,68 @@
+import { SELF } from "cloudflare:test"
+import { describe, expect, it } from "vitest"
+import { uniqueId } from "./helpers.js"
+
+describe("the example worker", () => {
+  it("POST /rooms/:id/messages publishes as the identified user (Effect route), GET pages history", async () => {
+    const roomId = uniqueId("example-room")
+    const response = await SELF.fetch(`http://example.com/rooms/${roomId}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-user-id": "user_1" },
+      body: JSON.stringify({ type: "task.created", data: { taskId: "task_123" }, idempotencyKey: "client_event_123" }),
+    })
+    expect(response.status).toBe(201)
+    const body = (await response.json()) as { message: { seq: number; actor: { id: string } }; duplicate: boolean }
+    expect(body.message.seq).toBe(1)
+    expect(body.message.actor.id).toBe("user_1")
+    const retry = await SELF.fetch(`http://example.com/rooms/${roomId}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "task.created", data: { taskId: "task_123" }, idempotencyKey: "client_event_123" }),
+    })
+    expect(retry.status).toBe(200)
+    expect(((await retry.json()) as { duplicate: boolean }).duplicate).toBe(true)
+    const history = await SELF.fetch(`http://example.com/rooms/${roomId}/messages?limit=10`)
+    expect(((await history.json()) as { messages: Array<unknown> }).messages).toHaveLength(1)
+  })
+
+  it("bad input gets its HTTP status and a typed error body", async () => {
+    const response = await SELF.fetch(`http://example.com/rooms/${uniqueId("example-bad")}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "" }),
+    })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as { error: { _tag: string } }
+    expect(body.error._tag).toBe("InvalidInput")
+  })
+
+  it("channel feed: publish with an Idempotency-Key header and read history with a cursor (Promise routes)", async () => {
+    const channelId = uniqueId("example-feed")
+    for (let i = 0; i < 5; i++) {
+      const response = await SELF.fetch(`http://example.com/channels/${channelId}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": `deploy-${i}` },
+        body: JSON.stringify({ type: "deploy.finished", data: { i } }),
+      })
+      expect(response.status).toBe(201)
+    }
+    const duplicate = await SELF.fetch(`http://example.com/channels/${channelId}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "deploy-0" },
+      body: JSON.stringify({ type: "deploy.finished", data: { i: 0 } }),
+    })
+    expect(duplicate.status).toBe(200)
+    const first = (await (await SELF.fetch(`http://example.com/channels/${channelId}/history?limit=3`)).json()) as {
+      messages: Array<{ data: { i: number } }>
+      nextCursor: string
+    }
+    expect(first.messages.map((m) => m.data.i)).toEqual([4, 3, 2])
+    const second = (await (
+      await SELF.fetch(`http://example.com/channels/${channelId}/history?limit=3&cursor=${encodeURIComponent(first.nextCursor)}`)
+    ).json()) as { messages: Array<{ data: { i: number } }>; nextCursor: string | null }
+    expect(second.messages.map((m) => m.data.i)).toEqual([1, 0])
+    expect(second.nextCursor).toBeNull()
+    const bad = await SELF.fetch(`http://example.com/channels/${channelId}/history?cursor=garbage`)
+    expect(bad.status).toBe(400)
+  })
+})
