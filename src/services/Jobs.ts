@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer } from "effect"
-import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
+import { StorageFailure, type ConstraintViolation } from "../RealtimeError.js"
 import { Sql } from "./Sql.js"
 
 export const jobsMigration = {
@@ -57,15 +57,19 @@ export const make = (alarm: Alarm) =>
     const earliest = Effect.map(sql.one<{ at: number | null }>("SELECT MIN(run_at) AS at FROM _jobs"), (row) => row?.at ?? null)
 
     const arm = (at: number | null) =>
-      Effect.promise(async () => {
-        if (at === null) {
-          if (armedFor !== null) await alarm.clear()
-          armedFor = null
-          return
-        }
-        if (armedFor === at) return
-        await alarm.set(at)
-        armedFor = at
+      Effect.tryPromise({
+        try: async () => {
+          if (at === null) {
+            if (armedFor !== null) await alarm.clear()
+            armedFor = null
+            return
+          }
+          if (armedFor === at) return
+          // setAlarm refuses times <= 0; a time in the past simply fires as soon as possible.
+          await alarm.set(Math.max(1, at))
+          armedFor = at
+        },
+        catch: (cause) => new StorageFailure({ message: `could not arm the alarm: ${String(cause)}` }),
       })
 
     const rearm = Effect.flatMap(earliest, arm)
