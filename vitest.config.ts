@@ -5,6 +5,7 @@ export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.toml" } })],
   test: {
     include: ["test/**/*.test.ts"],
+    reporters: ["default", "./test/summary-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
