@@ -61,6 +61,12 @@ export class ConstraintViolation extends Schema.TaggedError<ConstraintViolation>
   message: Schema.String,
 }) {}
 
+/** An idempotency key was reused with a different message: neither is changed. */
+export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>()("IdempotencyConflict", {
+  idempotencyKey: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** The platform failed underneath us (storage, RPC). The operation may be retried. */
 export class StorageFailure extends Schema.TaggedError<StorageFailure>()("StorageFailure", {
   message: Schema.String,
@@ -76,6 +82,7 @@ export const RealtimeError = Schema.Union(
   Forbidden,
   LimitExceeded,
   ConstraintViolation,
+  IdempotencyConflict,
   StorageFailure,
 )
 export type RealtimeError = typeof RealtimeError.Type
@@ -94,6 +101,7 @@ export const httpStatus = (error: RealtimeError): number => {
     case "RoomDestroyed":
       return 410
     case "ConstraintViolation":
+    case "IdempotencyConflict":
       return 409
     case "PayloadTooLarge":
       return 413

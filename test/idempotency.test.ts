@@ -1,17 +1,29 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { runTest, service, uniqueId } from "./helpers.js"
+import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
 
 describe("idempotent publish", () => {
   it("a retry with the same key returns the original message, marked duplicate, and stores nothing", async () => {
     const room = service().room(uniqueId("idem"))
     const first = await runTest(room.publish({ type: "task.created", data: { n: 1 }, idempotencyKey: "client_event_123" }))
-    const retry = await runTest(room.publish({ type: "task.created", data: { n: 2 }, idempotencyKey: "client_event_123" }))
+    const retry = await runTest(room.publish({ type: "task.created", data: { n: 1 }, idempotencyKey: "client_event_123" }))
     expect(first.duplicate).toBe(false)
     expect(retry.duplicate).toBe(true)
     expect(retry.message).toEqual(first.message)
     const page = await runTest(room.history())
     expect(page.messages).toHaveLength(1)
+  })
+
+  it("the same key on a different message is an IdempotencyConflict and stores nothing", async () => {
+    const room = service().room(uniqueId("idem-conflict"))
+    const first = await runTest(room.publish({ type: "task.created", data: { n: 1 }, idempotencyKey: "k" }))
+    for (const other of [{ type: "task.created", data: { n: 2 } }, { type: "task.deleted", data: { n: 1 } }, { type: "task.created", data: { n: 1 }, metadata: { a: 1 } }]) {
+      const error = failureOf(await runExit(room.publish({ ...other, idempotencyKey: "k" })))
+      expect(error._tag).toBe("IdempotencyConflict")
+      expect(error.message).toContain(first.message.id)
+    }
+    const page = await runTest(room.history())
+    expect(page.messages).toEqual([first.message])
   })
 
   it("50 concurrent retries store exactly one message and all return it", async () => {

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { jsonByteLength, type Actor } from "../schema/Common.js"
 import type { HistoryPage, StoredMessage } from "../schema/Message.js"
 import type { SqlShape } from "../services/Sql.js"
@@ -112,22 +112,31 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
       input: AppendInput,
       actor: Actor,
       now: number,
-    ): Effect.Effect<{ readonly message: StoredMessage; readonly duplicate: boolean }, PayloadTooLarge | StorageFailure | ConstraintViolation> =>
+    ): Effect.Effect<
+      { readonly message: StoredMessage; readonly duplicate: boolean },
+      PayloadTooLarge | IdempotencyConflict | StorageFailure | ConstraintViolation
+    > =>
       Effect.gen(function* () {
         yield* checkSize(input)
+        const data = JSON.stringify(input.data ?? null)
+        const metadata = input.metadata === undefined ? null : JSON.stringify(input.metadata)
         // Check and insert in one synchronous transaction: no other message can interleave.
-        return yield* sql.transaction((exec) => {
+        const outcome = yield* sql.transaction((exec) => {
           if (input.idempotencyKey !== undefined) {
             const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", input.idempotencyKey)[0]
-            if (existing !== undefined) return { message: toMessage(existing), duplicate: true }
+            if (existing !== undefined) {
+              // A retry carries the same message; the same key on a different one is a client bug.
+              const same = existing.type === input.type && existing.data === data && existing.metadata === metadata
+              return same ? { message: toMessage(existing), duplicate: true } : { conflict: existing.id }
+            }
           }
           const seq = lastSeq + 1
           const row: MessageRow = {
             seq,
             id: `msg_${epoch}_${seq}`,
             type: input.type,
-            data: JSON.stringify(input.data ?? null),
-            metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+            data,
+            metadata,
             actor: JSON.stringify(actor),
             created_at: now,
             idempotency_key: input.idempotencyKey ?? null,
@@ -147,6 +156,13 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
           if (seq % pruneEvery === 0) exec("DELETE FROM messages WHERE seq < ?", oldestVisible())
           return { message: toMessage(row), duplicate: false }
         })
+        if ("conflict" in outcome) {
+          return yield* new IdempotencyConflict({
+            idempotencyKey: input.idempotencyKey ?? "",
+            message: `idempotencyKey: already used by ${outcome.conflict} with a different type, data or metadata`,
+          })
+        }
+        return outcome
       })
 
     const page = (query: {
@@ -205,6 +221,9 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
       const row = yield* sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible())
       yield* writeMeta(sql, "seq_floor", lastSeq)
       yield* sql.run("DELETE FROM messages")
+      // Positions into the deleted history can no longer be resumed.
+      epoch = newEpoch()
+      yield* writeMeta(sql, "epoch", epoch)
       return row?.n ?? 0
     })
 
