@@ -7,6 +7,8 @@
  *
  * @since 0.1.0
  */
+import type { Effect } from "effect"
+
 export interface IdentityHeaders {
   /** Header holding the user id of the current request. Default `x-user-id`. */
   readonly userId?: string
@@ -37,6 +39,63 @@ export interface RealtimeOptions {
   readonly identityHeaders?: IdentityHeaders
   /** Binding names, when they differ from the defaults (`REALTIME_ROOMS`, ...). */
   readonly bindings?: RealtimeBindings
+  /** Heartbeat interval told to clients (WebSocket ping, SSE comment), in ms. Default 30,000. */
+  readonly heartbeat?: number
+  /** Open connections per room or channel; the next one is refused (503 / 4008). Default 10,000. */
+  readonly maxConnections?: number
+  /** Largest client frame, in bytes, checked before parsing. Default 64 KiB. */
+  readonly maxFrameBytes?: number
+  /** Per-connection token bucket: sustained frames per second and burst. Default 20/s, burst 40. */
+  readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number }
+  /** Members who joined over HTTP leave when they have not refreshed for this long, in ms. Default 60,000. */
+  readonly presenceTtlMs?: number
+  /** Presence changes fan out at most once per interval, in ms. Default 50. */
+  readonly presenceIntervalMs?: number
+  /** The Worker route prefix of live connections. Default `/realtime`. */
+  readonly routePrefix?: string
+  /** Hooks that run inside the room or channel actor, as Effects (see `LiveHooks`). */
+  readonly hooks?: LiveHooks
+}
+
+/** What a hook knows about the connection it runs for. */
+export interface LiveConnectionInfo {
+  readonly connectionId: string
+  readonly kind: "room" | "channel"
+  readonly id: string
+  readonly actor: { readonly type: "user" | "client" | "service" | "anonymous"; readonly id: string; readonly name?: string }
+  readonly permissions: ReadonlyArray<string>
+}
+
+/** What a hook may do from inside the actor. Each call is one synchronous fan-out. */
+export interface LiveHookApi {
+  /** Send an event frame to this connection only. */
+  readonly reply: (event: { readonly type: string; readonly data?: unknown }) => void
+  /** Send an ephemeral event to every connection (except this one unless `includeSelf`). */
+  readonly broadcast: (event: { readonly type: string; readonly data?: unknown }, options?: { readonly includeSelf?: boolean }) => number
+  /** Send an ephemeral event to every connection of one actor id. */
+  readonly sendTo: (actorId: string, event: { readonly type: string; readonly data?: unknown }) => number
+  /** Store and fan out a message as this connection's actor. */
+  readonly publish: (message: { readonly type: string; readonly data?: unknown; readonly metadata?: Record<string, unknown> }) => Effect.Effect<unknown, unknown>
+}
+
+/**
+ * Server-side hooks, registered once with the instance; they run inside the room or channel
+ * actor (in its mailbox) as Effects. A failing hook becomes an `error` frame, never a crash.
+ */
+export interface LiveHooks {
+  /** After a connection is live (after `ready`): e.g. send a welcome event. */
+  readonly onJoin?: (connection: LiveConnectionInfo, api: LiveHookApi) => Effect.Effect<void, unknown>
+  /**
+   * For each client `send` frame (custom server logic: validate, transform, reply, publish).
+   * Without an `onMessage` hook, `send` frames are refused with an error frame.
+   */
+  readonly onMessage?: (
+    connection: LiveConnectionInfo,
+    event: { readonly type: string; readonly data: unknown },
+    api: LiveHookApi,
+  ) => Effect.Effect<void, unknown>
+  /** After a connection closed. */
+  readonly onClose?: (connection: LiveConnectionInfo, info: { readonly code: number; readonly reason: string }) => Effect.Effect<void, unknown>
 }
 
 export interface ResolvedConfig {
@@ -46,6 +105,14 @@ export interface ResolvedConfig {
   readonly idleAfterMs: number
   readonly identityHeaders: Required<IdentityHeaders>
   readonly bindings: Required<RealtimeBindings>
+  readonly heartbeatMs: number
+  readonly maxConnections: number
+  readonly maxFrameBytes: number
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number }
+  readonly presenceTtlMs: number
+  readonly presenceIntervalMs: number
+  readonly routePrefix: string
+  readonly hooks: LiveHooks
   readonly options: RealtimeOptions
 }
 
@@ -67,6 +134,14 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
     clientId: options.identityHeaders?.clientId ?? "x-client-id",
   },
   bindings: { ...defaultBindings, ...options.bindings },
+  heartbeatMs: options.heartbeat ?? 30_000,
+  maxConnections: options.maxConnections ?? 10_000,
+  maxFrameBytes: options.maxFrameBytes ?? 64 * 1024,
+  rateLimit: { perSecond: options.rateLimit?.perSecond ?? 20, burst: options.rateLimit?.burst ?? 40 },
+  presenceTtlMs: options.presenceTtlMs ?? 60_000,
+  presenceIntervalMs: options.presenceIntervalMs ?? 50,
+  routePrefix: options.routePrefix ?? "/realtime",
+  hooks: options.hooks ?? {},
   options,
 })
 

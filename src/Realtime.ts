@@ -24,6 +24,9 @@ import type { BroadcastInput, BroadcastResult, HistoryPage, HistoryQuery, Publis
 import type { ChannelStats, DestroyInput, DestroyResult, InstanceStats, RoomMetadata, RoomState, SetMetadataInput } from "./schema/Room.js"
 import { currentCaller } from "./services/Identity.js"
 import { workersEnv } from "./durable/workersEnv.js"
+import type { JoinInput, JoinResult, LeaveInput, LeaveResult, MembersResult, PresenceInput, SendToResult } from "./schema/Members.js"
+import type { Member } from "./schema/Protocol.js"
+import { authorizeLive, type AuthorizeInputType as AuthorizeInput, type LiveGrant } from "./http/Authorize.js"
 
 type Op<A> = Effect.Effect<A, RealtimeError>
 
@@ -38,6 +41,16 @@ export interface RoomHandle {
   readonly metadata: (input?: SetMetadataInput) => Op<RoomMetadata>
   readonly state: () => Op<RoomState>
   readonly destroy: (input?: DestroyInput) => Op<DestroyResult>
+  /** Join as a member (over HTTP: expires after `presenceTtlMs` unless refreshed). Returns members and room metadata. */
+  readonly join: (input?: JoinInput) => Op<JoinResult>
+  readonly leave: (input?: LeaveInput) => Op<LeaveResult>
+  /** Merge into the member's presence (joins if needed); fanned out coalesced, never stored in history. */
+  readonly presence: (input: PresenceInput) => Op<Member>
+  readonly members: () => Op<MembersResult>
+  /** An ephemeral event to every connection of one actor id. */
+  readonly sendTo: (actorId: string, event: { readonly type: string; readonly data?: unknown }) => Op<SendToResult>
+  /** A short-lived grant for a browser: `{ url, protocols, token, expiresAt }`. */
+  readonly authorize: (input: AuthorizeInput) => Op<LiveGrant>
 }
 
 export interface ChannelHandle {
@@ -47,6 +60,8 @@ export interface ChannelHandle {
   readonly stats: () => Op<ChannelStats>
   readonly state: () => Op<RoomState>
   readonly destroy: (input?: DestroyInput) => Op<DestroyResult>
+  readonly sendTo: (actorId: string, event: { readonly type: string; readonly data?: unknown }) => Op<SendToResult>
+  readonly authorize: (input: AuthorizeInput) => Op<LiveGrant>
 }
 
 export interface RealtimeService {
@@ -91,6 +106,12 @@ export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown
       metadata: (input) => (input === undefined ? typed<RoomMetadata>("room", id, "getMetadata")() : typed<RoomMetadata>("room", id, "setMetadata")(input)),
       state: typed<RoomState>("room", id, "state"),
       destroy: typed<DestroyResult>("room", id, "destroy"),
+      join: (input) => typed<JoinResult>("room", id, "join")(input ?? {}),
+      leave: (input) => typed<LeaveResult>("room", id, "leave")(input ?? {}),
+      presence: typed<Member>("room", id, "presence"),
+      members: typed<MembersResult>("room", id, "members"),
+      sendTo: (actorId, event) => typed<SendToResult>("room", id, "sendTo")({ actorId, event }),
+      authorize: (input) => authorizeLive(config, env, "room", id, input),
     }),
     channel: (id) => ({
       publish: typed<PublishResult>("channel", id, "publish"),
@@ -99,6 +120,8 @@ export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown
       stats: typed<ChannelStats>("channel", id, "stats"),
       state: typed<RoomState>("channel", id, "state"),
       destroy: typed<DestroyResult>("channel", id, "destroy"),
+      sendTo: (actorId, event) => typed<SendToResult>("channel", id, "sendTo")({ actorId, event }),
+      authorize: (input) => authorizeLive(config, env, "channel", id, input),
     }),
     stats: () => call("directory", "directory", "stats") as Op<InstanceStats>,
   }

@@ -1,12 +1,50 @@
 /**
  * The Worker the test suite runs against: the example app (its default export and Durable Object
- * classes) plus instances with small limits for tests.
+ * classes) plus instances with small limits for tests, and the live routes in front.
  */
+import { Effect } from "effect"
 import { realtime } from "../src/index.js"
+import { liveHandler } from "../src/http/LiveRoutes.js"
+import example from "../examples/worker.js"
 
 export * from "../examples/worker.js"
-export { default } from "../examples/worker.js"
 
 /** Small limits so pruning, idling and payload checks are quick to reach. */
 export const testInstance = realtime({ name: "test", historyLimit: 20, maxPayloadBytes: 1024, idleAfterMs: 200 })
 export const otherInstance = realtime({ name: "other" })
+
+/** Live connections with small limits and every hook, for the socket/SSE/presence tests. */
+export const liveTestInstance = realtime({
+  name: "livetest",
+  historyLimit: 10,
+  maxConnections: 3,
+  maxFrameBytes: 2048,
+  rateLimit: { perSecond: 5, burst: 10 },
+  presenceTtlMs: 1_000,
+  presenceIntervalMs: 100,
+  heartbeat: 1_000,
+  hooks: {
+    onJoin: (connection, api) => Effect.sync(() => api.reply({ type: "welcome", data: { actor: connection.actor.id } })),
+    onMessage: (connection, event, api) =>
+      Effect.gen(function* () {
+        if (event.type === "echo") api.reply({ type: "echo", data: event.data })
+        else if (event.type === "shout") yield* api.publish({ type: "shouted", data: { by: connection.actor.id, text: event.data } })
+        else if (event.type === "fail") yield* Effect.fail("refused by hook")
+      }),
+    onClose: (connection) =>
+      Effect.sync(() => {
+        closedConnections.push(connection.connectionId)
+      }),
+  },
+})
+
+/** Connection ids seen by the `onClose` hook (same isolate as the Durable Objects in tests). */
+export const closedConnections: Array<string> = []
+
+const live = liveHandler()
+
+export default {
+  async fetch(request: Request, env: unknown, ctx: ExecutionContext) {
+    return (await live(request, env)) ?? example.fetch!(request as never, env as never, ctx)
+  },
+} satisfies ExportedHandler

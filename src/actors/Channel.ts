@@ -6,7 +6,10 @@ import { Effect } from "effect"
 import type { ChannelStats } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
+import { makeLive } from "./Live.js"
 import { messageLogMigration } from "./MessageLog.js"
+import { anonymousActor } from "../schema/Common.js"
+import { SendToInput } from "../schema/Members.js"
 import { iso, makeMessaging } from "./Messaging.js"
 
 export const channelMigrations = [messageLogMigration]
@@ -33,5 +36,18 @@ export const makeChannel = Effect.gen(function* () {
     }),
   )
 
-  return { operations: { ...messaging.operations, stats }, jobs: messaging.jobs } satisfies ActorBehavior
+  const live = yield* makeLive({ kind: "channel", messaging })
+
+  const sendTo = operation(SendToInput, (input, caller) =>
+    Effect.map(live.sendTo(input.actorId, input.event, caller ?? anonymousActor), (delivered) => ({ delivered })),
+  )
+
+  return {
+    operations: { ...messaging.operations, stats, sendTo },
+    jobs: { ...messaging.jobs, ...live.jobs },
+    fetch: live.fetch,
+    webSocketMessage: live.webSocketMessage,
+    webSocketClose: live.webSocketClose,
+    webSocketError: live.webSocketError,
+  } satisfies ActorBehavior
 })

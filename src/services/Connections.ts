@@ -20,29 +20,107 @@ export interface ConnectionsShape {
   readonly closeAll: (code: number, reason: string) => number
   /** Forget the cached socket list (after accepting or losing a socket). */
   readonly invalidate: () => void
+  /** Open sockets with their attachments (cached). */
+  readonly list: () => ReadonlyArray<ConnectionEntry>
+  /** Send one encoded frame to every connection of one actor id; returns recipients. */
+  readonly sendTo: (actorId: string, frame: string) => number
+  /**
+   * Non-socket subscribers (SSE streams) that take part in fan-out. They live only as long as
+   * the object is in memory, which an open stream guarantees.
+   */
+  readonly addSink: (sink: ConnectionSink) => void
+  readonly removeSink: (id: string) => void
+  readonly sinks: () => ReadonlyArray<ConnectionSink>
+}
+
+/** A fan-out target that is not a hibernatable socket (an SSE stream). */
+export interface ConnectionSink {
+  readonly id: string
+  readonly actorId: string
+  readonly send: (frame: string) => void
+  readonly close: (code: number, reason: string) => void
+}
+
+/** One open socket and its attachment. */
+export interface ConnectionEntry {
+  readonly socket: WebSocket
+  readonly id: string | undefined
+  readonly attachment: SocketAttachment | null
 }
 
 export class Connections extends Context.Tag("durable-realtime/Connections")<Connections, ConnectionsShape>() {}
 
+/** The small identity serialized on each socket: written once at accept, never per message. */
 export interface SocketAttachment {
   readonly connectionId: string
+  /** `memberKey` of the grant's actor, and its id (for `sendTo`). */
+  readonly member?: string
+  readonly actorId?: string
+  readonly actor?: { readonly type: "user" | "client" | "service" | "anonymous"; readonly id: string; readonly name?: string }
+  readonly permissions?: ReadonlyArray<string>
+  /** Grant expiry, epoch milliseconds. */
+  readonly expiresAt?: number
 }
 
-const connectionIdOf = (socket: WebSocket): string | undefined =>
-  (socket.deserializeAttachment() as SocketAttachment | null)?.connectionId
+const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
+  try {
+    return socket.deserializeAttachment() as SocketAttachment | null
+  } catch {
+    return null
+  }
+}
 
 export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
-  let cached: Array<{ socket: WebSocket; id: string | undefined }> | null = null
+  let cached: Array<ConnectionEntry> | null = null
+  const sinks = new Map<string, ConnectionSink>()
   const sockets = () => {
     // getWebSockets() builds a new array and each attachment read is a structured clone:
     // do both once per change of the socket set, not once per message.
-    cached ??= ctx.getWebSockets().map((socket) => ({ socket, id: connectionIdOf(socket) }))
+    cached ??= ctx.getWebSockets().map((socket) => {
+      const attachment = attachmentOf(socket)
+      return { socket, id: attachment?.connectionId, attachment }
+    })
     return cached
   }
+  const sendSinks = (frame: string, except: ReadonlySet<string> | undefined, actorId?: string) => {
+    let sent = 0
+    for (const sink of sinks.values()) {
+      if (except !== undefined && except.has(sink.id)) continue
+      if (actorId !== undefined && sink.actorId !== actorId) continue
+      try {
+        sink.send(frame)
+        sent++
+      } catch {
+        // a stream that broke is removed by its own cancel handler
+      }
+    }
+    return sent
+  }
   return {
-    count: () => sockets().length,
+    count: () => sockets().length + sinks.size,
+    list: () => sockets(),
+    sinks: () => [...sinks.values()],
+    addSink: (sink) => {
+      sinks.set(sink.id, sink)
+    },
+    removeSink: (id) => {
+      sinks.delete(id)
+    },
+    sendTo: (actorId, frame) => {
+      let sent = sendSinks(frame, undefined, actorId)
+      for (const entry of sockets()) {
+        if (entry.attachment?.actorId !== actorId) continue
+        try {
+          entry.socket.send(frame)
+          sent++
+        } catch {
+          // closing
+        }
+      }
+      return sent
+    },
     broadcast: (frame, except) => {
-      let sent = 0
+      let sent = sinks.size === 0 ? 0 : sendSinks(frame, except)
       for (const entry of sockets()) {
         if (except !== undefined && entry.id !== undefined && except.has(entry.id)) continue
         try {
@@ -55,6 +133,15 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
       return sent
     },
     closeAll: (code, reason) => {
+      for (const sink of [...sinks.values()]) {
+        try {
+          sink.close(code, reason)
+        } catch {
+          // already closed
+        }
+      }
+      const closedSinks = sinks.size
+      sinks.clear()
       const all = sockets()
       for (const entry of all) {
         try {
@@ -64,7 +151,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
         }
       }
       cached = null
-      return all.length
+      return all.length + closedSinks
     },
     invalidate: () => {
       cached = null

@@ -1,0 +1,362 @@
+/**
+ * Live connections of a room or channel: WebSocket (hibernation API) and Server-Sent Events.
+ *
+ * The Worker verifies the grant before forwarding (src/http/), and names the verified grant in a
+ * header it always overwrites; this module trusts only that header. A socket is accepted with
+ * `ctx.acceptWebSocket` and a small attachment written once (connection id, actor, permissions,
+ * grant expiry); nothing per message is written to it, so a quiet room hibernates and costs nothing.
+ *
+ * Inbound frames: expiry check, size check before parsing, token bucket, Schema decode, then one
+ * handler. Bad frames get an `error` frame and change nothing; repeated abuse closes the socket.
+ * Grant expiry is also enforced by a durable job at the earliest expiry of any connection.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
+import { CloseCode, Forbidden, InvalidInput, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { Actor } from "../schema/Common.js"
+import { ClientFrame, memberKey, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
+import { Connections, type SocketAttachment } from "../services/Connections.js"
+import { Jobs } from "../services/Jobs.js"
+import { ActorContext, ObjectState } from "./Actor.js"
+import type { Members } from "./Members.js"
+import { iso, messageFrame, type Messaging } from "./Messaging.js"
+import { planResume } from "./Resume.js"
+import { makeSse } from "./LiveSse.js"
+import { errorResponse, ForwardedGrant, LiveHeaders } from "./LiveGrant.js"
+
+
+export const GRANT_EXPIRY_JOB = "grant-expiry"
+/** Bad frames tolerated before the socket is closed with `CloseCode.policy`. */
+export const MAX_STRIKES = 5
+/** Rate-limited frames tolerated before the socket is closed with `CloseCode.rateLimited`. */
+export const MAX_RATE_STRIKES = 20
+
+const SERVER_ACTOR = { type: "service", id: "server" } as const
+
+
+const errorFrame = (error: { readonly _tag: string; readonly message: string }, id?: string) =>
+  JSON.stringify({ type: "error", ...(id === undefined ? {} : { id }), tag: error._tag, message: error.message })
+
+const safeSend = (socket: WebSocket, frame: string) => {
+  try {
+    socket.send(frame)
+  } catch {
+    // closing socket
+  }
+}
+
+const safeClose = (socket: WebSocket, code: number, reason: string) => {
+  try {
+    socket.close(code, reason)
+  } catch {
+    // already closed
+  }
+}
+
+/** UTF-8 size of a text frame, without encoding it when the answer is obvious. */
+const frameTooBig = (message: string | ArrayBuffer, limit: number): number | undefined => {
+  if (typeof message !== "string") return message.byteLength > limit ? message.byteLength : undefined
+  // UTF-8 takes at least one byte and at most three per UTF-16 unit.
+  if (message.length > limit) return message.length
+  if (message.length * 3 <= limit) return undefined
+  const size = new TextEncoder().encode(message).byteLength
+  return size > limit ? size : undefined
+}
+
+export const makeLive = (options: { readonly kind: "room" | "channel"; readonly messaging: Messaging; readonly members?: Members; readonly metadata?: () => Record<string, unknown> }) =>
+  Effect.gen(function* () {
+    const { kind, messaging, members } = options
+    const { ctx } = yield* ObjectState
+    const connections = yield* Connections
+    const jobs = yield* Jobs
+    const { address, config } = yield* ActorContext
+    const hooks = config.hooks
+
+    // The runtime answers the heartbeat itself, so a pinging but quiet client never wakes the room.
+    try {
+      ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'))
+    } catch {
+      // not available (older runtime): pings then reach webSocketMessage and are answered there
+    }
+
+    // Per-connection token buckets and strike counts; lost on hibernation, which only refills them.
+    const buckets = new Map<string, { tokens: number; at: number; strikes: number; rateStrikes: number }>()
+
+    const info = (attachment: SocketAttachment): LiveConnectionInfo => ({
+      connectionId: attachment.connectionId,
+      kind,
+      id: address.id,
+      actor: attachment.actor ?? { type: "anonymous", id: "anonymous" },
+      permissions: attachment.permissions ?? [],
+    })
+
+    const eventFrame = (event: { readonly type: string; readonly data?: unknown }, actor: Actor) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        JSON.stringify({ type: "event", event: { type: event.type, data: event.data ?? null, actor, createdAt: iso(now) } }),
+      )
+
+    const hookApi = (attachment: SocketAttachment, reply: (frame: string) => void): Effect.Effect<LiveHookApi> =>
+      Effect.map(Clock.currentTimeMillis, (now): LiveHookApi => {
+        const frame = (event: { readonly type: string; readonly data?: unknown }) =>
+          JSON.stringify({ type: "event", event: { type: event.type, data: event.data ?? null, actor: SERVER_ACTOR, createdAt: iso(now) } })
+        return {
+          reply: (event) => reply(frame(event)),
+          broadcast: (event, opts) => connections.broadcast(frame(event), opts?.includeSelf ? undefined : new Set([attachment.connectionId])),
+          sendTo: (actorId, event) => connections.sendTo(actorId, frame(event)),
+          publish: (message) =>
+            messaging.deliver({ type: message.type, data: message.data ?? null, metadata: message.metadata, actor: attachment.actor, ephemeral: false }, undefined),
+        }
+      })
+
+    /** Run a hook; its failure is reported to the connection, never thrown. */
+    const runHook = (effect: Effect.Effect<void, unknown>, report: (frame: string) => void) =>
+      Effect.catchAllCause(effect, (cause) =>
+        Effect.sync(() => report(errorFrame({ _tag: "HookFailed", message: `hook failed: ${String(cause).slice(0, 200)}` }))),
+      )
+
+    const scheduleExpiry = (at: number) => jobs.ensure(GRANT_EXPIRY_JOB, at)
+
+    const sse = yield* makeSse({ kind, messaging, scheduleExpiry })
+
+    /** Read the verified grant the Worker forwarded. */
+    const forwardedGrant = (request: Request): ForwardedGrant | undefined => {
+      const raw = request.headers.get(LiveHeaders.grant)
+      if (raw === null) return undefined
+      try {
+        const decoded = Schema.decodeUnknownEither(ForwardedGrant)(JSON.parse(raw))
+        return decoded._tag === "Right" ? decoded.right : undefined
+      } catch {
+        return undefined
+      }
+    }
+
+    const acceptSocket = (request: Request, grant: ForwardedGrant) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const destroyed = messaging.lifecycle.status().status === "destroyed"
+        const since = new URL(request.url).searchParams.get("since") ?? undefined
+        const planned = yield* Effect.either(planResume(messaging.log, since, { destroyed, limit: config.historyLimit }))
+        if (planned._tag === "Left") return errorResponse(planned.left)
+        const plan = planned.right
+        if (!destroyed && connections.count() >= config.maxConnections) {
+          return errorResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
+        }
+        const pair = new WebSocketPair()
+        const [client, server] = [pair[0], pair[1]]
+        const connectionId = crypto.randomUUID()
+        const attachment: SocketAttachment = {
+          connectionId,
+          member: memberKey(grant.actor),
+          actorId: grant.actor.id,
+          actor: grant.actor,
+          permissions: grant.permissions,
+          expiresAt: grant.expiresAt,
+        }
+        const headers = { "Sec-WebSocket-Protocol": SUBPROTOCOL }
+        if (destroyed) {
+          // Accept only to say why, then close: a client must not reconnect to a destroyed room.
+          server.accept()
+          if (plan.discontinuity !== undefined) safeSend(server, JSON.stringify(plan.discontinuity))
+          safeSend(server, errorFrame(new RoomDestroyed({ kind, id: address.id, message: `${kind} ${address.id} was destroyed` })))
+          safeClose(server, CloseCode.destroyed, `${kind} destroyed`)
+          return new Response(null, { status: 101, webSocket: client, headers })
+        }
+        // A room member joins before the socket is in the fan-out: others get `joined`, this one gets `ready` with the list.
+        if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
+        ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
+        server.serializeAttachment(attachment)
+        connections.invalidate()
+        if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
+        for (const message of plan.messages) server.send(messageFrame(message))
+        const ready: ReadyFrame = {
+          type: "ready",
+          connectionId,
+          kind,
+          id: address.id,
+          epoch: plan.epoch,
+          seq: plan.seq,
+          resumed: plan.resumed,
+          replayed: plan.messages.length,
+          actor: grant.actor,
+          permissions: grant.permissions,
+          expiresAt: grant.expiresAt,
+          heartbeatMs: config.heartbeatMs,
+          ...(members === undefined ? {} : { members: members.list(), metadata: options.metadata?.() ?? {} }),
+        }
+        server.send(JSON.stringify(ready))
+        yield* scheduleExpiry(grant.expiresAt)
+        yield* Effect.either(messaging.lifecycle.touch(now, true))
+        yield* Effect.either(messaging.scheduleReport(now))
+        if (hooks.onJoin !== undefined) {
+          const api = yield* hookApi(attachment, (frame) => safeSend(server, frame))
+          yield* runHook(hooks.onJoin(info(attachment), api), (frame) => safeSend(server, frame))
+        }
+        return new Response(null, { status: 101, webSocket: client, headers })
+      })
+
+    const fetch = (request: Request): Effect.Effect<Response> =>
+      Effect.gen(function* () {
+        const grant = forwardedGrant(request)
+        if (grant === undefined) return errorResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
+        const now = yield* Clock.currentTimeMillis
+        if (grant.expiresAt <= now) return errorResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
+        if (request.headers.get(LiveHeaders.transport) === "sse") return yield* sse.open(request, grant)
+        if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+          return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
+        }
+        return yield* acceptSocket(request, grant)
+      }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))
+
+    /** One decoded frame from one connection. */
+    const handle = (socket: WebSocket, attachment: SocketAttachment, frame: ClientFrameType): Effect.Effect<void, RealtimeError> =>
+      Effect.gen(function* () {
+        const permissions = attachment.permissions ?? []
+        const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
+        const need = (permission: string) =>
+          permissions.includes(permission) ? Effect.void : Effect.fail(new Forbidden({ message: `this grant has no "${permission}" permission` }))
+        switch (frame.type) {
+          case "publish": {
+            yield* need("publish")
+            const result = yield* messaging.deliver({ ...frame.message, actor, ephemeral: false }, undefined)
+            if (frame.id !== undefined && result.message !== null) {
+              safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
+            }
+            return
+          }
+          case "broadcast": {
+            yield* need("publish")
+            const result = yield* messaging.deliver(
+              { ...frame.event, actor, ephemeral: true, except: frame.includeSelf ? undefined : [attachment.connectionId] },
+              undefined,
+            )
+            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, delivered: result.delivered }))
+            return
+          }
+          case "presence": {
+            if (members === undefined) return yield* new InvalidInput({ field: "type", message: "type: channels have no presence" })
+            yield* need("presence")
+            yield* messaging.lifecycle.assertWritable
+            yield* members.updatePresence(actor, frame.presence, "socket")
+            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id }))
+            return
+          }
+          case "ping":
+            safeSend(socket, JSON.stringify({ type: "pong", ...(frame.id === undefined ? {} : { id: frame.id }) }))
+            return
+          case "send": {
+            if (hooks.onMessage === undefined) {
+              return yield* new InvalidInput({ field: "type", message: `type: this ${kind} has no onMessage hook for "send" frames` })
+            }
+            const api = yield* hookApi(attachment, (reply) => safeSend(socket, reply))
+            yield* runHook(hooks.onMessage(info(attachment), frame.event, api), (reply) => safeSend(socket, reply))
+            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id }))
+            return
+          }
+        }
+      })
+
+    const strike = (socket: WebSocket, state: { strikes: number }) => {
+      state.strikes++
+      if (state.strikes >= MAX_STRIKES) safeClose(socket, CloseCode.policy, "too many invalid frames")
+    }
+
+    const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const attachment = socket.deserializeAttachment() as SocketAttachment | null
+        if (attachment === null) return
+        const now = yield* Clock.currentTimeMillis
+        if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) {
+          safeClose(socket, CloseCode.grantExpired, "grant expired")
+          return
+        }
+        let state = buckets.get(attachment.connectionId)
+        if (state === undefined) {
+          state = { tokens: config.rateLimit.burst, at: now, strikes: 0, rateStrikes: 0 }
+          buckets.set(attachment.connectionId, state)
+        }
+        const size = frameTooBig(message, config.maxFrameBytes)
+        if (size !== undefined) {
+          const error = new PayloadTooLarge({ field: "frame", size, limit: config.maxFrameBytes, message: `frame: ${size} bytes exceeds the limit of ${config.maxFrameBytes}` })
+          safeSend(socket, errorFrame(error))
+          safeClose(socket, CloseCode.tooBig, "frame too big")
+          return
+        }
+        // Token bucket: refill by elapsed time, spend one per frame.
+        state.tokens = Math.min(config.rateLimit.burst, state.tokens + ((now - state.at) / 1000) * config.rateLimit.perSecond)
+        state.at = now
+        if (state.tokens < 1) {
+          state.rateStrikes++
+          safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: `more than ${config.rateLimit.perSecond} frames per second` })))
+          if (state.rateStrikes >= MAX_RATE_STRIKES) safeClose(socket, CloseCode.rateLimited, "rate limit exceeded")
+          return
+        }
+        state.tokens -= 1
+        if (typeof message !== "string") {
+          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: binary frames are not part of this protocol" })))
+          return strike(socket, state)
+        }
+        let json: unknown
+        try {
+          json = JSON.parse(message)
+        } catch {
+          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: not JSON" })))
+          return strike(socket, state)
+        }
+        const decoded = Schema.decodeUnknownEither(ClientFrame)(json)
+        if (decoded._tag === "Left") {
+          const id = typeof (json as { id?: unknown })?.id === "string" ? (json as { id: string }).id.slice(0, 128) : undefined
+          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: ${decoded.left.message.slice(0, 500)}` }), id))
+          return strike(socket, state)
+        }
+        const frame = decoded.right
+        const outcome = yield* Effect.either(handle(socket, attachment, frame))
+        if (outcome._tag === "Left") safeSend(socket, errorFrame(outcome.left, frame.id))
+      }).pipe(Effect.catchAllCause((cause) => Effect.logError("webSocketMessage failed", cause)))
+
+    const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const attachment = socket.deserializeAttachment() as SocketAttachment | null
+        connections.invalidate()
+        // Complete the close handshake (a no-op when the runtime already replied).
+        safeClose(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
+        connections.invalidate()
+        if (attachment === null) return
+        buckets.delete(attachment.connectionId)
+        if (members !== undefined && attachment.actor !== undefined) yield* Effect.either(members.socketClosed(attachment.actor, attachment.connectionId))
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.either(messaging.scheduleReport(now))
+        if (hooks.onClose !== undefined) yield* runHook(hooks.onClose(info(attachment), { code, reason }), () => undefined)
+      }).pipe(Effect.catchAllCause((cause) => Effect.logError("webSocketClose failed", cause)))
+
+    const webSocketError = (socket: WebSocket): Effect.Effect<void> => webSocketClose(socket, CloseCode.goingAway, "error")
+
+    /** Close connections whose grant expired; come back at the next expiry. */
+    const grantExpiryJob = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      let next: number | null = null
+      for (const entry of connections.list()) {
+        const at = entry.attachment?.expiresAt
+        if (at === undefined || entry.socket.readyState > 1) continue
+        if (at <= now) safeClose(entry.socket, CloseCode.grantExpired, "grant expired")
+        else if (next === null || at < next) next = at
+      }
+      const sseNext = sse.expire(now)
+      if (sseNext !== null && (next === null || sseNext < next)) next = sseNext
+      return next
+    })
+
+    /** `sendTo(actorId, event)`: an ephemeral event to every connection of one actor. */
+    const sendTo = (actorId: string, event: { readonly type: string; readonly data?: unknown }, from: Actor) =>
+      Effect.map(eventFrame(event, from), (frame) => connections.sendTo(actorId, frame))
+
+    return {
+      fetch,
+      webSocketMessage,
+      webSocketClose,
+      webSocketError,
+      sendTo,
+      jobs: { [GRANT_EXPIRY_JOB]: grantExpiryJob, ...sse.jobs },
+    }
+  })

@@ -1,0 +1,309 @@
+/**
+ * Members and presence of a room.
+ *
+ * A member is an actor (user, client or service), one per actor however many connections it has.
+ * Members who joined over HTTP/RPC stay until they leave or stop refreshing for `presenceTtlMs`
+ * (a durable job removes them, so expiry holds after hibernation and restarts); members who joined
+ * over a socket leave when their last socket closes.
+ *
+ * Presence is ephemeral and cheap: an update merges into memory, marks the member dirty and is
+ * fanned out at once when no presence frame went out within the last `presenceIntervalMs`, else by
+ * a short durable job at the end of the interval, batching every change of the interval into one
+ * frame. The batch is persisted in the same step (one transaction per interval, never a history row,
+ * never a socket attachment write), so a room that hibernates wakes with its members' presence.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect } from "effect"
+import type { ResolvedConfig } from "../Config.js"
+import { InvalidInput, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import type { Actor } from "../schema/Common.js"
+import { memberKey, type LeftFrame, type Member } from "../schema/Protocol.js"
+import type { ConnectionsShape } from "../services/Connections.js"
+import type { JobsShape } from "../services/Jobs.js"
+import type { SqlShape } from "../services/Sql.js"
+import { iso } from "./Messaging.js"
+
+export const membersMigration = {
+  name: "members_001",
+  statements: [
+    `CREATE TABLE IF NOT EXISTS members (
+      key TEXT PRIMARY KEY,
+      actor TEXT NOT NULL,
+      metadata TEXT NOT NULL,
+      presence TEXT NOT NULL,
+      via TEXT NOT NULL,
+      joined_at INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      expires_at INTEGER
+    )`,
+  ],
+}
+
+export const MEMBER_EXPIRY_JOB = "members-expiry"
+export const PRESENCE_FLUSH_JOB = "presence-flush"
+
+interface MemberState {
+  key: string
+  actor: Actor
+  metadata: Record<string, unknown>
+  presence: Record<string, unknown>
+  via: "http" | "socket"
+  joinedAt: number
+  lastSeen: number
+  expiresAt: number | null
+}
+
+interface MemberRow extends Record<string, string | number | null> {
+  key: string
+  actor: string
+  metadata: string
+  presence: string
+  via: string
+  joined_at: number
+  last_seen: number
+  expires_at: number | null
+}
+
+type Failure = StorageFailure | ConstraintViolation
+
+/** Merge a partial presence: keys set to `null` are removed. */
+export const mergePresence = (current: Record<string, unknown>, partial: Record<string, unknown>): Record<string, unknown> => {
+  const next = { ...current }
+  for (const [key, value] of Object.entries(partial)) {
+    if (value === null) delete next[key]
+    else next[key] = value
+  }
+  return next
+}
+
+export const makeMembers = (options: {
+  readonly sql: SqlShape
+  readonly jobs: JobsShape
+  readonly connections: ConnectionsShape
+  readonly config: ResolvedConfig
+}) =>
+  Effect.gen(function* () {
+    const { sql, jobs, connections, config } = options
+    const rows = yield* Effect.orDie(sql.all<MemberRow>("SELECT * FROM members"))
+    const members = new Map<string, MemberState>()
+    for (const row of rows) {
+      members.set(row.key, {
+        key: row.key,
+        actor: JSON.parse(row.actor),
+        metadata: JSON.parse(row.metadata),
+        presence: JSON.parse(row.presence),
+        via: row.via === "socket" ? "socket" : "http",
+        joinedAt: row.joined_at,
+        lastSeen: row.last_seen,
+        expiresAt: row.expires_at,
+      })
+    }
+    const dirty = new Set<string>()
+    let lastFlushAt = 0
+    let flushScheduled = false
+
+    /** Open sockets and streams of one member, leaving out one connection (the one closing). */
+    const openConnections = (key: string, excluding?: string): number => {
+      let n = 0
+      for (const entry of connections.list()) {
+        if (entry.attachment?.member === key && entry.id !== excluding && entry.socket.readyState <= 1) n++
+      }
+      // SSE streams are read-only subscribers, never members.
+      return n
+    }
+
+    const view = (member: MemberState): Member => ({
+      id: member.key,
+      actor: member.actor,
+      metadata: member.metadata,
+      presence: member.presence,
+      via: member.via,
+      joinedAt: iso(member.joinedAt),
+      lastSeenAt: iso(member.lastSeen),
+      expiresAt: member.expiresAt === null ? null : iso(member.expiresAt),
+      connections: openConnections(member.key),
+    })
+
+    const save = (member: MemberState) =>
+      sql.run(
+        `INSERT INTO members (key, actor, metadata, presence, via, joined_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET actor = excluded.actor, metadata = excluded.metadata, presence = excluded.presence,
+           via = excluded.via, last_seen = excluded.last_seen, expires_at = excluded.expires_at`,
+        member.key,
+        JSON.stringify(member.actor),
+        JSON.stringify(member.metadata),
+        JSON.stringify(member.presence),
+        member.via,
+        member.joinedAt,
+        member.lastSeen,
+        member.expiresAt,
+      )
+
+    const fanOut = (frame: unknown, except?: ReadonlySet<string>) => connections.broadcast(JSON.stringify(frame), except)
+
+    const scheduleExpiry = (at: number) => jobs.ensure(MEMBER_EXPIRY_JOB, at)
+
+    /** Join or refresh a member. Returns the member and whether it is new. */
+    const join = (input: {
+      readonly actor: Actor
+      readonly metadata?: Record<string, unknown> | undefined
+      readonly presence?: Record<string, unknown> | undefined
+      readonly via: "http" | "socket"
+      readonly except?: ReadonlySet<string>
+    }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | Failure> =>
+      Effect.gen(function* () {
+        if (input.actor.type === "anonymous") {
+          return yield* new InvalidInput({ field: "actor", message: "actor: a member needs an actor (pass actor, or identity headers)" })
+        }
+        const now = yield* Clock.currentTimeMillis
+        const key = memberKey(input.actor)
+        const existing = members.get(key)
+        const expiresAt = input.via === "http" ? now + config.presenceTtlMs : null
+        const member: MemberState = existing ?? {
+          key,
+          actor: input.actor,
+          metadata: {},
+          presence: {},
+          via: input.via,
+          joinedAt: now,
+          lastSeen: now,
+          expiresAt,
+        }
+        member.actor = input.actor
+        if (input.metadata !== undefined) member.metadata = input.metadata
+        if (input.presence !== undefined) member.presence = mergePresence(member.presence, input.presence)
+        member.lastSeen = now
+        if (input.via === "http") {
+          member.via = "http"
+          member.expiresAt = expiresAt
+        } else if (existing !== undefined && existing.via === "http") {
+          // An HTTP member that also connects keeps its expiry; the expiry job spares open sockets.
+        } else {
+          member.via = "socket"
+          member.expiresAt = null
+        }
+        yield* save(member)
+        members.set(key, member)
+        dirty.delete(key)
+        if (member.expiresAt !== null) yield* scheduleExpiry(member.expiresAt)
+        const result = view(member)
+        if (existing === undefined) fanOut({ type: "joined", member: result }, input.except)
+        return { member: result, joined: existing === undefined }
+      })
+
+    const remove = (key: string, reason: LeftFrame["reason"]): Effect.Effect<Member | undefined, Failure> =>
+      Effect.gen(function* () {
+        const member = members.get(key)
+        if (member === undefined) return undefined
+        yield* sql.run("DELETE FROM members WHERE key = ?", key)
+        members.delete(key)
+        dirty.delete(key)
+        const result = view(member)
+        fanOut({ type: "left", member: result, reason } satisfies LeftFrame)
+        return result
+      })
+
+    const leave = (actor: Actor) => remove(memberKey(actor), "leave")
+
+    /** Fan out every pending presence change as one frame and persist it. */
+    const flush = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      lastFlushAt = now
+      if (dirty.size === 0) return
+      const batch = [...dirty].map((key) => members.get(key)).filter((member) => member !== undefined)
+      dirty.clear()
+      yield* sql.transaction((exec) => {
+        for (const member of batch) {
+          exec("UPDATE members SET presence = ?, last_seen = ?, expires_at = ? WHERE key = ?", JSON.stringify(member.presence), member.lastSeen, member.expiresAt, member.key)
+        }
+      })
+      fanOut({ type: "presence", updates: batch.map((member) => ({ member: member.key, actor: member.actor, presence: member.presence })) })
+    })
+
+    /** Merge a presence update. Members not yet in the room join (over `via`). */
+    const updatePresence = (
+      actor: Actor,
+      partial: Record<string, unknown>,
+      via: "http" | "socket",
+    ): Effect.Effect<Member, InvalidInput | Failure> =>
+      Effect.gen(function* () {
+        const key = memberKey(actor)
+        const member = members.get(key)
+        if (member === undefined) return (yield* join({ actor, presence: partial, via })).member
+        const now = yield* Clock.currentTimeMillis
+        member.presence = mergePresence(member.presence, partial)
+        member.lastSeen = now
+        if (via === "http" && member.via === "http") {
+          const previous = member.expiresAt
+          member.expiresAt = now + config.presenceTtlMs
+          if (previous === null) yield* scheduleExpiry(member.expiresAt)
+        }
+        dirty.add(key)
+        if (now - lastFlushAt >= config.presenceIntervalMs && !flushScheduled) {
+          yield* flush
+        } else if (!flushScheduled) {
+          flushScheduled = true
+          yield* jobs.schedule(PRESENCE_FLUSH_JOB, lastFlushAt + config.presenceIntervalMs)
+        }
+        return view(member)
+      })
+
+    const flushJob: Effect.Effect<null, Failure> = Effect.gen(function* () {
+      flushScheduled = false
+      yield* flush
+      return null
+    })
+
+    /** Remove HTTP members past their expiry (unless a socket of theirs is still open). */
+    const expiryJob: Effect.Effect<number | null, Failure> = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      let next: number | null = null
+      for (const member of [...members.values()]) {
+        if (member.expiresAt === null) continue
+        if (member.expiresAt <= now) {
+          if (openConnections(member.key) > 0) {
+            member.via = "socket"
+            member.expiresAt = null
+            yield* save(member)
+            continue
+          }
+          yield* remove(member.key, "expired")
+        } else if (next === null || member.expiresAt < next) {
+          next = member.expiresAt
+        }
+      }
+      return next
+    })
+
+    /** A socket of `actor` closed: the member leaves when it was its last one (and it is not a live HTTP member). */
+    const socketClosed = (actor: Actor, connectionId: string) =>
+      Effect.gen(function* () {
+        const key = memberKey(actor)
+        const member = members.get(key)
+        if (member === undefined || openConnections(key, connectionId) > 0) return
+        const now = yield* Clock.currentTimeMillis
+        if (member.expiresAt !== null && member.expiresAt > now) return
+        yield* remove(key, "disconnect")
+      })
+
+    const clear = Effect.gen(function* () {
+      yield* sql.run("DELETE FROM members")
+      members.clear()
+      dirty.clear()
+    })
+
+    return {
+      join,
+      leave,
+      updatePresence,
+      socketClosed,
+      list: () => [...members.values()].map(view),
+      count: () => members.size,
+      has: (actor: Actor) => members.has(memberKey(actor)),
+      clear,
+      jobs: { [MEMBER_EXPIRY_JOB]: expiryJob, [PRESENCE_FLUSH_JOB]: flushJob },
+    }
+  })
+
+export type Members = Effect.Effect.Success<ReturnType<typeof makeMembers>>

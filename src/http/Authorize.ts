@@ -1,0 +1,45 @@
+/**
+ * `room(id).authorize(...)` / `channel(id).authorize(...)`: a short-lived grant a browser uses to
+ * connect, with the URL and subprotocols it needs (`new WebSocket(grant.url, grant.protocols)`).
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import type { ResolvedConfig } from "../Config.js"
+import { invalidInputFromParseError, type Forbidden, type InvalidInput } from "../RealtimeError.js"
+import { ResourceId } from "../schema/Common.js"
+import { AuthorizeInput, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type LiveGrant } from "../schema/Protocol.js"
+import * as Grants from "../services/Grants.js"
+
+export { AuthorizeInput, type LiveGrant }
+export type { AuthorizeInput as AuthorizeInputType } from "../schema/Protocol.js"
+
+/** The path of a live route. */
+export const livePath = (config: ResolvedConfig, kind: "room" | "channel", id: string, transport: "ws" | "events") =>
+  `${config.routePrefix}/${encodeURIComponent(config.name)}/${kind === "room" ? "rooms" : "channels"}/${encodeURIComponent(id)}/${transport}`
+
+export const authorizeLive = (
+  config: ResolvedConfig,
+  env: Record<string, unknown>,
+  kind: "room" | "channel",
+  id: string,
+  raw: typeof AuthorizeInput.Encoded,
+): Effect.Effect<LiveGrant, InvalidInput | Forbidden> =>
+  Effect.gen(function* () {
+    const resource = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
+    const input = yield* Effect.mapError(Schema.decodeUnknown(AuthorizeInput)(raw), (error) => invalidInputFromParseError(error))
+    const keys = yield* Grants.keysFromEnv(env)
+    const grants = Grants.make(keys)
+    const { token, expiresAt } = yield* grants.sign(
+      { type: kind, instance: config.name, resource, actor: input.actor, permissions: [...new Set(input.permissions)] },
+      input.ttlSeconds,
+    )
+    const base = input.baseUrl?.replace(/\/+$/, "") ?? ""
+    const wsBase = base.replace(/^http(s?):/, "ws$1:")
+    return {
+      url: `${wsBase}${livePath(config, kind, resource, "ws")}`,
+      eventsUrl: `${base}${livePath(config, kind, resource, "events")}`,
+      protocols: [SUBPROTOCOL, `${TOKEN_PROTOCOL_PREFIX}${token}`],
+      token,
+      expiresAt,
+    }
+  })

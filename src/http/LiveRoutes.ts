@@ -1,0 +1,133 @@
+/**
+ * Worker-side live routes: WebSocket upgrades and SSE streams for rooms and channels.
+ *
+ * ```
+ * GET {prefix}/{instance}/rooms/{id}/ws         GET {prefix}/{instance}/channels/{id}/ws
+ * GET {prefix}/{instance}/rooms/{id}/events     GET {prefix}/{instance}/channels/{id}/events
+ * ```
+ *
+ * The grant is verified here, before anything reaches the Durable Object: a missing, expired,
+ * tampered, wrong-audience, `alg: none` or other-room token is answered with 401 and no socket
+ * is ever accepted. The verified grant (actor, permissions, expiry) is then forwarded in a header
+ * this handler always overwrites, so a client cannot forge it.
+ *
+ * @example
+ * ```ts
+ * import { liveHandler } from "durable-realtime"
+ * const live = liveHandler()
+ * export default { async fetch(request, env) { return (await live(request, env)) ?? new Response("not found", { status: 404 }) } }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Schema } from "effect"
+import { instanceConfig } from "../Config.js"
+import { Forbidden, InvalidInput, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { errorResponse, LiveHeaders, type ForwardedGrant } from "../actors/LiveGrant.js"
+import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
+import { ResourceId } from "../schema/Common.js"
+import { DEFAULT_ROUTE_PREFIX, TOKEN_PROTOCOL_PREFIX, type LivePermission } from "../schema/Protocol.js"
+import * as Grants from "../services/Grants.js"
+import { workersEnv } from "../durable/workersEnv.js"
+
+const PathParams = Schema.Struct({
+  instance: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
+  kind: Schema.Literal("rooms", "channels"),
+  id: ResourceId,
+  transport: Schema.Literal("ws", "events"),
+})
+
+const livePermissions: ReadonlyArray<string> = ["read", "publish", "presence"]
+
+/** The grant token of a live request: a subprotocol for sockets, a bearer header (or `access_token`) for SSE. */
+export const tokenOf = (request: Request, transport: "ws" | "events"): string => {
+  if (transport === "ws") {
+    const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((value) => value.trim())
+    const protocol = offered.find((value) => value.startsWith(TOKEN_PROTOCOL_PREFIX))
+    return protocol === undefined ? "" : protocol.slice(TOKEN_PROTOCOL_PREFIX.length)
+  }
+  const header = request.headers.get("Authorization") ?? ""
+  if (/^Bearer /i.test(header)) return header.slice(7).trim()
+  return new URL(request.url).searchParams.get("access_token") ?? ""
+}
+
+/** Verify and forward one live request. */
+export const handleLive = (
+  request: Request,
+  params: typeof PathParams.Type,
+  env: Record<string, unknown>,
+): Effect.Effect<Response, RealtimeError> =>
+  Effect.gen(function* () {
+    const config = instanceConfig(params.instance)
+    const kind = params.kind === "rooms" ? "room" : "channel"
+    if (params.transport === "ws" && request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return yield* new InvalidInput({ field: "upgrade", message: "upgrade: this route takes a WebSocket upgrade" })
+    }
+    const keys = yield* Grants.keysFromEnv(env)
+    const grants = yield* Effect.try({
+      try: () => Grants.make(keys),
+      catch: () => new Forbidden({ message: "no grant keys configured" }),
+    })
+    const token = tokenOf(request, params.transport)
+    const verified = yield* grants.verify(token, { type: kind, instance: params.instance, resource: params.id })
+    if (!verified.permissions.includes("read")) return yield* new Forbidden({ message: "this grant cannot subscribe (no read permission)" })
+    const namespace = env[kind === "room" ? config.bindings.rooms : config.bindings.channels] as ActorNamespace | undefined
+    if (namespace === undefined) return yield* new InvalidInput({ field: "kind", message: `kind: no Durable Object binding for ${kind}s` })
+    const grant: ForwardedGrant = {
+      actor: verified.actor,
+      permissions: verified.permissions.filter((permission): permission is LivePermission => livePermissions.includes(permission)),
+      expiresAt: verified.expiresAt,
+    }
+    const headers = new Headers(request.headers)
+    headers.set(LiveHeaders.grant, JSON.stringify(grant))
+    headers.set(LiveHeaders.transport, params.transport === "ws" ? "websocket" : "sse")
+    // The token was checked: it does not travel further (and never into a log line).
+    headers.delete("Authorization")
+    headers.delete("Sec-WebSocket-Protocol")
+    const url = new URL(request.url)
+    url.searchParams.delete("access_token")
+    const forwarded = new Request(url.toString(), { method: "GET", headers })
+    return yield* Effect.tryPromise({
+      try: () => forwardToActor(namespace, kind, { instance: params.instance, id: params.id }, forwarded),
+      catch: (cause) => new Unauthorized({ reason: "invalid", message: `could not reach the ${kind}: ${String(cause).slice(0, 200)}` }),
+    })
+  })
+
+/** The live routes as an @effect/platform router. */
+export const liveRouter = (options: { readonly prefix?: string; readonly env?: Record<string, unknown> } = {}) => {
+  const prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX
+  const route = Effect.gen(function* () {
+    const params = yield* Effect.mapError(HttpRouter.schemaPathParams(PathParams), () => new InvalidInput({ field: "path", message: "path: not a live route" }))
+    const serverRequest = yield* HttpServerRequest.HttpServerRequest
+    const source = serverRequest.source
+    if (!(source instanceof Request)) return yield* new InvalidInput({ field: "request", message: "request: not a fetch Request" })
+    const response = yield* handleLive(source, params, options.env ?? workersEnv())
+    return HttpServerResponse.raw(response)
+  }).pipe(Effect.catchAll((error) => Effect.succeed(HttpServerResponse.raw(errorResponse(error)))))
+  return HttpRouter.empty.pipe(HttpRouter.get(`${prefix}/:instance/:kind/:id/:transport` as `/${string}`, route))
+}
+
+/**
+ * A fetch handler for the live routes: answers them, and resolves `undefined` for any other path
+ * so it composes with the rest of a Worker.
+ */
+export const liveHandler = (options: { readonly prefix?: string } = {}) => {
+  const prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX
+  const handlers = new Map<Record<string, unknown>, (request: Request) => Promise<Response>>()
+  return (request: Request, env?: unknown): Promise<Response | undefined> => {
+    const url = new URL(request.url)
+    if (!url.pathname.startsWith(`${prefix}/`)) return Promise.resolve(undefined)
+    const scope = (env ?? workersEnv()) as Record<string, unknown>
+    let handler = handlers.get(scope)
+    if (handler === undefined) {
+      handler = HttpApp.toWebHandler(
+        liveRouter({ prefix, env: scope }).pipe(
+          Effect.catchTag("RouteNotFound", () => HttpServerResponse.raw(errorResponse(new InvalidInput({ field: "path", message: "path: not a live route" })))),
+        ),
+      )
+      handlers.set(scope, handler)
+    }
+    return handler(request)
+  }
+}
