@@ -1,0 +1,148 @@
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
+import { describe, expect, it } from "vitest"
+import { instanceConfig } from "../src/Config.js"
+import { objectName } from "../src/internal/rpc.js"
+import { makeRealtime } from "../src/Realtime.js"
+import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
+import { connect, eventually, liveService, roomGrant, sleep } from "./live-helpers.js"
+
+const stubOf = (roomId: string) => {
+  const namespace = env.REALTIME_ROOMS as DurableObjectNamespace
+  return namespace.get(namespace.idFromName(objectName("livetest", "room", roomId)))
+}
+
+describe("members and presence", () => {
+  it("join, presence (partial merge), members and leave over HTTP, with room metadata on join", async () => {
+    const roomId = uniqueId("members")
+    const room = liveService().room(roomId)
+    await runTest(room.metadata({ metadata: { title: "Planning" } }))
+    const alice = { type: "user", id: "alice", name: "Alice" } as const
+    const joined = await runTest(room.join({ actor: alice, metadata: { role: "editor" }, presence: { cursor: { x: 1, y: 2 }, typing: false } }))
+    expect(joined.joined).toBe(true)
+    expect(joined.room.metadata).toEqual({ title: "Planning" })
+    expect(joined.member).toMatchObject({ id: "user:alice", actor: alice, metadata: { role: "editor" }, via: "http", connections: 0 })
+    expect(joined.member.expiresAt).not.toBeNull()
+    const updated = await runTest(room.presence({ actor: alice, presence: { typing: true, cursor: null, selection: [1, 3] } }))
+    expect(updated.presence).toEqual({ typing: true, selection: [1, 3] })
+    await runTest(room.join({ actor: { type: "user", id: "bob" } }))
+    const list = await runTest(room.members())
+    expect(list.count).toBe(2)
+    expect(list.members.find((m) => m.id === "user:alice")!.presence).toEqual({ typing: true, selection: [1, 3] })
+    // Presence writes no history.
+    expect((await runTest(room.history())).messages).toHaveLength(0)
+    expect(await runTest(room.leave({ actor: alice }))).toMatchObject({ left: true })
+    expect(await runTest(room.leave({ actor: alice }))).toMatchObject({ left: false, member: null })
+    expect((await runTest(room.members())).members.map((m) => m.id)).toEqual(["user:bob"])
+  })
+
+  it("refuses an anonymous join and bad presence, changing nothing", async () => {
+    const room = liveService().room(uniqueId("members-bad"))
+    expect(failureOf(await runExit(room.join({})))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.presence({ actor: { type: "user", id: "a" }, presence: [1, 2] as never })))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.join({ actor: { type: "user", id: "a" }, metadata: "x" as never })))._tag).toBe("InvalidInput")
+    expect((await runTest(room.members())).count).toBe(0)
+  })
+
+  it("socket members join on connect, get live joined/left/presence events, and leave with their last socket", async () => {
+    const roomId = uniqueId("members-ws")
+    const room = liveService().room(roomId)
+    const watcher = await connect(await roomGrant(roomId, "watcher"))
+    const aliceGrant = await roomGrant(roomId, "alice")
+    const tab1 = await connect(aliceGrant)
+    const tab2 = await connect(aliceGrant)
+    const joined = await watcher.waitFor((f) => f.type === "joined" && f.member.id === "user:alice")
+    expect(joined.member.via).toBe("socket")
+    expect(watcher.frames.filter((f) => f.type === "joined" && f.member.id === "user:alice")).toHaveLength(1)
+    expect((await runTest(room.members())).members.find((m) => m.id === "user:alice")!.connections).toBe(2)
+    tab1.send({ type: "presence", id: "p1", presence: { cursor: { x: 5 } } })
+    await tab1.waitFor((f) => f.type === "ack" && f.id === "p1")
+    const update = await watcher.waitFor((f) => f.type === "presence")
+    expect(update.updates).toEqual([{ member: "user:alice", actor: { type: "user", id: "alice" }, presence: { cursor: { x: 5 } } }])
+    // A HTTP join from the server side reaches the sockets too.
+    await runTest(room.join({ actor: { type: "service", id: "bot" } }))
+    await watcher.waitFor((f) => f.type === "joined" && f.member.id === "service:bot")
+    tab1.close()
+    await tab1.closed
+    await sleep(50)
+    expect(watcher.frames.some((f) => f.type === "left" && f.member.id === "user:alice")).toBe(false)
+    tab2.close()
+    const left = await watcher.waitFor((f) => f.type === "left" && f.member.id === "user:alice")
+    expect(left.reason).toBe("disconnect")
+    expect((await runTest(room.members())).members.map((m) => m.id).sort()).toEqual(["service:bot", "user:watcher"])
+    watcher.close()
+  })
+
+  it("coalesces a burst of presence updates into at most one fan-out per interval, the last value winning", async () => {
+    const roomId = uniqueId("presence-burst")
+    const watcher = await connect(await roomGrant(roomId, "watcher"))
+    const mover = await connect(await roomGrant(roomId, "mover"))
+    await watcher.waitFor((f) => f.type === "joined" && f.member.id === "user:mover")
+    // 10 moves within the burst limit (10) of the rate limiter, well inside one 100 ms interval.
+    for (let x = 1; x <= 10; x++) mover.send({ type: "presence", presence: { cursor: { x } } })
+    const last = await watcher.waitFor((f) => f.type === "presence" && f.updates.some((u: { presence: { cursor: { x: number } } }) => u.presence.cursor.x === 10))
+    const frames = watcher.frames.filter((f) => f.type === "presence")
+    // The first move goes out at once, the other nine in one batch at the end of the interval.
+    expect(frames.length).toBeLessThanOrEqual(2)
+    expect(last.updates).toHaveLength(1)
+    expect(mover.frames.filter((f) => f.type === "error")).toHaveLength(0)
+    // Nothing stored in history, and the presence was persisted with the batch.
+    expect((await runTest(liveService().room(roomId).history())).messages).toHaveLength(0)
+    const stored = await runInDurableObject(stubOf(roomId), (_instance, state) =>
+      state.storage.sql.exec<{ presence: string }>("SELECT presence FROM members WHERE key = 'user:mover'").one(),
+    )
+    expect(JSON.parse(stored.presence)).toEqual({ cursor: { x: 10 } })
+    watcher.close()
+    mover.close()
+  })
+
+  it("expires HTTP members after the TTL through the durable job, also after the object was evicted", async () => {
+    const roomId = uniqueId("presence-ttl")
+    const room = liveService().room(roomId)
+    const watcher = await connect(await roomGrant(roomId, "watcher"))
+    await runTest(room.join({ actor: { type: "user", id: "http-user" }, presence: { status: "online" } }))
+    await runTest(room.join({ actor: { type: "user", id: "refresher" } }))
+    // The expiry lives in a job row: find it.
+    const jobs = await runInDurableObject(stubOf(roomId), (_instance, state) =>
+      state.storage.sql.exec<{ name: string; run_at: number }>("SELECT name, run_at FROM _jobs").toArray(),
+    )
+    expect(jobs.map((job) => job.name)).toContain("members-expiry")
+    // Refresh one member halfway through the 1 s TTL.
+    await sleep(600)
+    await runTest(room.presence({ actor: { type: "user", id: "refresher" }, presence: { status: "still here" } }))
+    await sleep(450)
+    // Evict the object: the expiry must come from stored rows and the job, not memory.
+    await evictDurableObject(stubOf(roomId), { webSockets: "hibernate" })
+    // Fire the alarm (it may already have fired on its own: alarms are real here).
+    await runDurableObjectAlarm(stubOf(roomId))
+    const left = await watcher.waitFor((f) => f.type === "left" && f.member.id === "user:http-user")
+    expect(left.reason).toBe("expired")
+    const ids = (await runTest(room.members())).members.map((m) => m.id).sort()
+    expect(ids).toEqual(["user:refresher", "user:watcher"])
+    // The refreshed member expires later, and the socket member never does.
+    await eventually(async () => {
+      await runDurableObjectAlarm(stubOf(roomId))
+      const now = (await runTest(room.members())).members.map((m) => m.id)
+      return now.includes("user:refresher") ? undefined : now
+    }, 3000, "refresher to expire")
+    expect((await runTest(room.members())).members.map((m) => m.id)).toEqual(["user:watcher"])
+    watcher.close()
+  })
+
+  it("directory member counts follow joins and leaves", async () => {
+    // An instance of its own, so other tests' members do not move the totals.
+    const roomId = uniqueId("members-count")
+    const rt = makeRealtime(instanceConfig("livecount"), env as unknown as Record<string, unknown>)
+    const namespace = env.REALTIME_ROOMS as DurableObjectNamespace
+    const stub = namespace.get(namespace.idFromName(objectName("livecount", "room", roomId)))
+    const membersNow = () =>
+      eventually(async () => {
+        await runDurableObjectAlarm(stub)
+        return (await runTest(rt.stats())).members
+      })
+    await runTest(rt.room(roomId).join({ actor: { type: "user", id: "a" } }))
+    await runTest(rt.room(roomId).join({ actor: { type: "user", id: "b" } }))
+    await eventually(async () => ((await membersNow()) === 2 ? true : undefined), 5000, "count of 2")
+    await runTest(rt.room(roomId).leave({ actor: { type: "user", id: "a" } }))
+    await eventually(async () => ((await membersNow()) === 1 ? true : undefined), 5000, "count of 1")
+  })
+})
