@@ -1,11 +1,10 @@
-import { env, evictDurableObject, SELF } from "cloudflare:test"
+import { evictDurableObject, SELF } from "cloudflare:test"
 import * as jose from "jose"
 import { describe, expect, it } from "vitest"
-import { objectName } from "../src/internal/rpc.js"
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from "../src/schema/Protocol.js"
 import { audienceOf, DEVELOPMENT_SECRET, ISSUER } from "../src/services/Grants.js"
 import { runTest, uniqueId } from "./helpers.js"
-import { channelGrant, connect, liveService, openSocket, roomGrant } from "./live-helpers.js"
+import { channelGrant, connect, liveService, openSocket, roomGrant, stubFor } from "./live-helpers.js"
 
 const secret = new TextEncoder().encode(DEVELOPMENT_SECRET)
 const b64 = (value: unknown) => btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")
@@ -111,8 +110,7 @@ describe("grants", () => {
     const roomId = uniqueId("hibernate")
     const alice = await connect(await roomGrant(roomId, "alice"))
     const bob = await connect(await roomGrant(roomId, "bob"))
-    const namespace = env.REALTIME_ROOMS as DurableObjectNamespace
-    const stub = namespace.get(namespace.idFromName(objectName("livetest", "room", roomId)))
+    const stub = stubFor("livetest", "room", roomId)
     await evictDurableObject(stub, { webSockets: "hibernate" })
     // A new connection after the wake is verified and joins the same fan-out as the hibernated sockets.
     const carol = await connect(await roomGrant(roomId, "carol"))

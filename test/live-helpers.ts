@@ -4,6 +4,7 @@
  */
 import { env, SELF } from "cloudflare:test"
 import { instanceConfig } from "../src/Config.js"
+import { objectName } from "../src/internal/rpc.js"
 import { makeRealtime } from "../src/Realtime.js"
 import type { LiveGrant } from "../src/schema/Protocol.js"
 import { runTest } from "./helpers.js"
@@ -89,3 +90,10 @@ export const roomGrant = (roomId: string, actorId: string, permissions: Readonly
 
 export const channelGrant = (channelId: string, actorId: string, permissions: ReadonlyArray<"read" | "publish" | "presence"> = ["read", "publish"], ttlSeconds = 60) =>
   runTest(liveService().channel(channelId).authorize({ actor: { type: "user", id: actorId }, permissions, ttlSeconds }))
+
+/** The Durable Object stub of a room or channel of an instance (for eviction and alarms). */
+export const stubFor = (instance: string, kind: "room" | "channel", id: string): DurableObjectStub => {
+  const bindings = env as unknown as { REALTIME_ROOMS: DurableObjectNamespace; REALTIME_CHANNELS: DurableObjectNamespace }
+  const namespace = kind === "room" ? bindings.REALTIME_ROOMS : bindings.REALTIME_CHANNELS
+  return namespace.get(namespace.idFromName(objectName(instance, kind, id)))
+}

@@ -1,15 +1,11 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { instanceConfig } from "../src/Config.js"
-import { objectName } from "../src/internal/rpc.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
-import { connect, eventually, liveService, roomGrant, sleep } from "./live-helpers.js"
+import { connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
 
-const stubOf = (roomId: string) => {
-  const namespace = env.REALTIME_ROOMS as DurableObjectNamespace
-  return namespace.get(namespace.idFromName(objectName("livetest", "room", roomId)))
-}
+const stubOf = (roomId: string) => stubFor("livetest", "room", roomId)
 
 describe("members and presence", () => {
   it("join, presence (partial merge), members and leave over HTTP, with room metadata on join", async () => {
@@ -132,8 +128,7 @@ describe("members and presence", () => {
     // An instance of its own, so other tests' members do not move the totals.
     const roomId = uniqueId("members-count")
     const rt = makeRealtime(instanceConfig("livecount"), env as unknown as Record<string, unknown>)
-    const namespace = env.REALTIME_ROOMS as DurableObjectNamespace
-    const stub = namespace.get(namespace.idFromName(objectName("livecount", "room", roomId)))
+    const stub = stubFor("livecount", "room", roomId)
     const membersNow = () =>
       eventually(async () => {
         await runDurableObjectAlarm(stub)
