@@ -30,6 +30,7 @@ import { makeRealtime, Realtime, type ChannelHandle, type RealtimeService, type 
 import type { RealtimeError } from "./RealtimeError.js"
 import { workersEnv } from "./durable/workersEnv.js"
 import { CurrentRequest } from "./services/Identity.js"
+import { liveHandler } from "./http/LiveRoutes.js"
 
 type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E> ? (...args: P) => Promise<A> : never }
 
@@ -50,6 +51,11 @@ export interface RealtimeFacade {
   readonly worker: <Env>(handler: WorkerHandler<Env>) => ExportedHandler<Env>
   /** Run `body` with `request` as the ambient current request. */
   readonly withRequest: <A>(request: Request, body: () => A) => A
+  /**
+   * The live routes (WebSocket and SSE for rooms and channels, grant verified first): resolves
+   * `undefined` for any other path, so it composes with the rest of a Worker.
+   */
+  readonly handler: (request: Request, env?: unknown) => Promise<Response | undefined>
 }
 
 const ambient = new AsyncLocalStorage<Request>()
@@ -91,5 +97,6 @@ export const realtime = (options: RealtimeOptions & { readonly env?: Record<stri
       fetch: (request, env, ctx) => ambient.run(request, () => handler.fetch(request, env as never, ctx)),
     }),
     withRequest: (request, body) => ambient.run(request, body),
+    handler: liveHandler({ prefix: config.routePrefix }),
   }
 }
