@@ -1,4 +1,4 @@
-import { evictDurableObject, SELF } from "cloudflare:test"
+import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test"
 import * as jose from "jose"
 import { describe, expect, it } from "vitest"
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from "../src/schema/Protocol.js"
@@ -104,6 +104,22 @@ describe("grants", () => {
     // A fresh grant connects again (what the client does on 4001).
     const again = await connect(await roomGrant(roomId, "alice"))
     again.close()
+  })
+
+  it("checks expiry on every inbound frame too (even if the expiry job has not run)", async () => {
+    const roomId = uniqueId("expiry-frame")
+    const grant = await roomGrant(roomId, "alice", ["read", "publish"], 1)
+    const socket = await connect(grant)
+    // Take the job away: only the per-frame check is left.
+    await runInDurableObject(stubFor("livetest", "room", roomId), async (_instance, state) => {
+      state.storage.sql.exec("DELETE FROM _jobs WHERE name = 'grant-expiry'")
+      await state.storage.deleteAlarm()
+    })
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, grant.expiresAt - Date.now()) + 20))
+    socket.send({ type: "publish", id: "late", message: { type: "after-expiry" } })
+    expect((await socket.closed).code).toBe(4001)
+    expect(socket.frames.some((f) => f.type === "ack")).toBe(false)
+    expect((await runTest(liveService().room(roomId).history())).messages).toHaveLength(0)
   })
 
   it("a hibernated room (no in-memory state) still routes, authorizes and fans out", async () => {

@@ -132,6 +132,20 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       }
     }
 
+    // Attachments read once per socket per wake: deserializing is a structured clone per call.
+    const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
+    const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
+      if (attachments.has(socket)) return attachments.get(socket) ?? null
+      let attachment: SocketAttachment | null = null
+      try {
+        attachment = socket.deserializeAttachment() as SocketAttachment | null
+      } catch {
+        attachment = null
+      }
+      attachments.set(socket, attachment)
+      return attachment
+    }
+
     const acceptSocket = (request: Request, grant: ForwardedGrant) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
@@ -167,6 +181,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
         server.serializeAttachment(attachment)
+        attachments.set(server, attachment)
         connections.invalidate()
         if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
@@ -264,7 +279,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const attachment = socket.deserializeAttachment() as SocketAttachment | null
+        const attachment = attachmentOf(socket)
         if (attachment === null) return
         const now = yield* Clock.currentTimeMillis
         if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) {
@@ -317,7 +332,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const attachment = socket.deserializeAttachment() as SocketAttachment | null
+        const attachment = attachmentOf(socket)
         connections.invalidate()
         // Complete the close handshake (a no-op when the runtime already replied).
         safeClose(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)

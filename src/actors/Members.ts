@@ -113,7 +113,17 @@ export const makeMembers = (options: {
       return n
     }
 
-    const view = (member: MemberState): Member => ({
+    /** Open connections per member, in one pass over the sockets. */
+    const connectionCounts = (): Map<string, number> => {
+      const counts = new Map<string, number>()
+      for (const entry of connections.list()) {
+        const key = entry.attachment?.member
+        if (key !== undefined && entry.socket.readyState <= 1) counts.set(key, (counts.get(key) ?? 0) + 1)
+      }
+      return counts
+    }
+
+    const view = (member: MemberState, counts?: ReadonlyMap<string, number>): Member => ({
       id: member.key,
       actor: member.actor,
       metadata: member.metadata,
@@ -122,7 +132,7 @@ export const makeMembers = (options: {
       joinedAt: iso(member.joinedAt),
       lastSeenAt: iso(member.lastSeen),
       expiresAt: member.expiresAt === null ? null : iso(member.expiresAt),
-      connections: openConnections(member.key),
+      connections: counts === undefined ? openConnections(member.key) : (counts.get(member.key) ?? 0),
     })
 
     const save = (member: MemberState) =>
@@ -298,7 +308,10 @@ export const makeMembers = (options: {
       leave,
       updatePresence,
       socketClosed,
-      list: () => [...members.values()].map(view),
+      list: () => {
+        const counts = connectionCounts()
+        return [...members.values()].map((member) => view(member, counts))
+      },
       count: () => members.size,
       has: (actor: Actor) => members.has(memberKey(actor)),
       clear,
