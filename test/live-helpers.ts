@@ -6,12 +6,22 @@ import { env, SELF } from "cloudflare:test"
 import { instanceConfig } from "../src/Config.js"
 import { objectName } from "../src/internal/rpc.js"
 import { makeRealtime } from "../src/Realtime.js"
-import type { LiveGrant } from "../src/schema/Protocol.js"
+import { Schema } from "effect"
+import { afterEach, expect } from "vitest"
+import { ServerFrame, type LiveGrant } from "../src/schema/Protocol.js"
 import { runTest } from "./helpers.js"
 import "./worker.js"
 
 /** The Realtime service of the `livetest` instance (small limits, hooks). */
 export const liveService = () => makeRealtime(instanceConfig("livetest"), env as unknown as Record<string, unknown>)
+
+/** Every frame a test socket receives is checked against the protocol's ServerFrame union. */
+const isServerFrame = Schema.is(ServerFrame)
+const offProtocol: Array<unknown> = []
+afterEach(() => {
+  const found = offProtocol.splice(0)
+  expect(found, "frames that do not match ServerFrame").toEqual([])
+})
 
 export type Frame = { readonly type: string; readonly [key: string]: any }
 
@@ -51,7 +61,9 @@ export const openSocket = async (
   let resolveClosed: (value: { code: number; reason: string }) => void = () => undefined
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve))
   socket.addEventListener("message", (event) => {
-    frames.push(JSON.parse(event.data as string))
+    const frame = JSON.parse(event.data as string)
+    if (!isServerFrame(frame)) offProtocol.push(frame)
+    frames.push(frame)
   })
   socket.addEventListener("close", (event) => resolveClosed({ code: event.code, reason: event.reason }))
   socket.accept()

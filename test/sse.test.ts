@@ -1,8 +1,16 @@
 import { SELF } from "cloudflare:test"
-import { describe, expect, it } from "vitest"
+import { Schema } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { ServerFrame } from "../src/schema/Protocol.js"
 import { sseEvent } from "../src/actors/LiveSse.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { channelGrant, eventually, liveService, roomGrant } from "./live-helpers.js"
+
+const isServerFrame = Schema.is(ServerFrame)
+const offProtocol: Array<string> = []
+afterEach(() => {
+  expect(offProtocol.splice(0)).toEqual([])
+})
 
 interface SseEvent {
   readonly id?: string
@@ -34,7 +42,12 @@ const readSse = (response: Response) => {
             fields[line.slice(0, at)] = line.slice(at + 2)
           }
         }
-        if (fields.event !== undefined) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) })
+        if (fields.event !== undefined) {
+          const data = JSON.parse(fields.data)
+          // Every SSE event carries a protocol frame whose type is the event name.
+          if (!isServerFrame(data) || data.type !== fields.event) offProtocol.push(block)
+          events.push({ id: fields.id, event: fields.event, data })
+        }
       }
     }
   })()
@@ -119,6 +132,21 @@ describe("Server-Sent Events", () => {
     // heartbeat is 1,000 ms on livetest; the durable job writes the comment.
     await eventually(() => (stream.comments.includes(": heartbeat") ? true : undefined), 3000, "a heartbeat")
     await stream.cancel()
+  })
+
+  it("ends the stream with a close event 4001 when the grant expires, and 4004 when the channel is destroyed", async () => {
+    const channelId = uniqueId("sse-expiry")
+    const short = await channelGrant(channelId, "feed", ["read"], 1)
+    const expiring = readSse(await openSse(short.eventsUrl, short.token))
+    const long = await channelGrant(channelId, "feed2", ["read"])
+    const destroyed = readSse(await openSse(long.eventsUrl, long.token))
+    expect((await expiring.waitFor((e) => e.event === "close")).data).toMatchObject({ code: 4001 })
+    await expiring.done
+    await runTest(liveService().channel(channelId).destroy())
+    expect((await destroyed.waitFor((e) => e.event === "close")).data).toMatchObject({ code: 4004 })
+    await destroyed.done
+    // A destroyed channel refuses new streams with 410.
+    expect((await openSse(long.eventsUrl, long.token)).status).toBe(410)
   })
 
   it("encodes frames as SSE events", () => {

@@ -80,9 +80,9 @@ export const makeSse = (options: {
         const write = (bytes: Uint8Array) => {
           if (open) writer.write(bytes).catch(() => undefined)
         }
-        const close = (_code: number, reason: string) => {
+        const close = (code: number, reason: string) => {
           if (!open) return
-          write(encoder.encode(`event: close\ndata: ${JSON.stringify({ type: "close", code: _code, reason })}\n\n`))
+          write(encoder.encode(`event: close\ndata: ${JSON.stringify({ type: "close", code, reason })}\n\n`))
           open = false
           connections.removeSink(id)
           streams.delete(id)

@@ -301,6 +301,12 @@ export const DiscontinuityFrame = Schema.Struct({
 
 export const PongFrame = Schema.Struct({ type: Schema.Literal("pong"), id: Schema.optional(RequestId) })
 
+/**
+ * SSE only: the server ends the stream, with the close code a socket would have got
+ * (4001 grant expired: fetch a new grant; 4004 destroyed: do not reconnect).
+ */
+export const CloseFrame = Schema.Struct({ type: Schema.Literal("close"), code: Schema.Number, reason: Schema.String })
+
 /** Every frame the server sends. */
 export const ServerFrame = Schema.Union(
   ReadyFrame,
@@ -313,6 +319,7 @@ export const ServerFrame = Schema.Union(
   ErrorFrame,
   DiscontinuityFrame,
   PongFrame,
+  CloseFrame,
 )
 export type ServerFrame = typeof ServerFrame.Type
 export type ReadyFrame = typeof ReadyFrame.Type
@@ -324,6 +331,7 @@ export type PresenceUpdateFrame = typeof PresenceUpdateFrame.Type
 export type AckFrame = typeof AckFrame.Type
 export type ErrorFrame = typeof ErrorFrame.Type
 export type DiscontinuityFrame = typeof DiscontinuityFrame.Type
+export type CloseFrame = typeof CloseFrame.Type
 
 // ---------------------------------------------------------------------------------------------
 // Grants, as `authorize` returns them
