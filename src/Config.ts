@@ -45,7 +45,7 @@ export interface RealtimeOptions {
   readonly maxConnections?: number
   /** Largest client frame, in bytes, checked before parsing. Default 64 KiB. */
   readonly maxFrameBytes?: number
-  /** Per-connection token bucket: sustained frames per second and burst. Default 20/s, burst 40. */
+  /** Per-connection token bucket: sustained frames per second and burst. Default 50/s, burst 100 (room for 30-60 Hz cursor moves, which the room coalesces). */
   readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number }
   /** Members who joined over HTTP leave when they have not refreshed for this long, in ms. Default 60,000. */
   readonly presenceTtlMs?: number
@@ -137,7 +137,7 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   heartbeatMs: options.heartbeat ?? 30_000,
   maxConnections: options.maxConnections ?? 10_000,
   maxFrameBytes: options.maxFrameBytes ?? 64 * 1024,
-  rateLimit: { perSecond: options.rateLimit?.perSecond ?? 20, burst: options.rateLimit?.burst ?? 40 },
+  rateLimit: { perSecond: options.rateLimit?.perSecond ?? 50, burst: options.rateLimit?.burst ?? 100 },
   presenceTtlMs: options.presenceTtlMs ?? 60_000,
   presenceIntervalMs: options.presenceIntervalMs ?? 50,
   routePrefix: options.routePrefix ?? "/realtime",

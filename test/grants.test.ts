@@ -1,9 +1,12 @@
-import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test"
+import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test"
 import * as jose from "jose"
 import { describe, expect, it } from "vitest"
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from "../src/schema/Protocol.js"
 import { audienceOf, DEVELOPMENT_SECRET, ISSUER } from "../src/services/Grants.js"
-import { runTest, uniqueId } from "./helpers.js"
+import { instanceConfig } from "../src/Config.js"
+import { liveHandler } from "../src/http/LiveRoutes.js"
+import { makeRealtime } from "../src/Realtime.js"
+import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { channelGrant, connect, liveService, openSocket, roomGrant, stubFor } from "./live-helpers.js"
 
 const secret = new TextEncoder().encode(DEVELOPMENT_SECRET)
@@ -84,6 +87,32 @@ describe("grants", () => {
     expect(state.connections).toBe(0)
     expect(state.lastSeq).toBe(0)
     expect((await runTest(liveService().room(roomId).members())).count).toBe(0)
+  })
+
+  it("rotates keys: a grant signed with the old secret still works while it is the previous one, not after", async () => {
+    const roomId = uniqueId("rotation")
+    const base = env as unknown as Record<string, unknown>
+    const authorizeWith = (secrets: Record<string, string>) =>
+      runTest(makeRealtime(instanceConfig("livetest"), { ...base, ...secrets }).room(roomId).authorize({ actor: { type: "user", id: "alice" } }))
+    const connectWith = (grant: { url: string; protocols: ReadonlyArray<string> }, secrets: Record<string, string>) =>
+      liveHandler()(new Request(`http://example.com${grant.url}`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": grant.protocols.join(", ") } }), { ...base, ...secrets })
+    const oldGrant = await authorizeWith({ REALTIME_GRANT_SECRET: "old-secret-0123456789abcdef0123456789" })
+    const during = await connectWith(oldGrant, { REALTIME_GRANT_SECRET: "new-secret-0123456789abcdef0123456789", REALTIME_GRANT_SECRET_PREVIOUS: "old-secret-0123456789abcdef0123456789" })
+    expect(during?.status).toBe(101)
+    during?.webSocket?.accept()
+    during?.webSocket?.close()
+    const newGrant = await authorizeWith({ REALTIME_GRANT_SECRET: "new-secret-0123456789abcdef0123456789", REALTIME_GRANT_SECRET_PREVIOUS: "old-secret-0123456789abcdef0123456789" })
+    const fresh = await connectWith(newGrant, { REALTIME_GRANT_SECRET: "new-secret-0123456789abcdef0123456789" })
+    expect(fresh?.status).toBe(101)
+    fresh?.webSocket?.accept()
+    fresh?.webSocket?.close()
+    const after = await connectWith(oldGrant, { REALTIME_GRANT_SECRET: "new-secret-0123456789abcdef0123456789" })
+    expect(after?.status).toBe(401)
+    // The development key is refused in production, for signing and for connecting.
+    const production = { REALTIME_ENV: "production" }
+    const refused = await runExit(makeRealtime(instanceConfig("livetest"), { ...base, ...production }).room(roomId).authorize({ actor: { type: "user", id: "a" } }))
+    expect(failureOf(refused)._tag).toBe("Forbidden")
+    expect((await connectWith(newGrant, production))?.status).toBe(403)
   })
 
   it("refuses SSE without a bearer token and with a tampered one", async () => {

@@ -154,9 +154,24 @@ export const layer = (keys: ReadonlyArray<GrantKey>): Layer.Layer<Grants> => Lay
 export const DEVELOPMENT_SECRET = "durable-realtime-development-secret-do-not-use-in-production"
 
 /**
- * Keys from the Worker's env: `REALTIME_GRANT_SECRET` (kid `current`) and optionally
- * `REALTIME_GRANT_SECRET_PREVIOUS` (kid `previous`, verify-only during rotation). Without a secret,
- * the development key is used unless `REALTIME_ENV` is `production`, where it is a `Forbidden`.
+ * The key id of a secret: derived from the secret itself (a 32-bit FNV-1a digest, which says
+ * nothing useful about a long secret), so a token signed while a secret was "current" still
+ * finds the same secret after rotation has made it "previous".
+ */
+export const keyIdOf = (secret: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < secret.length; i++) {
+    hash ^= secret.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return `k${hash.toString(16).padStart(8, "0")}`
+}
+
+/**
+ * Keys from the Worker's env: `REALTIME_GRANT_SECRET` (signs and verifies) and optionally
+ * `REALTIME_GRANT_SECRET_PREVIOUS` (verify-only during rotation); each key's id is derived from
+ * its secret ({@link keyIdOf}). Without a secret, the development key is used unless `REALTIME_ENV`
+ * is `production`, where it is a `Forbidden`.
  */
 export const keysFromEnv = (env: Record<string, unknown>): Effect.Effect<ReadonlyArray<GrantKey>, Forbidden> => {
   const current = typeof env.REALTIME_GRANT_SECRET === "string" && env.REALTIME_GRANT_SECRET !== "" ? env.REALTIME_GRANT_SECRET : undefined
@@ -167,5 +182,6 @@ export const keysFromEnv = (env: Record<string, unknown>): Effect.Effect<Readonl
     }
     return Effect.succeed([{ kid: "development", secret: DEVELOPMENT_SECRET }])
   }
-  return Effect.succeed(previous === undefined ? [{ kid: "current", secret: current }] : [{ kid: "current", secret: current }, { kid: "previous", secret: previous }])
+  const signing = { kid: keyIdOf(current), secret: current }
+  return Effect.succeed(previous === undefined || previous === current ? [signing] : [signing, { kid: keyIdOf(previous), secret: previous }])
 }
