@@ -32,6 +32,8 @@ export const GRANT_EXPIRY_JOB = "grant-expiry"
 export const MAX_STRIKES = 5
 /** Rate-limited frames tolerated before the socket is closed with `CloseCode.rateLimited`. */
 export const MAX_RATE_STRIKES = 20
+/** Rate strikes further apart than this start the count again. */
+export const RATE_STRIKE_WINDOW_MS = 10_000
 
 const SERVER_ACTOR = { type: "service", id: "server" } as const
 
@@ -82,7 +84,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
     }
 
     // Per-connection token buckets and strike counts; lost on hibernation, which only refills them.
-    const buckets = new Map<string, { tokens: number; at: number; strikes: number; rateStrikes: number }>()
+    const buckets = new Map<string, { tokens: number; at: number; strikes: number; rateStrikes: number; lastStrikeAt: number }>()
 
     const info = (attachment: SocketAttachment): LiveConnectionInfo => ({
       connectionId: attachment.connectionId,
@@ -288,7 +290,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         }
         let state = buckets.get(attachment.connectionId)
         if (state === undefined) {
-          state = { tokens: config.rateLimit.burst, at: now, strikes: 0, rateStrikes: 0 }
+          state = { tokens: config.rateLimit.burst, at: now, strikes: 0, rateStrikes: 0, lastStrikeAt: 0 }
           buckets.set(attachment.connectionId, state)
         }
         const size = frameTooBig(message, config.maxFrameBytes)
@@ -302,6 +304,9 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         state.tokens = Math.min(config.rateLimit.burst, state.tokens + ((now - state.at) / 1000) * config.rateLimit.perSecond)
         state.at = now
         if (state.tokens < 1) {
+          // Abuse is a sustained pattern: strikes older than the window are forgiven.
+          if (now - state.lastStrikeAt > RATE_STRIKE_WINDOW_MS) state.rateStrikes = 0
+          state.lastStrikeAt = now
           state.rateStrikes++
           safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: `more than ${config.rateLimit.perSecond} frames per second` })))
           if (state.rateStrikes >= MAX_RATE_STRIKES) safeClose(socket, CloseCode.rateLimited, "rate limit exceeded")

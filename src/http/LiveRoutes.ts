@@ -114,7 +114,7 @@ export const liveRouter = (options: { readonly prefix?: string; readonly env?: R
  */
 export const liveHandler = (options: { readonly prefix?: string } = {}) => {
   const prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX
-  const handlers = new Map<Record<string, unknown>, (request: Request) => Promise<Response>>()
+  const handlers = new WeakMap<Record<string, unknown>, (request: Request) => Promise<Response>>()
   return (request: Request, env?: unknown): Promise<Response | undefined> => {
     const url = new URL(request.url)
     if (!url.pathname.startsWith(`${prefix}/`)) return Promise.resolve(undefined)
