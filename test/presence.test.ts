@@ -37,6 +37,20 @@ describe("members and presence", () => {
     expect(failureOf(await runExit(room.presence({ actor: { type: "user", id: "a" }, presence: [1, 2] as never })))._tag).toBe("InvalidInput")
     expect(failureOf(await runExit(room.join({ actor: { type: "user", id: "a" }, metadata: "x" as never })))._tag).toBe("InvalidInput")
     expect((await runTest(room.members())).count).toBe(0)
+    expect(failureOf(await runExit(room.sendTo("", { type: "x" })))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.sendTo("a", { type: "" })))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.authorize({ actor: { type: "user", id: "a" }, ttlSeconds: 0 })))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.authorize({ actor: { type: "user", id: "a" }, permissions: ["admin"] as never })))._tag).toBe("InvalidInput")
+    expect(failureOf(await runExit(room.authorize({} as never)))._tag).toBe("InvalidInput")
+  })
+
+  it("a destroyed room refuses joins and presence", async () => {
+    const room = liveService().room(uniqueId("members-destroyed"))
+    await runTest(room.join({ actor: { type: "user", id: "a" } }))
+    await runTest(room.destroy())
+    expect(failureOf(await runExit(room.join({ actor: { type: "user", id: "b" } })))._tag).toBe("RoomDestroyed")
+    expect(failureOf(await runExit(room.presence({ actor: { type: "user", id: "a" }, presence: { x: 1 } })))._tag).toBe("RoomDestroyed")
+    expect((await runTest(room.members())).count).toBe(0)
   })
 
   it("socket members join on connect, get live joined/left/presence events, and leave with their last socket", async () => {

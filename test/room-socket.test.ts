@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { runTest, uniqueId } from "./helpers.js"
-import { channelGrant, connect, liveService, roomGrant, sleep } from "./live-helpers.js"
+import { runInDurableObject } from "cloudflare:test"
+import { channelGrant, connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
 
 describe("room and channel WebSockets", () => {
   it("sends ready with position, members and metadata, then delivers HTTP publishes as message frames", async () => {
@@ -82,6 +83,23 @@ describe("room and channel WebSockets", () => {
     expect((await a.waitFor((f) => f.type === "error" && f.id === "2")).tag).toBe("InvalidInput")
     await runTest(liveService().channel(channelId).publish({ type: "from-http" }))
     await a.waitFor((f) => f.type === "message" && f.message.type === "from-http")
+    a.close()
+    b.close()
+  })
+
+  it("a quiet room with connected sockets has no work scheduled soon (nothing keeps it awake)", async () => {
+    const roomId = uniqueId("ws-quiet")
+    const a = await connect(await roomGrant(roomId, "alice"))
+    const b = await connect(await roomGrant(roomId, "bob"))
+    a.send({ type: "presence", presence: { cursor: 1 } })
+    await b.waitFor((f) => f.type === "presence")
+    // Let the one-off directory report run.
+    await eventually(async () => {
+      const jobs = await runInDurableObject(stubFor("livetest", "room", roomId), (_instance, state) =>
+        state.storage.sql.exec<{ name: string; run_at: number }>("SELECT name, run_at FROM _jobs").toArray(),
+      )
+      return jobs.every((job) => job.run_at > Date.now() + 50_000) ? jobs : undefined
+    }, 3000, "only far-off jobs")
     a.close()
     b.close()
   })
