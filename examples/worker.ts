@@ -8,7 +8,7 @@ import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@eff
 import { Effect, Layer, Schema } from "effect"
 import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
-export { RealtimeChannel, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
+export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
 
 /** The instance the examples use. One line; everything else has defaults. */
 export const live = realtime({ name: "live", historyLimit: 500 })

@@ -55,6 +55,17 @@ export interface RealtimeOptions {
   readonly routePrefix?: string
   /** Hooks that run inside the room or channel actor, as Effects (see `LiveHooks`). */
   readonly hooks?: LiveHooks
+  /** CRDT rooms: the largest accepted Yjs update, and when the update log is compacted. */
+  readonly yjs?: YjsOptions
+}
+
+export interface YjsOptions {
+  /** Largest Yjs update (HTTP or socket frame), in bytes. Default 1 MiB. */
+  readonly maxUpdateBytes?: number
+  /** Compact once the log holds this many updates. Default 500. */
+  readonly compactAfterUpdates?: number
+  /** Compact once the log holds this many bytes. Default 1 MiB. */
+  readonly compactAfterBytes?: number
 }
 
 /** What a hook knows about the connection it runs for. */
@@ -113,6 +124,7 @@ export interface ResolvedConfig {
   readonly presenceIntervalMs: number
   readonly routePrefix: string
   readonly hooks: LiveHooks
+  readonly yjs: Required<YjsOptions>
   readonly options: RealtimeOptions
 }
 
@@ -142,6 +154,11 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   presenceIntervalMs: options.presenceIntervalMs ?? 50,
   routePrefix: options.routePrefix ?? "/realtime",
   hooks: options.hooks ?? {},
+  yjs: {
+    maxUpdateBytes: options.yjs?.maxUpdateBytes ?? 1024 * 1024,
+    compactAfterUpdates: options.yjs?.compactAfterUpdates ?? 500,
+    compactAfterBytes: options.yjs?.compactAfterBytes ?? 1024 * 1024,
+  },
   options,
 })
 

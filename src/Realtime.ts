@@ -26,7 +26,24 @@ import { currentCaller } from "./services/Identity.js"
 import { workersEnv } from "./durable/workersEnv.js"
 import type { JoinInput, JoinResult, LeaveInput, LeaveResult, MembersResult, PresenceInput, SendToResult } from "./schema/Members.js"
 import type { Member } from "./schema/Protocol.js"
-import { authorizeLive, type AuthorizeInputType as AuthorizeInput, type LiveGrant } from "./http/Authorize.js"
+import { authorizeCrdt, authorizeLive, type AuthorizeInputType as AuthorizeInput, type LiveGrant } from "./http/Authorize.js"
+import type { CrdtGrant } from "./schema/Protocol.js"
+import type {
+  ApplyYjsUpdateInput,
+  ApplyYjsUpdateResult,
+  AwarenessResult,
+  CompactResult,
+  RestoreInput,
+  RestoreResult,
+  SetAwarenessInput,
+  SnapshotInfo,
+  SnapshotInput,
+  SnapshotsResult,
+  StreamPage,
+  StreamQuery,
+  SyncYjsInput,
+  SyncYjsResult,
+} from "./schema/Crdt.js"
 
 type Op<A> = Effect.Effect<A, RealtimeError>
 
@@ -51,6 +68,38 @@ export interface RoomHandle {
   readonly sendTo: (actorId: string, event: { readonly type: string; readonly data?: unknown }) => Op<SendToResult>
   /** A short-lived grant for a browser: `{ url, protocols, token, expiresAt }`. */
   readonly authorize: (input: AuthorizeInput) => Op<LiveGrant>
+  /** Keep the room's history position and metadata (and, for CRDT rooms, the document). */
+  readonly snapshot: (input?: SnapshotInput) => Op<SnapshotInfo>
+  readonly snapshots: () => Op<SnapshotsResult>
+  /** Go back to a snapshot: later messages leave history and a new epoch starts. */
+  readonly restore: (input: RestoreInput) => Op<RestoreResult>
+}
+
+/** A room with a Yjs document. */
+export interface CrdtRoomHandle extends Omit<RoomHandle, "authorize"> {
+  /** Validate, apply, persist and deliver an update to every connected client but its origin. */
+  readonly applyYjsUpdate: (input: ApplyYjsUpdateInput) => Op<ApplyYjsUpdateResult>
+  /** What a client with this state vector is missing (the whole document without one). */
+  readonly syncYjs: (input?: SyncYjsInput) => Op<SyncYjsResult>
+  /** Read the awareness states, or set one client's (`state: null` removes it). */
+  readonly awareness: (input?: SetAwarenessInput) => Op<AwarenessResult>
+  /** The ordered update stream, for replay and audit. */
+  readonly stream: (query?: StreamQuery) => Op<StreamPage>
+  /** Fold the update log into the base state now (also done automatically). */
+  readonly compact: () => Op<CompactResult>
+  readonly documentStats: () => Op<DocumentStats>
+  /** A grant for the room's JSON connection and its y-websocket endpoint. */
+  readonly authorize: (input: AuthorizeInput) => Op<CrdtGrant>
+}
+
+export interface DocumentStats {
+  readonly stateVectorBase64: string
+  readonly lastSeq: number
+  readonly compactedThrough: number
+  readonly logUpdates: number
+  readonly storedBytes: number
+  readonly encodedBytes: number
+  readonly awarenessClients: number
 }
 
 export interface ChannelHandle {
@@ -69,6 +118,7 @@ export interface RealtimeService {
   readonly config: ResolvedConfig
   readonly room: (id: string) => RoomHandle
   readonly channel: (id: string) => ChannelHandle
+  readonly crdtRoom: (id: string) => CrdtRoomHandle
   readonly stats: () => Op<InstanceStats>
   /** Call any operation of any actor kind; the typed handles are built on this. */
   readonly call: (kind: string, id: string, op: string, input?: unknown) => Op<unknown>
@@ -95,22 +145,39 @@ export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown
     })
   const typed = <A>(kind: string, id: string, op: string) => (input?: unknown) => call(kind, id, op, input) as Op<A>
 
+  const roomOps = (kind: "room" | "crdtRoom", id: string): Omit<RoomHandle, "authorize"> => ({
+      publish: typed<PublishResult>(kind, id, "publish"),
+      broadcast: typed<BroadcastResult>(kind, id, "broadcast"),
+      history: typed<HistoryPage>(kind, id, "history"),
+      metadata: (input) => (input === undefined ? typed<RoomMetadata>(kind, id, "getMetadata")() : typed<RoomMetadata>(kind, id, "setMetadata")(input)),
+      state: typed<RoomState>(kind, id, "state"),
+      destroy: typed<DestroyResult>(kind, id, "destroy"),
+      join: (input) => typed<JoinResult>(kind, id, "join")(input ?? {}),
+      leave: (input) => typed<LeaveResult>(kind, id, "leave")(input ?? {}),
+      presence: typed<Member>(kind, id, "presence"),
+      members: typed<MembersResult>(kind, id, "members"),
+      sendTo: (actorId, event) => typed<SendToResult>(kind, id, "sendTo")({ actorId, event }),
+      snapshot: (input) => typed<SnapshotInfo>(kind, id, "snapshot")(input ?? {}),
+      snapshots: typed<SnapshotsResult>(kind, id, "snapshots"),
+      restore: typed<RestoreResult>(kind, id, "restore"),
+  })
+
   return {
     name: config.name,
     config,
     call,
+    crdtRoom: (id) => ({
+      ...roomOps("crdtRoom", id),
+      applyYjsUpdate: typed<ApplyYjsUpdateResult>("crdtRoom", id, "applyYjsUpdate"),
+      syncYjs: (input) => typed<SyncYjsResult>("crdtRoom", id, "syncYjs")(input ?? {}),
+      awareness: (input) => (input === undefined ? typed<AwarenessResult>("crdtRoom", id, "getAwareness")() : typed<AwarenessResult>("crdtRoom", id, "setAwareness")(input)),
+      stream: (query) => typed<StreamPage>("crdtRoom", id, "stream")(query ?? {}),
+      compact: typed<CompactResult>("crdtRoom", id, "compact"),
+      documentStats: typed<DocumentStats>("crdtRoom", id, "documentStats"),
+      authorize: (input) => authorizeCrdt(config, env, id, input),
+    }),
     room: (id) => ({
-      publish: typed<PublishResult>("room", id, "publish"),
-      broadcast: typed<BroadcastResult>("room", id, "broadcast"),
-      history: typed<HistoryPage>("room", id, "history"),
-      metadata: (input) => (input === undefined ? typed<RoomMetadata>("room", id, "getMetadata")() : typed<RoomMetadata>("room", id, "setMetadata")(input)),
-      state: typed<RoomState>("room", id, "state"),
-      destroy: typed<DestroyResult>("room", id, "destroy"),
-      join: (input) => typed<JoinResult>("room", id, "join")(input ?? {}),
-      leave: (input) => typed<LeaveResult>("room", id, "leave")(input ?? {}),
-      presence: typed<Member>("room", id, "presence"),
-      members: typed<MembersResult>("room", id, "members"),
-      sendTo: (actorId, event) => typed<SendToResult>("room", id, "sendTo")({ actorId, event }),
+      ...roomOps("room", id),
       authorize: (input) => authorizeLive(config, env, "room", id, input),
     }),
     channel: (id) => ({
@@ -139,6 +206,8 @@ const lift = <H extends object>(select: (service: RealtimeService) => H): Lifted
 export class Realtime extends Context.Tag("durable-realtime/Realtime")<Realtime, RealtimeService>() {
   /** `yield* Realtime.room(id).publish(...)` anywhere the service is provided. */
   static room = (id: string): Lifted<RoomHandle> => lift((service) => service.room(id))
+  /** `yield* Realtime.crdtRoom(id).applyYjsUpdate(...)`. */
+  static crdtRoom = (id: string): Lifted<CrdtRoomHandle> => lift((service) => service.crdtRoom(id))
   /** `yield* Realtime.channel(id).history(...)`. */
   static channel = (id: string): Lifted<ChannelHandle> => lift((service) => service.channel(id))
   /** Instance-wide counts of rooms, channels, members and messages. */

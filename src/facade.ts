@@ -26,7 +26,7 @@
 import { AsyncLocalStorage } from "node:async_hooks"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { registerInstance, type RealtimeOptions } from "./Config.js"
-import { makeRealtime, Realtime, type ChannelHandle, type RealtimeService, type RoomHandle } from "./Realtime.js"
+import { makeRealtime, Realtime, type ChannelHandle, type CrdtRoomHandle, type RealtimeService, type RoomHandle } from "./Realtime.js"
 import type { RealtimeError } from "./RealtimeError.js"
 import { workersEnv } from "./durable/workersEnv.js"
 import { CurrentRequest } from "./services/Identity.js"
@@ -42,6 +42,8 @@ export interface RealtimeFacade {
   readonly name: string
   readonly room: (id: string) => Promised<RoomHandle>
   readonly channel: (id: string) => Promised<ChannelHandle>
+  /** A room with a Yjs document (`applyYjsUpdate`, `syncYjs`, `awareness`, `stream`, `compact`, snapshots). */
+  readonly crdtRoom: (id: string) => Promised<CrdtRoomHandle>
   readonly stats: () => ReturnType<Promised<{ stats: RealtimeService["stats"] }>["stats"]>
   /** Run any Effect that needs `Realtime` with this instance, with the facade's rejection rules. */
   readonly run: <A>(effect: Effect.Effect<A, RealtimeError, Realtime>) => Promise<A>
@@ -90,6 +92,7 @@ export const realtime = (options: RealtimeOptions & { readonly env?: Record<stri
     name: options.name,
     room: (id) => promised(() => get().room(id)),
     channel: (id) => promised(() => get().channel(id)),
+    crdtRoom: (id) => promised(() => get().crdtRoom(id)),
     stats: () => runToPromise(withAmbientRequest(get().stats())),
     run: (effect) => runToPromise(withAmbientRequest(Effect.provide(effect, layer))),
     layer,

@@ -3,9 +3,9 @@
  * for Cloudflare Workers, each an Effect actor inside a Durable Object.
  * @since 0.1.0
  */
-export { Realtime, makeRealtime, type RealtimeService, type RoomHandle, type ChannelHandle } from "./Realtime.js"
+export { Realtime, makeRealtime, type RealtimeService, type RoomHandle, type ChannelHandle, type CrdtRoomHandle, type DocumentStats } from "./Realtime.js"
 export { realtime, runToPromise, type RealtimeFacade } from "./facade.js"
-export type { RealtimeOptions, IdentityHeaders, RealtimeBindings } from "./Config.js"
+export type { RealtimeOptions, IdentityHeaders, RealtimeBindings, YjsOptions } from "./Config.js"
 export * from "./RealtimeError.js"
 export * from "./schema/Common.js"
 export * from "./schema/Message.js"
@@ -15,3 +15,5 @@ export type { LiveHooks, LiveHookApi, LiveConnectionInfo } from "./Config.js"
 export * from "./schema/Protocol.js"
 export * from "./schema/Members.js"
 export { liveHandler, liveRouter } from "./http/LiveRoutes.js"
+export * from "./schema/Crdt.js"
+export { revertUpdate } from "./actors/crdt/Revert.js"

@@ -38,6 +38,9 @@ export const liveTestInstance = realtime({
   },
 })
 
+/** CRDT rooms with a small compaction threshold, so automatic compaction is quick to reach. */
+export const crdtTestInstance = realtime({ name: "crdttest", yjs: { compactAfterUpdates: 20 }, maxConnections: 20 })
+
 /** Connection ids seen by the `onClose` hook (same isolate as the Durable Objects in tests). */
 export const closedConnections: Array<string> = []
 

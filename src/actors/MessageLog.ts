@@ -234,6 +234,19 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
       return epoch
     })
 
+    /**
+     * Go back to a position (restore): later messages are removed and a new epoch starts, so a
+     * client holding a position past it is told about the discontinuity instead of missing it.
+     */
+    const truncateAfter = (seq: number) =>
+      Effect.gen(function* () {
+        const removed = yield* sql.run("DELETE FROM messages WHERE seq > ?", seq)
+        yield* writeMeta(sql, "seq_floor", seq)
+        lastSeq = seq
+        yield* renewEpoch
+        return removed
+      })
+
     const count = Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible()), (row) => row?.n ?? 0)
 
     const lastCreatedAt = Effect.map(sql.one<{ at: number | null }>("SELECT MAX(created_at) AS at FROM messages"), (row) => row?.at ?? null)
@@ -245,6 +258,7 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
       byKey,
       deleteAll,
       renewEpoch,
+      truncateAfter,
       count,
       lastCreatedAt,
       lastSeq: () => lastSeq,

@@ -28,7 +28,7 @@ export interface MessagingHooks {
   /** Current member count, for directory reports. */
   readonly members?: () => number
   /** Extra work when destroyed (rooms drop members and snapshots). Returns deleted snapshots. */
-  readonly onDestroy?: (input: { readonly deleteSnapshots: boolean }) => Effect.Effect<number, RealtimeError>
+  readonly onDestroy?: (input: { readonly deleteSnapshots: boolean; readonly deleteHistory: boolean }) => Effect.Effect<number, RealtimeError>
 }
 
 export const makeMessaging = (hooks: MessagingHooks = {}) =>
@@ -119,7 +119,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const deletedMessages = input.deleteHistory ? yield* log.deleteAll : 0
-        const deletedSnapshots = hooks.onDestroy ? yield* hooks.onDestroy({ deleteSnapshots: input.deleteSnapshots }) : 0
+        const deletedSnapshots = hooks.onDestroy ? yield* hooks.onDestroy({ deleteSnapshots: input.deleteSnapshots, deleteHistory: input.deleteHistory }) : 0
         yield* lifecycle.markDestroyed
         const closedConnections = connections.closeAll(CloseCode.destroyed, `${kind} destroyed`)
         yield* jobs.schedule(DIRECTORY_JOB, now)

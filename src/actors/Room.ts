@@ -3,18 +3,22 @@
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
+import type { RealtimeError } from "../RealtimeError.js"
 import { anonymousActor } from "../schema/Common.js"
+import { formatPosition } from "../schema/Protocol.js"
 import { JoinInput, LeaveInput, PresenceInput, SendToInput, type JoinResult, type LeaveResult, type MembersResult } from "../schema/Members.js"
 import { SetMetadataInput, type RoomMetadata } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
 import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
+import { blobsMigration } from "./Blobs.js"
 import { makeLive } from "./Live.js"
 import { makeMembers, membersMigration } from "./Members.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { iso, makeMessaging } from "./Messaging.js"
 import { readMeta, writeMeta } from "./Meta.js"
+import { makeSnapshots } from "./Snapshots.js"
 
 export const roomMigrations = [
   messageLogMigration,
@@ -27,14 +31,24 @@ export const roomMigrations = [
     ],
   },
   membersMigration,
+  blobsMigration,
 ]
+
+/** What a room kind adds to a plain room (CRDT rooms add their document). */
+export interface RoomExtension {
+  /** The document state a snapshot keeps. */
+  readonly captureDocument?: Effect.Effect<Uint8Array>
+  /** Bring the document back to a snapshot's state. */
+  readonly restoreDocument?: (document: Uint8Array) => Effect.Effect<void, RealtimeError>
+  readonly onDestroy?: (input: { readonly deleteHistory: boolean }) => Effect.Effect<void, RealtimeError>
+}
 
 interface MetadataFact {
   readonly metadata: Record<string, unknown>
   readonly updatedAt: number | null
 }
 
-export const makeRoom = Effect.gen(function* () {
+export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* () {
   const sql = yield* Sql
   const jobs = yield* Jobs
   const connections = yield* Connections
@@ -42,16 +56,12 @@ export const makeRoom = Effect.gen(function* () {
   const members = yield* makeMembers({ sql, jobs, connections, config })
   const messaging = yield* makeMessaging({
     members: () => members.count(),
-    onDestroy: ({ deleteSnapshots }) =>
-      Effect.zipRight(
-        members.clear,
-        deleteSnapshots
-          ? Effect.map(
-              Effect.zipLeft(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM snapshots"), sql.run("DELETE FROM snapshots")),
-              (row) => row?.n ?? 0,
-            )
-          : Effect.succeed(0),
-      ),
+    onDestroy: ({ deleteSnapshots, deleteHistory }) =>
+      Effect.gen(function* () {
+        yield* members.clear
+        if (extension.onDestroy !== undefined) yield* extension.onDestroy({ deleteHistory })
+        return deleteSnapshots ? yield* snapshots.deleteAll : 0
+      }),
   })
 
   let metadata: MetadataFact = (yield* readMeta<MetadataFact>(sql, "metadata")) ?? { metadata: {}, updatedAt: null }
@@ -61,6 +71,32 @@ export const makeRoom = Effect.gen(function* () {
     instance: address.instance,
     metadata: metadata.metadata,
     updatedAt: metadata.updatedAt === null ? null : iso(metadata.updatedAt),
+  })
+
+  const snapshots = makeSnapshots({
+    sql,
+    assertWritable: messaging.lifecycle.assertWritable,
+    capture: Effect.gen(function* () {
+      const document = extension.captureDocument === undefined ? undefined : yield* extension.captureDocument
+      return { epoch: messaging.log.epoch(), seq: messaging.log.lastSeq(), metadata: metadata.metadata, ...(document === undefined ? {} : { document }) }
+    }),
+    restore: (content) =>
+      Effect.gen(function* () {
+        const before = { epoch: messaging.log.epoch(), seq: messaging.log.lastSeq() }
+        const now = yield* Clock.currentTimeMillis
+        // Same life of the history: go back to its position. Another life: keep what is there, start a new one.
+        const removedMessages =
+          content.epoch === before.epoch && content.seq <= before.seq ? yield* messaging.log.truncateAfter(content.seq) : (yield* messaging.log.renewEpoch, 0)
+        const next = { metadata: content.metadata, updatedAt: now }
+        yield* writeMeta(sql, "metadata", next)
+        metadata = next
+        if (content.document !== undefined && extension.restoreDocument !== undefined) yield* extension.restoreDocument(content.document)
+        const position = { epoch: messaging.log.epoch(), seq: messaging.log.lastSeq() }
+        // Connected clients hold positions of the old life: tell them, rather than let them believe nothing changed.
+        connections.broadcast(JSON.stringify({ type: "discontinuity", reason: "epoch", since: formatPosition(before), ...position }))
+        yield* messaging.lifecycle.touch(now, true)
+        return { removedMessages, ...position }
+      }),
   })
 
   const live = yield* makeLive({ kind: "room", messaging, members, metadata: () => metadata.metadata })
@@ -117,12 +153,15 @@ export const makeRoom = Effect.gen(function* () {
     Effect.map(live.sendTo(input.actorId, input.event, caller ?? anonymousActor), (delivered) => ({ delivered })),
   )
 
-  return {
-    operations: { ...messaging.operations, setMetadata, getMetadata, join, leave, presence, members: list, sendTo },
+  const behavior = {
+    operations: { ...messaging.operations, ...snapshots.operations, setMetadata, getMetadata, join, leave, presence, members: list, sendTo },
     jobs: { ...messaging.jobs, ...members.jobs, ...live.jobs },
     fetch: live.fetch,
     webSocketMessage: live.webSocketMessage,
     webSocketClose: live.webSocketClose,
     webSocketError: live.webSocketError,
   } satisfies ActorBehavior
+  return { behavior, messaging }
 })
+
+export const makeRoom = Effect.map(makeRoomWith({}), (room) => room.behavior)

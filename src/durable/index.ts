@@ -6,4 +6,5 @@
 export { RealtimeRoom } from "./RoomObject.js"
 export { RealtimeChannel } from "./ChannelObject.js"
 export { RealtimeDirectory } from "./DirectoryObject.js"
+export { RealtimeCrdtRoom } from "./CrdtRoomObject.js"
 export { ActorHost } from "./ActorHost.js"

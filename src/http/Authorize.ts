@@ -7,20 +7,25 @@ import { Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../Config.js"
 import { invalidInputFromParseError, type Forbidden, type InvalidInput } from "../RealtimeError.js"
 import { ResourceId } from "../schema/Common.js"
-import { AuthorizeInput, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type LiveGrant } from "../schema/Protocol.js"
+import { AuthorizeInput, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, YJS_SUBPROTOCOL, type CrdtGrant, type LiveGrant } from "../schema/Protocol.js"
 import * as Grants from "../services/Grants.js"
 
 export { AuthorizeInput, type LiveGrant }
 export type { AuthorizeInput as AuthorizeInputType } from "../schema/Protocol.js"
 
 /** The path of a live route. */
-export const livePath = (config: ResolvedConfig, kind: "room" | "channel", id: string, transport: "ws" | "events") =>
-  `${config.routePrefix}/${encodeURIComponent(config.name)}/${kind === "room" ? "rooms" : "channels"}/${encodeURIComponent(id)}/${transport}`
+export const livePath = (config: ResolvedConfig, kind: LiveKind, id: string, transport: "ws" | "events" | "yjs") =>
+  `${config.routePrefix}/${encodeURIComponent(config.name)}/${routeSegment[kind]}/${encodeURIComponent(id)}/${transport}`
+
+export type LiveKind = "room" | "channel" | "crdtRoom"
+
+/** The path segment of each kind in live routes. */
+export const routeSegment = { room: "rooms", channel: "channels", crdtRoom: "crdt" } as const
 
 export const authorizeLive = (
   config: ResolvedConfig,
   env: Record<string, unknown>,
-  kind: "room" | "channel",
+  kind: LiveKind,
   id: string,
   raw: typeof AuthorizeInput.Encoded,
 ): Effect.Effect<LiveGrant, InvalidInput | Forbidden> =>
@@ -41,5 +46,20 @@ export const authorizeLive = (
       protocols: [SUBPROTOCOL, `${TOKEN_PROTOCOL_PREFIX}${token}`],
       token,
       expiresAt,
+    }
+  })
+
+/** A CRDT room grant: the live grant plus the y-websocket endpoint. Defaults allow writing the document. */
+export const authorizeCrdt = (
+  config: ResolvedConfig,
+  env: Record<string, unknown>,
+  id: string,
+  raw: typeof AuthorizeInput.Encoded,
+): Effect.Effect<CrdtGrant, InvalidInput | Forbidden> =>
+  Effect.map(authorizeLive(config, env, "crdtRoom", id, { permissions: ["read", "write", "presence", "publish"], ...raw }), (grant) => {
+    const url = grant.url.replace(/\/ws$/, "/yjs")
+    return {
+      ...grant,
+      yjs: { url, serverUrl: url.replace(/\/yjs$/, ""), roomName: "yjs", protocols: [YJS_SUBPROTOCOL, grant.protocols[1]!] },
     }
   })

@@ -4,6 +4,7 @@
  * ```
  * GET {prefix}/{instance}/rooms/{id}/ws         GET {prefix}/{instance}/channels/{id}/ws
  * GET {prefix}/{instance}/rooms/{id}/events     GET {prefix}/{instance}/channels/{id}/events
+ * GET {prefix}/{instance}/crdt/{id}/ws|events    GET {prefix}/{instance}/crdt/{id}/yjs   (y-websocket)
  * ```
  *
  * The grant is verified here, before anything reaches the Durable Object: a missing, expired,
@@ -33,16 +34,18 @@ import { workersEnv } from "../durable/workersEnv.js"
 
 const PathParams = Schema.Struct({
   instance: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
-  kind: Schema.Literal("rooms", "channels"),
+  kind: Schema.Literal("rooms", "channels", "crdt"),
   id: ResourceId,
-  transport: Schema.Literal("ws", "events"),
+  transport: Schema.Literal("ws", "events", "yjs"),
 })
 
-const livePermissions: ReadonlyArray<string> = ["read", "publish", "presence"]
+const livePermissions: ReadonlyArray<string> = ["read", "publish", "presence", "write"]
+
+const kindOf = { rooms: "room", channels: "channel", crdt: "crdtRoom" } as const
 
 /** The grant token of a live request: a subprotocol for sockets, a bearer header (or `access_token`) for SSE. */
-export const tokenOf = (request: Request, transport: "ws" | "events"): string => {
-  if (transport === "ws") {
+export const tokenOf = (request: Request, transport: "ws" | "events" | "yjs"): string => {
+  if (transport !== "events") {
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((value) => value.trim())
     const protocol = offered.find((value) => value.startsWith(TOKEN_PROTOCOL_PREFIX))
     return protocol === undefined ? "" : protocol.slice(TOKEN_PROTOCOL_PREFIX.length)
@@ -60,8 +63,11 @@ export const handleLive = (
 ): Effect.Effect<Response, RealtimeError> =>
   Effect.gen(function* () {
     const config = instanceConfig(params.instance)
-    const kind = params.kind === "rooms" ? "room" : "channel"
-    if (params.transport === "ws" && request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    const kind = kindOf[params.kind]
+    if (params.transport === "yjs" && kind !== "crdtRoom") {
+      return yield* new InvalidInput({ field: "transport", message: "transport: only CRDT rooms speak y-websocket" })
+    }
+    if (params.transport !== "events" && request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return yield* new InvalidInput({ field: "upgrade", message: "upgrade: this route takes a WebSocket upgrade" })
     }
     const keys = yield* Grants.keysFromEnv(env)
@@ -72,7 +78,8 @@ export const handleLive = (
     const token = tokenOf(request, params.transport)
     const verified = yield* grants.verify(token, { type: kind, instance: params.instance, resource: params.id })
     if (!verified.permissions.includes("read")) return yield* new Forbidden({ message: "this grant cannot subscribe (no read permission)" })
-    const namespace = env[kind === "room" ? config.bindings.rooms : config.bindings.channels] as ActorNamespace | undefined
+    const binding = kind === "room" ? config.bindings.rooms : kind === "channel" ? config.bindings.channels : config.bindings.crdtRooms
+    const namespace = env[binding] as ActorNamespace | undefined
     if (namespace === undefined) return yield* new InvalidInput({ field: "kind", message: `kind: no Durable Object binding for ${kind}s` })
     const grant: ForwardedGrant = {
       actor: verified.actor,
@@ -81,7 +88,7 @@ export const handleLive = (
     }
     const headers = new Headers(request.headers)
     headers.set(LiveHeaders.grant, JSON.stringify(grant))
-    headers.set(LiveHeaders.transport, params.transport === "ws" ? "websocket" : "sse")
+    headers.set(LiveHeaders.transport, params.transport === "ws" ? "websocket" : params.transport === "yjs" ? "yjs" : "sse")
     // The token was checked: it does not travel further (and never into a log line).
     headers.delete("Authorization")
     headers.delete("Sec-WebSocket-Protocol")

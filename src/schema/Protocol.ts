@@ -73,6 +73,9 @@ export { CloseCode }
 
 /** The protocol subprotocol a client offers and the server selects. */
 export const SUBPROTOCOL = "durable-realtime.v1"
+
+/** The subprotocol a CRDT room's y-websocket connection is answered with. */
+export const YJS_SUBPROTOCOL = "durable-realtime.yjs.v1"
 /** The grant travels as a second subprotocol: `durable-realtime.jwt.<token>`. */
 export const TOKEN_PROTOCOL_PREFIX = "durable-realtime.jwt."
 /** The path prefix of the live routes. */
@@ -84,7 +87,7 @@ export const PING_FRAME = '{"type":"ping"}'
 export const PONG_FRAME = '{"type":"pong"}'
 
 /** Permissions a grant may carry for rooms and channels. */
-export const LivePermission = Schema.Literal("read", "publish", "presence")
+export const LivePermission = Schema.Literal("read", "publish", "presence", "write")
 export type LivePermission = typeof LivePermission.Type
 
 /** Request id of a client frame, echoed in its `ack` or `error`. */
@@ -358,3 +361,13 @@ export const LiveGrant = Schema.Struct({
   expiresAt: Schema.Number,
 })
 export type LiveGrant = typeof LiveGrant.Type
+
+/**
+ * A CRDT room grant: the room's JSON connection as for rooms, plus what an unmodified y-websocket
+ * provider needs: `new WebsocketProvider(yjs.serverUrl, yjs.roomName, doc, { protocols: yjs.protocols })`.
+ */
+export const CrdtGrant = Schema.Struct({
+  ...LiveGrant.fields,
+  yjs: Schema.Struct({ serverUrl: Schema.String, roomName: Schema.String, url: Schema.String, protocols: Schema.Array(Schema.String) }),
+})
+export type CrdtGrant = typeof CrdtGrant.Type

@@ -60,6 +60,11 @@ export interface SocketAttachment {
   readonly permissions?: ReadonlyArray<string>
   /** Grant expiry, epoch milliseconds. */
   readonly expiresAt?: number
+  /**
+   * `"yjs"` for sockets speaking the binary y-websocket protocol: JSON fan-out (`broadcast`,
+   * `sendTo`) skips them; the CRDT room sends them their own frames.
+   */
+  readonly protocol?: "yjs"
 }
 
 const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
@@ -109,7 +114,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     sendTo: (actorId, frame) => {
       let sent = sendSinks(frame, undefined, actorId)
       for (const entry of sockets()) {
-        if (entry.attachment?.actorId !== actorId) continue
+        if (entry.attachment?.actorId !== actorId || entry.attachment.protocol === "yjs") continue
         try {
           entry.socket.send(frame)
           sent++
@@ -123,6 +128,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
       let sent = sinks.size === 0 ? 0 : sendSinks(frame, except)
       for (const entry of sockets()) {
         if (except !== undefined && entry.id !== undefined && except.has(entry.id)) continue
+        if (entry.attachment?.protocol === "yjs") continue
         try {
           entry.socket.send(frame)
           sent++

@@ -1,0 +1,99 @@
+/**
+ * Snapshots of a room: taken by `snapshot({ label })`, listed by `snapshots()`, brought back by
+ * `restore({ snapshotId })`, deleted by `destroy({ deleteSnapshots: true })`.
+ *
+ * What a snapshot holds is the room's business (history position and metadata for every room,
+ * plus the document state for CRDT rooms, stored in chunks); this module keeps the records.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect } from "effect"
+import { NotFound, type RealtimeError } from "../RealtimeError.js"
+import { RestoreInput, SnapshotInput, type RestoreResult, type SnapshotInfo, type SnapshotsResult } from "../schema/Crdt.js"
+import type { SqlShape } from "../services/Sql.js"
+import { NoInput, operation } from "./Actor.js"
+import { deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
+import { iso } from "./Messaging.js"
+
+/** What a room captures and later restores. */
+export interface SnapshotContent {
+  readonly epoch: string
+  readonly seq: number
+  readonly metadata: Record<string, unknown>
+  readonly document?: Uint8Array
+}
+
+interface SnapshotRow extends Record<string, string | number | null> {
+  id: string
+  label: string | null
+  created_at: number
+  payload: string
+}
+
+interface Payload {
+  readonly epoch: string
+  readonly seq: number
+  readonly metadata: Record<string, unknown>
+  readonly documentBytes: number
+}
+
+const blobKey = (id: string) => `snapshot:${id}`
+
+const info = (row: SnapshotRow): SnapshotInfo => {
+  const payload = JSON.parse(row.payload) as Payload
+  return { id: row.id, label: row.label, createdAt: iso(row.created_at), epoch: payload.epoch, seq: payload.seq, documentBytes: payload.documentBytes }
+}
+
+export const makeSnapshots = (options: {
+  readonly sql: SqlShape
+  readonly assertWritable: Effect.Effect<void, RealtimeError>
+  readonly capture: Effect.Effect<SnapshotContent, RealtimeError>
+  /** Bring the room back to the content; returns how many messages it removed from history. */
+  readonly restore: (content: SnapshotContent) => Effect.Effect<{ readonly removedMessages: number; readonly epoch: string; readonly seq: number }, RealtimeError>
+}) => {
+  const { sql } = options
+
+  const snapshot = operation(SnapshotInput, (input) =>
+    Effect.gen(function* () {
+      yield* options.assertWritable
+      const content = yield* options.capture
+      const now = yield* Clock.currentTimeMillis
+      const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16)
+      const payload: Payload = { epoch: content.epoch, seq: content.seq, metadata: content.metadata, documentBytes: content.document?.byteLength ?? 0 }
+      yield* sql.transaction((exec) => {
+        exec("INSERT INTO snapshots (id, label, created_at, payload) VALUES (?, ?, ?, ?)", id, input.label ?? null, now, JSON.stringify(payload))
+        if (content.document !== undefined) writeBlob(exec, blobKey(id), content.document)
+      })
+      return info({ id, label: input.label ?? null, created_at: now, payload: JSON.stringify(payload) })
+    }),
+  )
+
+  const list = operation(NoInput, () =>
+    Effect.map(
+      sql.all<SnapshotRow>("SELECT * FROM snapshots ORDER BY created_at DESC, id"),
+      (rows): SnapshotsResult => ({ snapshots: rows.map(info) }),
+    ),
+  )
+
+  const restore = operation(RestoreInput, (input) =>
+    Effect.gen(function* () {
+      yield* options.assertWritable
+      const row = yield* sql.one<SnapshotRow>("SELECT * FROM snapshots WHERE id = ?", input.snapshotId)
+      if (row === undefined) return yield* new NotFound({ what: "snapshot", message: `no snapshot ${input.snapshotId}` })
+      const payload = JSON.parse(row.payload) as Payload
+      const document = payload.documentBytes > 0 ? yield* sql.transaction((exec) => readBlob(exec, blobKey(row.id))) : undefined
+      const outcome = yield* options.restore({ epoch: payload.epoch, seq: payload.seq, metadata: payload.metadata, ...(document === undefined ? {} : { document }) })
+      return { snapshot: info(row), ...outcome } satisfies RestoreResult
+    }),
+  )
+
+  /** Delete every snapshot; returns how many there were. */
+  const deleteAll = sql.transaction((exec) => {
+    const count = exec<{ n: number }>("SELECT COUNT(*) AS n FROM snapshots")[0]?.n ?? 0
+    exec("DELETE FROM snapshots")
+    deleteBlobs(exec, "snapshot:")
+    return count
+  })
+
+  return { operations: { snapshot, snapshots: list, restore }, deleteAll }
+}

@@ -1,0 +1,118 @@
+/**
+ * Awareness (editor cursors, selections, user names) in the y-protocols wire format, held in
+ * memory only: nothing is stored and nothing is written to a socket attachment.
+ *
+ * Semantics follow y-protocols: each client's state has a clock, a higher clock wins, a `null`
+ * state removes the client (and is forwarded so others remove it too), and a state not renewed
+ * for `AWARENESS_TIMEOUT_MS` is removed. States a socket announced are removed when it closes.
+ *
+ * @since 0.1.0
+ */
+import * as decoding from "lib0/decoding"
+import * as encoding from "lib0/encoding"
+
+/** y-protocols' `outdatedTimeout`: clients renew every 15 s. */
+export const AWARENESS_TIMEOUT_MS = 30_000
+
+export interface AwarenessState {
+  readonly clientId: number
+  readonly clock: number
+  readonly state: Record<string, unknown> | null
+}
+
+interface Entry {
+  clock: number
+  state: Record<string, unknown> | null
+  updatedAt: number
+  owner: string | null
+}
+
+/** Decode an awareness update; throws on malformed bytes or JSON. */
+export const decodeAwarenessUpdate = (update: Uint8Array): Array<AwarenessState> => {
+  const decoder = decoding.createDecoder(update)
+  const length = decoding.readVarUint(decoder)
+  const states: Array<AwarenessState> = []
+  for (let index = 0; index < length; index++) {
+    const clientId = decoding.readVarUint(decoder)
+    const clock = decoding.readVarUint(decoder)
+    const state = JSON.parse(decoding.readVarString(decoder)) as unknown
+    if (state !== null && (typeof state !== "object" || Array.isArray(state))) throw new Error("awareness state must be an object or null")
+    states.push({ clientId, clock, state: state as Record<string, unknown> | null })
+  }
+  if (decoding.hasContent(decoder)) throw new Error("trailing bytes after the awareness update")
+  return states
+}
+
+export const encodeAwarenessUpdate = (states: ReadonlyArray<AwarenessState>): Uint8Array => {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, states.length)
+  for (const { clientId, clock, state } of states) {
+    encoding.writeVarUint(encoder, clientId)
+    encoding.writeVarUint(encoder, clock)
+    encoding.writeVarString(encoder, JSON.stringify(state))
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+export const makeAwareness = () => {
+  const entries = new Map<number, Entry>()
+
+  /**
+   * Merge received states; returns those that changed anything (to forward). `owner` is the
+   * connection that sent them, so its clients can be removed when it closes.
+   */
+  const apply = (states: ReadonlyArray<AwarenessState>, owner: string | null, now: number): Array<AwarenessState> => {
+    const changed: Array<AwarenessState> = []
+    for (const incoming of states) {
+      const current = entries.get(incoming.clientId)
+      const newer = current === undefined || incoming.clock > current.clock || (incoming.clock === current.clock && incoming.state === null && current.state !== null)
+      if (!newer) {
+        if (current !== undefined && incoming.clock === current.clock) current.updatedAt = now
+        continue
+      }
+      entries.set(incoming.clientId, { clock: incoming.clock, state: incoming.state, updatedAt: now, owner })
+      changed.push(incoming)
+    }
+    return changed
+  }
+
+  /** Every present client (for a newly connected socket or a read). */
+  const present = (): Array<AwarenessState> =>
+    [...entries].filter(([, entry]) => entry.state !== null).map(([clientId, entry]) => ({ clientId, clock: entry.clock, state: entry.state }))
+
+  const remove = (select: (entry: Entry) => boolean): Array<AwarenessState> => {
+    const removed: Array<AwarenessState> = []
+    for (const [clientId, entry] of entries) {
+      if (entry.state === null || !select(entry)) continue
+      entry.clock += 1
+      entry.state = null
+      removed.push({ clientId, clock: entry.clock, state: null })
+    }
+    return removed
+  }
+
+  /** Clients announced by a socket that closed: removal states to forward. */
+  const removeOwner = (owner: string) => remove((entry) => entry.owner === owner)
+
+  /** Clients not renewed within the timeout: removal states to forward. */
+  const expire = (now: number) => remove((entry) => now - entry.updatedAt >= AWARENESS_TIMEOUT_MS)
+
+  /** When the next present client would time out, if any. */
+  const nextExpiry = (): number | null => {
+    let next: number | null = null
+    for (const entry of entries.values()) {
+      if (entry.state === null) continue
+      const at = entry.updatedAt + AWARENESS_TIMEOUT_MS
+      if (next === null || at < next) next = at
+    }
+    return next
+  }
+
+  const clock = (clientId: number) => entries.get(clientId)?.clock ?? 0
+
+  const clear = () => entries.clear()
+
+  return { apply, present, removeOwner, expire, nextExpiry, clock, clear }
+}
+
+export type Awareness = ReturnType<typeof makeAwareness>

@@ -1,0 +1,211 @@
+/**
+ * The y-websocket transport of a CRDT room: binary frames over hibernating WebSockets.
+ *
+ * On connect the server sends sync step 1 (its state vector) and the present awareness states;
+ * the provider answers with what the server lacks and its own step 1, which gets step 2 back.
+ * Each update is applied through the room (validated, persisted) and forwarded to the other
+ * sockets as the bytes it arrived in, encoded once. Awareness is forwarded to every socket,
+ * the sender included as the reference server does (a lone editor's provider counts it as
+ * traffic), and is never stored.
+ *
+ * A read-only grant may sync but its writes are dropped; awareness needs `presence`. A frame
+ * that is not binary, too large, malformed, or carries a corrupt update closes the socket with
+ * a close code saying why; nothing is stored.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect } from "effect"
+import * as Y from "yjs"
+import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeError.js"
+import type { Actor } from "../../schema/Common.js"
+import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
+import type { ConnectionsShape, SocketAttachment } from "../../services/Connections.js"
+import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
+import { decodeAwarenessUpdate, encodeAwarenessUpdate, type Awareness } from "./Awareness.js"
+import { awarenessFrame, decodeFrame, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
+
+export interface YjsSocketsOptions {
+  readonly ctx: DurableObjectState
+  readonly connections: ConnectionsShape
+  readonly awareness: Awareness
+  readonly doc: () => Y.Doc
+  readonly roomId: string
+  readonly maxConnections: number
+  readonly maxFrameBytes: number
+  readonly destroyed: () => boolean
+  /** Apply a validated-on-the-way update; `forward` is the frame to send others (the original bytes). */
+  readonly applyUpdate: (update: Uint8Array, origin: string, actor: Actor, forward: Uint8Array | undefined) => Effect.Effect<unknown, RealtimeError>
+  /** After awareness changed: arm the expiry job. */
+  readonly awarenessChanged: (now: number) => Effect.Effect<void>
+  readonly accepted: (grant: ForwardedGrant, now: number) => Effect.Effect<void>
+  readonly closed: (now: number) => Effect.Effect<void>
+}
+
+const send = (socket: WebSocket, frame: Uint8Array) => {
+  try {
+    socket.send(frame)
+  } catch {
+    // closing
+  }
+}
+
+const close = (socket: WebSocket, code: number, reason: string) => {
+  try {
+    socket.close(code, reason.slice(0, 120))
+  } catch {
+    // already closed
+  }
+}
+
+const closeCodeFor = (error: RealtimeError): number => {
+  switch (error._tag) {
+    case "RoomDestroyed":
+      return CloseCode.destroyed
+    case "PayloadTooLarge":
+      return CloseCode.tooBig
+    case "InvalidInput":
+      return CloseCode.policy
+    default:
+      return 1011
+  }
+}
+
+export const makeYjsSockets = (options: YjsSocketsOptions) => {
+  const { ctx, connections, awareness } = options
+
+  const yjsSockets = () => connections.list().filter((entry) => entry.attachment?.protocol === "yjs")
+
+  /** Send one encoded frame to every y-websocket connection except one; returns recipients. */
+  const fanOut = (frame: Uint8Array, exceptConnection?: string | null): number => {
+    let sent = 0
+    for (const entry of yjsSockets()) {
+      if (entry.id === exceptConnection) continue
+      send(entry.socket, frame)
+      sent++
+    }
+    return sent
+  }
+
+  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
+  const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
+    if (!attachments.has(socket)) {
+      let attachment: SocketAttachment | null = null
+      try {
+        attachment = socket.deserializeAttachment() as SocketAttachment | null
+      } catch {
+        attachment = null
+      }
+      attachments.set(socket, attachment)
+    }
+    return attachments.get(socket) ?? null
+  }
+
+  const isYjs = (socket: WebSocket) => attachmentOf(socket)?.protocol === "yjs"
+
+  const accept = (grant: ForwardedGrant): Effect.Effect<Response> =>
+    Effect.gen(function* () {
+      const headers = { "Sec-WebSocket-Protocol": YJS_SUBPROTOCOL }
+      const pair = new WebSocketPair()
+      const [client, server] = [pair[0], pair[1]]
+      if (options.destroyed()) {
+        // Accept only to close with the code that tells the provider not to come back.
+        server.accept()
+        close(server, CloseCode.destroyed, `crdt room ${options.roomId} was destroyed`)
+        return new Response(null, { status: 101, webSocket: client, headers })
+      }
+      if (connections.count() >= options.maxConnections) {
+        return errorResponse(new LimitExceeded({ limit: "connections", message: `this crdt room has reached maxConnections (${options.maxConnections})` }))
+      }
+      const attachment: SocketAttachment = {
+        connectionId: crypto.randomUUID(),
+        protocol: "yjs",
+        actorId: grant.actor.id,
+        actor: grant.actor,
+        permissions: grant.permissions,
+        expiresAt: grant.expiresAt,
+      }
+      ctx.acceptWebSocket(server, ["yjs"])
+      server.serializeAttachment(attachment)
+      attachments.set(server, attachment)
+      connections.invalidate()
+      server.send(syncStep1Frame(Y.encodeStateVector(options.doc())))
+      const present = awareness.present()
+      if (present.length > 0) server.send(awarenessFrame(encodeAwarenessUpdate(present)))
+      yield* options.accepted(grant, yield* Clock.currentTimeMillis)
+      return new Response(null, { status: 101, webSocket: client, headers })
+    })
+
+  const handle = (socket: WebSocket, attachment: SocketAttachment, raw: Uint8Array, frame: YjsFrame): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const permissions = attachment.permissions ?? []
+      const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
+      switch (frame.kind) {
+        case "syncStep1": {
+          let missing: Uint8Array
+          try {
+            missing = Y.encodeStateAsUpdate(options.doc(), frame.stateVector)
+          } catch {
+            return close(socket, CloseCode.policy, "malformed state vector")
+          }
+          return send(socket, syncStep2Frame(missing))
+        }
+        case "syncStep2":
+        case "update": {
+          // Read-only: syncing is allowed, writing is not; the provider's empty step 2 lands here too.
+          if (!permissions.includes("write")) return
+          const outcome = yield* Effect.either(options.applyUpdate(frame.update, attachment.connectionId, actor, frame.kind === "update" ? raw : undefined))
+          if (outcome._tag === "Left") close(socket, closeCodeFor(outcome.left), outcome.left.message)
+          return
+        }
+        case "awareness": {
+          if (!permissions.includes("presence")) return
+          let states
+          try {
+            states = decodeAwarenessUpdate(frame.update)
+          } catch {
+            return close(socket, CloseCode.policy, "malformed awareness update")
+          }
+          const now = yield* Clock.currentTimeMillis
+          if (awareness.apply(states, attachment.connectionId, now).length > 0) fanOut(raw)
+          return yield* options.awarenessChanged(now)
+        }
+        case "queryAwareness":
+          return send(socket, awarenessFrame(encodeAwarenessUpdate(awareness.present())))
+        case "auth":
+          return
+      }
+    })
+
+  const message = (socket: WebSocket, data: string | ArrayBuffer): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const attachment = attachmentOf(socket)
+      if (attachment === null) return close(socket, CloseCode.policy, "unknown connection")
+      if (typeof data === "string") return close(socket, CloseCode.unsupported, "y-websocket frames are binary")
+      if (data.byteLength > options.maxFrameBytes) return close(socket, CloseCode.tooBig, `frame over ${options.maxFrameBytes} bytes`)
+      const now = yield* Clock.currentTimeMillis
+      if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) return close(socket, CloseCode.grantExpired, "grant expired")
+      const raw = new Uint8Array(data)
+      let frame: YjsFrame
+      try {
+        frame = decodeFrame(raw)
+      } catch (cause) {
+        return close(socket, CloseCode.policy, `malformed y-websocket frame: ${String(cause)}`)
+      }
+      yield* handle(socket, attachment, raw, frame)
+    }).pipe(Effect.catchAllCause((cause) => Effect.logError("y-websocket message failed", cause)))
+
+  const closed = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const attachment = attachmentOf(socket)
+      close(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
+      connections.invalidate()
+      if (attachment === null) return
+      const removed = awareness.removeOwner(attachment.connectionId)
+      if (removed.length > 0) fanOut(awarenessFrame(encodeAwarenessUpdate(removed)))
+      yield* options.closed(yield* Clock.currentTimeMillis)
+    }).pipe(Effect.catchAllCause((cause) => Effect.logError("y-websocket close failed", cause)))
+
+  return { accept, message, closed, isYjs, fanOut }
+}
+
+export type YjsSockets = ReturnType<typeof makeYjsSockets>

@@ -1,0 +1,236 @@
+/**
+ * The Yjs document of a CRDT room: held in memory, persisted as a base state plus an ordered log
+ * of the updates applied since.
+ *
+ * An update is validated before anything is stored: it must decode, must not depend on structs
+ * or deletions the document does not have, and must apply cleanly. If applying fails half way,
+ * the in-memory document is rebuilt from storage, so memory and storage never disagree and a bad
+ * update changes nothing. Updates that add nothing are not stored.
+ *
+ * Compaction folds the log into the base (`Y.encodeStateAsUpdate`), stored in chunks so documents
+ * over SQLite's 2 MB value limit work; the update stream then continues after `compactedThrough`.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import * as Y from "yjs"
+import { InvalidInput, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
+import type { Actor } from "../../schema/Common.js"
+import type { CompactResult, StreamEntry, StreamPage } from "../../schema/Crdt.js"
+import type { SqlShape } from "../../services/Sql.js"
+import { blobBytes, CHUNK_BYTES, deleteBlobs, readBlob, writeBlob } from "../Blobs.js"
+import { readMeta, writeMeta } from "../Meta.js"
+import { toBase64 } from "./Base64.js"
+
+export const yjsMigration = {
+  name: "yjs_001",
+  statements: [
+    `CREATE TABLE IF NOT EXISTS yjs_updates (
+      seq INTEGER PRIMARY KEY,
+      client_id TEXT,
+      actor TEXT NOT NULL,
+      update_bytes BLOB NOT NULL,
+      created_at INTEGER NOT NULL
+    )`,
+  ],
+}
+
+const BASE_KEY = "yjs:base"
+
+interface UpdateRow extends Record<string, string | number | ArrayBuffer | null> {
+  seq: number
+  client_id: string | null
+  actor: string
+  update_bytes: ArrayBuffer
+  created_at: number
+}
+
+const invalid = (message: string) => new InvalidInput({ field: "updateBase64", message: `updateBase64: ${message}` })
+
+/** Structs or deletions the update needs that the document does not have. */
+const missingDependency = (doc: Y.Doc, update: Uint8Array): string | undefined => {
+  const known = Y.decodeStateVector(Y.encodeStateVector(doc))
+  const { from } = Y.parseUpdateMeta(update)
+  for (const [client, clock] of from) {
+    if (clock > (known.get(client) ?? 0)) return `depends on client ${client} clock ${clock}, but the document has ${known.get(client) ?? 0}`
+  }
+  return undefined
+}
+
+const hasPending = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
+
+export interface AppliedUpdate {
+  readonly seq: number
+  readonly duplicate: boolean
+}
+
+export const makeYjsStore = (sql: SqlShape) =>
+  Effect.gen(function* () {
+    let doc = new Y.Doc()
+    let compactedThrough = (yield* readMeta<number>(sql, "yjs_compacted_through")) ?? 0
+    let lastSeq = compactedThrough
+    let logCount = 0
+    let logBytes = 0
+
+    /** Rebuild the document from storage: the base, then every logged update in order. */
+    const load = sql.transaction((exec) => {
+      const next = new Y.Doc()
+      const base = readBlob(exec, BASE_KEY)
+      if (base !== undefined) Y.applyUpdate(next, base)
+      const rows = exec<UpdateRow>("SELECT seq, update_bytes FROM yjs_updates ORDER BY seq")
+      for (const row of rows) Y.applyUpdate(next, new Uint8Array(row.update_bytes))
+      doc.destroy()
+      doc = next
+      logCount = rows.length
+      logBytes = rows.reduce((sum, row) => sum + row.update_bytes.byteLength, 0)
+      lastSeq = Math.max(compactedThrough, rows[rows.length - 1]?.seq ?? 0)
+    })
+    yield* Effect.orDie(load)
+
+    /** Validate, apply and persist one update. Nothing changes unless all three succeed. */
+    const apply = (
+      update: Uint8Array,
+      origin: string | null,
+      actor: Actor,
+      now: number,
+    ): Effect.Effect<AppliedUpdate, InvalidInput | StorageFailure | ConstraintViolation> =>
+      Effect.gen(function* () {
+        try {
+          Y.decodeUpdate(update)
+        } catch (cause) {
+          return yield* invalid(`not a Yjs update (${String(cause).slice(0, 120)})`)
+        }
+        const missing = (() => {
+          try {
+            return missingDependency(doc, update)
+          } catch (cause) {
+            return `not a Yjs update (${String(cause).slice(0, 120)})`
+          }
+        })()
+        if (missing !== undefined) return yield* invalid(missing)
+        let changed = false
+        const onUpdate = () => {
+          changed = true
+        }
+        doc.on("update", onUpdate)
+        let failure: string | undefined
+        try {
+          Y.applyUpdate(doc, update, origin ?? "http")
+          if (hasPending(doc)) failure = "refers to content the document does not have"
+        } catch (cause) {
+          failure = `could not be applied (${String(cause).slice(0, 120)})`
+        } finally {
+          doc.off("update", onUpdate)
+        }
+        if (failure !== undefined) {
+          yield* Effect.orDie(load)
+          return yield* invalid(failure)
+        }
+        if (!changed) return { seq: lastSeq, duplicate: true }
+        const seq = lastSeq + 1
+        const stored = yield* Effect.either(
+          update.byteLength > CHUNK_BYTES
+            ? // Too big for one row: persist by folding it, with the log, into the chunked base.
+              Effect.zipRight(
+                Effect.sync(() => {
+                  lastSeq = seq
+                }),
+                Effect.asVoid(compact),
+              )
+            : Effect.asVoid(sql.run(
+            "INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)",
+            seq,
+            origin,
+            JSON.stringify(actor),
+            update,
+            now,
+          )),
+        )
+        if (stored._tag === "Left") {
+          yield* Effect.orDie(load)
+          return yield* Effect.fail(stored.left)
+        }
+        if (lastSeq !== seq) {
+          lastSeq = seq
+          logCount++
+          logBytes += update.byteLength
+        }
+        return { seq, duplicate: false }
+      })
+
+    /** Fold the log into the base state. */
+    const compact: Effect.Effect<CompactResult, StorageFailure | ConstraintViolation> = Effect.suspend(() => compactNow)
+    const compactNow = Effect.gen(function* () {
+      const bytesBefore = yield* storedBytes
+      const folded = logCount
+      const through = lastSeq
+      const state = Y.encodeStateAsUpdate(doc)
+      yield* sql.transaction((exec) => {
+        writeBlob(exec, BASE_KEY, state)
+        exec("DELETE FROM yjs_updates WHERE seq <= ?", through)
+        exec("INSERT INTO _meta (key, value) VALUES ('yjs_compacted_through', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", JSON.stringify(through))
+      })
+      compactedThrough = through
+      logCount = 0
+      logBytes = 0
+      return { compactedThrough: through, foldedUpdates: folded, bytesBefore, bytesAfter: yield* storedBytes }
+    })
+
+    /** Bytes the document takes in storage: base chunks plus logged updates. */
+    const storedBytes = sql.transaction(
+      (exec) =>
+        blobBytes(exec, BASE_KEY) + (exec<{ n: number | null }>("SELECT SUM(LENGTH(update_bytes)) AS n FROM yjs_updates")[0]?.n ?? 0),
+    )
+
+    const stream = (cursor: number, limit: number): Effect.Effect<StreamPage, StorageFailure> =>
+      Effect.map(
+        sql.all<UpdateRow>("SELECT * FROM yjs_updates WHERE seq > ? ORDER BY seq LIMIT ?", cursor, limit + 1),
+        (rows) => {
+          const page = rows.slice(0, limit)
+          const entries = page.map(
+            (row): StreamEntry => ({
+              seq: row.seq,
+              clientId: row.client_id,
+              actor: JSON.parse(row.actor),
+              updateBase64: toBase64(new Uint8Array(row.update_bytes)),
+              createdAt: new Date(row.created_at).toISOString(),
+            }),
+          )
+          return {
+            entries,
+            nextCursor: rows.length > limit ? (page[page.length - 1]?.seq ?? null) : null,
+            compactedThrough,
+            truncated: cursor < compactedThrough,
+            lastSeq,
+          }
+        },
+      )
+
+    /** Forget the document entirely (destroy with `deleteHistory`). The stream keeps counting. */
+    const clear = Effect.gen(function* () {
+      yield* sql.transaction((exec) => {
+        deleteBlobs(exec, BASE_KEY)
+        exec("DELETE FROM yjs_updates")
+      })
+      compactedThrough = lastSeq
+      yield* writeMeta(sql, "yjs_compacted_through", compactedThrough)
+      doc.destroy()
+      doc = new Y.Doc()
+      logCount = 0
+      logBytes = 0
+    })
+
+    return {
+      doc: () => doc,
+      apply,
+      compact,
+      stream,
+      clear,
+      storedBytes,
+      lastSeq: () => lastSeq,
+      compactedThrough: () => compactedThrough,
+      log: () => ({ count: logCount, bytes: logBytes }),
+    }
+  })
+
+export type YjsStore = Effect.Effect.Success<ReturnType<typeof makeYjsStore>>
