@@ -1,11 +1,12 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin"
 import { existsSync, readFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // The real editing trace is read from ../shared/traces at run time (never copied into the repo)
 // and handed to the Worker as a binding; the trace test fails clearly when it is missing.
-const tracePath = fileURLToPath(new URL("../shared/traces/automerge-paper.json.gz", import.meta.url))
+const tracePath = resolve(dirname(fileURLToPath(import.meta.url)), "../shared/traces/automerge-paper.json.gz")
 const traceBindings: Record<string, string> = existsSync(tracePath) ? { AUTOMERGE_PAPER_TRACE_GZ_BASE64: readFileSync(tracePath).toString("base64") } : {}
 
 export default defineConfig({
