@@ -100,6 +100,10 @@ export interface DocumentStats {
   readonly storedBytes: number
   readonly encodedBytes: number
   readonly awarenessClients: number
+  /** Since the object last woke: update bytes received, bytes and rows written for them. */
+  readonly receivedBytes: number
+  readonly writtenBytes: number
+  readonly writtenRows: number
 }
 
 export interface ChannelHandle {

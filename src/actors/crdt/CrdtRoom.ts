@@ -176,6 +176,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
         storedBytes: yield* store.storedBytes,
         encodedBytes: Y.encodeStateAsUpdate(doc).byteLength,
         awarenessClients: awareness.present().length,
+        ...store.written(),
       }
     }),
   )

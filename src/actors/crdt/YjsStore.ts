@@ -71,6 +71,9 @@ export const makeYjsStore = (sql: SqlShape) =>
     let lastSeq = compactedThrough
     let logCount = 0
     let logBytes = 0
+    // Bytes received in updates and bytes written for them (log rows, compacted bases), since this
+    // object woke: their ratio is the write amplification benchmarks report.
+    const written = { receivedBytes: 0, writtenBytes: 0, writtenRows: 0 }
 
     /** Rebuild the document from storage: the base, then every logged update in order. */
     const load = sql.transaction((exec) => {
@@ -150,10 +153,13 @@ export const makeYjsStore = (sql: SqlShape) =>
           yield* Effect.orDie(load)
           return yield* Effect.fail(stored.left)
         }
+        written.receivedBytes += update.byteLength
         if (lastSeq !== seq) {
           lastSeq = seq
           logCount++
           logBytes += update.byteLength
+          written.writtenBytes += update.byteLength
+          written.writtenRows += 1
         }
         return { seq, duplicate: false }
       })
@@ -171,6 +177,8 @@ export const makeYjsStore = (sql: SqlShape) =>
         exec("INSERT INTO _meta (key, value) VALUES ('yjs_compacted_through', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", JSON.stringify(through))
       })
       compactedThrough = through
+      written.writtenBytes += state.byteLength
+      written.writtenRows += Math.max(1, Math.ceil(state.byteLength / CHUNK_BYTES)) + 1
       logCount = 0
       logBytes = 0
       return { compactedThrough: through, foldedUpdates: folded, bytesBefore, bytesAfter: yield* storedBytes }
@@ -230,6 +238,7 @@ export const makeYjsStore = (sql: SqlShape) =>
       lastSeq: () => lastSeq,
       compactedThrough: () => compactedThrough,
       log: () => ({ count: logCount, bytes: logBytes }),
+      written: () => ({ ...written }),
     }
   })
 
