@@ -8,6 +8,8 @@ import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@eff
 import { Effect, Layer, Schema } from "effect"
 import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
+import { liveRoutes } from "./routes/live.js"
+
 export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
 
 /** The instance the examples use. One line; everything else has defaults. */
@@ -86,9 +88,9 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
 }
 
 export default live.worker({
-  async fetch(request) {
+  async fetch(request, env) {
     const url = new URL(request.url)
-    const handled = await promiseRoutes(request, url)
+    const handled = (await live.handler(request, env)) ?? (await liveRoutes(live, request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })
