@@ -297,6 +297,19 @@ export const makeMembers = (options: {
         yield* remove(key, "disconnect")
       })
 
+    // Socket members whose sockets are gone without a close event (the object was reset, not
+    // hibernated: hibernated sockets are still listed) get the HTTP grace period; a client that
+    // reconnects within it keeps its membership, anyone else is removed by the expiry job.
+    const orphanDeadline = (yield* Clock.currentTimeMillis) + config.presenceTtlMs
+    let orphans = 0
+    for (const member of members.values()) {
+      if (member.via !== "socket" || member.expiresAt !== null || openConnections(member.key) > 0) continue
+      member.expiresAt = orphanDeadline
+      yield* Effect.orDie(save(member))
+      orphans++
+    }
+    if (orphans > 0) yield* Effect.orDie(scheduleExpiry(orphanDeadline))
+
     const clear = Effect.gen(function* () {
       yield* sql.run("DELETE FROM members")
       members.clear()

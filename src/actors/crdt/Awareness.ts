@@ -4,7 +4,8 @@
  *
  * Semantics follow y-protocols: each client's state has a clock, a higher clock wins, a `null`
  * state removes the client (and is forwarded so others remove it too), and a state not renewed
- * for `AWARENESS_TIMEOUT_MS` is removed. States a socket announced are removed when it closes.
+ * for `AWARENESS_TIMEOUT_MS` is removed. States a socket announced are removed when it closes, and
+ * no other connection may change them meanwhile.
  *
  * @since 0.1.0
  */
@@ -65,6 +66,9 @@ export const makeAwareness = () => {
     const changed: Array<AwarenessState> = []
     for (const incoming of states) {
       const current = entries.get(incoming.clientId)
+      // A client id belongs to the connection that announced it while it is present: another
+      // connection cannot move or remove someone else's cursor.
+      if (current !== undefined && current.state !== null && current.owner !== null && current.owner !== owner) continue
       const newer = current === undefined || incoming.clock > current.clock || (incoming.clock === current.clock && incoming.state === null && current.state !== null)
       if (!newer) {
         if (current !== undefined && incoming.clock === current.clock) current.updatedAt = now
