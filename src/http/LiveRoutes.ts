@@ -47,8 +47,10 @@ const kindOf = { rooms: "room", channels: "channel", crdt: "crdtRoom" } as const
 export const tokenOf = (request: Request, transport: "ws" | "events" | "yjs"): string => {
   if (transport !== "events") {
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((value) => value.trim())
-    const protocol = offered.find((value) => value.startsWith(TOKEN_PROTOCOL_PREFIX))
-    return protocol === undefined ? "" : protocol.slice(TOKEN_PROTOCOL_PREFIX.length)
+    const tokens = offered.filter((value) => value.startsWith(TOKEN_PROTOCOL_PREFIX))
+    // Two tokens is never a client mistake worth guessing about: which one would be checked and
+    // which one logged downstream is exactly what an attacker wants to choose. Refuse both.
+    return tokens.length === 1 ? tokens[0]!.slice(TOKEN_PROTOCOL_PREFIX.length) : ""
   }
   const header = request.headers.get("Authorization") ?? ""
   if (/^Bearer /i.test(header)) return header.slice(7).trim()

@@ -50,12 +50,18 @@ export const isJsonValue = (value: unknown, depth = 0): boolean => {
 export const JsonValue = Schema.declare((value: unknown): value is unknown => isJsonValue(value), {
   identifier: "JsonValue",
   message: () => "must be a JSON value (null, boolean, finite number, string, array or plain object)",
+  // For property tests that generate frames from the Schemas (Arbitrary.make).
+  arbitrary: () => (fc) => fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
 })
 
 /** A JSON object (metadata). */
 export const JsonObject = Schema.declare(
   (value: unknown): value is Record<string, unknown> => isPlainObject(value) && isJsonValue(value),
-  { identifier: "JsonObject", message: () => "must be a plain JSON object" },
+  {
+    identifier: "JsonObject",
+    message: () => "must be a plain JSON object",
+    arbitrary: () => (fc) => fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })).map((value) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>),
+  },
 )
 export type JsonObject = Record<string, unknown>
 
