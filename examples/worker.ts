@@ -9,6 +9,8 @@ import { Effect, Layer, Schema } from "effect"
 import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 export { RealtimeChannel, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
+export { RealtimeDbShard, RealtimeTableHub } from "../src/durable/index.js"
+import { appDb, dbRoutes } from "./db.js"
 
 /** The instance the examples use. One line; everything else has defaults. */
 export const live = realtime({ name: "live", historyLimit: 500 })
@@ -88,7 +90,9 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
 export default live.worker({
   async fetch(request) {
     const url = new URL(request.url)
-    const handled = await promiseRoutes(request, url)
+    const stream = await appDb.handler(request)
+    if (stream !== undefined) return stream
+    const handled = (await dbRoutes(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })
