@@ -33,6 +33,10 @@ export interface ColumnSpec {
  * `HasDefault` whether an insert may leave it out and get the default.
  */
 export interface Column<T, NotNull extends boolean = false, HasDefault extends boolean = false> {
+  /** Type-level markers only (never set at runtime): they let row types tell columns apart. */
+  readonly "~notNull"?: NotNull
+  readonly "~hasDefault"?: HasDefault
+  readonly "~type"?: T
   readonly spec: ColumnSpec
   /** The Schema of one non-null value of this column. */
   readonly schema: Schema.Schema<T, any>
