@@ -109,4 +109,12 @@ describe("change-stream access", () => {
     await socket.waitFor((f) => f.type === "pong")
     socket.close()
   })
+
+  it("a socket whose grant expires is closed with 4001 (refresh and reconnect) by the hub's expiry job", async () => {
+    const tenant = uid("t")
+    const grant = await postsGrant({ tenantId: tenant }, { ttlSeconds: 1 })
+    const socket = await subscribe(grant.url, grant.protocols)
+    const closed = await Promise.race([socket.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000))])
+    expect(closed?.code).toBe(4001)
+  })
 })

@@ -179,7 +179,7 @@ export const makeTableHub = Effect.gen(function* () {
       return { page, watermarks }
     })
 
-  const accept = (request: Request, subscription: ForwardedSubscription): Effect.Effect<Response, RealtimeError> =>
+  const accept = (subscription: ForwardedSubscription): Effect.Effect<Response, RealtimeError> =>
     Effect.gen(function* () {
       const table = definition.tables.get(subscription.table)
       if (table === undefined || table.realtime === undefined) return yield* new InvalidInput({ field: "table", message: `table: ${subscription.table} is not streamed` })
@@ -252,7 +252,7 @@ export const makeTableHub = Effect.gen(function* () {
       if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
         return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
       }
-      return yield* Effect.catchAll(accept(request, subscription), (error) => Effect.succeed(errorResponse(error)))
+      return yield* Effect.catchAll(accept(subscription), (error) => Effect.succeed(errorResponse(error)))
     }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))
 
   const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>

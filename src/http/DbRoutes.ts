@@ -67,6 +67,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
       if (token === "") return yield* new Unauthorized({ reason: "missing", message: `${table.name} is private: connect with a grant from database.realtime.authorize` })
       const grants = Grants.make(yield* Grants.keysFromEnv(env))
       const grant = yield* grants.verify(token, { type: "table", instance: definition.instance, resource: table.name })
+      if (!grant.permissions.includes("read")) return yield* new Forbidden({ message: "this grant cannot subscribe (no read permission)" })
       const granted = grant.filters === undefined ? {} : yield* Effect.mapError(decodeFilters(table, grant.filters, "grant.filters"), () => new Forbidden({ message: "the grant's filters are no longer valid for this table" }))
       if (asked !== undefined && !sameFilters(asked, granted)) return yield* new Forbidden({ message: "filters differ from the grant's; a grant's filters cannot be changed at connect" })
       const grantedEvents = (grant.events ?? table.realtime.events).filter((event) => table.realtime!.events.includes(event))
