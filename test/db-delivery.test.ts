@@ -91,4 +91,17 @@ describe("resume and snapshots", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
     socket.close()
   })
+
+  it("a burst larger than one drain round (two 100-write transactions) is delivered in full, in order", async () => {
+    const tenant = uid("t")
+    const socket = await tenantStream(tenant)
+    const batch = (from: number) => Array.from({ length: 100 }, (_, i) => ({ op: "insert" as const, table: "posts" as const, row: post(tenant, `burst${String(from + i).padStart(3, "0")}`) }))
+    await Promise.all([testDb.transaction(tenant, batch(0)), testDb.transaction(tenant, batch(100))])
+    const changes = await socket.waitChanges(200, 8000)
+    expect(changes.map((c) => c.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+    expect(new Set(changes.map((c) => c.new.id)).size).toBe(200)
+    const outbox = (await testDb.outbox(changes[0].shard)) as { pending: number }
+    expect(outbox.pending).toBe(0)
+    socket.close()
+  })
 })

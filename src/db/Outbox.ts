@@ -82,7 +82,8 @@ const drainRound = (sql: SqlShape, definition: DatabaseDefinition, shard: number
     const done = rows.filter((row) => (targets.get(row.id) ?? []).every((hub) => !failed.has(hub))).map((row) => row.id)
     const now = yield* Clock.currentTimeMillis
     if (done.length > 0) {
-      yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ? WHERE id IN (${done.map(() => "?").join(", ")}) AND published_at IS NULL`, now, ...done)
+      // One JSON parameter, not one per id: SQLite in a Durable Object binds at most 100 parameters.
+      yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, now, JSON.stringify(done))
     }
     if (failed.size > 0) {
       const first = outcomes.find(([, outcome]) => outcome._tag === "Left")

@@ -42,16 +42,29 @@ export const table = <C extends Columns>(columns: C): Table<C> => ({ columns })
 export const specsOf = (table: Table): ReadonlyArray<readonly [string, ColumnSpec]> =>
   Object.entries(table.columns).map(([name, column]) => [name, column.spec] as const)
 
+/** Schemas are built once per table: a parser is compiled per Schema, so rebuilding them per write would be slow. */
+const memo = <A>(build: (table: Table) => A) => {
+  const cache = new WeakMap<Table, A>()
+  return (table: Table): A => {
+    let value = cache.get(table)
+    if (value === undefined) {
+      value = build(table)
+      cache.set(table, value)
+    }
+    return value
+  }
+}
+
 /** The Schema of a full row (every column present; nullable ones may be null). */
-export const rowSchema = (table: Table) =>
+export const rowSchema = memo((table: Table) =>
   Schema.Struct(
     Object.fromEntries(
       Object.entries(table.columns).map(([name, column]) => [name, column.spec.notNull ? column.schema : Schema.NullOr(column.schema)]),
     ),
-  ) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>
+  ) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>)
 
 /** The Schema of an insert: columns that are nullable or defaulted may be left out. */
-export const insertSchema = (table: Table) =>
+export const insertSchema = memo((table: Table) =>
   Schema.Struct(
     Object.fromEntries(
       Object.entries(table.columns).map(([name, column]) => {
@@ -61,10 +74,10 @@ export const insertSchema = (table: Table) =>
       }),
     ),
     // Unknown keys are an error, not silently dropped: a typo must not lose data.
-  ).annotations({ parseOptions: { onExcessProperty: "error" } }) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>
+  ).annotations({ parseOptions: { onExcessProperty: "error" } }) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>)
 
 /** The Schema of an update patch: any subset of the columns. */
-export const patchSchema = (table: Table) =>
+export const patchSchema = memo((table: Table) =>
   Schema.Struct(
     Object.fromEntries(
       Object.entries(table.columns).map(([name, column]) => [
@@ -72,4 +85,4 @@ export const patchSchema = (table: Table) =>
         Schema.optional(column.spec.notNull ? column.schema : Schema.NullOr(column.schema)),
       ]),
     ),
-  ).annotations({ parseOptions: { onExcessProperty: "error" } }) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>
+  ).annotations({ parseOptions: { onExcessProperty: "error" } }) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>)
