@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { shardOf } from "../src/db/Placement.js"
 import { openStream, post, postsGrant, streamUrl, subscribe, testDb, uid } from "./db-helpers.js"
 
 describe("database change streams", () => {
@@ -169,8 +170,12 @@ describe("database change streams", () => {
     expect(results.map((r) => r.op)).toEqual(["insert", "insert", "update"])
     const changes = await socket.waitChanges(3)
     expect(changes.map((c) => [c.seq, c.event, c.requestId])).toEqual([[1, "insert", "tx-1"], [2, "insert", "tx-1"], [3, "update", "tx-1"]])
-    const wrongShard = await testDb.transaction("some-other-key-zzz", [{ op: "insert", table: "posts", row: post(tenant, "x3") }]).catch((error) => error)
-    if (wrongShard instanceof Error) expect((wrongShard as { _tag?: string })._tag).toBe("InvalidInput")
+    // A transaction's shard key must be the shard key of every row it writes.
+    let otherKey = "k0"
+    for (let i = 1; shardOf(otherKey, 3) === shardOf(tenant, 3); i++) otherKey = `k${i}`
+    const wrongShard = await testDb.transaction(otherKey, [{ op: "insert", table: "posts", row: post(tenant, "x3") }]).catch((error) => error)
+    expect(wrongShard._tag).toBe("InvalidInput")
+    expect(wrongShard.message).toContain("one shard key")
 
     for (let i = 3; i < 8; i++) await testDb.table("posts").insert(post(tenant, `x${i}`))
     const first = await testDb.table("posts").select({ where: { tenantId: tenant }, limit: 4 })
@@ -188,5 +193,24 @@ describe("database change streams", () => {
     const rest = await testDb.table("notes").select({ where: { channel }, limit: 4, cursor: merged.nextCursor })
     expect([...merged.rows, ...rest.rows].map((r) => r.id)).toEqual([...ids].sort((x, y) => x - y))
     socket.close()
+  })
+
+  it("an update that changes a required filter reaches both partitions: a leave on the old hub, an entry on the new one", async () => {
+    const org = uid("org")
+    const boardA = await subscribe(streamUrl("tasks", { orgId: org, boardId: "A" }))
+    const boardB = await subscribe(streamUrl("tasks", { orgId: org, boardId: "B" }))
+    const missing = await openStream(streamUrl("tasks", { orgId: org }))
+    expect(missing.response.status).toBe(400)
+    await testDb.table("tasks").insert({ id: "k1", orgId: org, boardId: "A", title: "Write docs" })
+    await testDb.table("tasks").update({ id: "k1", orgId: org }, { boardId: "B", title: "Moved" })
+    const [created, left] = await boardA.waitChanges(2)
+    expect(created).toMatchObject({ seq: 1, event: "insert" })
+    expect(left).toMatchObject({ seq: 2, event: "delete", scope: "left", new: null, key: "k1" })
+    expect(left.old.boardId).toBe("A")
+    const [entered] = await boardB.waitChanges(1)
+    expect(entered).toMatchObject({ seq: 1, event: "insert", scope: "entered", old: null })
+    expect(entered.new).toEqual({ id: "k1", orgId: org, boardId: "B", title: "Moved" })
+    boardA.close()
+    boardB.close()
   })
 })

@@ -23,17 +23,26 @@ export const notes = table({
   body: text().notNull(),
 })
 
+/** Partitioned by two required filters: moving a task between boards changes its hub. */
+export const tasks = table({
+  id: text().primaryKey(),
+  orgId: text().notNull(),
+  boardId: text().notNull().index(),
+  title: text().notNull(),
+})
+
 /** Not streamed: writes to it make no outbox rows. */
 export const audit = table({ id: text().primaryKey(), what: text() })
 
 /** Posts are private and partitioned by tenant (rows placed by tenantId, key `slug`); notes are public. */
 export const testDb = db({
   name: "dbtest",
-  schema: { posts, notes, audit },
+  schema: { posts, notes, audit, tasks },
   realtime: {
     tables: {
       posts: { filters: ["tenantId", "authorId", "published"], requiredFilters: ["tenantId"], key: "slug" },
       notes: { access: "public", filters: ["channel"] },
+      tasks: { access: "public", filters: ["orgId", "boardId"], requiredFilters: ["orgId", "boardId"] },
     },
   },
   shards: 3,
