@@ -61,8 +61,27 @@ export const makeDbShard = Effect.gen(function* () {
   // Drains never overlap, so each hub receives this shard's outbox ids in order.
   const drainLock = yield* Effect.makeSemaphore(1)
   const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
-  /** Start a drain now, without holding the mailbox; a failure is left to the durable job. */
-  const kick = Effect.asVoid(Effect.forkDaemon(Effect.catchAllCause(drain, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause))))
+  // Single flight: a write during a running drain only asks it to go round once more, so a burst
+  // of writes becomes a few large batches instead of one queued drain per write.
+  let draining = false
+  let again = false
+  const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
+    do {
+      again = false
+      const outcome = yield* Effect.exit(drain)
+      // A failure is left to the durable job (with its backoff); no tight retry loop here.
+      if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
+    } while (again)
+  }).pipe(Effect.ensuring(Effect.sync(() => (draining = false))))
+  /** Start a drain now, without holding the mailbox. */
+  const kick = Effect.suspend(() => {
+    if (draining) {
+      again = true
+      return Effect.void
+    }
+    draining = true
+    return Effect.asVoid(Effect.forkDaemon(drainWhileAsked))
+  })
 
   const write = operation(WriteBatch, (batch) =>
     Effect.gen(function* () {
