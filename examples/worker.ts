@@ -9,8 +9,9 @@ import { Effect, Layer, Schema } from "effect"
 import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
+import { appDb, dbRoutes } from "./db.js"
 
-export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDirectory, RealtimeRoom } from "../src/durable/index.js"
+export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub } from "../src/durable/index.js"
 
 /** The instance the examples use. One line; everything else has defaults. */
 export const live = realtime({ name: "live", historyLimit: 500 })
@@ -90,7 +91,9 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
 export default live.worker({
   async fetch(request, env) {
     const url = new URL(request.url)
-    const handled = (await live.handler(request, env)) ?? (await liveRoutes(live, request, url)) ?? (await promiseRoutes(request, url))
+    const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
+    if (stream !== undefined) return stream
+    const handled = (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import { realtime } from "../src/index.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
+import { testDb } from "./db-schema.js"
 
 export * from "../examples/worker.js"
 
@@ -48,6 +49,6 @@ const live = liveHandler()
 
 export default {
   async fetch(request: Request, env: unknown, ctx: ExecutionContext) {
-    return (await live(request, env)) ?? example.fetch!(request as never, env as never, ctx)
+    return (await testDb.handler(request, env)) ?? (await live(request, env)) ?? example.fetch!(request as never, env as never, ctx)
   },
 } satisfies ExportedHandler

@@ -38,7 +38,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     const connections = yield* Connections
     const directory = yield* DirectoryClient
     const { kind, address, config } = yield* ActorContext
-    if (kind === "directory") return yield* Effect.dieMessage("messaging actors are rooms, channels or CRDT rooms")
+    if (kind !== "room" && kind !== "channel" && kind !== "crdtRoom") return yield* Effect.dieMessage("messaging actors are rooms, channels or CRDT rooms")
 
     const log = yield* makeMessageLog(sql, config)
     const lifecycle = yield* makeLifecycle({ sql, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })

@@ -1,0 +1,159 @@
+/**
+ * The database shard actor: one Durable Object holding a slice of a database's tables in SQLite,
+ * with the transactional outbox of their changes.
+ *
+ * Boot runs the database's migrations (derived from its declaration; see `db/Migrations.ts`).
+ * Writes run in the mailbox; each commits its rows and outbox rows in one transaction, then a
+ * drain is started at once (outside the mailbox, one at a time) and a durable job is armed before
+ * the commit as the retry path, so a change committed just before a crash is still delivered.
+ * Reads (`get`, `select`, `snapshot`) are synchronous SQLite reads and do not queue behind writes;
+ * `snapshot` reads a page and the outbox position in one step, which is what makes a hub's
+ * snapshot-then-changes exact.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import { InvalidInput } from "../RealtimeError.js"
+import { databaseDefinition } from "../db/Declaration.js"
+import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "../db/Migrations.js"
+import { OUTBOX_TABLE } from "../db/Names.js"
+import { drainAll, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
+import { shardIndexOfId } from "../db/Placement.js"
+import { planSelect, SelectQuery } from "../db/Query.js"
+import { applyBatch, decodeLocator, prepareBatch, tableOf, WriteBatch } from "../db/Writes.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { Jobs } from "../services/Jobs.js"
+import * as Sql from "../services/Sql.js"
+import { ActorContext, ObjectState, operation, type ActorBehavior } from "./Actor.js"
+import { readMeta } from "./Meta.js"
+
+export const DRAIN_JOB = "outbox-drain"
+/** When the durable retry fires if the immediate drain did not get through. */
+export const DRAIN_RETRY_MS = 500
+
+/** Operations that only read, synchronously: they run outside the mailbox. */
+export const READ_OPERATIONS: ReadonlySet<string> = new Set(["get", "select", "snapshot", "outbox"])
+
+const GetInput = Schema.Struct({ table: Schema.String, where: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+const SelectInput = Schema.Struct({ table: Schema.String, query: SelectQuery })
+
+export const makeDbShard = Effect.gen(function* () {
+  const sql = yield* Sql.Sql
+  const jobs = yield* Jobs
+  const { address } = yield* ActorContext
+  const { env } = yield* ObjectState
+  const definition = databaseDefinition(address.instance)
+  if (definition === undefined) return yield* Effect.die(new Error(`durable-realtime/db: no database "${address.instance}" is declared in this Worker`))
+  const shard = shardIndexOfId(address.id)
+  if (!Number.isInteger(shard) || shard >= definition.shards) return yield* Effect.die(new Error(`durable-realtime/db: "${address.id}" is not a shard of ${address.instance}`))
+
+  const applied = (yield* Effect.orDie(sql.all<{ name: string }>("SELECT name FROM _migrations"))).map((row) => row.name)
+  const stored = yield* readMeta<SchemaSnapshot>(sql, SCHEMA_META_KEY)
+  const plan = planMigrations(definition, applied, stored)
+  if ("refused" in plan) return yield* Effect.die(new Error(`durable-realtime/db: the schema of ${definition.instance} cannot be migrated: ${plan.refused}`))
+  yield* Effect.orDie(Sql.migrate(sql, plan.migrations))
+
+  const send: SendToHub = (hubId, changes) => {
+    const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
+    if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
+    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, "publish", { changes })
+  }
+  // Drains never overlap, so each hub receives this shard's outbox ids in order.
+  const drainLock = yield* Effect.makeSemaphore(1)
+  const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
+  // Single flight: a write during a running drain only asks it to go round once more, so a burst
+  // of writes becomes a few large batches instead of one queued drain per write.
+  let draining = false
+  let again = false
+  const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
+    do {
+      again = false
+      const outcome = yield* Effect.exit(drain)
+      // A failure is left to the durable job (with its backoff); no tight retry loop here.
+      if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
+    } while (again)
+  }).pipe(Effect.ensuring(Effect.sync(() => (draining = false))))
+  /** Start a drain now, without holding the mailbox. */
+  const kick = Effect.suspend(() => {
+    if (draining) {
+      again = true
+      return Effect.void
+    }
+    draining = true
+    return Effect.asVoid(Effect.forkDaemon(drainWhileAsked))
+  })
+
+  const write = operation(WriteBatch, (batch) =>
+    Effect.gen(function* () {
+      const prepared = yield* prepareBatch(definition, batch, shard)
+      const now = yield* Clock.currentTimeMillis
+      const streamed = prepared.some((write) => write.table.realtime !== undefined)
+      // Armed before the commit: if the object dies right after committing, the alarm still drains.
+      if (streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
+      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now })
+      if (streamed) yield* kick
+      return results
+    }),
+  )
+
+  const get = operation(GetInput, (input) =>
+    Effect.gen(function* () {
+      const table = yield* tableOf(definition, input.table)
+      const where = yield* decodeLocator(definition, table, input.where)
+      const planned = yield* planSelect(table, { where: where as Record<string, string | number | boolean | null>, limit: 1 })
+      const page = yield* Effect.orDie(Effect.map(sql.all(planned.sql, ...planned.params), planned.toPage))
+      return page.rows[0] ?? null
+    }),
+  )
+
+  const select = operation(SelectInput, (input) =>
+    Effect.gen(function* () {
+      const table = yield* tableOf(definition, input.table)
+      const planned = yield* planSelect(table, input.query)
+      return yield* Effect.orDie(Effect.map(sql.all(planned.sql, ...planned.params), planned.toPage))
+    }),
+  )
+
+  /** A page and the outbox position it reflects, read in one synchronous transaction. */
+  const snapshot = operation(SelectInput, (input) =>
+    Effect.gen(function* () {
+      const table = yield* tableOf(definition, input.table)
+      const planned = yield* planSelect(table, input.query)
+      return yield* Effect.orDie(
+        sql.transaction((exec) => {
+          const raw = exec(planned.sql, ...planned.params)
+          const watermark = exec<{ id: number | null }>(`SELECT MAX(id) AS id FROM ${OUTBOX_TABLE}`)[0]?.id ?? 0
+          return { ...planned.toPage(raw), shard, watermark }
+        }),
+      )
+    }),
+  )
+
+  /** The outbox as it stands (for operators and tests): pending count and the last rows. */
+  const outbox = operation(Schema.Struct({ limit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }) }), (input) =>
+    Effect.orDie(
+      Effect.zipWith(
+        pendingCount(sql),
+        sql.all(`SELECT id, table_name, event, row_key, request_id, created_at, published_at FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
+        (pending, rows) => ({ pending, rows }),
+      ),
+    ),
+  )
+
+  const drainJob = Effect.gen(function* () {
+    yield* drain
+    yield* prunePublished(sql)
+    return null
+  })
+
+  const onWake = Effect.gen(function* () {
+    // Changes committed before a restart are sent as soon as the object is back.
+    if ((yield* Effect.orDie(pendingCount(sql))) > 0) yield* kick
+  })
+
+  return {
+    operations: { write, get, select, snapshot, outbox },
+    jobs: { [DRAIN_JOB]: drainJob },
+    onWake,
+  } satisfies ActorBehavior
+})

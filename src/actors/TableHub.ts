@@ -1,0 +1,305 @@
+/**
+ * The table hub actor: one change stream of one table partition (the values of the table's
+ * required filters), fanned out to hibernating WebSockets.
+ *
+ * `publish` (from shards) applies changes exactly once: per shard it remembers the highest outbox
+ * id applied, drops anything at or below it (a re-sent batch after a shard or hub restart), and
+ * gives each new change the next `seq`, all in one transaction with the bounded buffer used for
+ * `since` resume. Fan-out happens after the commit; a hub that dies between the two loses its
+ * sockets, and their clients resume from the buffer.
+ *
+ * Subscriptions arrive verified by the Worker (`http/DbRoutes.ts`) in a header it always
+ * overwrites. A snapshot is read from the shards while this hub's mailbox is held, so no change is
+ * applied between the snapshot and the socket joining the fan-out; changes the shards committed
+ * before the snapshot but had not yet delivered are skipped for this socket by its watermarks.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import { CloseCode, InvalidInput, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { deliveryFor, frameCache, type Subscriber } from "../db/Changes.js"
+import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../db/Declaration.js"
+import { DB_SUBPROTOCOL } from "../db/Names.js"
+import { shardId, shardOf } from "../db/Placement.js"
+import { ForwardedSubscription, PublishChanges, ShardChange, SubscriptionHeader, type DbServerFrame } from "../db/Protocol.js"
+import { mergePages, type Page } from "../db/Query.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { Connections } from "../services/Connections.js"
+import { Jobs } from "../services/Jobs.js"
+import { Sql } from "../services/Sql.js"
+import { ObjectState, ActorContext, operation, NoInput, type ActorBehavior } from "./Actor.js"
+import { errorResponse } from "./LiveGrant.js"
+
+export const hubMigrations = [
+  {
+    name: "table_hub_001",
+    statements: [
+      "CREATE TABLE IF NOT EXISTS hub_applied (shard INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS hub_changes (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, change TEXT NOT NULL)",
+    ],
+  },
+]
+
+export const HUB_EXPIRY_JOB = "grant-expiry"
+
+/** The per-socket identity, serialized once at accept. */
+const Attachment = Schema.Struct({
+  connectionId: Schema.String,
+  filters: ForwardedSubscription.fields.filters,
+  events: ForwardedSubscription.fields.events,
+  expiresAt: Schema.NullOr(Schema.Number),
+  watermarks: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Number })),
+})
+type Attachment = typeof Attachment.Type
+
+const send = (socket: WebSocket, frame: string) => {
+  try {
+    socket.send(frame)
+  } catch {
+    // a closing socket; its close handler cleans up
+  }
+}
+
+const encode = (frame: DbServerFrame) => JSON.stringify(frame)
+
+const SnapshotAnswer = Schema.Struct({
+  rows: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  nextCursor: Schema.NullOr(Schema.String),
+  shard: Schema.Number,
+  watermark: Schema.Number,
+})
+
+export const makeTableHub = Effect.gen(function* () {
+  const sql = yield* Sql
+  const jobs = yield* Jobs
+  const connections = yield* Connections
+  const { address } = yield* ActorContext
+  const { ctx, env } = yield* ObjectState
+  const found = databaseDefinition(address.instance)
+  if (found === undefined) return yield* Effect.die(new Error(`durable-realtime/db: no database "${address.instance}" is declared in this Worker`))
+  const definition: DatabaseDefinition = found
+
+  try {
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'))
+  } catch {
+    // older runtime: pings reach webSocketMessage and are answered there
+  }
+
+  let seq = (yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM hub_changes")))?.seq ?? 0
+
+  const attachments = new WeakMap<WebSocket, Attachment | null>()
+  const attachmentOf = (socket: WebSocket): Attachment | null => {
+    if (attachments.has(socket)) return attachments.get(socket) ?? null
+    let decoded: Attachment | null = null
+    try {
+      const result = Schema.decodeUnknownEither(Attachment)(socket.deserializeAttachment())
+      decoded = result._tag === "Right" ? result.right : null
+    } catch {
+      decoded = null
+    }
+    attachments.set(socket, decoded)
+    return decoded
+  }
+
+  const fanOut = (applied: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }>) => {
+    const sockets = connections.list()
+    if (sockets.length === 0) return
+    for (const { seq: at, change } of applied) {
+      const frameOf = frameCache(definition, change, at)
+      for (const entry of sockets) {
+        const subscriber = attachmentOf(entry.socket)
+        if (subscriber === null) continue
+        const delivery = deliveryFor(change, subscriber)
+        if (delivery !== undefined) send(entry.socket, frameOf(delivery))
+      }
+    }
+  }
+
+  const publish = operation(PublishChanges, (input) =>
+    Effect.gen(function* () {
+      let duplicates = 0
+      const applied = yield* sql.transaction((exec) => {
+        const fresh: Array<{ seq: number; change: ShardChange }> = []
+        const highWater = new Map<number, number>()
+        let next = seq
+        for (const change of input.changes) {
+          let last = highWater.get(change.shard)
+          if (last === undefined) last = exec<{ outbox_id: number }>("SELECT outbox_id FROM hub_applied WHERE shard = ?", change.shard)[0]?.outbox_id ?? 0
+          if (change.outboxId <= last) {
+            duplicates++
+            highWater.set(change.shard, last)
+            continue
+          }
+          next++
+          exec("INSERT INTO hub_changes (seq, shard, outbox_id, change) VALUES (?, ?, ?, ?)", next, change.shard, change.outboxId, JSON.stringify(change))
+          highWater.set(change.shard, change.outboxId)
+          fresh.push({ seq: next, change })
+        }
+        for (const [shard, outboxId] of highWater) {
+          exec("INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)", shard, outboxId)
+        }
+        // The buffer keeps the last `bufferSize` changes for resume.
+        if (fresh.length > 0) exec("DELETE FROM hub_changes WHERE seq <= ?", next - definition.bufferSize)
+        return fresh
+      })
+      if (applied.length > 0) seq = applied[applied.length - 1].seq
+      fanOut(applied)
+      return { applied: applied.length, duplicates, seq }
+    }),
+  )
+
+  /** Buffered changes after `since`, or the reason they cannot all be replayed. */
+  const replay = (since: number) =>
+    Effect.gen(function* () {
+      if (since > seq) return { resync: "ahead" as const, changes: [] }
+      const rows = yield* Effect.orDie(sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", since))
+      if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }
+      return { resync: undefined, changes: rows.map((row) => ({ seq: row.seq, change: JSON.parse(row.change) as ShardChange })) }
+    })
+
+  /** A page of the matching rows from the shards, and the outbox position of each shard read. */
+  const readSnapshot = (table: ResolvedTable, subscription: ForwardedSubscription, limit: number, cursor: string | undefined) =>
+    Effect.gen(function* () {
+      const shards = env[definition.bindings.shards] as ActorNamespace | undefined
+      if (shards === undefined) return yield* new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` })
+      const required = table.realtime?.requiredFilters ?? []
+      // With required filters every matching row lives in the shard of the first one's value.
+      const targets = required.length > 0 ? [shardOf(subscription.filters[table.shardColumn], definition.shards)] : Array.from({ length: definition.shards }, (_, n) => n)
+      const query = { where: subscription.filters, limit, ...(cursor === undefined ? {} : { cursor }) }
+      const answers = yield* Effect.forEach(
+        targets,
+        (n) =>
+          Effect.flatMap(callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "snapshot", { table: table.name, query }), (answer) =>
+            Effect.orDie(Schema.decodeUnknown(SnapshotAnswer)(answer)),
+          ),
+        { concurrency: "unbounded" },
+      )
+      const page: Page = mergePages(table, { where: subscription.filters, limit, cursor }, answers)
+      const watermarks = Object.fromEntries(answers.map((answer) => [String(answer.shard), answer.watermark]))
+      return { page, watermarks }
+    })
+
+  const accept = (subscription: ForwardedSubscription): Effect.Effect<Response, RealtimeError> =>
+    Effect.gen(function* () {
+      const table = definition.tables.get(subscription.table)
+      if (table === undefined || table.realtime === undefined) return yield* new InvalidInput({ field: "table", message: `table: ${subscription.table} is not streamed` })
+      const frames: Array<string> = []
+      let watermarks: Record<string, number> | undefined
+      let replayed = 0
+      let resumed = false
+      if (subscription.snapshot !== undefined) {
+        const snap = yield* readSnapshot(table, subscription, subscription.snapshot.limit, subscription.snapshot.cursor)
+        watermarks = snap.watermarks
+        frames.push(encode({ type: "database.snapshot", table: table.name, rows: snap.page.rows, nextCursor: snap.page.nextCursor }))
+      } else if (subscription.since !== undefined) {
+        const plan = yield* replay(subscription.since)
+        if (plan.resync !== undefined) {
+          frames.push(encode({ type: "resync", reason: plan.resync, seq, message: plan.resync === "behind" ? `changes after seq ${subscription.since} are no longer buffered; take a new snapshot` : `seq ${subscription.since} is ahead of this stream (${seq}); take a new snapshot` }))
+        } else {
+          resumed = true
+          const subscriber: Subscriber = subscription
+          for (const { seq: at, change } of plan.changes) {
+            const delivery = deliveryFor(change, subscriber)
+            if (delivery === undefined) continue
+            frames.push(frameCache(definition, change, at)(delivery))
+            replayed++
+          }
+        }
+      }
+      const pair = new WebSocketPair()
+      const [client, server] = [pair[0], pair[1]]
+      const attachment: Attachment = {
+        connectionId: crypto.randomUUID(),
+        filters: subscription.filters,
+        events: subscription.events,
+        expiresAt: subscription.expiresAt,
+        ...(watermarks === undefined ? {} : { watermarks }),
+      }
+      ctx.acceptWebSocket(server)
+      server.serializeAttachment(attachment)
+      attachments.set(server, attachment)
+      connections.invalidate()
+      for (const frame of frames) server.send(frame)
+      server.send(
+        encode({
+          type: "ready",
+          connectionId: attachment.connectionId,
+          namespace: definition.namespace,
+          database: definition.name,
+          table: table.name,
+          seq,
+          resumed,
+          replayed,
+          snapshot: subscription.snapshot !== undefined,
+          filters: subscription.filters,
+          events: subscription.events,
+          expiresAt: subscription.expiresAt,
+        }),
+      )
+      if (subscription.expiresAt !== null) yield* jobs.ensure(HUB_EXPIRY_JOB, subscription.expiresAt)
+      return new Response(null, { status: 101, webSocket: client, headers: subscription.subprotocol ? { "Sec-WebSocket-Protocol": DB_SUBPROTOCOL } : {} })
+    })
+
+  const fetch = (request: Request): Effect.Effect<Response> =>
+    Effect.gen(function* () {
+      const raw = request.headers.get(SubscriptionHeader)
+      const decoded = raw === null ? undefined : Schema.decodeUnknownEither(Schema.parseJson(ForwardedSubscription))(raw)
+      if (decoded === undefined || decoded._tag === "Left") return errorResponse(new Unauthorized({ reason: "missing", message: "no verified subscription" }))
+      const subscription = decoded.right
+      if (subscription.expiresAt !== null && subscription.expiresAt <= (yield* Clock.currentTimeMillis)) {
+        return errorResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
+      }
+      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+        return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
+      }
+      return yield* Effect.catchAll(accept(subscription), (error) => Effect.succeed(errorResponse(error)))
+    }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))
+
+  const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
+    Effect.sync(() => {
+      // The stream is one-way; the only client frame is the heartbeat (normally answered by the runtime).
+      if (typeof message === "string" && message.length < 64 && message.replace(/\s/g, "") === '{"type":"ping"}') send(socket, '{"type":"pong"}')
+      else send(socket, encode({ type: "error", tag: "InvalidInput", message: "frame: a change stream takes no frames except ping" }))
+    })
+
+  const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
+    Effect.sync(() => {
+      connections.invalidate()
+      try {
+        socket.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
+      } catch {
+        // already closed
+      }
+      connections.invalidate()
+    })
+
+  /** Close sockets whose grant expired; come back at the next expiry. */
+  const expiryJob = Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    let next: number | null = null
+    for (const entry of connections.list()) {
+      const at = attachmentOf(entry.socket)?.expiresAt
+      if (at === undefined || at === null || entry.socket.readyState > 1) continue
+      if (at <= now) {
+        try {
+          entry.socket.close(CloseCode.grantExpired, "grant expired")
+        } catch {
+          // already closed
+        }
+      } else if (next === null || at < next) next = at
+    }
+    connections.invalidate()
+    return next
+  })
+
+  const state = operation(NoInput, () => Effect.sync(() => ({ seq, connections: connections.count() })))
+
+  return {
+    operations: { publish, state },
+    jobs: { [HUB_EXPIRY_JOB]: expiryJob },
+    fetch,
+    webSocketMessage,
+    webSocketClose,
+    webSocketError: (socket: WebSocket) => webSocketClose(socket, CloseCode.goingAway, "error"),
+  } satisfies ActorBehavior
+})

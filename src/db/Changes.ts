@@ -1,0 +1,83 @@
+/**
+ * What one subscriber receives for one change.
+ *
+ * Filters are equality on columns, checked against the old image (what the subscriber could see
+ * before) and the new image (what it may see after): an insert needs the new image to match, a
+ * delete the old one, an update both; an update whose old image matched but new one does not is
+ * delivered as a `delete` of the old image (`scope: "left"`), never with the new row; one whose new
+ * image matches but old one did not is delivered as an `insert` (`scope: "entered"`). The event
+ * restriction applies to the delivered event, and a change already contained in the subscriber's
+ * snapshot (outbox id at or below its snapshot watermark for that shard) is skipped.
+ *
+ * @since 0.1.0
+ */
+import type { ChangeEvent, DatabaseDefinition } from "./Declaration.js"
+import { matches } from "./Placement.js"
+import type { DatabaseChangeFrame, Filters, ShardChange } from "./Protocol.js"
+
+export interface Subscriber {
+  readonly filters: Filters
+  readonly events: ReadonlyArray<ChangeEvent>
+  /** Per shard: the outbox id its snapshot already reflects. */
+  readonly watermarks?: Readonly<Record<string, number>>
+}
+
+type Delivery = { readonly event: ChangeEvent; readonly scope?: "entered" | "left" }
+
+export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delivery | undefined => {
+  const watermark = subscriber.watermarks?.[String(change.shard)]
+  if (watermark !== undefined && change.outboxId <= watermark) return undefined
+  const before = matches(change.old, subscriber.filters)
+  const after = matches(change.new, subscriber.filters)
+  let delivery: Delivery | undefined
+  switch (change.event) {
+    case "insert":
+      delivery = after ? { event: "insert" } : undefined
+      break
+    case "delete":
+      delivery = before ? { event: "delete" } : undefined
+      break
+    case "update":
+      delivery = before && after ? { event: "update" } : before ? { event: "delete", scope: "left" } : after ? { event: "insert", scope: "entered" } : undefined
+      break
+  }
+  return delivery !== undefined && subscriber.events.includes(delivery.event) ? delivery : undefined
+}
+
+export const changeFrame = (definition: DatabaseDefinition, change: ShardChange, seq: number, delivery: Delivery): DatabaseChangeFrame => {
+  const table = definition.tables.get(change.table)
+  const keyColumn = table?.realtime?.key ?? table?.primaryKey ?? "id"
+  const old = delivery.event === "insert" ? null : change.old
+  const next = delivery.event === "delete" ? null : change.new
+  return {
+    type: "database.change",
+    seq,
+    namespace: definition.namespace,
+    database: definition.name,
+    table: change.table,
+    event: delivery.event,
+    key: (delivery.event === "delete" ? old : next)?.[keyColumn] ?? null,
+    old,
+    new: next,
+    shard: change.shard,
+    requestId: change.requestId,
+    createdAt: new Date(change.createdAt).toISOString(),
+    ...(delivery.scope === undefined ? {} : { scope: delivery.scope }),
+  }
+}
+
+/**
+ * Encodes each distinct delivery of one change once, however many subscribers get it.
+ */
+export const frameCache = (definition: DatabaseDefinition, change: ShardChange, seq: number) => {
+  const cache = new Map<string, string>()
+  return (delivery: Delivery): string => {
+    const id = `${delivery.event}:${delivery.scope ?? ""}`
+    let frame = cache.get(id)
+    if (frame === undefined) {
+      frame = JSON.stringify(changeFrame(definition, change, seq, delivery))
+      cache.set(id, frame)
+    }
+    return frame
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The Database API as Effects: `table(name).insert/update/delete/get/select`, `transaction`, and
+ * `realtime.authorize`. Every failure is typed (`InvalidInput` for a row or query the table's
+ * Schema refuses, `NotFound`, `ConstraintViolation`, `StorageFailure`) and leaves nothing stored.
+ *
+ * The Worker only routes: a write goes to the shard of its shard key (see `Placement.ts`) and is
+ * decoded and checked there; a `select` without the shard key reads every shard and merges pages.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
+import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
+import { shardId, shardOf } from "./Placement.js"
+import type { DbGrant } from "./Protocol.js"
+import { mergePages, SelectQuery, type Page } from "./Query.js"
+import type { InsertOf, PatchOf, RowOf, Table } from "./Table.js"
+import type { WriteOp, WriteResult } from "./Writes.js"
+
+type Op<A> = Effect.Effect<A, RealtimeError>
+
+export interface WriteOptions {
+  /** Travels with the change to subscribers (`requestId`); generated when left out. */
+  readonly requestId?: string
+}
+
+/** A row's locator: its primary key, plus its shard key when that is another column. */
+export type Locator<T extends Table> = Partial<RowOf<T>>
+
+export interface Select<T extends Table> {
+  readonly where?: Partial<RowOf<T>>
+  readonly limit?: number
+  readonly order?: { readonly column: keyof T["columns"] & string; readonly direction?: "asc" | "desc" }
+  readonly cursor?: string | null
+}
+
+export interface TableHandle<T extends Table> {
+  readonly insert: (row: InsertOf<T>, options?: WriteOptions) => Op<RowOf<T>>
+  readonly update: (where: Locator<T>, patch: PatchOf<T>, options?: WriteOptions) => Op<RowOf<T>>
+  /** Deletes the row and returns it as it was. */
+  readonly delete: (where: Locator<T>, options?: WriteOptions) => Op<RowOf<T>>
+  /** The row, or `null`. */
+  readonly get: (where: Locator<T>) => Op<RowOf<T> | null>
+  readonly select: (query?: Select<T>) => Op<{ readonly rows: ReadonlyArray<RowOf<T>>; readonly nextCursor: string | null }>
+}
+
+/** One write of a `transaction`. */
+export type Write<S extends Schemas> = {
+  [K in keyof S & string]:
+    | { readonly op: "insert"; readonly table: K; readonly row: InsertOf<S[K]> }
+    | { readonly op: "update"; readonly table: K; readonly where: Locator<S[K]>; readonly patch: PatchOf<S[K]> }
+    | { readonly op: "delete"; readonly table: K; readonly where: Locator<S[K]> }
+}[keyof S & string]
+
+export interface RealtimeAuthorizeInput<S extends Schemas> {
+  readonly table: keyof S & string
+  readonly filters?: Record<string, string | number | boolean | null>
+  readonly events?: ReadonlyArray<ChangeEvent>
+  readonly ttlSeconds?: number
+  readonly actor: DbAuthorizeInput["actor"]
+  readonly baseUrl?: string
+}
+
+export interface DatabaseService<S extends Schemas> {
+  readonly definition: DatabaseDefinition
+  readonly table: <K extends keyof S & string>(name: K) => TableHandle<S[K]>
+  /** Several writes, on the tables of one shard key, committed together or not at all. */
+  readonly transaction: (shardKey: string | number, writes: ReadonlyArray<Write<S>>, options?: WriteOptions) => Op<ReadonlyArray<WriteResult>>
+  readonly realtime: { readonly authorize: (input: RealtimeAuthorizeInput<S>) => Op<DbGrant> }
+  /** The outbox of one shard (pending count, last rows), for operators. */
+  readonly outbox: (shard: number) => Op<unknown>
+}
+
+export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, env: Record<string, unknown>): DatabaseService<S> => {
+  const shards = () => {
+    const namespace = env[definition.bindings.shards] as ActorNamespace | undefined
+    return namespace === undefined
+      ? Effect.fail(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
+      : Effect.succeed(namespace)
+  }
+  const call = (shard: number, op: string, input: unknown) =>
+    Effect.flatMap(shards(), (namespace) => callActor(namespace, "dbShard", { instance: definition.instance, id: shardId(shard) }, op, input))
+
+  const resolve = (name: string): Effect.Effect<ResolvedTable, InvalidInput> => {
+    const table = definition.tables.get(name)
+    return table === undefined ? Effect.fail(new InvalidInput({ field: "table", message: `table: ${definition.name} has no table "${name}"` })) : Effect.succeed(table)
+  }
+
+  /** The shard of a row or locator, from its shard-key column. */
+  const placed = (table: ResolvedTable, located: unknown, field: string): Effect.Effect<number, InvalidInput> => {
+    const value = located !== null && typeof located === "object" ? (located as Record<string, unknown>)[table.shardColumn] : undefined
+    if (value === undefined || value === null || (typeof value !== "string" && typeof value !== "number")) {
+      return Effect.fail(new InvalidInput({ field: `${field}.${table.shardColumn}`, message: `${field}.${table.shardColumn}: ${table.name} rows are placed by ${table.shardColumn}; it is required` }))
+    }
+    return Effect.succeed(shardOf(value, definition.shards))
+  }
+
+  const writeOne = (shard: number, write: WriteOp, options: WriteOptions | undefined) =>
+    Effect.map(call(shard, "write", { writes: [write], ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) }), (results) => (results as ReadonlyArray<WriteResult>)[0].row)
+
+  const table = <K extends keyof S & string>(name: K): TableHandle<S[K]> => {
+    const handle: TableHandle<Table> = {
+      insert: (row, options) =>
+        Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, row, "row"), (shard) => writeOne(shard, { op: "insert", table: name, row }, options))),
+      update: (where, patch, options) =>
+        Effect.flatMap(resolve(name), (t) =>
+          Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "update", table: name, where, patch }, options)),
+        ),
+      delete: (where, options) =>
+        Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "delete", table: name, where }, options))),
+      get: (where) => Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => call(shard, "get", { table: name, where }))) as Op<never>,
+      select: (raw = {}) =>
+        Effect.gen(function* () {
+          const t = yield* resolve(name)
+          const query = yield* Effect.mapError(Schema.decodeUnknown(SelectQuery)(raw), (error) => invalidInputFromParseError(error, "query"))
+          const key = query.where?.[t.shardColumn]
+          const targets = key !== undefined && key !== null && typeof key !== "boolean" ? [shardOf(key, definition.shards)] : Array.from({ length: definition.shards }, (_, n) => n)
+          const pages = yield* Effect.forEach(targets, (shard) => call(shard, "select", { table: name, query: raw }) as Op<Page>, { concurrency: "unbounded" })
+          return mergePages(t, query, pages)
+        }) as Op<never>,
+    }
+    return handle as unknown as TableHandle<S[K]>
+  }
+
+  return {
+    definition,
+    table,
+    transaction: (shardKey, writes, options) =>
+      Effect.gen(function* () {
+        if (typeof shardKey !== "string" && typeof shardKey !== "number") return yield* new InvalidInput({ field: "shardKey", message: "shardKey: a string or number" })
+        const results = yield* call(shardOf(shardKey, definition.shards), "write", { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
+        return results as ReadonlyArray<WriteResult>
+      }),
+    realtime: { authorize: (input) => authorizeTable(definition, env, input as DbAuthorizeInput) },
+    outbox: (shard) => call(shard, "outbox", {}),
+  }
+}

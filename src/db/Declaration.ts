@@ -1,0 +1,181 @@
+/**
+ * `db({ name, schema, realtime, shards })`: the declaration of a database, validated when it is
+ * made (at module load), so a mistake fails the deploy rather than the first request.
+ *
+ * Validation refuses, with a message naming the table and column: a table without exactly one
+ * primary key, a realtime config for an undeclared table, a filter on an undeclared (or JSON)
+ * column, a required filter that is not among the filters or may be null, a `key` column that
+ * does not identify a row, unknown events, names that are not plain SQL identifiers.
+ *
+ * Declarations are registered in the isolate by `namespace/name`, so the shard and hub Durable
+ * Objects (same Worker bundle) find the schema without it crossing RPC.
+ *
+ * @since 0.1.0
+ */
+import { InvalidInput } from "../RealtimeError.js"
+import type { ColumnSpec } from "./Columns.js"
+import { specsOf, type Table } from "./Table.js"
+
+export type ChangeEvent = "insert" | "update" | "delete"
+export const ALL_EVENTS: ReadonlyArray<ChangeEvent> = ["insert", "update", "delete"]
+
+export interface RealtimeTableOptions<Column extends string = string> {
+  /** Events streamed to subscribers. Default all three. */
+  readonly events?: ReadonlyArray<ChangeEvent>
+  /** Columns a subscriber may filter on (equality). Default none. */
+  readonly filters?: ReadonlyArray<Column>
+  /** Filters every subscription must set; they also partition the table's hubs and place rows in shards. */
+  readonly requiredFilters?: ReadonlyArray<Column>
+  /** The column whose value is a change's `key`. Default the primary key. */
+  readonly key?: Column
+  /** `"private"` (default): a grant is needed. `"public"`: anyone may subscribe (filters still apply). */
+  readonly access?: "private" | "public"
+}
+
+export type Schemas = Readonly<Record<string, Table>>
+
+export interface DbOptions<S extends Schemas = Schemas> {
+  /** The database name (a `[A-Za-z0-9_-]` word). */
+  readonly name: string
+  /** Groups databases (an app or environment). Default `"default"`. */
+  readonly namespace?: string
+  readonly schema: S
+  readonly realtime?: {
+    readonly tables: { readonly [K in keyof S]?: RealtimeTableOptions<keyof S[K]["columns"] & string> | true }
+  }
+  /** Number of shard Durable Objects rows are spread over. Default 1. Changing it moves no rows: choose it once. */
+  readonly shards?: number
+  /** Recent changes each hub keeps for `since` resume. Default 1,000. */
+  readonly bufferSize?: number
+  /** Path of the change-stream route. Default `/realtime-db`. */
+  readonly routePath?: string
+  /** Binding names of the two Durable Object namespaces. */
+  readonly bindings?: { readonly shards?: string; readonly hubs?: string }
+}
+
+export interface ResolvedRealtime {
+  readonly events: ReadonlyArray<ChangeEvent>
+  readonly filters: ReadonlyArray<string>
+  readonly requiredFilters: ReadonlyArray<string>
+  readonly key: string
+  readonly access: "private" | "public"
+}
+
+export interface ResolvedTable {
+  readonly name: string
+  readonly table: Table
+  readonly columns: ReadonlyArray<readonly [string, ColumnSpec]>
+  readonly primaryKey: string
+  /** The column whose value places a row in a shard: the first required filter, else the primary key. */
+  readonly shardColumn: string
+  readonly realtime: ResolvedRealtime | undefined
+}
+
+export interface DatabaseDefinition {
+  readonly name: string
+  readonly namespace: string
+  /** `namespace/name`: the actor instance of this database's shards and hubs. */
+  readonly instance: string
+  readonly tables: ReadonlyMap<string, ResolvedTable>
+  readonly shards: number
+  readonly bufferSize: number
+  readonly routePath: string
+  readonly bindings: { readonly shards: string; readonly hubs: string }
+}
+
+export const DEFAULT_ROUTE_PATH = "/realtime-db"
+export const DEFAULT_BINDINGS = { shards: "REALTIME_DB_SHARDS", hubs: "REALTIME_TABLE_HUBS" } as const
+
+const WORD = /^[A-Za-z0-9_-]{1,64}$/
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,62}$/
+const RESERVED = /^(sqlite_|durable_realtime)/i
+
+const refuse = (field: string, message: string): never => {
+  throw new InvalidInput({ field, message: `${field}: ${message}` })
+}
+
+const resolveTable = (name: string, table: Table, realtime: RealtimeTableOptions | true | undefined): ResolvedTable => {
+  if (!IDENTIFIER.test(name) || RESERVED.test(name)) refuse(`schema.${name}`, "table names are letters, digits and _ (starting with a letter), not sqlite_* or durable_realtime*")
+  if (table === null || typeof table !== "object" || typeof table.columns !== "object") refuse(`schema.${name}`, "must be a table(...) declaration")
+  const columns = specsOf(table)
+  if (columns.length === 0) refuse(`schema.${name}`, "declares no columns")
+  for (const [column] of columns) {
+    if (!IDENTIFIER.test(column)) refuse(`schema.${name}.${column}`, "column names are letters, digits and _ (starting with a letter)")
+  }
+  const keys = columns.filter(([, spec]) => spec.primaryKey)
+  if (keys.length !== 1) refuse(`schema.${name}`, keys.length === 0 ? "has no primary key (mark one column .primaryKey())" : `has ${keys.length} primary keys; exactly one is supported`)
+  const [primaryKey, keySpec] = keys[0]
+  if (keySpec.kind !== "text" && keySpec.kind !== "integer") refuse(`schema.${name}.${primaryKey}`, "a primary key is a text() or integer() column")
+  const specOf = new Map(columns)
+  const options: RealtimeTableOptions | undefined = realtime === true ? {} : realtime
+  if (options === undefined) return { name, table, columns, primaryKey, shardColumn: primaryKey, realtime: undefined }
+  const field = `realtime.tables.${name}`
+  const events = options.events ?? ALL_EVENTS
+  if (!Array.isArray(events) || events.length === 0 || events.some((event) => !ALL_EVENTS.includes(event))) {
+    refuse(`${field}.events`, `must be a non-empty list of ${ALL_EVENTS.join(", ")}`)
+  }
+  const filters = options.filters ?? []
+  for (const column of filters) {
+    const spec = specOf.get(column)
+    if (spec === undefined) refuse(`${field}.filters`, `filter on undeclared column "${column}" (table ${name} has ${[...specOf.keys()].join(", ")})`)
+    if (spec!.kind === "json") refuse(`${field}.filters`, `"${column}" is a json column; filters compare scalar values`)
+  }
+  const requiredFilters = options.requiredFilters ?? []
+  for (const column of requiredFilters) {
+    if (!filters.includes(column)) refuse(`${field}.requiredFilters`, `"${column}" is not in filters [${filters.join(", ")}]; required filters must be a subset of filters`)
+    if (!specOf.get(column)!.notNull) refuse(`${field}.requiredFilters`, `"${column}" may be null; a required filter column must be .notNull()`)
+  }
+  const key = options.key ?? primaryKey
+  const keyColumn = specOf.get(key)
+  if (keyColumn === undefined) refuse(`${field}.key`, `undeclared column "${key}"`)
+  if (!keyColumn!.primaryKey && !(keyColumn!.unique && keyColumn!.notNull)) refuse(`${field}.key`, `"${key}" must identify a row: the primary key or a .notNull().unique() column`)
+  const access = options.access ?? "private"
+  if (access !== "private" && access !== "public") refuse(`${field}.access`, `must be "private" or "public"`)
+  return {
+    name,
+    table,
+    columns,
+    primaryKey,
+    shardColumn: requiredFilters[0] ?? primaryKey,
+    realtime: { events: [...new Set(events)], filters: [...new Set(filters)], requiredFilters: [...new Set(requiredFilters)], key, access },
+  }
+}
+
+/** Validate a declaration; throws `InvalidInput` with a message naming what is wrong. */
+export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
+  if (typeof options.name !== "string" || !WORD.test(options.name)) refuse("name", "a database name is 1-64 letters, digits, _ or -")
+  const namespace = options.namespace ?? "default"
+  if (!WORD.test(namespace)) refuse("namespace", "a namespace is 1-64 letters, digits, _ or -")
+  const shards = options.shards ?? 1
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1024) refuse("shards", "must be an integer from 1 to 1024")
+  const bufferSize = options.bufferSize ?? 1_000
+  if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 100_000) refuse("bufferSize", "must be an integer from 1 to 100,000")
+  const realtimeTables = (options.realtime?.tables ?? {}) as Record<string, RealtimeTableOptions | true | undefined>
+  for (const name of Object.keys(realtimeTables)) {
+    if (!(name in options.schema)) refuse(`realtime.tables.${name}`, `no table "${name}" in schema`)
+  }
+  const tables = new Map<string, ResolvedTable>()
+  for (const [name, table] of Object.entries(options.schema)) tables.set(name, resolveTable(name, table, realtimeTables[name]))
+  if (tables.size === 0) refuse("schema", "declares no tables")
+  const routePath = options.routePath ?? DEFAULT_ROUTE_PATH
+  if (!/^\/[A-Za-z0-9_\-/]*$/.test(routePath)) refuse("routePath", "must be a path such as /realtime-db")
+  return {
+    name: options.name,
+    namespace,
+    instance: `${namespace}/${options.name}`,
+    tables,
+    shards,
+    bufferSize,
+    routePath,
+    bindings: { ...DEFAULT_BINDINGS, ...options.bindings },
+  }
+}
+
+const registry = new Map<string, DatabaseDefinition>()
+
+export const registerDatabase = (definition: DatabaseDefinition): void => {
+  registry.set(definition.instance, definition)
+}
+
+/** The definition registered under `namespace/name` in this isolate. */
+export const databaseDefinition = (instance: string): DatabaseDefinition | undefined => registry.get(instance)

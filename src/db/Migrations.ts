@@ -1,0 +1,134 @@
+/**
+ * Storage migrations of a database shard, derived from the declaration.
+ *
+ * On first use: `durable_realtime_001_schema` (every declared table and index), then
+ * `durable_realtime_002_realtime` (the outbox table and its pending-rows index). The declared
+ * schema is saved with each migration; when a later deploy declares a different schema, the
+ * difference becomes the next numbered migration (`_003_schema`, ...). Only additive changes can
+ * be applied in place (new tables, new nullable or defaulted columns, new or dropped indexes);
+ * anything else (dropping a column, changing a type or a key) is refused with a message, never
+ * half-applied. Applied migrations are recorded in `_migrations` by `Sql.migrate`.
+ *
+ * @since 0.1.0
+ */
+import type { ColumnSpec } from "./Columns.js"
+import { sqlType } from "./Columns.js"
+import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
+import { migrationName, OUTBOX_PENDING_INDEX, OUTBOX_TABLE, SQL_PREFIX } from "./Names.js"
+import { ident, literal, toSql } from "./Rows.js"
+
+export interface Migration {
+  readonly name: string
+  readonly statements: ReadonlyArray<string>
+}
+
+/** The declared schema as stored beside the migrations: tables → columns → spec. */
+export type SchemaSnapshot = Record<string, Record<string, ColumnSpec>>
+
+export const SCHEMA_META_KEY = "db_schema"
+
+export const snapshotOf = (definition: DatabaseDefinition): SchemaSnapshot =>
+  Object.fromEntries([...definition.tables.values()].map((table) => [table.name, Object.fromEntries(table.columns.map(([name, spec]) => [name, { ...spec }]))]))
+
+const defaultClause = (spec: ColumnSpec) => {
+  if (spec.default === undefined) return ""
+  const value = toSql(spec, spec.default)
+  return ` DEFAULT ${literal(value)}`
+}
+
+const columnDefinition = (name: string, spec: ColumnSpec) =>
+  `${ident(name)} ${sqlType(spec.kind)}${spec.primaryKey ? " PRIMARY KEY" : ""}${spec.notNull && !spec.primaryKey ? " NOT NULL" : ""}${spec.unique && !spec.primaryKey ? " UNIQUE" : ""}${defaultClause(spec)}`
+
+const indexName = (table: string, column: string) => `${table}__${column}__idx`
+
+const createIndex = (table: string, column: string) => `CREATE INDEX IF NOT EXISTS ${ident(indexName(table, column))} ON ${ident(table)} (${ident(column)})`
+
+export const createTable = (table: ResolvedTable): ReadonlyArray<string> => [
+  `CREATE TABLE IF NOT EXISTS ${ident(table.name)} (${table.columns.map(([name, spec]) => columnDefinition(name, spec)).join(", ")})`,
+  ...table.columns.filter(([, spec]) => spec.index && !spec.primaryKey).map(([name]) => createIndex(table.name, name)),
+]
+
+export const outboxStatements: ReadonlyArray<string> = [
+  `CREATE TABLE IF NOT EXISTS ${OUTBOX_TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_name TEXT NOT NULL,
+    event TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    old_row TEXT,
+    new_row TEXT,
+    request_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    published_at INTEGER
+  )`,
+  `CREATE INDEX IF NOT EXISTS ${OUTBOX_PENDING_INDEX} ON ${OUTBOX_TABLE} (id) WHERE published_at IS NULL`,
+]
+
+const saveSnapshot = (snapshot: SchemaSnapshot) =>
+  `INSERT INTO _meta (key, value) VALUES (${literal(SCHEMA_META_KEY)}, ${literal(JSON.stringify(snapshot))}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`
+
+const sameShape = (a: ColumnSpec, b: ColumnSpec) =>
+  a.kind === b.kind && a.primaryKey === b.primaryKey && a.notNull === b.notNull && a.unique === b.unique
+
+/** The statements turning `stored` into `current`, or the reason it cannot be done in place. */
+export const diffSchema = (stored: SchemaSnapshot, definition: DatabaseDefinition): { readonly statements: ReadonlyArray<string> } | { readonly refused: string } => {
+  const statements: Array<string> = []
+  for (const name of Object.keys(stored)) {
+    if (!definition.tables.has(name)) return { refused: `table ${name} was removed from the declaration; dropping tables is not done automatically` }
+  }
+  for (const table of definition.tables.values()) {
+    const before = stored[table.name]
+    if (before === undefined) {
+      statements.push(...createTable(table))
+      continue
+    }
+    const now = new Map(table.columns)
+    for (const column of Object.keys(before)) {
+      if (!now.has(column)) return { refused: `column ${table.name}.${column} was removed; dropping columns is not done automatically` }
+    }
+    for (const [column, spec] of table.columns) {
+      const old = before[column]
+      if (old === undefined) {
+        if (spec.primaryKey || spec.unique) return { refused: `new column ${table.name}.${column} cannot be a primary key or unique in place` }
+        if (spec.notNull && spec.default === undefined) return { refused: `new column ${table.name}.${column} is notNull without a default` }
+        statements.push(`ALTER TABLE ${ident(table.name)} ADD COLUMN ${columnDefinition(column, spec)}`)
+        if (spec.index) statements.push(createIndex(table.name, column))
+        continue
+      }
+      if (!sameShape(old, spec)) return { refused: `column ${table.name}.${column} changed type or constraints; only additive changes are applied` }
+      if (spec.index && !old.index) statements.push(createIndex(table.name, column))
+      if (!spec.index && old.index) statements.push(`DROP INDEX IF EXISTS ${ident(indexName(table.name, column))}`)
+    }
+  }
+  return { statements }
+}
+
+/**
+ * The migrations to hand to `Sql.migrate`, given what is already applied and the stored schema.
+ * Already-applied names are skipped by `Sql.migrate` itself.
+ */
+export const planMigrations = (
+  definition: DatabaseDefinition,
+  applied: ReadonlyArray<string>,
+  stored: SchemaSnapshot | undefined,
+): { readonly migrations: ReadonlyArray<Migration> } | { readonly refused: string } => {
+  const current = snapshotOf(definition)
+  const first = migrationName(1, "schema")
+  const realtime = migrationName(2, "realtime")
+  if (!applied.includes(first)) {
+    const tables = [...definition.tables.values()].flatMap(createTable)
+    return {
+      migrations: [
+        { name: first, statements: [...tables, saveSnapshot(current)] },
+        { name: realtime, statements: outboxStatements },
+      ],
+    }
+  }
+  const migrations: Array<Migration> = [{ name: realtime, statements: outboxStatements }]
+  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(current)) {
+    const diff = diffSchema(stored, definition)
+    if ("refused" in diff) return diff
+    const next = applied.filter((name) => name.startsWith(`${SQL_PREFIX}_`)).length + (applied.includes(realtime) ? 1 : 2)
+    migrations.push({ name: migrationName(next, "schema"), statements: [...diff.statements, saveSnapshot(current)] })
+  }
+  return { migrations }
+}

@@ -1,0 +1,143 @@
+/**
+ * The wire contract of database change streams, and the messages between shard, hub and Worker.
+ *
+ * ## Connecting
+ * `GET {routePath}?namespace=&database=&table=&filters=<JSON>` as a WebSocket upgrade (default
+ * route `/realtime-db`), offering the subprotocol `durable-realtime.realtime.v1` and, for private
+ * tables, the grant as `durable-realtime.jwt.<token>` (what `database.realtime.authorize(...)`
+ * returns as `protocols`). `filters` is a JSON object of equality filters on the table's declared
+ * filter columns; required filters must be present. With a grant, `filters` may be left out (the
+ * grant's are used) but never differ from the grant's. Optional: `events=insert,delete` (narrows),
+ * `since=<seq>` (resume), `snapshot=true&limit=<n>&cursor=<c>` (rows first).
+ *
+ * Refused before the socket is accepted, JSON body `{ error: { _tag, ... } }`:
+ * 400 `InvalidInput` (malformed or undeclared filters, missing required filter, bad params),
+ * 401 `Unauthorized` (private table without a valid grant, a grant for another table),
+ * 403 `Forbidden` (filters or events wider than the grant), 404 `NotFound` (no such realtime table).
+ *
+ * ## Frames (server → client), in order
+ * `resync?` or replayed `database.change*` (with `since`), or `database.snapshot` (with `snapshot`),
+ * then `ready`, then live `database.change` frames. `seq` is per hub stream (a table, or one
+ * partition of its required-filter values): it grows by one per change with no gap; a subscriber
+ * whose filters skip a change sees a larger step. Reconnect with `since=<last seq>` to get what was
+ * missed from the hub's buffer; when the buffer no longer reaches back that far, a `resync` frame
+ * says so and the client should take a new snapshot.
+ *
+ * An update that moves a row out of a subscriber's filters arrives as `event: "delete"` with the
+ * last image it was allowed to see as `old`, `new: null` and `scope: "left"`; a row moving into
+ * its filters arrives as `event: "insert"` with `scope: "entered"`. The new image of a row that
+ * left is never sent. `events` restrictions apply to the delivered event.
+ *
+ * `{"type":"ping"}` is answered `{"type":"pong"}` by the runtime without waking the hub.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Actor } from "../schema/Common.js"
+
+export const ChangeEventSchema = Schema.Literal("insert", "update", "delete")
+
+/** A filter value: equality on a scalar column. */
+export const FilterValue = Schema.Union(Schema.String, Schema.Number, Schema.Boolean, Schema.Null)
+export const Filters = Schema.Record({ key: Schema.String, value: FilterValue })
+export type Filters = typeof Filters.Type
+
+/** One committed change as the shard sends it to a hub (an outbox row). */
+export const ShardChange = Schema.Struct({
+  shard: Schema.Number,
+  outboxId: Schema.Number,
+  table: Schema.String,
+  event: ChangeEventSchema,
+  old: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  new: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  requestId: Schema.String,
+  /** Commit time, epoch milliseconds. */
+  createdAt: Schema.Number,
+})
+export type ShardChange = typeof ShardChange.Type
+
+export const PublishChanges = Schema.Struct({ changes: Schema.Array(ShardChange) })
+
+/** What the Worker hands the hub with a verified subscription (in a header it always overwrites). */
+export const ForwardedSubscription = Schema.Struct({
+  table: Schema.String,
+  filters: Filters,
+  events: Schema.Array(ChangeEventSchema),
+  actor: Actor,
+  /** Grant expiry, epoch ms; null for public tables. */
+  expiresAt: Schema.NullOr(Schema.Number),
+  since: Schema.optional(Schema.Number),
+  snapshot: Schema.optional(Schema.Struct({ limit: Schema.Number, cursor: Schema.optional(Schema.String) })),
+  /** Whether the client offered the change-stream subprotocol (then the server selects it). */
+  subprotocol: Schema.Boolean,
+})
+export type ForwardedSubscription = typeof ForwardedSubscription.Type
+
+export const SubscriptionHeader = "x-durable-realtime-subscription"
+
+const Row = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/** `database.change`: the message shape of the product documents. */
+export const DatabaseChangeFrame = Schema.Struct({
+  type: Schema.Literal("database.change"),
+  seq: Schema.Number,
+  namespace: Schema.String,
+  database: Schema.String,
+  table: Schema.String,
+  event: ChangeEventSchema,
+  key: Schema.Unknown,
+  old: Schema.NullOr(Row),
+  new: Schema.NullOr(Row),
+  shard: Schema.Number,
+  requestId: Schema.String,
+  /** ISO 8601 commit time. */
+  createdAt: Schema.String,
+  /** Present when an update moved the row into (`entered`) or out of (`left`) this subscriber's filters. */
+  scope: Schema.optional(Schema.Literal("entered", "left")),
+})
+export type DatabaseChangeFrame = typeof DatabaseChangeFrame.Type
+
+export const SnapshotFrame = Schema.Struct({
+  type: Schema.Literal("database.snapshot"),
+  table: Schema.String,
+  rows: Schema.Array(Row),
+  nextCursor: Schema.NullOr(Schema.String),
+})
+
+export const DbReadyFrame = Schema.Struct({
+  type: Schema.Literal("ready"),
+  connectionId: Schema.String,
+  namespace: Schema.String,
+  database: Schema.String,
+  table: Schema.String,
+  /** The hub stream's current seq: changes after `ready` have larger ones. */
+  seq: Schema.Number,
+  resumed: Schema.Boolean,
+  replayed: Schema.Number,
+  snapshot: Schema.Boolean,
+  filters: Filters,
+  events: Schema.Array(ChangeEventSchema),
+  expiresAt: Schema.NullOr(Schema.Number),
+})
+
+export const ResyncFrame = Schema.Struct({
+  type: Schema.Literal("resync"),
+  reason: Schema.Literal("behind", "ahead"),
+  /** The stream's current seq; nothing before it is replayed. */
+  seq: Schema.Number,
+  message: Schema.String,
+})
+
+export const DbErrorFrame = Schema.Struct({ type: Schema.Literal("error"), tag: Schema.String, message: Schema.String })
+export const DbPongFrame = Schema.Struct({ type: Schema.Literal("pong") })
+
+export const DbServerFrame = Schema.Union(DatabaseChangeFrame, SnapshotFrame, DbReadyFrame, ResyncFrame, DbErrorFrame, DbPongFrame)
+export type DbServerFrame = typeof DbServerFrame.Type
+
+/** What `database.realtime.authorize(...)` returns: `new WebSocket(url, protocols)`. */
+export interface DbGrant {
+  readonly url: string
+  readonly protocols: ReadonlyArray<string>
+  /** Epoch milliseconds. */
+  readonly expiresAt: number
+}

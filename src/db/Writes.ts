@@ -1,0 +1,205 @@
+/**
+ * Writes through the Database API, with their outbox rows in the same SQLite transaction.
+ *
+ * A batch (one write, or a `transaction`) is decoded and checked first, as Effects: the table is
+ * declared, the row passes the table's Schema, the locator names the primary key (and the shard
+ * key), the write belongs to this shard. Then one `transactionSync` body applies every write,
+ * reads the row's before/after images, and inserts one outbox row per change of a realtime table.
+ * Any failure (a constraint, a missing row) rolls back the whole batch: a change is streamed if
+ * and only if it committed.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { InvalidInput, invalidInputFromParseError, NotFound, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
+import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
+import { OUTBOX_TABLE } from "./Names.js"
+import { shardOf } from "./Placement.js"
+import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
+import { insertSchema, patchSchema } from "./Table.js"
+
+const Locator = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+export const WriteOp = Schema.Union(
+  Schema.Struct({ op: Schema.Literal("insert"), table: Schema.String, row: Schema.Unknown }),
+  Schema.Struct({ op: Schema.Literal("update"), table: Schema.String, where: Locator, patch: Schema.Unknown }),
+  Schema.Struct({ op: Schema.Literal("delete"), table: Schema.String, where: Locator }),
+)
+export type WriteOp = typeof WriteOp.Type
+
+export const MAX_BATCH = 100
+
+export const WriteBatch = Schema.Struct({
+  writes: Schema.Array(WriteOp).pipe(Schema.minItems(1), Schema.maxItems(MAX_BATCH)),
+  requestId: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
+})
+export type WriteBatch = typeof WriteBatch.Type
+
+/** A write ready to run: decoded, defaults filled, located. */
+type Prepared =
+  | { readonly op: "insert"; readonly table: ResolvedTable; readonly row: DbRow }
+  | { readonly op: "update"; readonly table: ResolvedTable; readonly where: DbRow; readonly patch: DbRow }
+  | { readonly op: "delete"; readonly table: ResolvedTable; readonly where: DbRow }
+
+export interface WriteResult {
+  readonly op: "insert" | "update" | "delete"
+  readonly table: string
+  /** The row after the write; for a delete, the row that was deleted. */
+  readonly row: DbRow
+}
+
+export const tableOf = (definition: DatabaseDefinition, name: string, field = "table"): Effect.Effect<ResolvedTable, InvalidInput> => {
+  const table = definition.tables.get(name)
+  return table === undefined
+    ? Effect.fail(new InvalidInput({ field, message: `${field}: database ${definition.name} has no table "${name}"` }))
+    : Effect.succeed(table)
+}
+
+const decodeColumn = (table: ResolvedTable, column: string, value: unknown, field: string) =>
+  Effect.mapError(Schema.decodeUnknown(table.table.columns[column].schema)(value), (error) => invalidInputFromParseError(error, field))
+
+/** Decode a locator: the primary key, and the shard key when it is another column. */
+export const decodeLocator = (definition: DatabaseDefinition, table: ResolvedTable, where: Record<string, unknown>, field = "where") =>
+  Effect.gen(function* () {
+    const located: DbRow = {}
+    for (const column of Object.keys(where)) {
+      if (column !== table.primaryKey && column !== table.shardColumn) {
+        return yield* new InvalidInput({ field: `${field}.${column}`, message: `${field}.${column}: locate a ${table.name} row by ${table.primaryKey}${table.shardColumn === table.primaryKey ? "" : ` and ${table.shardColumn}`} only` })
+      }
+    }
+    if (where[table.primaryKey] === undefined) return yield* new InvalidInput({ field: `${field}.${table.primaryKey}`, message: `${field}.${table.primaryKey}: the primary key is required` })
+    located[table.primaryKey] = yield* decodeColumn(table, table.primaryKey, where[table.primaryKey], `${field}.${table.primaryKey}`)
+    if (table.shardColumn !== table.primaryKey) {
+      if (where[table.shardColumn] === undefined) {
+        return yield* new InvalidInput({ field: `${field}.${table.shardColumn}`, message: `${field}.${table.shardColumn}: ${table.name} rows are placed by ${table.shardColumn}; pass it with the primary key` })
+      }
+      located[table.shardColumn] = yield* decodeColumn(table, table.shardColumn, where[table.shardColumn], `${field}.${table.shardColumn}`)
+    }
+    return located
+  })
+
+/** The shard a row or locator belongs to. */
+export const shardOfRow = (definition: DatabaseDefinition, table: ResolvedTable, row: DbRow) => shardOf(row[table.shardColumn], definition.shards)
+
+const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Effect.Effect<Prepared, InvalidInput> =>
+  Effect.gen(function* () {
+    const field = `writes.${index}`
+    const table = yield* tableOf(definition, write.table, `${field}.table`)
+    switch (write.op) {
+      case "insert": {
+        const decoded = yield* Effect.mapError(Schema.decodeUnknown(insertSchema(table.table))(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
+        const row: DbRow = {}
+        for (const [column, spec] of table.columns) row[column] = decoded[column] !== undefined ? decoded[column] : spec.default !== undefined ? spec.default : null
+        return { op: "insert", table, row }
+      }
+      case "update": {
+        const where = yield* decodeLocator(definition, table, write.where, `${field}.where`)
+        const patch = yield* Effect.mapError(Schema.decodeUnknown(patchSchema(table.table))(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
+        const keys = Object.keys(patch).filter((column) => patch[column] !== undefined)
+        if (keys.length === 0) return yield* new InvalidInput({ field: `${field}.patch`, message: `${field}.patch: names no column to change` })
+        for (const fixed of new Set([table.primaryKey, table.shardColumn])) {
+          if (patch[fixed] !== undefined && where[fixed] !== undefined && patch[fixed] !== where[fixed]) {
+            return yield* new InvalidInput({ field: `${field}.patch.${fixed}`, message: `${field}.patch.${fixed}: ${fixed} places the row and cannot change; delete and insert instead` })
+          }
+        }
+        return { op: "update", table, where, patch: Object.fromEntries(keys.map((k) => [k, patch[k]])) }
+      }
+      case "delete":
+        return { op: "delete", table, where: yield* decodeLocator(definition, table, write.where, `${field}.where`) }
+    }
+  })
+
+/** Decode a batch and check every write belongs to `shard`. */
+export const prepareBatch = (definition: DatabaseDefinition, batch: WriteBatch, shard: number): Effect.Effect<ReadonlyArray<Prepared>, InvalidInput> =>
+  Effect.forEach(batch.writes, (write, index) =>
+    Effect.flatMap(prepare(definition, write, index), (prepared) => {
+      const located = prepared.op === "insert" ? prepared.row : prepared.where
+      const home = shardOfRow(definition, prepared.table, located)
+      return home === shard
+        ? Effect.succeed(prepared)
+        : Effect.fail(new InvalidInput({ field: `writes.${index}`, message: `writes.${index}: this ${prepared.table.name} row is placed on shard ${home}, not ${shard}; a transaction covers one shard key` }))
+    }),
+  )
+
+const whereClause = (table: ResolvedTable, where: DbRow) => {
+  const specs = new Map(table.columns)
+  const columns = Object.keys(where)
+  return {
+    sql: columns.map((column) => `${ident(column)} = ?`).join(" AND "),
+    params: columns.map((column) => toSql(specs.get(column)!, where[column])),
+  }
+}
+
+const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | undefined => {
+  const clause = whereClause(table, where)
+  const raw = exec(`SELECT ${selectList(table)} FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)[0]
+  return raw === undefined ? undefined : decodeRow(table, raw)
+}
+
+/**
+ * Apply a prepared batch in one transaction with its outbox rows. Fails with `NotFound` for a
+ * missing row, `ConstraintViolation` for a failed constraint; either way nothing is stored.
+ */
+export const applyBatch = (
+  sql: SqlShape,
+  prepared: ReadonlyArray<Prepared>,
+  meta: { readonly requestId: string; readonly now: number },
+): Effect.Effect<ReadonlyArray<WriteResult>, NotFound | StorageFailure | ConstraintViolation> => {
+  // A typed failure found inside the synchronous body: thrown to roll back, then restored.
+  let refused: NotFound | undefined
+  const outbox = (exec: RawExec, table: ResolvedTable, event: string, old: DbRow | null, row: DbRow | null) => {
+    if (table.realtime === undefined) return
+    const key = (event === "delete" ? old : row)![table.realtime.key]
+    exec(
+      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      table.name, event, JSON.stringify(key), old === null ? null : JSON.stringify(old), row === null ? null : JSON.stringify(row), meta.requestId, meta.now,
+    )
+  }
+  const missing = (table: ResolvedTable, where: DbRow) => {
+    refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` })
+    return refused
+  }
+  return sql
+    .transaction((exec): ReadonlyArray<WriteResult> =>
+      prepared.map((write): WriteResult => {
+        const table = write.table
+        const specs = new Map(table.columns)
+        switch (write.op) {
+          case "insert": {
+            const columns = table.columns.map(([name]) => name)
+            exec(
+              `INSERT INTO ${ident(table.name)} (${columns.map(ident).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+              ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
+            )
+            const row = readRow(exec, table, { [table.primaryKey]: write.row[table.primaryKey] })!
+            outbox(exec, table, "insert", null, row)
+            return { op: "insert", table: table.name, row }
+          }
+          case "update": {
+            const old = readRow(exec, table, write.where)
+            if (old === undefined) throw missing(table, write.where)
+            const columns = Object.keys(write.patch)
+            const clause = whereClause(table, write.where)
+            exec(
+              `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql}`,
+              ...columns.map((column) => toSql(specs.get(column)!, write.patch[column])),
+              ...clause.params,
+            )
+            const row = readRow(exec, table, { [table.primaryKey]: write.where[table.primaryKey] })!
+            outbox(exec, table, "update", old, row)
+            return { op: "update", table: table.name, row }
+          }
+          case "delete": {
+            const old = readRow(exec, table, write.where)
+            if (old === undefined) throw missing(table, write.where)
+            const clause = whereClause(table, write.where)
+            exec(`DELETE FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)
+            outbox(exec, table, "delete", old, null)
+            return { op: "delete", table: table.name, row: old }
+          }
+        }
+      }),
+    )
+    .pipe(Effect.catchAll((error): Effect.Effect<never, NotFound | StorageFailure | ConstraintViolation> => Effect.fail(refused ?? error)))
+}

@@ -1,0 +1,65 @@
+/**
+ * `db({ name, schema, realtime, shards })`: declare a database and get its Promise API, the same
+ * operations as the Effect API (`database.effect`), rejecting with the same typed errors.
+ *
+ * @example
+ * ```ts
+ * import { db, table, text } from "durable-realtime/db"
+ * export { RealtimeDbShard, RealtimeTableHub } from "durable-realtime/durable"
+ *
+ * const database = db({
+ *   name: "app",
+ *   schema: { posts: table({ id: text().primaryKey(), tenantId: text().notNull().index(), title: text().notNull() }) },
+ *   realtime: { tables: { posts: { filters: ["tenantId"], requiredFilters: ["tenantId"] } } },
+ * })
+ * await database.table("posts").insert({ id: "p1", tenantId: "t1", title: "Hello" })
+ * const grant = await database.realtime.authorize({ table: "posts", filters: { tenantId: "t1" }, actor: { type: "user", id: "u1" } })
+ * ```
+ * @since 0.1.0
+ */
+import type { Effect } from "effect"
+import { workersEnv } from "../durable/workersEnv.js"
+import { runToPromise } from "../facade.js"
+import { dbHandler } from "../http/DbRoutes.js"
+import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"
+import { registerDatabase, resolveDeclaration, type DatabaseDefinition, type DbOptions, type Schemas } from "./Declaration.js"
+
+type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E> ? (...args: P) => Promise<A> : never }
+
+export interface RealtimeDatabase<S extends Schemas> {
+  readonly name: string
+  readonly namespace: string
+  readonly definition: DatabaseDefinition
+  /** The Effect API over the Worker's env. */
+  readonly effect: DatabaseService<S>
+  readonly table: <K extends keyof S & string>(name: K) => Promised<TableHandle<S[K]>>
+  readonly transaction: Promised<Pick<DatabaseService<S>, "transaction">>["transaction"]
+  readonly realtime: Promised<DatabaseService<S>["realtime"]>
+  readonly outbox: Promised<Pick<DatabaseService<S>, "outbox">>["outbox"]
+  /** The change-stream route: answers `routePath`, resolves `undefined` for other paths. */
+  readonly handler: (request: Request, env?: unknown) => Promise<Response | undefined>
+}
+
+export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: Record<string, unknown> }): RealtimeDatabase<S> => {
+  const definition = resolveDeclaration(options)
+  registerDatabase(definition)
+  let service: DatabaseService<S> | undefined
+  const get = () => (service ??= makeDatabase<S>(definition, options.env ?? workersEnv()))
+  const promised = <H extends object>(select: () => H): Promised<H> =>
+    new Proxy({} as Promised<H>, {
+      get: (_, key) => (...args: Array<unknown>) => runToPromise((select() as Record<PropertyKey, (...a: Array<unknown>) => Effect.Effect<unknown, never>>)[key](...args) as never),
+    })
+  return {
+    name: definition.name,
+    namespace: definition.namespace,
+    definition,
+    get effect() {
+      return get()
+    },
+    table: (name) => promised(() => get().table(name)),
+    transaction: (shardKey, writes, opts) => runToPromise(get().transaction(shardKey, writes, opts)),
+    realtime: promised(() => get().realtime),
+    outbox: (shard) => runToPromise(get().outbox(shard)),
+    handler: dbHandler({ path: definition.routePath }),
+  }
+}

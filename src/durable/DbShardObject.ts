@@ -1,0 +1,31 @@
+/**
+ * The Durable Object class hosting one database shard. Bind it as `REALTIME_DB_SHARDS`.
+ *
+ * Reads (`get`, `select`, `snapshot`, `outbox`) are synchronous SQLite reads, atomic without the
+ * mailbox, so they run beside it: a hub reading a snapshot while holding its own mailbox must not
+ * wait behind a write whose drain waits on that hub.
+ * @since 0.1.0
+ */
+import { Exit, Schema } from "effect"
+import { InvalidInput, invalidInputFromParseError } from "../RealtimeError.js"
+import { ActorRequest } from "../actors/Actor.js"
+import { makeDbShard, READ_OPERATIONS } from "../actors/DbShard.js"
+import { encodeExit } from "../internal/rpc.js"
+import { ActorHost } from "./ActorHost.js"
+
+export class RealtimeDbShard extends ActorHost {
+  protected readonly kind = "dbShard" as const
+  // The shard's own migrations come from the database declaration; the actor runs them on boot.
+  protected readonly migrations = []
+  protected readonly makeActor = makeDbShard
+
+  override async invoke(raw: unknown): Promise<unknown> {
+    const decoded = Schema.decodeUnknownEither(ActorRequest)(raw)
+    if (decoded._tag === "Left") return encodeExit(Exit.fail(invalidInputFromParseError(decoded.left, "request")))
+    if (!READ_OPERATIONS.has(decoded.right.op)) return super.invoke(raw)
+    const hosted = await this.hosted(decoded.right.address)
+    const handler = hosted?.behavior.operations[decoded.right.op]
+    if (hosted === undefined || handler === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: unknown read "${decoded.right.op}"` })))
+    return encodeExit(await hosted.runtime.runPromiseExit(handler(decoded.right.input, decoded.right.caller)))
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Helpers for database tests: change-stream sockets through the test Worker, frame collectors
+ * that wait instead of sleeping, and the test database's handles.
+ */
+import { SELF } from "cloudflare:test"
+import { Schema } from "effect"
+import { afterEach, expect } from "vitest"
+import { DbServerFrame } from "../src/db/Protocol.js"
+import { eventually } from "./live-helpers.js"
+import { testDb } from "./db-schema.js"
+import "./worker.js"
+
+export { testDb }
+export { eventually, sleep } from "./live-helpers.js"
+
+/** Every frame a db socket receives is checked against the protocol's DbServerFrame union. */
+const isFrame = Schema.is(DbServerFrame)
+const offProtocol: Array<unknown> = []
+afterEach(() => {
+  expect(offProtocol.splice(0), "frames that do not match DbServerFrame").toEqual([])
+})
+
+export type Frame = { readonly type: string; readonly [key: string]: any }
+
+export interface DbSocket {
+  readonly frames: Array<Frame>
+  readonly changes: () => Array<Frame>
+  readonly closed: Promise<{ code: number; reason: string }>
+  readonly waitFor: (predicate: (frame: Frame) => boolean, timeoutMs?: number) => Promise<Frame>
+  /** Wait until `n` change frames arrived. */
+  readonly waitChanges: (n: number, timeoutMs?: number) => Promise<Array<Frame>>
+  readonly send: (text: string) => void
+  readonly close: () => void
+  readonly response: Response
+}
+
+/** The URL of a public subscription. */
+export const streamUrl = (table: string, filters?: Record<string, unknown>, extra: Record<string, string> = {}) => {
+  const query = new URLSearchParams({ namespace: "default", database: "dbtest", table, ...(filters === undefined ? {} : { filters: JSON.stringify(filters) }), ...extra })
+  return `/realtime-db?${query.toString()}`
+}
+
+/** Open a change-stream socket; `socket` is undefined when refused (then read `response`). */
+export const openStream = async (url: string, protocols: ReadonlyArray<string> = ["durable-realtime.realtime.v1"]): Promise<{ response: Response; socket?: DbSocket }> => {
+  const response = await SELF.fetch(`http://example.com${url}`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": protocols.join(", ") } })
+  const ws = response.webSocket
+  if (ws === null) return { response }
+  const frames: Array<Frame> = []
+  let resolveClosed: (value: { code: number; reason: string }) => void = () => undefined
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve))
+  ws.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data as string)
+    if (!isFrame(frame)) offProtocol.push(frame)
+    frames.push(frame)
+  })
+  ws.addEventListener("close", (event) => resolveClosed({ code: event.code, reason: event.reason }))
+  ws.accept()
+  const changes = () => frames.filter((frame) => frame.type === "database.change")
+  return {
+    response,
+    socket: {
+      frames,
+      changes,
+      closed,
+      response,
+      waitFor: (predicate, timeoutMs = 4000) => eventually(() => frames.find(predicate), timeoutMs, "a frame"),
+      waitChanges: (n, timeoutMs = 4000) => eventually(() => (changes().length >= n ? changes() : undefined), timeoutMs, `${n} changes`),
+      send: (text) => ws.send(text),
+      close: () => {
+        try {
+          ws.close(1000, "done")
+        } catch {
+          // closed
+        }
+      },
+    },
+  }
+}
+
+/** Open a socket that must be accepted, and wait for `ready`. */
+export const subscribe = async (url: string, protocols?: ReadonlyArray<string>): Promise<DbSocket> => {
+  const { response, socket } = await openStream(url, protocols)
+  if (socket === undefined) throw new Error(`stream refused: ${response.status} ${await response.text()}`)
+  await socket.waitFor((frame) => frame.type === "ready")
+  return socket
+}
+
+/** A grant for the posts stream of one tenant. */
+export const postsGrant = (filters: Record<string, unknown>, options: { events?: ReadonlyArray<"insert" | "update" | "delete">; ttlSeconds?: number; actor?: string } = {}) =>
+  testDb.realtime.authorize({
+    table: "posts",
+    filters: filters as Record<string, string>,
+    actor: { type: "user", id: options.actor ?? "reader" },
+    ...(options.events === undefined ? {} : { events: options.events }),
+    ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }),
+  })
+
+let counter = 0
+export const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`
+
+/** A post row with defaults for the test table. */
+export const post = (tenantId: string, id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  tenantId,
+  authorId: "a1",
+  slug: `slug-${id}`,
+  title: `Title ${id}`,
+  ...extra,
+})

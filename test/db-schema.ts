@@ -1,0 +1,50 @@
+/**
+ * The databases the db tests run against (registered in the test Worker's isolate, where the
+ * shard and hub objects run too).
+ */
+import { boolean, db, integer, json, real, table, text, timestamp } from "../src/db/index.js"
+
+export const posts = table({
+  id: text().primaryKey(),
+  tenantId: text().notNull().index(),
+  authorId: text().notNull().index(),
+  slug: text().notNull().unique(),
+  title: text().notNull(),
+  published: boolean().notNull().default(false),
+  views: integer().notNull().default(0),
+  score: real(),
+  tags: json<ReadonlyArray<string>>(),
+  publishedAt: timestamp(),
+})
+
+export const notes = table({
+  id: integer().primaryKey(),
+  channel: text().notNull().index(),
+  body: text().notNull(),
+})
+
+/** Partitioned by two required filters: moving a task between boards changes its hub. */
+export const tasks = table({
+  id: text().primaryKey(),
+  orgId: text().notNull(),
+  boardId: text().notNull().index(),
+  title: text().notNull(),
+})
+
+/** Not streamed: writes to it make no outbox rows. */
+export const audit = table({ id: text().primaryKey(), what: text() })
+
+/** Posts are private and partitioned by tenant (rows placed by tenantId, key `slug`); notes are public. */
+export const testDb = db({
+  name: "dbtest",
+  schema: { posts, notes, audit, tasks },
+  realtime: {
+    tables: {
+      posts: { filters: ["tenantId", "authorId", "published"], requiredFilters: ["tenantId"], key: "slug" },
+      notes: { access: "public", filters: ["channel"] },
+      tasks: { access: "public", filters: ["orgId", "boardId"], requiredFilters: ["orgId", "boardId"] },
+    },
+  },
+  shards: 3,
+  bufferSize: 20,
+})
