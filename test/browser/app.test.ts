@@ -128,4 +128,34 @@ describe("example app in Chromium", () => {
     await shot(page, "dashboard")
     await page.close()
   })
+
+  it("database feed: an insert, an update and a delete through the Database API show up for the tenant", async () => {
+    const tenant = unique("tenant")
+    const page = await open(bob, `/feed?tenant=${tenant}`, "Bob")
+    const titles = () => page.locator("#posts .title").allTextContents()
+    // Written by someone else (Ada's context), through the example's Database API routes.
+    const writer = await ada.newPage()
+    await writer.goto(server.url)
+    const call = (path: string, method: string, body?: unknown) =>
+      writer.evaluate(
+        async ([path, method, body]) => {
+          const response = await fetch(path as string, { method: method as string, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+          return response.status
+        },
+        [path, method, body] as const,
+      )
+    expect(await call("/db/posts", "POST", { id: "p1", tenantId: tenant, title: "First post" })).toBe(201)
+    expect(await call("/db/posts", "POST", { id: "p2", tenantId: `${tenant}-other`, title: "Not for this tenant" })).toBe(201)
+    await expect.poll(titles, { timeout: 3000 }).toEqual(["First post"])
+    expect(await call(`/db/posts/p1?tenantId=${tenant}`, "PATCH", { title: "First post, edited" })).toBe(200)
+    await expect.poll(titles, { timeout: 3000 }).toEqual(["First post, edited"])
+    await page.fill("#title", "Second post")
+    await page.click("#new-post button")
+    await expect.poll(titles, { timeout: 3000 }).toEqual(["First post, edited", "Second post"])
+    expect(await call(`/db/posts/p1?tenantId=${tenant}`, "DELETE")).toBe(200)
+    await expect.poll(titles, { timeout: 3000 }).toEqual(["Second post"])
+    await shot(page, "feed")
+    await writer.close()
+    await page.close()
+  })
 })
