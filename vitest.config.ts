@@ -13,6 +13,8 @@ export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.toml" }, miniflare: { bindings: traceBindings } })],
   test: {
     include: ["test/**/*.test.ts"],
+    // The browser test runs in Node against wrangler dev (vitest.browser.config.ts).
+    exclude: ["test/browser/**"],
     reporters: ["default", "./test/summary-reporter.ts"],
     // One module graph for every file: effect and the library load once instead of per file
     // (the suite took ~3x longer isolated). Tests share nothing else: each uses fresh ids.

@@ -22,14 +22,14 @@ describe("database change streams", () => {
     expect(deleted.title).toBe("Edited")
 
     const [insert, update, remove] = await socket.waitChanges(3)
-    expect(insert).toMatchObject({ type: "database.change", seq: 1, namespace: "default", database: "dbtest", table: "posts", event: "insert", key: "slug-p1", old: null, requestId: "req-1" })
+    expect(insert).toMatchObject({ type: "database.change", seq: 1, namespace: "default", database: "dbtest", table: "posts", event: "insert", key: `slug-p1-${tenant}`, old: null, requestId: "req-1" })
     expect(insert.new).toEqual(inserted)
     expect(typeof insert.shard).toBe("number")
     expect(new Date(insert.createdAt).toISOString()).toBe(insert.createdAt)
-    expect(update).toMatchObject({ seq: 2, event: "update", key: "slug-p1" })
+    expect(update).toMatchObject({ seq: 2, event: "update", key: `slug-p1-${tenant}` })
     expect(update.old).toEqual(inserted)
     expect(update.new).toEqual(updated)
-    expect(remove).toMatchObject({ seq: 3, event: "delete", key: "slug-p1", new: null })
+    expect(remove).toMatchObject({ seq: 3, event: "delete", key: `slug-p1-${tenant}`, new: null })
     expect(remove.old).toEqual(updated)
     // Committed changes are marked published in the shard's outbox.
     const outbox = (await testDb.outbox(insert.shard)) as { pending: number; rows: Array<{ published_at: number | null }> }
@@ -53,7 +53,7 @@ describe("database change streams", () => {
     expect(published.changes()).toHaveLength(2)
     expect(seen[0]).toMatchObject({ event: "insert", scope: "entered", old: null, seq: 2 })
     expect(seen[0].new.title).toBe("Live")
-    expect(seen[1]).toMatchObject({ event: "delete", scope: "left", new: null, seq: 3, key: "slug-draft" })
+    expect(seen[1]).toMatchObject({ event: "delete", scope: "left", new: null, seq: 3, key: `slug-draft-${tenant}` })
     expect(seen[1].old.title).toBe("Live")
     // The new image of a row that left the filter is never sent.
     expect(JSON.stringify(published.frames)).not.toContain("Secret draft")

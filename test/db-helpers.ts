@@ -103,7 +103,8 @@ export const post = (tenantId: string, id: string, extra: Record<string, unknown
   id,
   tenantId,
   authorId: "a1",
-  slug: `slug-${id}`,
+  // Unique across tenants: slugs are unique per shard, and tests share storage (isolate: false).
+  slug: `slug-${id}-${tenantId}`,
   title: `Title ${id}`,
   ...extra,
 })
