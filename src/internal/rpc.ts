@@ -29,6 +29,23 @@ export interface ActorNamespace {
 /** The Durable Object name of an actor: instances never share an object. */
 export const objectName = (instance: string, kind: string, id: string) => `${instance}\u0000${kind}\u0000${id}`
 
+/**
+ * A copy of an RPC input with null-prototype objects made plain. Durable Object RPC refuses
+ * objects whose prototype is not `Object.prototype` (`Object.create(null)`), which
+ * would otherwise surface as a storage failure instead of the actor's own input validation.
+ */
+export const plainInput = (value: unknown, depth = 0): unknown => {
+  if (value === null || typeof value !== "object" || depth > 64) return value
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value
+  if (Array.isArray(value)) return value.map((item) => plainInput(item, depth + 1))
+  const prototype = Object.getPrototypeOf(value)
+  // Dates and other values the runtime serializes itself are left alone.
+  if (prototype !== null && prototype !== Object.prototype) return value
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) copy[key] = plainInput(item, depth + 1)
+  return copy
+}
+
 /** Call one operation on an actor and decode its Exit back into an Effect. */
 export const callActor = (
   namespace: ActorNamespace,
@@ -40,7 +57,7 @@ export const callActor = (
 ): Effect.Effect<unknown, RealtimeError> =>
   Effect.gen(function* () {
     const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as ActorStub
-    const request: ActorRequest = { address, op, ...(input === undefined ? {} : { input }), ...(caller === undefined ? {} : { caller }) }
+    const request: ActorRequest = { address, op, ...(input === undefined ? {} : { input: plainInput(input) }), ...(caller === undefined ? {} : { caller }) }
     const encoded = yield* Effect.tryPromise({
       try: () => stub.invoke(request),
       catch: (cause) => new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` }),
