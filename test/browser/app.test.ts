@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startExampleApp, type DevServer } from "./server.js"
+import { startExampleApp, type DevServer } from "../../scripts/dev-server.js"
 
 const root = join(import.meta.dirname, "../..")
 const artifacts = join(root, "test-artifacts")

@@ -1,5 +1,5 @@
 /**
- * The example app on `wrangler dev` for browser tests: a free port on 127.0.0.1, a fresh local
+ * The example app on `wrangler dev` for the browser test and the soak: a free port on 127.0.0.1, a fresh local
  * storage directory, and a stop that always runs.
  */
 import { spawn, type ChildProcess } from "node:child_process"
@@ -8,7 +8,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const root = join(import.meta.dirname, "../..")
+const root = join(import.meta.dirname, "..")
 
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -22,6 +22,8 @@ export const freePort = () =>
 
 export interface DevServer {
   readonly url: string
+  /** The wrangler process; workerd runs among its descendants. */
+  readonly pid: number | undefined
   readonly stop: () => Promise<void>
 }
 
@@ -66,5 +68,5 @@ export const startExampleApp = async (): Promise<DevServer> => {
     await stop()
     throw error
   }
-  return { url: `http://127.0.0.1:${port}`, stop }
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop }
 }
