@@ -12,13 +12,27 @@ const traceBindings: Record<string, string> = existsSync(tracePath) ? { AUTOMERG
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.toml" }, miniflare: { bindings: traceBindings } })],
   test: {
-    include: ["test/**/*.test.ts"],
-    // The browser test runs in Node against wrangler dev (vitest.browser.config.ts).
-    exclude: ["test/browser/**"],
     reporters: ["default", "./test/summary-reporter.ts"],
-    // One module graph for every file: effect and the library load once instead of per file
-    // (the suite took ~3x longer isolated). Tests share nothing else: each uses fresh ids.
-    isolate: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "workerd",
+          include: ["test/**/*.test.ts"],
+          // The browser test runs in Node against wrangler dev (vitest.browser.config.ts).
+          exclude: ["test/browser/**", "test/db-*.test.ts"],
+          // One module graph for every file: effect and the library load once instead of per file
+          // (the suite took ~3x longer isolated). These tests use fresh ids, so sharing storage is safe.
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        // The database tests use fixed row ids (primary keys are unique per shard): each file
+        // gets its own storage.
+        test: { name: "workerd-db", include: ["test/db-*.test.ts"], isolate: true },
+      },
+    ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // A Durable Object alarm may still be running when its test file's environment closes; the
