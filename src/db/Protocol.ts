@@ -28,6 +28,10 @@
  * its filters arrives as `event: "insert"` with `scope: "entered"`. The new image of a row that
  * left is never sent. `events` restrictions apply to the delivered event.
  *
+ * After a snapshot, resume with the `seq` of the last change received. Changes the snapshot
+ * already contained are skipped on the snapshot's connection only; a client that resumes from the
+ * `ready` seq before any change arrived may see such a change once more, so apply changes by `key`.
+ *
  * `{"type":"ping"}` is answered `{"type":"pong"}` by the runtime without waking the hub.
  *
  * @since 0.1.0

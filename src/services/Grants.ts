@@ -87,8 +87,12 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
         return yield* new InvalidInput({ field: "ttlSeconds", message: `ttlSeconds: must be an integer from 1 to ${MAX_TTL_SECONDS}` })
       }
-      const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-      const expiresAt = (now + ttlSeconds) * 1000
+      const nowMs = yield* Clock.currentTimeMillis
+      const now = Math.floor(nowMs / 1000)
+      // `exp` is whole seconds: round up, so a grant never lives shorter than `ttlSeconds`
+      // (rounding down made a 1-second grant expire on arrival).
+      const exp = Math.ceil(nowMs / 1000 + ttlSeconds)
+      const expiresAt = exp * 1000
       const token = yield* Effect.promise(() =>
         new jose.SignJWT({ scope: scope as unknown as jose.JWTPayload })
           .setProtectedHeader({ alg: "HS256", kid: signing.kid, typ: "JWT" })
@@ -96,7 +100,7 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
           .setAudience(audienceOf(scope.type))
           .setSubject(scope.actor.id)
           .setIssuedAt(now)
-          .setExpirationTime(now + ttlSeconds)
+          .setExpirationTime(exp)
           .setJti(crypto.randomUUID())
           .sign(secrets.get(signing.kid)!),
       )
