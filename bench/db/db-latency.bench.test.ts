@@ -8,7 +8,7 @@
  */
 import { env, SELF } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
-import { testDb } from "../test/db-schema.js"
+import { testDb } from "../../test/db-schema.js"
 
 const DURATION_MS = Number((env as Record<string, unknown>).BENCH_DURATION_MS ?? 2000)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
