@@ -9,8 +9,8 @@ export const percentile = (values, p) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
 }
 
-export const grantFor = async (base, room, user) => {
-  const response = await fetch(`${base}/api/grants/rooms/${encodeURIComponent(room)}?user=${encodeURIComponent(user)}`)
+export const grantFor = async (base, room, user, kind = "rooms") => {
+  const response = await fetch(`${base}/api/grants/${kind}/${encodeURIComponent(room)}?user=${encodeURIComponent(user)}`)
   if (!response.ok) throw new Error(`grant refused: ${response.status}`)
   return response.json()
 }
@@ -30,14 +30,15 @@ export const publishOverHttp = async (base, room, message) => {
 }
 
 /** Open `count` clients to one room (at most `concurrency` handshakes at a time); resolves once each is ready or failed. */
-export const openClients = async (base, room, count, { concurrency }) => {
+export const openClients = async (base, room, count, { concurrency, kind = "rooms", rooms = 1 }) => {
   const sockets = []
   const handlers = []
   let ready = 0
   let errors = 0
   const openOne = async (index) => {
     try {
-      const grant = await grantFor(base, room, `soak-${index}`)
+      const target = rooms === 1 ? room : `${room}-${index % rooms}`
+      const grant = await grantFor(base, target, `soak-${index}`, kind)
       await new Promise((resolve) => {
         const socket = new WebSocket(`${base.replace(/^http/, "ws")}${grant.url}`, grant.protocols)
         const timer = setTimeout(() => {
@@ -79,5 +80,40 @@ export const openClients = async (base, room, count, { concurrency }) => {
     closeAll: () => {
       for (const socket of sockets) socket.terminate()
     },
+  }
+}
+
+/** One publisher socket: `publish(message)` resolves true on the server's ack, false on an error frame or timeout. */
+export const openPublisher = async (base, room) => {
+  const grant = await grantFor(base, room, "publisher")
+  const socket = new WebSocket(`${base.replace(/^http/, "ws")}${grant.url}`, grant.protocols)
+  const waiting = new Map()
+  await new Promise((resolve, reject) => {
+    socket.on("message", (raw) => {
+      const frame = JSON.parse(raw.toString())
+      if (frame.type === "ready") resolve()
+      if ((frame.type === "ack" || frame.type === "error") && waiting.has(frame.id)) {
+        waiting.get(frame.id)(frame.type === "ack")
+        waiting.delete(frame.id)
+      }
+    })
+    socket.on("error", reject)
+  })
+  let next = 0
+  return {
+    publish: (message) =>
+      new Promise((resolve) => {
+        const id = `p${next++}`
+        const timer = setTimeout(() => {
+          waiting.delete(id)
+          resolve(false)
+        }, 10_000)
+        waiting.set(id, (ok) => {
+          clearTimeout(timer)
+          resolve(ok)
+        })
+        socket.send(JSON.stringify({ type: "publish", id, message }))
+      }),
+    close: () => socket.terminate(),
   }
 }
