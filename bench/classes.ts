@@ -1,0 +1,2 @@
+/** The floors' and peers' Durable Object classes; each workload family adds its exports here. */
+export {}

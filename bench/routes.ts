@@ -1,0 +1,20 @@
+/**
+ * Every HTTP route of the benchmark Worker, tried in order; a route resolves `undefined` for a
+ * request that is not its own. Each workload family registers its routes here.
+ */
+import { grantRoute } from "./library.js"
+
+export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
+
+/** `/floor/{name}/{id}/...` and similar: forward to the Durable Object named `id` in a binding. */
+export const forwardTo =
+  (prefix: string, binding: string): BenchRoute =>
+  async (request, env, url) => {
+    if (!url.pathname.startsWith(`${prefix}/`)) return undefined
+    const id = url.pathname.slice(prefix.length + 1).split("/")[0]
+    if (id === undefined || id === "") return new Response("missing object id", { status: 400 })
+    const namespace = env[binding] as DurableObjectNamespace
+    return namespace.get(namespace.idFromName(decodeURIComponent(id))).fetch(request)
+  }
+
+export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url)]

@@ -1,0 +1,80 @@
+// `npm run bench [-- <workload> ...] [--runs N] [--quick]`: start the benchmark Worker on wrangler
+// dev, run each workload's cells `runs` times (interleaved, so drift hits every target alike),
+// and write bench/results.json and the generated part of BENCHMARKS.md.
+import { cpus, totalmem, loadavg, release } from "node:os"
+import { readFileSync, writeFileSync, existsSync } from "node:fs"
+import { join } from "node:path"
+import { workloads } from "./workloads/index.mjs"
+import { startBenchServer } from "./harness/server.mjs"
+import { summarize } from "./harness/stats.mjs"
+import { writeReport } from "./report.mjs"
+
+const args = process.argv.slice(2)
+const flag = (name) => {
+  const index = args.indexOf(name)
+  return index === -1 ? undefined : args[index + 1]
+}
+const quick = args.includes("--quick")
+const runs = Number(flag("--runs") ?? (quick ? 1 : 5))
+const named = args.filter((arg, index) => !arg.startsWith("--") && args[index - 1] !== "--runs")
+const unknown = named.filter((name) => !workloads.some((workload) => workload.name === name))
+if (unknown.length > 0) {
+  console.error(`unknown workload(s): ${unknown.join(", ")}; known: ${workloads.map((workload) => workload.name).join(", ")}`)
+  process.exit(2)
+}
+const selected = named.length === 0 ? workloads.filter((workload) => !workload.hidden) : workloads.filter((workload) => named.includes(workload.name))
+
+const resultsPath = join(import.meta.dirname, "results.json")
+const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, "utf8")) : { workloads: {} }
+const workerdVersion = JSON.parse(readFileSync(join(import.meta.dirname, "..", "node_modules", "workerd", "package.json"), "utf8")).version
+const machine = {
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  workerd: workerdVersion,
+  loadAverageAtStart: loadavg()[0].toFixed(2),
+}
+
+const log = (line) => console.log(`[bench] ${line}`)
+const deadline = (ms, what) =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish in ${ms / 1000} s`)), ms).unref())
+
+const server = await startBenchServer()
+log(`benchmark Worker on ${server.url}; ${runs} run(s) per cell${quick ? " (quick)" : ""}`)
+const results = { ...previous, machine, workloads: { ...previous.workloads } }
+let failed = false
+try {
+  for (const workload of selected) {
+    const cells = workload.cells({ quick })
+    const perCell = cells.map(() => [])
+    for (let run = 1; run <= runs; run++) {
+      for (const [index, cell] of cells.entries()) {
+        const context = { server, quick, run, log: (line) => log(`${workload.name} ${cell.group} ${cell.target}: ${line}`) }
+        try {
+          const figures = await Promise.race([workload.run(context, cell), deadline(workload.timeoutMs ?? 180_000, `${workload.name} ${cell.target}`)])
+          perCell[index].push(figures)
+          log(`${workload.name} | ${cell.group} | ${cell.target} | run ${run}/${runs} | ${JSON.stringify(figures)}`)
+        } catch (error) {
+          failed = true
+          log(`${workload.name} | ${cell.group} | ${cell.target} | run ${run}/${runs} FAILED: ${error instanceof Error ? error.stack : error}`)
+          perCell[index].push({ failed: 1 })
+        }
+      }
+    }
+    results.workloads[workload.name] = {
+      command: `npm run bench -- ${workload.name}${runs === 5 ? "" : ` --runs ${runs}`}`,
+      ranAt: new Date().toISOString(),
+      machine,
+      runs,
+      cells: cells.map((cell, index) => ({ ...cell, params: undefined, runs: perCell[index], summary: summarize(perCell[index]) })),
+    }
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`)
+  }
+} finally {
+  await server.stop()
+}
+writeReport(results)
+log(`wrote bench/results.json and BENCHMARKS.md${failed ? " (some runs FAILED; see above)" : ""}`)
+process.exit(failed ? 1 : 0)

@@ -1,0 +1,5 @@
+// Every workload `npm run bench` knows, in report order. Each module's default export follows the
+// contract in bench/README.md.
+import smoke from "./smoke.mjs"
+
+export const workloads = [smoke]
