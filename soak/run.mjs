@@ -9,6 +9,7 @@
 // Writes soak/results.json and the "Load and soak" section of BENCHMARKS.md.
 import { readFileSync, writeFileSync, existsSync } from "node:fs"
 import { join } from "node:path"
+import { cpus, loadavg } from "node:os"
 import { startExampleApp } from "../scripts/dev-server.ts"
 import { openClients, openPublisher, publishOverHttp, percentile, sleep } from "./clients.mjs"
 import { workerdUsage } from "./proc.mjs"
@@ -20,7 +21,7 @@ const sizes = quick
 
 const root = join(import.meta.dirname, "..")
 const server = await startExampleApp()
-const results = { date: new Date().toISOString(), quick, sizes, scenarios: {} }
+const results = { date: new Date().toISOString(), quick, sizes, machine: { cores: cpus().length, cpu: cpus()[0]?.model, loadAverageAtStart: loadavg()[0].toFixed(2) }, scenarios: {} }
 try {
   const base = server.url
 
@@ -136,7 +137,7 @@ const s = results.scenarios
 const section = `<!-- soak:start -->
 ## Load and soak (issue 8)
 
-\`npm run soak\`${quick ? " -- --quick" : ""} on ${results.date.slice(0, 10)}, example app on \`wrangler dev\` (local), Node load generator on loopback, same 2-core machine. Raw figures: \`soak/results.json\`.
+\`npm run soak\`${quick ? " -- --quick" : ""} on ${results.date.slice(0, 10)}, example app on \`wrangler dev\` (local), Node load generator on loopback, ${results.machine.cores} × ${results.machine.cpu}, load average ${results.machine.loadAverageAtStart} at start (other work was running beside it when that is above ~1). Raw figures: \`soak/results.json\`.
 
 | scenario | figure |
 | --- | --- |
