@@ -21,10 +21,14 @@ const json = async (response) => {
 /** How one target is reached: where to write, how to subscribe, how to count rows written. */
 const targetFor = (server, name, runId) => {
   const tenantId = `t-${runId}`
+  /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run. */
+  const burst = (rate, count) =>
+    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count })}`, { method: "POST" }).then(json)
   if (name === LIBRARY) {
     let grant
     return {
       tenantId,
+      burst,
       write: (row) => fetch(`${server.url}/dbflow/library/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
       prepare: async () => (grant = await json(await fetch(`${server.url}/dbflow/library/grant/${tenantId}`))),
       subscribe: (onFrame) =>
@@ -38,6 +42,7 @@ const targetFor = (server, name, runId) => {
   const base = `${server.url}/floor/dbflow/${runId}`
   return {
     tenantId,
+    burst,
     write: (row) => fetch(`${base}/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
     prepare: async () => {},
     subscribe: (onFrame) => openSocket(`${server.wsUrl}/floor/dbflow/${runId}/ws`, { onFrame }),
@@ -58,7 +63,7 @@ const runEmpty = async ({ server }, { rate, durationMs }) => {
 }
 
 const runTarget = async ({ server, run, log }, cell) => {
-  const { rate, durationMs, subscribers } = cell.params
+  const { rate, durationMs, subscribers, writer } = cell.params
   if (cell.target === EMPTY) return runEmpty({ server }, cell.params)
   const runId = `${cell.target === LIBRARY ? "lib" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
@@ -76,13 +81,15 @@ const runTarget = async ({ server, run, log }, cell) => {
     const frame = JSON.parse(data.toString())
     if (frame.type !== "database.change") return
     const id = frame.new?.id ?? ""
+    const title = frame.new?.title ?? ""
     const suffix = id.slice(id.lastIndexOf("-") + 1)
     if (suffix.startsWith("w")) return void warmDelivered++
     const index = Number(suffix)
     if (!Number.isInteger(index) || index < 0 || index >= total) return void stray++
     delivered++
     if (++deliveries[index] === subscribers) {
-      completion.record(receivedAt - scheduledAt[index])
+      // Writes issued in the Worker carry their scheduled time (epoch ms, same machine clock) in the title.
+      completion.record(title.startsWith("due:") ? Date.now() - Number(title.slice(4)) : receivedAt - scheduledAt[index])
       commitToReceive.record(Date.now() - Date.parse(frame.createdAt))
     }
   }
@@ -104,7 +111,10 @@ const runTarget = async ({ server, run, log }, cell) => {
     const pending = []
     let failedWrites = 0
     const title = "x".repeat(40)
-    await openLoop({
+    if (writer === "worker") {
+      const answer = await target.burst(rate, total)
+      failedWrites += answer.failed
+    } else await openLoop({
       rate,
       durationMs,
       operation: (index, at) => {
@@ -149,10 +159,14 @@ const runTarget = async ({ server, run, log }, cell) => {
 
 const groupsFor = (quick) =>
   quick
-    ? [{ rate: 50, durationMs: 2000 }]
+    ? [
+        { writer: "http", rate: 50, durationMs: 2000, subscribers: [1, 100] },
+        { writer: "worker", rate: 50, durationMs: 2000, subscribers: [100] },
+      ]
     : [
-        { rate: 100, durationMs: 3000 },
-        { rate: 20, durationMs: 3000 },
+        { writer: "http", rate: 100, durationMs: 3000, subscribers: [1, 100] },
+        { writer: "http", rate: 20, durationMs: 3000, subscribers: [1, 100] },
+        { writer: "worker", rate: 100, durationMs: 3000, subscribers: [1, 100] },
       ]
 
 export default {
@@ -188,16 +202,17 @@ Supabase Realtime, the natural one, needs Postgres and an Elixir server, neither
   ],
   timeoutMs: 120_000,
   cells: ({ quick }) =>
-    groupsFor(quick).flatMap(({ rate, durationMs }) =>
-      [1, 100].flatMap((subscribers) => {
-        const group = `${rate} writes/s × ${durationMs / 1000} s, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`
-        const params = { rate, durationMs, subscribers }
+    groupsFor(quick).flatMap(({ writer, rate, durationMs, subscribers: counts }) =>
+      counts.flatMap((subscribers) => {
+        const how = writer === "http" ? "HTTP write requests" : "writes issued inside the Worker"
+        const group = `${rate} writes/s × ${durationMs / 1000} s (${how}), ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`
+        const params = { writer, rate, durationMs, subscribers }
         const cells = [
           { group, target: LIBRARY, floor: FLOOR, params },
           { group, target: FLOOR, floor: FLOOR, params },
         ]
-        // The per-request cost of the transport, once per rate (it does not depend on subscribers).
-        if (subscribers === 1) cells.push({ group, target: EMPTY, floor: FLOOR, params })
+        // The per-request cost of the transport (it depends neither on subscribers nor much on rate).
+        if (writer === "http" && subscribers === 1 && (quick || rate === 100)) cells.push({ group, target: EMPTY, floor: FLOOR, params })
         return cells
       }),
     ),
