@@ -3,7 +3,8 @@
 // it under wrangler dev) while writing at a fixed rate to one target, and prints self time by
 // function and by source area. Not part of `npm run bench`; findings go to bench/notes/db.md.
 //
-//   node bench/dbflow/profile.mjs [library|floor] [rate=50] [seconds=4] [subscribers=1]
+//   node bench/dbflow/profile.mjs [library|floor] [rate=50] [seconds=4] [subscribers=1] [http|worker]
+// `worker` issues the measured writes inside the Worker (the burst route): no HTTP request per write.
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -11,7 +12,7 @@ import { join } from "node:path"
 import WebSocket from "ws"
 import { closeAll, openLoop, openMany, openSocket, sleep } from "../harness/load.mjs"
 
-const [which = "library", rate = "50", seconds = "4", subscribers = "1"] = process.argv.slice(2)
+const [which = "library", rate = "50", seconds = "4", subscribers = "1", writer = "http"] = process.argv.slice(2)
 const root = join(import.meta.dirname, "..", "..")
 const port = 18000 + Math.floor(Math.random() * 1000)
 const inspectorPort = port + 1000
@@ -67,7 +68,12 @@ try {
   await call("Profiler.setSamplingInterval", { interval: 100 })
   await call("Profiler.start")
   const pending = []
-  await openLoop({ rate: Number(rate), durationMs: Number(seconds) * 1000, operation: (index) => pending.push(write({ id: `${tenantId}-${index}`, tenantId, title: "x".repeat(40) })) })
+  if (writer === "worker") {
+    const count = Math.floor(Number(rate) * Number(seconds))
+    pending.push(fetch(`${url}/dbflow/burst/${which}/${tenantId}?${new URLSearchParams({ tenant: tenantId, rate, count })}`, { method: "POST" }).then((response) => response.arrayBuffer()))
+  } else {
+    await openLoop({ rate: Number(rate), durationMs: Number(seconds) * 1000, operation: (index) => pending.push(write({ id: `${tenantId}-${index}`, tenantId, title: "x".repeat(40) })) })
+  }
   await Promise.all(pending)
   await sleep(800)
   const { result } = await call("Profiler.stop")
