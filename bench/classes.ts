@@ -1,2 +1,3 @@
 /** The floors' and peers' Durable Object classes; each workload family adds its exports here. */
-export {}
+export { DbflowCountedHub, DbflowCountedShard } from "./dbflow/counted.js"
+export { DbflowOutboxFloor } from "./dbflow/floor.js"

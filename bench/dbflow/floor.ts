@@ -1,0 +1,69 @@
+/**
+ * The `row + outbox floor` of the db workload: the simplest Durable Object that does what a
+ * database change stream must do, in one turn: insert the row and its outbox row in one
+ * transaction, send the change frame to every socket it holds (hibernation API), and mark the
+ * outbox row published. No Effect, no Schema, no hub, no RPC hop. (Adapted from bench/db/baseline.ts.)
+ *
+ * `/floor/dbflow/{id}/ws` (upgrade), `POST .../write` (a JSON row), `GET .../rows` (rows written
+ * since the last call, from SQLite's rowsWritten; resets).
+ */
+import { DurableObject } from "cloudflare:workers"
+
+interface Row {
+  readonly id: string
+  readonly tenantId: string
+  readonly title: string
+}
+
+export class DbflowOutboxFloor extends DurableObject {
+  #sockets: Array<WebSocket> | undefined
+  #rowsWritten = 0
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never)
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS posts (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, title TEXT NOT NULL)")
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, row TEXT NOT NULL, created_at INTEGER NOT NULL, published_at INTEGER)",
+    )
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const action = new URL(request.url).pathname.split("/").pop()
+    if (action === "ws") {
+      const pair = new WebSocketPair()
+      this.ctx.acceptWebSocket(pair[1])
+      this.#sockets?.push(pair[1])
+      return new Response(null, { status: 101, webSocket: pair[0] })
+    }
+    if (action === "write") return Response.json({ seq: this.write((await request.json()) as Row) })
+    if (action === "rows") {
+      const rows = this.#rowsWritten
+      this.#rowsWritten = 0
+      return Response.json({ rowsWritten: rows })
+    }
+    return new Response("not found", { status: 404 })
+  }
+
+  write(row: Row): number {
+    const sql = this.ctx.storage.sql
+    const createdAt = Date.now()
+    const newRow = JSON.stringify(row)
+    const outboxId = this.ctx.storage.transactionSync(() => {
+      const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
+      const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", newRow, createdAt)
+      const id = outbox.one().id
+      this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
+      return id
+    })
+    const frame = `{"type":"database.change","seq":${outboxId},"table":"posts","event":"insert","key":${JSON.stringify(row.id)},"old":null,"new":${newRow},"createdAt":"${new Date(createdAt).toISOString()}"}`
+    this.#sockets ??= this.ctx.getWebSockets()
+    for (const socket of this.#sockets) socket.send(frame)
+    this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
+    return outboxId
+  }
+
+  override webSocketClose(socket: WebSocket, code: number) {
+    this.#sockets = undefined
+    socket.close(code === 1005 || code === 1006 ? 1000 : code, "closed")
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * HTTP routes of the db workload. The load generator writes through HTTP (one request per write,
+ * for both targets, so the Worker's per-request cost is the same on each side):
+ *
+ * - `POST /dbflow/library/write` (JSON row) → `dbflow.table("posts").insert(row)`, the Promise API
+ * - `GET /dbflow/library/grant/{tenant}` → `dbflow.realtime.authorize(...)` for one tenant's changes
+ * - `GET /dbflow/library/rows/{tenant}` → rows written by the shard and the tenant's hub since the last call
+ * - `POST /dbflow/burst/{library|floor}/{runId}?tenant=&rate=&count=` → the same writes issued by the
+ *   Worker itself at a fixed open-loop rate, one HTTP request for the whole run: the figures without
+ *   the per-request cost of `wrangler dev` (each row's title carries its scheduled epoch ms)
+ * - `GET /dbflow/empty` → 204: what an HTTP request costs through `wrangler dev` with no work behind it
+ * - `/realtime-db` → the database's change-stream route (`dbflow.handler`)
+ * - `/floor/dbflow/{id}/...` → the row + outbox floor object
+ */
+import { objectName } from "../../src/internal/rpc.js"
+import { hubIdOfFilters, shardId } from "../../src/db/Placement.js"
+import type { BenchRoute } from "../routes.js"
+import { ROWS_HEADER } from "./counted.js"
+import { dbflow } from "./schema.js"
+
+const rowsOf = async (namespace: DurableObjectNamespace, kind: string, id: string) => {
+  const stub = namespace.get(namespace.idFromName(objectName(dbflow.definition.instance, kind, id)))
+  return (await (await stub.fetch("http://dbflow/rows", { headers: { [ROWS_HEADER]: "take" } })).json()) as { rowsWritten: number; byStatement: Record<string, number> }
+}
+
+type Row = { readonly id: string; readonly tenantId: string; readonly title: string }
+type FloorStub = { write(row: Row): Promise<number> }
+
+/** Issue `count` writes at `rate`/s from inside the Worker, open loop (a slow write never delays the next). */
+const burst = async (write: (row: Row) => Promise<unknown>, runId: string, tenantId: string, rate: number, count: number) => {
+  const start = Date.now()
+  const pending: Array<Promise<unknown>> = []
+  let failed = 0
+  for (let index = 0; index < count; index++) {
+    const due = start + (index * 1000) / rate
+    const wait = due - Date.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    pending.push(write({ id: `${runId}-${index}`, tenantId, title: `due:${Math.round(due)}` }).catch(() => failed++))
+  }
+  await Promise.all(pending)
+  return { writes: count, failed }
+}
+
+const burstRoute: BenchRoute = async (request, env, url) => {
+  const match = /^\/dbflow\/burst\/(library|floor)\/([^/]+)$/.exec(url.pathname)
+  if (match === null || request.method !== "POST") return undefined
+  const [, target, runId] = match
+  const tenantId = url.searchParams.get("tenant") ?? "t"
+  const rate = Number(url.searchParams.get("rate") ?? 100)
+  const count = Number(url.searchParams.get("count") ?? 300)
+  if (target === "library") return Response.json(await burst((row) => dbflow.table("posts").insert(row), runId!, tenantId, rate, count))
+  const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
+  const floor = namespace.get(namespace.idFromName(runId!)) as unknown as FloorStub
+  return Response.json(await burst((row) => floor.write(row), runId!, tenantId, rate, count))
+}
+
+const libraryRoute: BenchRoute = async (request, env, url) => {
+  if (url.pathname === "/dbflow/empty") return new Response(null, { status: 204 })
+  if (url.pathname === "/dbflow/library/write" && request.method === "POST") {
+    const row = (await request.json()) as { id: string; tenantId: string; title: string }
+    return Response.json(await dbflow.table("posts").insert(row))
+  }
+  const grant = /^\/dbflow\/library\/grant\/([^/]+)$/.exec(url.pathname)
+  if (grant !== null) {
+    const tenantId = decodeURIComponent(grant[1]!)
+    return Response.json(await dbflow.realtime.authorize({ table: "posts", filters: { tenantId }, actor: { type: "user", id: "bench" }, ttlSeconds: 3600 }))
+  }
+  const rows = /^\/dbflow\/library\/rows\/([^/]+)$/.exec(url.pathname)
+  if (rows !== null) {
+    const tenantId = decodeURIComponent(rows[1]!)
+    const table = dbflow.definition.tables.get("posts")!
+    const shard = await rowsOf(env.DBFLOW_SHARDS as DurableObjectNamespace, "dbShard", shardId(0))
+    const hub = await rowsOf(env.DBFLOW_HUBS as DurableObjectNamespace, "tableHub", hubIdOfFilters(table, { tenantId }))
+    return Response.json({ shard, hub })
+  }
+  return undefined
+}
+
+/** `/floor/dbflow/{id}/...` → the floor object named id (bench/routes.ts's forwardTo, not imported: that module imports this one). */
+const floorRoute: BenchRoute = async (request, env, url) => {
+  const match = /^\/floor\/dbflow\/([^/]+)\//.exec(url.pathname)
+  if (match === null) return undefined
+  const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
+  return namespace.get(namespace.idFromName(decodeURIComponent(match[1]!))).fetch(request)
+}
+
+export const dbflowRoutes: Array<BenchRoute> = [libraryRoute, burstRoute, (request, env) => dbflow.handler(request, env), floorRoute]

@@ -1,0 +1,224 @@
+// Database change commit-to-delivery: a writer inserts one row per HTTP request at a fixed
+// open-loop rate; 1 or 100 subscriber sockets on the row's table receive each change. Compares
+// this library's database (shard → outbox → drain → hub → fan-out) with the row + outbox floor
+// (one object: insert row and outbox row, send, mark published, in one turn).
+import { closeAll, openLoop, openMany, openSocket, sleep, waitFor } from "../harness/load.mjs"
+import { latencyHistogram } from "../harness/stats.mjs"
+
+const LIBRARY = "durable-realtime db"
+const FLOOR = "row + outbox floor"
+const EMPTY = "HTTP route alone (no write)"
+/** Writes before the measured phase: boot the shard/hub or floor object, warm the JIT. */
+const WARMUP_WRITES = 10
+/** After the last delivery: the library's durable drain job fires ≤ 500 ms after a write; count its CPU too. */
+const SETTLE_MS = 700
+
+const json = async (response) => {
+  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`)
+  return response.json()
+}
+
+/** How one target is reached: where to write, how to subscribe, how to count rows written. */
+const targetFor = (server, name, runId) => {
+  const tenantId = `t-${runId}`
+  /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run. */
+  const burst = (rate, count) =>
+    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count })}`, { method: "POST" }).then(json)
+  if (name === LIBRARY) {
+    let grant
+    return {
+      tenantId,
+      burst,
+      write: (row) => fetch(`${server.url}/dbflow/library/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
+      prepare: async () => (grant = await json(await fetch(`${server.url}/dbflow/library/grant/${tenantId}`))),
+      subscribe: (onFrame) =>
+        openSocket(`${server.wsUrl}${grant.url}`, { protocols: grant.protocols, isReady: (data) => JSON.parse(data.toString()).type === "ready", onFrame }),
+      takeRows: async () => {
+        const { shard, hub } = await json(await fetch(`${server.url}/dbflow/library/rows/${tenantId}`))
+        return { rowsWritten: shard.rowsWritten + hub.rowsWritten, byStatement: { shard: shard.byStatement, hub: hub.byStatement } }
+      },
+    }
+  }
+  const base = `${server.url}/floor/dbflow/${runId}`
+  return {
+    tenantId,
+    burst,
+    write: (row) => fetch(`${base}/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
+    prepare: async () => {},
+    subscribe: (onFrame) => openSocket(`${server.wsUrl}/floor/dbflow/${runId}/ws`, { onFrame }),
+    takeRows: async () => json(await fetch(`${base}/rows`)),
+  }
+}
+
+/** The HTTP request alone: what each write costs in workerd before any database code runs. */
+const runEmpty = async ({ server }, { rate, durationMs }) => {
+  for (let index = 0; index < WARMUP_WRITES; index++) await (await fetch(`${server.url}/dbflow/empty`)).arrayBuffer()
+  const cpuBefore = await server.cpuMs()
+  const pending = []
+  const writes = await openLoop({ rate, durationMs, operation: () => pending.push(fetch(`${server.url}/dbflow/empty`).then((response) => response.arrayBuffer())) })
+  await Promise.allSettled(pending)
+  await sleep(SETTLE_MS)
+  const cpuMs = (await server.cpuMs()) - cpuBefore
+  return { cpuUsPerChange: (cpuMs * 1000) / writes, cpuUsPerWrite: (cpuMs * 1000) / writes, writes, workerdCpuMs: cpuMs }
+}
+
+const runTarget = async ({ server, run, log }, cell) => {
+  const { rate, durationMs, subscribers, writer } = cell.params
+  if (cell.target === EMPTY) return runEmpty({ server }, cell.params)
+  const runId = `${cell.target === LIBRARY ? "lib" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  const target = targetFor(server, cell.target, runId)
+  const total = Math.floor((durationMs / 1000) * rate)
+  const scheduledAt = new Float64Array(total)
+  const deliveries = new Uint16Array(total)
+  const completion = latencyHistogram() // scheduled write time → received by the last subscriber
+  const commitToReceive = latencyHistogram() // server commit timestamp (createdAt) → received by the last subscriber
+  let delivered = 0
+  let warmDelivered = 0
+  let stray = 0
+
+  const onFrame = (data) => {
+    const receivedAt = performance.now()
+    const frame = JSON.parse(data.toString())
+    if (frame.type !== "database.change") return
+    const id = frame.new?.id ?? ""
+    const title = frame.new?.title ?? ""
+    const suffix = id.slice(id.lastIndexOf("-") + 1)
+    if (suffix.startsWith("w")) return void warmDelivered++
+    const index = Number(suffix)
+    if (!Number.isInteger(index) || index < 0 || index >= total) return void stray++
+    delivered++
+    if (++deliveries[index] === subscribers) {
+      // Writes issued in the Worker carry their scheduled time (epoch ms, same machine clock) in the title.
+      completion.record(title.startsWith("due:") ? Date.now() - Number(title.slice(4)) : receivedAt - scheduledAt[index])
+      commitToReceive.record(Date.now() - Date.parse(frame.createdAt))
+    }
+  }
+
+  await target.prepare()
+  const sockets = await openMany(subscribers, () => target.subscribe(onFrame))
+  try {
+    // Warm-up, sequential, and delivered to everyone before the measured phase starts.
+    for (let index = 0; index < WARMUP_WRITES; index++) {
+      const response = await target.write({ id: `${runId}-w${index}`, tenantId: target.tenantId, title: `warm ${index}` })
+      if (!response.ok) throw new Error(`warm-up write refused: ${response.status} ${await response.text()}`)
+      await response.arrayBuffer()
+    }
+    if (!(await waitFor(() => warmDelivered >= WARMUP_WRITES * subscribers, 15_000))) throw new Error(`warm-up changes not delivered (${warmDelivered}/${WARMUP_WRITES * subscribers})`)
+    await sleep(SETTLE_MS) // let the library's drain job from the warm-up fire outside the measured phase
+    await target.takeRows() // reset the row counters: boot, migrations and warm-up are not measured
+
+    const cpuBefore = await server.cpuMs()
+    const pending = []
+    let failedWrites = 0
+    const title = "x".repeat(40)
+    if (writer === "worker") {
+      const answer = await target.burst(rate, total)
+      failedWrites += answer.failed
+    } else await openLoop({
+      rate,
+      durationMs,
+      operation: (index, at) => {
+        scheduledAt[index] = at
+        pending.push(
+          target.write({ id: `${runId}-${index}`, tenantId: target.tenantId, title }).then(
+            async (response) => {
+              if (!response.ok) failedWrites++
+              await response.arrayBuffer()
+            },
+            () => failedWrites++,
+          ),
+        )
+      },
+    })
+    await Promise.all(pending)
+    const complete = await waitFor(() => delivered >= total * subscribers, 30_000)
+    if (!complete) log(`only ${delivered}/${total * subscribers} changes delivered in 30 s`)
+    await sleep(SETTLE_MS)
+    const cpuMs = (await server.cpuMs()) - cpuBefore
+    const rows = await target.takeRows()
+    if (rows.byStatement !== undefined) log(`rows written by statement over ${total} writes: ${JSON.stringify(rows.byStatement)}`)
+    return {
+      cpuUsPerChange: delivered === 0 ? null : (cpuMs * 1000) / delivered,
+      cpuUsPerWrite: (cpuMs * 1000) / total,
+      p50Ms: completion.percentileMs(50),
+      p99Ms: completion.percentileMs(99),
+      maxMs: completion.maxMs(),
+      commitP50Ms: commitToReceive.percentileMs(50),
+      commitP99Ms: commitToReceive.percentileMs(99),
+      rowsPerWrite: rows.rowsWritten / total,
+      deliveredFraction: delivered / (total * subscribers),
+      writes: total,
+      failedWrites,
+      strayFrames: stray,
+      workerdCpuMs: cpuMs,
+    }
+  } finally {
+    await closeAll(sockets)
+  }
+}
+
+const groupsFor = (quick) =>
+  quick
+    ? [
+        { writer: "http", rate: 50, durationMs: 2000, subscribers: [1, 100] },
+        { writer: "worker", rate: 50, durationMs: 2000, subscribers: [100] },
+      ]
+    : [
+        { writer: "http", rate: 100, durationMs: 3000, subscribers: [1, 100] },
+        { writer: "http", rate: 20, durationMs: 3000, subscribers: [1, 100] },
+        // The clean CPU comparison (no HTTP request per write); with 100 subscribers the sends dominate both sides
+        // and the HTTP groups already show it, so one subscriber keeps the 5-run set near 5 minutes.
+        { writer: "worker", rate: 100, durationMs: 3000, subscribers: [1] },
+      ]
+
+export default {
+  name: "db",
+  title: "Database change commit-to-delivery",
+  description: `
+A writer inserts one row per HTTP request (Node → the benchmark Worker) at a fixed open-loop rate; 1 or 100 subscriber
+sockets on that table receive each change. **durable-realtime db**: \`dbflow.table("posts").insert(row)\` (Promise API)
+in the Worker route, a private table partitioned by \`tenantId\` (one shard), subscribers on \`/realtime-db\` with a grant
+for the run's tenant (bench/dbflow/schema.ts). **row + outbox floor**: the same HTTP route shape forwarded to one Durable
+Object that inserts the row and an outbox row in one transaction, sends the change frame to every socket it holds
+(hibernation API) and marks the outbox row published, in one turn (bench/dbflow/floor.ts). Every HTTP request through
+\`wrangler dev\` costs workerd CPU before any of our code runs (the *HTTP route alone* row measures it): both targets pay it
+once per write, so it is in both numerators and the ratio stays fair, but it compresses the ratio towards 1. The
+*writes issued inside the Worker* group removes it: one HTTP request per run starts a loop in the Worker that issues the
+same writes open-loop at the same rate (\`insert(row)\` for the library, a Durable Object RPC \`write(row)\` for the floor),
+each row carrying its scheduled time (bench/dbflow/routes.ts).
+
+Figures: *CPU/change* (primary) = workerd CPU over the measured phase (writes, deliveries, the library's retry job) ÷
+changes delivered (writes × subscribers); *CPU/write* = the same ÷ writes; *p50/p99* = scheduled write time → the change
+received by the last subscriber; *commit p50/p99* = the frame's server commit time (\`createdAt\`) → received by the last
+subscriber (1 ms clock); *rows/write* = SQLite \`rowsWritten\` per write, all objects involved (the library's shard and hub
+classes are subclassed only to add up each statement's \`rowsWritten\`: bench/dbflow/counted.ts). No peer runs here:
+Supabase Realtime, the natural one, needs Postgres and an Elixir server, neither available offline on this machine.
+`,
+  primary: { key: "cpuUsPerChange", label: "workerd CPU µs per delivered change", short: "CPU/change" },
+  columns: [
+    { key: "cpuUsPerWrite", label: "CPU µs / write", digits: 0 },
+    { key: "p50Ms", label: "p50 ms" },
+    { key: "p99Ms", label: "p99 ms" },
+    { key: "commitP50Ms", label: "commit→recv p50 ms" },
+    { key: "commitP99Ms", label: "commit→recv p99 ms" },
+    { key: "rowsPerWrite", label: "rows written / write", digits: 2 },
+    { key: "deliveredFraction", label: "delivered", digits: 3 },
+  ],
+  timeoutMs: 120_000,
+  cells: ({ quick }) =>
+    groupsFor(quick).flatMap(({ writer, rate, durationMs, subscribers: counts }) =>
+      counts.flatMap((subscribers) => {
+        const how = writer === "http" ? "HTTP write requests" : "writes issued inside the Worker"
+        const group = `${rate} writes/s × ${durationMs / 1000} s (${how}), ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`
+        const params = { writer, rate, durationMs, subscribers }
+        const cells = [
+          { group, target: LIBRARY, floor: FLOOR, params },
+          { group, target: FLOOR, floor: FLOOR, params },
+        ]
+        // The per-request cost of the transport (it depends neither on subscribers nor much on rate).
+        if (writer === "http" && subscribers === 1 && (quick || rate === 100)) cells.push({ group, target: EMPTY, floor: FLOOR, params })
+        return cells
+      }),
+    ),
+  run: runTarget,
+}
