@@ -1,2 +1,3 @@
 /** The floors' and peers' Durable Object classes; each workload family adds its exports here. */
-export {}
+export { YjsForwardFloor } from "./floors/YjsForwardFloor.js"
+export { YjsPartyPeer } from "./peers/YjsPartyPeer.js"
