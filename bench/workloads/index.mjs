@@ -2,5 +2,6 @@
 // contract in bench/README.md.
 import smoke from "./smoke.mjs"
 import yjsEdit from "./yjs-edit.mjs"
+import yjsJoin from "./yjs-join.mjs"
 
-export const workloads = [smoke, yjsEdit]
+export const workloads = [smoke, yjsEdit, yjsJoin]

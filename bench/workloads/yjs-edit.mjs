@@ -19,10 +19,10 @@ const RATE = 200
 // debounced onSave at 1 s) is counted in the CPU sample for every target alike.
 const SETTLE_MS = 1500
 
-const run = async ({ server, quick, run: runIndex, log }, cell) => {
+const run = async ({ server, quick, run: runIndex, log, rate = RATE, edits: editCount }, cell) => {
   const target = targets[cell.target]
   const edits = loadTrace().edits
-  const count = quick ? 300 : 2000
+  const count = editCount ?? (quick ? 300 : 2000)
   const id = `yjs-edit-${cell.params.slug}-${runIndex}-${Date.now()}`
   const tracker = makeDeliveryTracker(VIEWERS)
 
@@ -46,8 +46,8 @@ const run = async ({ server, quick, run: runIndex, log }, cell) => {
     const cpuBefore = await server.cpuMs()
     const started = performance.now()
     await openLoop({
-      rate: RATE,
-      durationMs: (count / RATE) * 1000 + 1000,
+      rate,
+      durationMs: (count / rate) * 1000 + 1000,
       count,
       operation: (index, at) => {
         scheduledAt = at
