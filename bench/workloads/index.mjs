@@ -3,5 +3,6 @@
 import smoke from "./smoke.mjs"
 import yjsEdit from "./yjs-edit.mjs"
 import yjsJoin from "./yjs-join.mjs"
+import yjsStorage from "./yjs-storage.mjs"
 
-export const workloads = [smoke, yjsEdit, yjsJoin]
+export const workloads = [smoke, yjsEdit, yjsJoin, yjsStorage]
