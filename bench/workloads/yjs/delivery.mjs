@@ -7,7 +7,9 @@ import { latencyHistogram } from "../../harness/stats.mjs"
 export const makeDeliveryTracker = (viewerCount) => {
   const latency = latencyHistogram()
   const insertsByClient = new Map() // client -> [{ endClock, edit }] in clock order
-  const deletes = new Map() // "client:clock" -> edit
+  // "client:clock" -> edits: two editors may delete the same item when one had not yet seen the
+  // other's deletion; a viewer sees that item deleted once, and that delivers both.
+  const deletes = new Map()
   let registered = 0
   let completed = 0
 
@@ -34,7 +36,9 @@ export const makeDeliveryTracker = (viewerCount) => {
       }
       for (const [client, items] of transaction.deleteSet.clients) {
         if (items.length === 0) continue
-        deletes.set(`${client}:${items[0].clock}`, edit)
+        const key = `${client}:${items[0].clock}`
+        if (!deletes.has(key)) deletes.set(key, [])
+        deletes.get(key).push(edit)
         registered++
         return
       }
@@ -58,8 +62,7 @@ export const makeDeliveryTracker = (viewerCount) => {
       for (const [client, items] of transaction.deleteSet.clients) {
         for (const item of items) {
           for (let clock = item.clock; clock < item.clock + item.len; clock++) {
-            const edit = deletes.get(`${client}:${clock}`)
-            if (edit !== undefined) reached(edit, now)
+            for (const edit of deletes.get(`${client}:${clock}`) ?? []) reached(edit, now)
           }
         }
       }
