@@ -4,6 +4,7 @@
  */
 import { grantRoute } from "./library.js"
 import { dbflowRoutes } from "./dbflow/routes.js"
+import { yjsRoutes } from "./yjsRoutes.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -18,4 +19,4 @@ export const forwardTo =
     return namespace.get(namespace.idFromName(decodeURIComponent(id))).fetch(request)
   }
 
-export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url), ...dbflowRoutes]
+export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url), ...dbflowRoutes, ...yjsRoutes]
