@@ -3,6 +3,7 @@
  * request that is not its own. Each workload family registers its routes here.
  */
 import { grantRoute } from "./library.js"
+import { fanoutPartyRoute } from "./peers/fanoutParty.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -17,4 +18,8 @@ export const forwardTo =
     return namespace.get(namespace.idFromName(decodeURIComponent(id))).fetch(request)
   }
 
-export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url)]
+export const routes: Array<BenchRoute> = [
+  (request, _env, url) => grantRoute(request, url),
+  forwardTo("/floor/fanout-loop", "FANOUT_LOOP_FLOOR"),
+  fanoutPartyRoute,
+]

@@ -1,5 +1,7 @@
 // Every workload `npm run bench` knows, in report order. Each module's default export follows the
 // contract in bench/README.md.
 import smoke from "./smoke.mjs"
+import fanout from "./fanout.mjs"
+import wake from "./wake.mjs"
 
-export const workloads = [smoke]
+export const workloads = [smoke, fanout, wake]
