@@ -28,6 +28,13 @@ const takeHeld = async (key) => {
   return undefined
 }
 
+/** Hand over whatever sockets are held (for a caller that ends a chain of cells early). */
+export const takeHeldForRelease = () => {
+  const previous = held
+  held = undefined
+  return previous
+}
+
 const connectFresh = async (server, target, id, n) => {
   const state = { key: undefined, sink: () => {}, connectFrames: 0, lastFrameAt: performance.now() }
   const onFrame = (data, index) => {
@@ -44,7 +51,7 @@ const connectFresh = async (server, target, id, n) => {
 }
 
 /** Run one cell: connect (or take the sockets the previous cell left), publish for `durationMs`, wait for delivery. */
-export const runFanout = async ({ server, run }, { target, n, bytes, rate, durationMs, shareKey, keepOpen = false }) => {
+export const runFanout = async ({ server, run }, { target, n, bytes, rate, durationMs, shareKey, keepOpen = false, drainMs = 10_000 }) => {
   const key = shareKey === undefined ? undefined : `${shareKey}-${run}`
   const state = (key === undefined ? undefined : await takeHeld(key)) ?? (await connectFresh(server, target, `fanout-${target}-${n}-${bytes}-${run}-${Date.now()}`, n))
   let keep = false
@@ -72,10 +79,13 @@ export const runFanout = async ({ server, run }, { target, n, bytes, rate, durat
       },
     })
     const expected = sent * n
-    await waitFor(() => delivered >= expected, 10_000)
+    await waitFor(() => delivered >= expected, drainMs)
     const cpuMs = (await server.cpuMs()) - cpuBefore
     keep = keepOpen && key !== undefined
-    if (keep) held = { ...state, key }
+    if (keep) {
+      state.key = key // the same object: the socket handlers read `state.sink`
+      held = state
+    }
     return {
       cpuUsPerFrame: delivered === 0 ? null : (cpuMs * 1000) / delivered,
       p50Ms: latency.percentileMs(50),

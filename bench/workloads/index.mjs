@@ -2,6 +2,7 @@
 // contract in bench/README.md.
 import smoke from "./smoke.mjs"
 import fanout from "./fanout.mjs"
+import fanoutSaturation from "./fanoutSaturation.mjs"
 import wake from "./wake.mjs"
 
-export const workloads = [smoke, fanout, wake]
+export const workloads = [smoke, fanout, fanoutSaturation, wake]
