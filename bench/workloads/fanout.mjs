@@ -51,7 +51,7 @@ const connectFresh = async (server, target, id, n) => {
 }
 
 /** Run one cell: connect (or take the sockets the previous cell left), publish for `durationMs`, wait for delivery. */
-export const runFanout = async ({ server, run }, { target, n, bytes, rate, durationMs, shareKey, keepOpen = false, drainMs = 10_000 }) => {
+export const runFanout = async ({ server, run }, { target, n, bytes, rate, durationMs, shareKey, keepOpen = false, drainMs = 10_000, seqBase = 0 }) => {
   const key = shareKey === undefined ? undefined : `${shareKey}-${run}`
   const state = (key === undefined ? undefined : await takeHeld(key)) ?? (await connectFresh(server, target, `fanout-${target}-${n}-${bytes}-${run}-${Date.now()}`, n))
   let keep = false
@@ -63,7 +63,7 @@ export const runFanout = async ({ server, run }, { target, n, bytes, rate, durat
     let delivered = 0
     let stray = 0
     state.sink = (data) => {
-      const seq = seqOf(data)
+      const seq = seqOf(data) - seqBase // seqBase: a previous cell's late frames on shared sockets are not this cell's
       if (seq < 0 || seq >= total) return void stray++
       delivered++
       if (++received[seq] === n) latency.record(performance.now() - scheduled[seq])
@@ -75,7 +75,7 @@ export const runFanout = async ({ server, run }, { target, n, bytes, rate, durat
       durationMs,
       operation: (seq, scheduledAt) => {
         scheduled[seq] = scheduledAt
-        state.connected.publisher.send(publishFrame(target, payloadOf(seq, bytes)))
+        state.connected.publisher.send(publishFrame(target, payloadOf(seqBase + seq, bytes)))
       },
     })
     const expected = sent * n

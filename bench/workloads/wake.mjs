@@ -1,6 +1,7 @@
 // Waking a hibernated room: N idle sockets, left alone past the runtime's hibernation delay, then
 // one published message; the time and workerd CPU until every socket has it, the CPU burnt while
 // idle, and the workerd memory each idle connection holds (awake, then after hibernation).
+import { startBenchServer } from "../harness/server.mjs"
 import { sleep, waitFor } from "../harness/load.mjs"
 import { closeAll, connectTarget, FLOOR, payloadOf, publishFrame, seqOf, settle, TARGETS } from "./fanoutClients.mjs"
 
@@ -19,7 +20,21 @@ const hibernated = async (server, target, id) => {
 
 const kibPerSocket = (deltaMiB, sockets) => (deltaMiB * 1024) / sockets
 
-export const runWake = async ({ server, run }, { target, n }) => {
+/**
+ * Each run gets its own workerd (a second wrangler dev with fresh storage): RSS only ever grows in a
+ * long-lived process (V8 keeps freed pages and reuses them), so a delta measured after other
+ * workloads' runs can come out anywhere, even negative. A fresh process makes the baseline clean.
+ */
+export const runWake = async (context, params) => {
+  const server = await startBenchServer()
+  try {
+    return await runWakeOn({ ...context, server }, params)
+  } finally {
+    await server.stop()
+  }
+}
+
+const runWakeOn = async ({ server, run }, { target, n }) => {
   const id = `wake-${target}-${n}-${run}-${Date.now()}`
   let lastFrameAt = performance.now()
   let woke = 0
@@ -64,7 +79,8 @@ export const runWake = async ({ server, run }, { target, n }) => {
 export default {
   name: "wake",
   title: "Waking a hibernated room",
-  description: `N idle receiver sockets and one publisher socket on one object, left idle for ${IDLE_MS / 1000} s (workerd evicts an
+  description: `Each run starts its own workerd (fresh \`wrangler dev\`, so the memory baseline is clean). N idle receiver sockets and one
+publisher socket on one object, left idle for ${IDLE_MS / 1000} s (workerd evicts an
 idle hibernatable object after about 10 s), then the publisher sends one 64 B message. *wake CPU* is the workerd CPU from
 that send until every receiver has the message (10 ms ticks: one event, so read it as ±10 ms), *wake ms* the time to the last
 receiver, *idle CPU* the workerd CPU burnt during the idle period. Memory is the workerd RSS (whole MiB) above the run's
