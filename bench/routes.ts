@@ -5,6 +5,7 @@
 import { grantRoute } from "./library.js"
 import { dbflowRoutes } from "./dbflow/routes.js"
 import { yjsRoutes } from "./yjsRoutes.js"
+import { fanoutPartyRoute } from "./peers/fanoutParty.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -19,4 +20,10 @@ export const forwardTo =
     return namespace.get(namespace.idFromName(decodeURIComponent(id))).fetch(request)
   }
 
-export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url), ...dbflowRoutes, ...yjsRoutes]
+export const routes: Array<BenchRoute> = [
+  (request, _env, url) => grantRoute(request, url),
+  forwardTo("/floor/fanout-loop", "FANOUT_LOOP_FLOOR"),
+  ...dbflowRoutes,
+  ...yjsRoutes,
+  fanoutPartyRoute,
+]

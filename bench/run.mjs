@@ -15,7 +15,10 @@ const flag = (name) => {
   return index === -1 ? undefined : args[index + 1]
 }
 const quick = args.includes("--quick")
-const runs = Number(flag("--runs") ?? (quick ? 1 : 5))
+const runsFlag = flag("--runs")
+const runs = Number(runsFlag ?? (quick ? 1 : 5))
+// A workload may ask for fewer runs by default (`runs` in its module); --runs and --quick override it.
+const runsFor = (workload) => (runsFlag !== undefined || quick ? runs : (workload.runs ?? runs))
 const named = args.filter((arg, index) => !arg.startsWith("--") && args[index - 1] !== "--runs")
 const unknown = named.filter((name) => !workloads.some((workload) => workload.name === name))
 if (unknown.length > 0) {
@@ -49,6 +52,7 @@ try {
   for (const workload of selected) {
     const cells = workload.cells({ quick })
     const perCell = cells.map(() => [])
+    const runs = runsFor(workload)
     for (let run = 1; run <= runs; run++) {
       for (const [index, cell] of cells.entries()) {
         const context = { server, quick, run, log: (line) => log(`${workload.name} ${cell.group} ${cell.target}: ${line}`) }

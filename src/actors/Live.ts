@@ -184,7 +184,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
         server.serializeAttachment(attachment)
         attachments.set(server, attachment)
-        connections.invalidate()
+        connections.added(server, attachment)
         if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
         const ready: ReadyFrame = {

@@ -18,8 +18,13 @@ export interface ConnectionsShape {
   readonly broadcast: (frame: string, except?: ReadonlySet<string>) => number
   /** Close every connection with a code and reason; returns how many were closed. */
   readonly closeAll: (code: number, reason: string) => number
-  /** Forget the cached socket list (after accepting or losing a socket). */
+  /** Forget the cached socket list (after losing a socket). */
   readonly invalidate: () => void
+  /**
+   * A socket was just accepted with this attachment: append it to the cached list instead of
+   * re-reading every socket's attachment (which made N connects cost O(N²) deserializations).
+   */
+  readonly added: (socket: WebSocket, attachment: SocketAttachment) => void
   /** Open sockets with their attachments (cached). */
   readonly list: () => ReadonlyArray<ConnectionEntry>
   /** Send one encoded frame to every connection of one actor id; returns recipients. */
@@ -161,6 +166,9 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     },
     invalidate: () => {
       cached = null
+    },
+    added: (socket, attachment) => {
+      cached?.push({ socket, id: attachment.connectionId, attachment })
     },
   }
 }
