@@ -1,2 +1,3 @@
 /** The floors' and peers' Durable Object classes; each workload family adds its exports here. */
-export {}
+export { InsertThenSendFloor, KeysetHistoryFloor, UniqueIdempotencyFloor } from "./floors/persist.js"
+export { CountedRealtimeRoom } from "./persist-library.js"

@@ -3,6 +3,7 @@
  * request that is not its own. Each workload family registers its routes here.
  */
 import { grantRoute } from "./library.js"
+import { persistRoute } from "./persist-library.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -17,4 +18,10 @@ export const forwardTo =
     return namespace.get(namespace.idFromName(decodeURIComponent(id))).fetch(request)
   }
 
-export const routes: Array<BenchRoute> = [(request, _env, url) => grantRoute(request, url)]
+export const routes: Array<BenchRoute> = [
+  (request, _env, url) => grantRoute(request, url),
+  persistRoute,
+  forwardTo("/floor/insert-send", "FLOOR_INSERT_SEND"),
+  forwardTo("/floor/unique-idempotency", "FLOOR_UNIQUE_IDEMPOTENCY"),
+  forwardTo("/floor/keyset", "FLOOR_KEYSET_HISTORY"),
+]
