@@ -139,7 +139,10 @@ const countedStub = (env: Record<string, unknown>, id: string) => {
  * `/bench-persist/...` routes:
  * - `GET /bench-persist/grant/{id}?user=` a grant on the counted instance;
  * - `GET|POST /bench-persist/counted/{id}/__bench/...` the counted room's stats / seed;
- * - `GET /bench-persist/history/{id}?limit=&cursor=&direction=` one page via the facade.
+ * - `GET /bench-persist/history/{id}?limit=&cursor=&direction=` one page via the facade;
+ * - `GET /bench-persist/walk/{library|floor}/{id}?limit=&pages=&direction=` that many pages in a row,
+ *   each through the previous page's cursor, from inside the Worker: one HTTP request for many pages
+ *   so wrangler dev's fixed per-request CPU does not drown the per-page cost.
  */
 export const persistRoute = async (request: Request, env: Record<string, unknown>, url: URL): Promise<Response | undefined> => {
   if (!url.pathname.startsWith("/bench-persist/")) return undefined
@@ -160,5 +163,29 @@ export const persistRoute = async (request: Request, env: Record<string, unknown
     })
     return Response.json(page)
   }
+  if (kind === "walk") return walk(env, id, decodeURIComponent(rest[0] ?? ""), url)
   return new Response("not found", { status: 404 })
+}
+
+type Page = { readonly messages: ReadonlyArray<{ readonly seq: number }>; readonly nextCursor: string | null }
+
+const walk = async (env: Record<string, unknown>, kind: string, id: string, url: URL): Promise<Response> => {
+  const limit = Number(url.searchParams.get("limit") ?? 50)
+  const pages = Number(url.searchParams.get("pages") ?? 20)
+  const direction = url.searchParams.get("direction") === "forward" ? "forward" : "backward"
+  const floors = env.FLOOR_KEYSET_HISTORY as DurableObjectNamespace
+  const page = async (cursor: string | null): Promise<Page> => {
+    if (kind === "library") return counted.room(id).history({ limit, cursor, direction })
+    const query = new URLSearchParams({ limit: String(limit), direction, ...(cursor === null ? {} : { cursor }) })
+    return (await floors.get(floors.idFromName(id)).fetch(`http://floor/history?${query}`)).json()
+  }
+  const seqs: Array<number> = []
+  let cursor: string | null = null
+  for (let index = 0; index < pages; index++) {
+    const next: Page = await page(cursor)
+    for (const message of next.messages) seqs.push(message.seq)
+    cursor = next.nextCursor
+    if (cursor === null) break
+  }
+  return Response.json({ count: seqs.length, first: seqs[0] ?? null, last: seqs[seqs.length - 1] ?? null })
 }

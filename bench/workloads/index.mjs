@@ -2,5 +2,6 @@
 // contract in bench/README.md.
 import smoke from "./smoke.mjs"
 import publish from "./publish.mjs"
+import history from "./history.mjs"
 
-export const workloads = [smoke, publish]
+export const workloads = [smoke, publish, history]
