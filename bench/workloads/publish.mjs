@@ -7,7 +7,7 @@ import { latencyHistogram } from "../harness/stats.mjs"
 
 const RECEIVERS = 10
 const FAIR_FLOOR = "unique-idempotency"
-const sizes = (quick) => (quick ? { rate: 150, durationMs: 1500 } : { rate: 200, durationMs: 4000 })
+const sizes = (quick) => (quick ? { rate: 150, durationMs: 1500 } : { rate: 150, durationMs: 4000 })
 
 /** Every 10th publish repeats the key (and body: a client retry) of a publish five earlier. */
 const isDuplicate = (index) => index % 10 === 9
@@ -24,7 +24,7 @@ const deliveredN = (text) => {
   return frame.message.data?.n ?? frame.message.payload?.data?.n
 }
 
-const libraryTarget = (instance) => ({
+export const libraryTarget = (instance) => ({
   open: async (server, room, user) => {
     const grant =
       instance === "bench"
@@ -34,12 +34,12 @@ const libraryTarget = (instance) => ({
       openSocket(`${server.wsUrl}${grant.url}`, { protocols: grant.protocols, isReady: (data) => JSON.parse(data.toString()).type === "ready", onFrame })
   },
 })
-const floorTarget = (name) => ({
+export const floorTarget = (name) => ({
   open: async (server, room) => (onFrame) => openSocket(`${server.wsUrl}/floor/${name}/${encodeURIComponent(room)}/ws`, { onFrame }),
 })
 
 /** One measured pass: connect, publish open-loop, wait for every ack and delivery. */
-const pass = async ({ server, quick }, target, room, rows = async () => undefined) => {
+export const pass = async ({ server, quick }, target, room, rows = async () => undefined) => {
   const { rate, durationMs } = sizes(quick)
   const total = Math.floor((durationMs / 1000) * rate)
   const scheduled = new Float64Array(total)
