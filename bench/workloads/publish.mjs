@@ -104,7 +104,7 @@ export default {
   name: "publish",
   title: "Persisted publish, 10% repeated idempotency keys",
   description: [
-    "One publisher socket and 10 receiver sockets on one object; publishes open-loop (200/s for 4 s, 800 per run), every 10th repeating",
+    "One publisher socket and 10 receiver sockets on one object; publishes open-loop (150/s for 4 s, 600 per run), every 10th repeating",
     "the idempotency key and body of an earlier one (a client retry: it must not be stored or delivered again). Payload `{n, text}` ≈ 50 B.",
     "CPU is the workerd CPU delta over the publish phase divided by all publishes; latency is scheduled publish time → the 10th receiver",
     "holding the message. Rows are the SQLite cursors' `rowsWritten`/`rowsRead` per publish. For this library, CPU and latency come from",
