@@ -6,6 +6,7 @@ import { grantRoute } from "./library.js"
 import { dbflowRoutes } from "./dbflow/routes.js"
 import { yjsRoutes } from "./yjsRoutes.js"
 import { fanoutPartyRoute } from "./peers/fanoutParty.js"
+import { persistRoute } from "./persist-library.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -22,6 +23,10 @@ export const forwardTo =
 
 export const routes: Array<BenchRoute> = [
   (request, _env, url) => grantRoute(request, url),
+  persistRoute,
+  forwardTo("/floor/insert-send", "FLOOR_INSERT_SEND"),
+  forwardTo("/floor/unique-idempotency", "FLOOR_UNIQUE_IDEMPOTENCY"),
+  forwardTo("/floor/keyset", "FLOOR_KEYSET_HISTORY"),
   forwardTo("/floor/fanout-loop", "FANOUT_LOOP_FLOOR"),
   ...dbflowRoutes,
   ...yjsRoutes,

@@ -4,9 +4,11 @@ import smoke from "./smoke.mjs"
 import fanout from "./fanout.mjs"
 import fanoutSaturation from "./fanoutSaturation.mjs"
 import wake from "./wake.mjs"
-import db from "./db.mjs"
+import publish from "./publish.mjs"
+import history from "./history.mjs"
 import yjsEdit from "./yjs-edit.mjs"
 import yjsJoin from "./yjs-join.mjs"
 import yjsStorage from "./yjs-storage.mjs"
+import db from "./db.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, yjsEdit, yjsJoin, yjsStorage, db]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsStorage, db]

@@ -53,6 +53,10 @@ export const make = (alarm: Alarm) =>
     const sql = yield* Sql
     // The earliest run time we armed the alarm for; avoids a setAlarm call per write.
     let armedFor: number | null = null
+    // Run times of rows this object wrote and has not deleted since (only this module writes
+    // `_jobs`). `ensure` runs on every publish: a hit here saves its SELECT. An entry is dropped on
+    // any delete, so a missing entry only costs that SELECT; an entry never outlives its row.
+    const scheduledAt = new Map<string, number>()
 
     const earliest = Effect.map(sql.one<{ at: number | null }>("SELECT MIN(run_at) AS at FROM _jobs"), (row) => row?.at ?? null)
 
@@ -76,16 +80,28 @@ export const make = (alarm: Alarm) =>
 
     const schedule = (name: string, at: number) =>
       Effect.zipRight(
-        sql.run("INSERT INTO _jobs (name, run_at, attempts) VALUES (?, ?, 0) ON CONFLICT(name) DO UPDATE SET run_at = excluded.run_at, attempts = 0", name, at),
+        Effect.tap(
+          sql.run("INSERT INTO _jobs (name, run_at, attempts) VALUES (?, ?, 0) ON CONFLICT(name) DO UPDATE SET run_at = excluded.run_at, attempts = 0", name, at),
+          () => Effect.sync(() => scheduledAt.set(name, at)),
+        ),
         rearm,
       )
 
-    const ensure = (name: string, at: number) =>
-      Effect.flatMap(sql.one<{ run_at: number }>("SELECT run_at FROM _jobs WHERE name = ?", name), (row) =>
-        row !== undefined && row.run_at <= at ? Effect.void : schedule(name, at),
-      )
+    const ensure = (name: string, at: number) => {
+      const known = scheduledAt.get(name)
+      if (known !== undefined && known <= at) return Effect.void
+      return Effect.flatMap(sql.one<{ run_at: number }>("SELECT run_at FROM _jobs WHERE name = ?", name), (row) => {
+        if (row === undefined || row.run_at > at) return schedule(name, at)
+        scheduledAt.set(name, row.run_at)
+        return Effect.void
+      })
+    }
 
-    const cancel = (name: string) => Effect.zipRight(sql.run("DELETE FROM _jobs WHERE name = ?", name), rearm)
+    const cancel = (name: string) =>
+      Effect.zipRight(
+        Effect.tap(sql.run("DELETE FROM _jobs WHERE name = ?", name), () => Effect.sync(() => scheduledAt.delete(name))),
+        rearm,
+      )
 
     const pending = Effect.map(
       sql.all<{ name: string; run_at: number; attempts: number }>("SELECT name, run_at, attempts FROM _jobs ORDER BY run_at"),
@@ -103,6 +119,7 @@ export const make = (alarm: Alarm) =>
           const handler = handlers[job.name] ?? handlers[job.name.split(":")[0]]
           if (handler === undefined) {
             yield* sql.run("DELETE FROM _jobs WHERE name = ?", job.name)
+            scheduledAt.delete(job.name)
             continue
           }
           const outcome = yield* Effect.either(handler)
@@ -116,6 +133,8 @@ export const make = (alarm: Alarm) =>
           } else {
             yield* sql.run("UPDATE _jobs SET run_at = ?, attempts = 0 WHERE name = ?", outcome.right, job.name)
           }
+          // The row was deleted, moved or kept by the handler's own schedule: `ensure` re-reads it.
+          scheduledAt.delete(job.name)
         }
         yield* rearm
         return ran
