@@ -85,6 +85,11 @@ export const writeReport = (results) => {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  writeReport(JSON.parse(readFileSync(join(import.meta.dirname, "results.json"), "utf8")))
+  const path = join(import.meta.dirname, "results.json")
+  const results = JSON.parse(readFileSync(path, "utf8"))
+  // Extra results files (runs made beside the main one) contribute their workloads.
+  for (const extra of process.argv.slice(2)) Object.assign(results.workloads, JSON.parse(readFileSync(extra, "utf8")).workloads)
+  if (process.argv.length > 2) writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`)
+  writeReport(results)
   console.log("BENCHMARKS.md rewritten from bench/results.json")
 }

@@ -27,7 +27,8 @@ if (unknown.length > 0) {
 }
 const selected = named.length === 0 ? workloads.filter((workload) => !workload.hidden) : workloads.filter((workload) => named.includes(workload.name))
 
-const resultsPath = join(import.meta.dirname, "results.json")
+// BENCH_RESULTS: another results file, for a second run beside the first (merge with `npm run bench:report -- <file>...`).
+const resultsPath = process.env.BENCH_RESULTS ?? join(import.meta.dirname, "results.json")
 const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, "utf8")) : { workloads: {} }
 const workerdVersion = JSON.parse(readFileSync(join(import.meta.dirname, "..", "node_modules", "workerd", "package.json"), "utf8")).version
 const machine = {
