@@ -46,7 +46,7 @@ const deadline = (ms, what) =>
   new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish in ${ms / 1000} s`)), ms).unref())
 
 const server = await startBenchServer()
-log(`benchmark Worker on ${server.url}; ${runs} run(s) per cell${quick ? " (quick)" : ""}`)
+log(`benchmark Worker on ${server.url}; ${runsFlag !== undefined || quick ? runs : `${runs} (or the workload's own \`runs\`)`} run(s) per cell${quick ? " (quick)" : ""}`)
 const results = { ...previous, machine, workloads: { ...previous.workloads } }
 let failed = false
 try {

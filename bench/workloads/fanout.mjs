@@ -115,7 +115,7 @@ Latency is from each message's scheduled send time to its last recipient. *conne
 the N + 1 sockets and let every frame they cause arrive (grants excluded; the 64 B and 1 KiB cells of a run share
 one set of sockets, so both show the same connect figures); *connect frames* counts the frames
 receivers got while connecting (a room's \`ready\`/\`joined\` announcements).`,
-  primary: { key: "cpuUsPerFrame", label: "workerd CPU µs per delivered frame", short: "CPU/frame", digits: 2 },
+  primary: { key: "cpuUsPerFrame", label: "workerd CPU µs per delivered frame", short: "CPU/frame", digits: 1 },
   columns: [
     { key: "p50Ms", label: "p50 ms" },
     { key: "p99Ms", label: "p99 ms" },

@@ -21,7 +21,7 @@ const runRamp = async (context, { target, quick }) => {
   let steps = 0
   let misses = 0
   let seqBase = 0
-  for (let rate = START_RATE; steps < (quick ? 5 : MAX_STEPS); rate = Math.round(rate * STEP), steps++) {
+  for (let rate = START_RATE; steps < (quick ? 3 : MAX_STEPS); rate = Math.round(rate * STEP), steps++) {
     // keepOpen: the next step takes these sockets (the cell's `finally` closes the last ones); each step has its own sequence numbers.
     const figures = await runFanout(context, { target, n: N, bytes: BYTES, rate, durationMs: STEP_MS, shareKey, keepOpen: true, drainMs: 3000, seqBase })
     seqBase += 1_000_000

@@ -8,6 +8,7 @@ import { closeAll, connectTarget, FLOOR, payloadOf, publishFrame, seqOf, settle,
 const TARGET_KEYS = ["room", "loop", "partyHibernating", "partyInMemory"]
 // workerd evicts a hibernatable object after 10 s without events; a few seconds more for margin.
 const IDLE_MS = 14_000
+const QUICK_IDLE_MS = 11_500
 
 /** Whether the object was evicted and built again: the floor counts constructions, partyserver counts onStart(). The library exposes no such counter. */
 const hibernated = async (server, target, id) => {
@@ -26,6 +27,8 @@ const kibPerSocket = (deltaMiB, sockets) => (deltaMiB * 1024) / sockets
  * workloads' runs can come out anywhere, even negative. A fresh process makes the baseline clean.
  */
 export const runWake = async (context, params) => {
+  // --quick checks that it works: it skips the second workerd (memory figures then mean little) to stay under a minute.
+  if (context.quick) return runWakeOn(context, params)
   const server = await startBenchServer()
   try {
     return await runWakeOn({ ...context, server }, params)
@@ -34,7 +37,7 @@ export const runWake = async (context, params) => {
   }
 }
 
-const runWakeOn = async ({ server, run }, { target, n }) => {
+const runWakeOn = async ({ server, run, quick }, { target, n }) => {
   const id = `wake-${target}-${n}-${run}-${Date.now()}`
   let lastFrameAt = performance.now()
   let woke = 0
@@ -54,7 +57,7 @@ const runWakeOn = async ({ server, run }, { target, n }) => {
     await settle(() => lastFrameAt)
     const rssConnected = await server.rssMiB()
     const idleCpuBefore = await server.cpuMs()
-    await sleep(IDLE_MS)
+    await sleep(quick ? QUICK_IDLE_MS : IDLE_MS)
     const idleCpuMs = (await server.cpuMs()) - idleCpuBefore
     const rssIdle = await server.rssMiB()
     const cpuBefore = await server.cpuMs()
