@@ -1,13 +1,17 @@
 /**
- * Instance configuration and the in-isolate registry of instances.
+ * Instance configuration and its declarations.
  *
- * `realtime({ name, ... })` and `Realtime.layer({ name, ... })` register their options here, at
- * module load, in the same isolate as the Durable Object classes. The actors look their instance up
- * by name, so options that are functions (hooks) reach the actor without crossing RPC.
+ * An instance is declared once, at module scope: `declareRealtime({ name, ... })` (also reached
+ * as `Realtime.declare`, and called for you by `realtime({...})` and `Realtime.layer({...})`).
+ * A Durable Object runs in its own isolate, often on another machine than the Worker that called
+ * it, so it can only know the options its own isolate evaluated when the module graph was
+ * imported. Every object resolves its instance here by name; an object addressed for an instance
+ * nobody declared fails with `InstanceNotDeclared` and a log line, never with defaults.
  *
  * @since 0.1.0
  */
 import type { Effect } from "effect"
+import { InstanceNotDeclared } from "./RealtimeError.js"
 
 export interface IdentityHeaders {
   /** Header holding the user id of the current request. Default `x-user-id`. */
@@ -162,16 +166,68 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   options,
 })
 
-const registry = new Map<string, ResolvedConfig>()
-
-/** Register an instance's options (merged over any earlier registration of the name); returns the resolved configuration. */
-export const registerInstance = (options: RealtimeOptions): ResolvedConfig => {
-  // Options given again for the same name refine the earlier ones rather than reset them.
-  const earlier = registry.get(options.name)?.options
-  const resolved = resolveConfig(earlier === undefined ? options : { ...earlier, ...options })
-  registry.set(options.name, resolved)
-  return resolved
+/** A declared instance: made at module scope, consumed by `realtime(decl)` and `Realtime.layer(decl)`. */
+export interface RealtimeDeclaration {
+  readonly _tag: "RealtimeDeclaration"
+  readonly name: string
+  /** The options as resolved now (a later declaration of the same name refines them). */
+  readonly config: ResolvedConfig
 }
 
-/** The configuration of a named instance; defaults when nothing registered it in this isolate. */
-export const instanceConfig = (name: string): ResolvedConfig => registry.get(name) ?? resolveConfig({ name })
+const registry = new Map<string, ResolvedConfig>()
+
+export const isRealtimeDeclaration = (value: unknown): value is RealtimeDeclaration =>
+  typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "RealtimeDeclaration"
+
+/**
+ * Declare an instance in this isolate. Call it at module scope, in a module that both the Worker
+ * and the Durable Object classes' module import (usually the Worker's main module), so every
+ * isolate that hosts one of the instance's objects evaluates it before the object runs.
+ * Declaring a name again refines the earlier options (the later ones win, key by key).
+ */
+export const declareRealtime = (options: RealtimeOptions): RealtimeDeclaration => {
+  const earlier = registry.get(options.name)?.options
+  registry.set(options.name, resolveConfig(earlier === undefined ? options : { ...earlier, ...options }))
+  const name = options.name
+  return {
+    _tag: "RealtimeDeclaration",
+    name,
+    get config() {
+      return registry.get(name)!
+    },
+  }
+}
+
+/** Register an instance's options (merged over any earlier declaration of the name); returns the resolved configuration. */
+export const registerInstance = (options: RealtimeOptions): ResolvedConfig => declareRealtime(options).config
+
+/** The configuration declared under `name` in this isolate, if any. */
+export const lookupInstance = (name: string): ResolvedConfig | undefined => registry.get(name)
+
+/** Names declared in this isolate (for error messages). */
+export const declaredInstances = (): ReadonlyArray<string> => [...registry.keys()]
+
+/**
+ * The configuration of a declared instance. Throws `InstanceNotDeclared` (and logs it) when
+ * nothing in this isolate declared the name: options never silently fall back to defaults.
+ */
+export const instanceConfig = (name: string): ResolvedConfig => {
+  const found = registry.get(name)
+  if (found !== undefined) return found
+  throw instanceNotDeclared(name, "instance")
+}
+
+/** The loud failure of an undeclared instance: a typed error, logged once per call site. */
+export const instanceNotDeclared = (instance: string, kind: string): InstanceNotDeclared => {
+  const known = declaredInstances()
+  const error = new InstanceNotDeclared({
+    instance,
+    kind,
+    message:
+      `durable-realtime: no instance "${instance}" is declared in this isolate (a ${kind} was addressed for it). ` +
+      `Declare it at module scope (declareRealtime / realtime / Realtime.layer) in a module the Durable Object's script imports` +
+      (known.length > 0 ? `; declared here: ${known.join(", ")}` : "; nothing is declared here"),
+  })
+  console.error(error.message)
+  return error
+}

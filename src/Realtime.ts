@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import { registerInstance, type RealtimeOptions, type ResolvedConfig } from "./Config.js"
+import { declareRealtime, isRealtimeDeclaration, type RealtimeDeclaration, type RealtimeOptions, type ResolvedConfig } from "./Config.js"
 import { invalidInputFromParseError, type RealtimeError } from "./RealtimeError.js"
 import { callActor, type ActorNamespace } from "./internal/rpc.js"
 import { ResourceId } from "./schema/Common.js"
@@ -218,13 +218,25 @@ export class Realtime extends Context.Tag("durable-realtime/Realtime")<Realtime,
   static stats = (): Effect.Effect<InstanceStats, RealtimeError, Realtime> => Effect.flatMap(Realtime, (service) => service.stats())
 
   /**
-   * The service for one instance. `env` is the Worker's env; omitted, it is read from
-   * `cloudflare:workers`.
+   * Declare an instance at module scope (see `declareRealtime`): the value `Realtime.layer` and
+   * `realtime` consume, and what every Durable Object of the instance resolves its options from.
    */
-  static layer = (options: RealtimeOptions & { readonly env?: Record<string, unknown> }): Layer.Layer<Realtime> =>
-    Layer.sync(Realtime, () => {
-      const config = registerInstance(options)
-      return makeRealtime(config, options.env ?? workersEnv())
-    })
-}
+  static declare = (options: RealtimeOptions): RealtimeDeclaration => declareRealtime(options)
 
+  /**
+   * The service for one declared instance. `env` is the Worker's env; omitted, it is read from
+   * `cloudflare:workers`.
+   *
+   * Given options instead of a declaration, the instance is declared when `layer` is called, not
+   * when the layer is built: call it at module scope (`export const LiveLayer = Realtime.layer({...})`)
+   * so the Durable Objects' isolates declare it on import too.
+   */
+  static layer = (
+    declaration: RealtimeDeclaration | (RealtimeOptions & { readonly env?: Record<string, unknown> }),
+    options: { readonly env?: Record<string, unknown> } = {},
+  ): Layer.Layer<Realtime> => {
+    const declared = isRealtimeDeclaration(declaration) ? declaration : declareRealtime(declaration)
+    const env = options.env ?? (isRealtimeDeclaration(declaration) ? undefined : declaration.env)
+    return Layer.sync(Realtime, () => makeRealtime(declared.config, env ?? workersEnv()))
+  }
+}

@@ -72,6 +72,17 @@ export class StorageFailure extends Schema.TaggedError<StorageFailure>()("Storag
   message: Schema.String,
 }) {}
 
+/**
+ * An object was addressed for an instance (or database) that its isolate never declared. This is
+ * a deployment mistake (the declaration is not imported by the Durable Objects' script), never
+ * answered with default options.
+ */
+export class InstanceNotDeclared extends Schema.TaggedError<InstanceNotDeclared>()("InstanceNotDeclared", {
+  instance: Schema.String,
+  kind: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** The union of every public error, as one Schema (used to encode RPC exits). */
 export const RealtimeError = Schema.Union(
   InvalidInput,
@@ -84,6 +95,7 @@ export const RealtimeError = Schema.Union(
   ConstraintViolation,
   IdempotencyConflict,
   StorageFailure,
+  InstanceNotDeclared,
 )
 export type RealtimeError = typeof RealtimeError.Type
 
@@ -108,6 +120,7 @@ export const httpStatus = (error: RealtimeError): number => {
     case "LimitExceeded":
       return error.limit === "frame" ? 413 : error.limit === "rate" ? 429 : 503
     case "StorageFailure":
+    case "InstanceNotDeclared":
       return 500
   }
 }

@@ -25,7 +25,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
-import { registerInstance, type RealtimeOptions } from "./Config.js"
+import { declareRealtime, isRealtimeDeclaration, type RealtimeDeclaration, type RealtimeOptions } from "./Config.js"
 import { makeRealtime, Realtime, type ChannelHandle, type CrdtRoomHandle, type RealtimeService, type RoomHandle } from "./Realtime.js"
 import type { RealtimeError } from "./RealtimeError.js"
 import { workersEnv } from "./durable/workersEnv.js"
@@ -71,10 +71,19 @@ export const runToPromise = <A>(effect: Effect.Effect<A, RealtimeError>): Promis
     throw Cause.squash(exit.cause)
   })
 
-export const realtime = (options: RealtimeOptions & { readonly env?: Record<string, unknown> }): RealtimeFacade => {
-  const config = registerInstance(options)
+/**
+ * The Promise facade of one instance. Given options, it declares the instance (call it at module
+ * scope); given a declaration (`declareRealtime(...)` / `Realtime.declare(...)`), it uses that one.
+ */
+export const realtime = (
+  declaration: RealtimeDeclaration | (RealtimeOptions & { readonly env?: Record<string, unknown> }),
+  options: { readonly env?: Record<string, unknown> } = {},
+): RealtimeFacade => {
+  const declared = isRealtimeDeclaration(declaration) ? declaration : declareRealtime(declaration)
+  const envOption = options.env ?? (isRealtimeDeclaration(declaration) ? undefined : declaration.env)
+  const config = declared.config
   let service: RealtimeService | undefined
-  const get = () => (service ??= makeRealtime(config, options.env ?? workersEnv()))
+  const get = () => (service ??= makeRealtime(declared.config, envOption ?? workersEnv()))
   const layer = Layer.sync(Realtime, get)
 
   const withAmbientRequest = <A>(effect: Effect.Effect<A, RealtimeError>): Effect.Effect<A, RealtimeError> => {
@@ -89,7 +98,7 @@ export const realtime = (options: RealtimeOptions & { readonly env?: Record<stri
     })
 
   return {
-    name: options.name,
+    name: declared.name,
     room: (id) => promised(() => get().room(id)),
     channel: (id) => promised(() => get().channel(id)),
     crdtRoom: (id) => promised(() => get().crdtRoom(id)),

@@ -5,7 +5,7 @@
  */
 export { Realtime, makeRealtime, type RealtimeService, type RoomHandle, type ChannelHandle, type CrdtRoomHandle, type DocumentStats } from "./Realtime.js"
 export { realtime, runToPromise, type RealtimeFacade } from "./facade.js"
-export type { RealtimeOptions, IdentityHeaders, RealtimeBindings, YjsOptions } from "./Config.js"
+export { declareRealtime, type RealtimeDeclaration, type RealtimeOptions, type IdentityHeaders, type RealtimeBindings, type YjsOptions } from "./Config.js"
 export * from "./RealtimeError.js"
 export * from "./schema/Common.js"
 export * from "./schema/Message.js"

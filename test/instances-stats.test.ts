@@ -2,7 +2,7 @@ import { abortAllDurableObjects } from "cloudflare:test"
 import { Effect } from "effect"
 import { describe, expect, it, vi } from "vitest"
 import { makeRealtime } from "../src/Realtime.js"
-import { resolveConfig } from "../src/Config.js"
+import { declareRealtime } from "../src/Config.js"
 import { env } from "cloudflare:test"
 import { runTest, service, uniqueId } from "./helpers.js"
 
@@ -21,7 +21,8 @@ describe("named instances", () => {
 describe("instance stats", () => {
   it("counts rooms, channels and messages, and stays right after every object restarts", async () => {
     const name = uniqueId("stats")
-    const rt = makeRealtime(resolveConfig({ name }), env as unknown as Record<string, unknown>)
+    // Declared here, in the isolate that also hosts the objects in this test pool.
+    const rt = makeRealtime(declareRealtime({ name }).config, env as unknown as Record<string, unknown>)
     await runTest(Effect.forEach([1, 2, 3], (i) => rt.room("a").publish({ type: "n", data: i })))
     await runTest(rt.room("b").publish({ type: "n" }))
     await runTest(rt.channel("feed").publish({ type: "n" }))

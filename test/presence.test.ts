@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
-import { instanceConfig } from "../src/Config.js"
+import { declareRealtime } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
@@ -141,7 +141,7 @@ describe("members and presence", () => {
   it("directory member counts follow joins and leaves", async () => {
     // An instance of its own, so other tests' members do not move the totals.
     const roomId = uniqueId("members-count")
-    const rt = makeRealtime(instanceConfig("livecount"), env as unknown as Record<string, unknown>)
+    const rt = makeRealtime(declareRealtime({ name: "livecount" }).config, env as unknown as Record<string, unknown>)
     const stub = stubFor("livecount", "room", roomId)
     const membersNow = () =>
       eventually(async () => {

@@ -7,12 +7,15 @@
  * column, a required filter that is not among the filters or may be null, a `key` column that
  * does not identify a row, unknown events, names that are not plain SQL identifiers.
  *
- * Declarations are registered in the isolate by `namespace/name`, so the shard and hub Durable
- * Objects (same Worker bundle) find the schema without it crossing RPC.
+ * Declarations are registered in the isolate by `namespace/name` when `db(...)` runs at module
+ * scope, so the shard and hub Durable Objects find the schema without it crossing RPC, in whatever
+ * isolate they run, as long as their script imports the module that declares the database. An
+ * object addressed for a database its isolate never declared answers `InstanceNotDeclared`.
  *
  * @since 0.1.0
  */
-import { InvalidInput } from "../RealtimeError.js"
+import { resolveConfig, type ResolvedConfig } from "../Config.js"
+import { InstanceNotDeclared, InvalidInput } from "../RealtimeError.js"
 import type { ColumnSpec } from "./Columns.js"
 import { specsOf, type Table } from "./Table.js"
 
@@ -179,3 +182,23 @@ export const registerDatabase = (definition: DatabaseDefinition): void => {
 
 /** The definition registered under `namespace/name` in this isolate. */
 export const databaseDefinition = (instance: string): DatabaseDefinition | undefined => registry.get(instance)
+
+/**
+ * What a shard or hub object runs with: the live options it is given are the defaults named by the
+ * database (database actors read their declaration, never live options), and only once the
+ * declaration is found in this isolate; otherwise the loud `InstanceNotDeclared`.
+ */
+export const databaseInstance = (instance: string, kind: string): ResolvedConfig | InstanceNotDeclared => {
+  if (registry.has(instance)) return resolveConfig({ name: instance })
+  const known = [...registry.keys()]
+  const error = new InstanceNotDeclared({
+    instance,
+    kind,
+    message:
+      `durable-realtime/db: no database "${instance}" is declared in this isolate (a ${kind} was addressed for it). ` +
+      `Call db({...}) at module scope in a module the Durable Object's script imports` +
+      (known.length > 0 ? `; declared here: ${known.join(", ")}` : "; no database is declared here"),
+  })
+  console.error(error.message)
+  return error
+}

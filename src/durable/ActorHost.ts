@@ -6,14 +6,17 @@
  * answers with a Schema-encoded `Exit`.
  *
  * The actor's address (instance and id) arrives with the first call and is stored, so an alarm
- * that wakes the object later can rebuild the same actor.
+ * that wakes the object later can rebuild the same actor. The instance's options come from the
+ * declarations this isolate made on import (`resolveInstance`); an object addressed for an
+ * undeclared instance answers `InstanceNotDeclared` and logs it, and never boots with defaults.
  *
  * @since 0.1.0
  */
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
-import { instanceConfig } from "../Config.js"
-import { invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
+import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
+import { errorResponse } from "../actors/LiveGrant.js"
+import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
 import { ActorAddress as ActorAddressSchema, ActorContext, ActorRequest, AddressHeaders, ObjectState, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
 import { metaMigration, readMetaSync, writeMeta } from "../actors/Meta.js"
 import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"
@@ -44,7 +47,10 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     super(ctx, env)
     ctx.blockConcurrencyWhile(async () => {
       const stored = this.storedAddress()
-      if (stored !== undefined) await this.boot(stored)
+      if (stored === undefined) return
+      const config = this.resolveInstance(stored)
+      // Undeclared: logged by resolveInstance; every entry point answers the typed error.
+      if (!(config instanceof InstanceNotDeclared)) await this.boot(stored, config)
     })
   }
 
@@ -57,8 +63,15 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     }
   }
 
-  private layerFor(address: ActorAddress): Layer.Layer<HostServices> {
-    const config = instanceConfig(address.instance)
+  /**
+   * The options of the instance an address names, from this isolate's declarations. Database
+   * objects override it to look up their `db(...)` declaration instead.
+   */
+  protected resolveInstance(address: ActorAddress): ResolvedConfig | InstanceNotDeclared {
+    return lookupInstance(address.instance) ?? instanceNotDeclared(address.instance, this.kind)
+  }
+
+  private layerFor(address: ActorAddress, config: ResolvedConfig): Layer.Layer<HostServices> {
     const env = this.env as Record<string, unknown>
     const directory = Layer.succeed(DirectoryClient, {
       report: (entry) => {
@@ -80,9 +93,9 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   }
 
   /** Build the runtime and the actor, running migrations first. */
-  private async boot(address: ActorAddress): Promise<Hosted> {
+  private async boot(address: ActorAddress, config: ResolvedConfig): Promise<Hosted> {
     if (this.#hosted !== undefined) return this.#hosted
-    const runtime = ManagedRuntime.make(this.layerFor(address))
+    const runtime = ManagedRuntime.make(this.layerFor(address, config))
     const migrations = [metaMigration, Jobs.jobsMigration, ...this.migrations]
     const behavior = await runtime.runPromise(
       Effect.gen(this, function* () {
@@ -102,11 +115,13 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   }
 
   /** The hosted actor, booting it (once, with input gates closed) when first addressed. */
-  protected async hosted(address?: ActorAddress): Promise<Hosted | undefined> {
+  protected async hosted(address?: ActorAddress): Promise<Hosted | InstanceNotDeclared | undefined> {
     if (this.#hosted !== undefined) return this.#hosted
     const target = address ?? this.storedAddress()
     if (target === undefined) return undefined
-    return this.ctx.blockConcurrencyWhile(() => this.boot(target))
+    const config = this.resolveInstance(target)
+    if (config instanceof InstanceNotDeclared) return config
+    return this.ctx.blockConcurrencyWhile(() => this.boot(target, config))
   }
 
   /** Run an Effect inside the actor's mailbox: one message at a time. */
@@ -121,6 +136,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     const request = decoded.right
     const hosted = await this.hosted(request.address)
     if (hosted === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "address", message: "address: missing" })))
+    if (hosted instanceof InstanceNotDeclared) return encodeExit(Exit.fail(hosted))
     const handler = hosted.behavior.operations[request.op]
     if (handler === undefined) {
       return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: ${this.kind} has no operation "${request.op}"` })))
@@ -136,6 +152,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     })
     const hosted = await this.hosted(named._tag === "Right" ? named.right : undefined)
     if (hosted === undefined) return new Response("durable-realtime: request has no actor address", { status: 400 })
+    if (hosted instanceof InstanceNotDeclared) return errorResponse(hosted)
     const handler = hosted.behavior.fetch
     if (handler === undefined) return new Response(`durable-realtime: a ${this.kind} takes no HTTP requests`, { status: 404 })
     const exit = await this.runInMailbox(hosted, handler(request))
@@ -144,22 +161,25 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
 
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const hosted = await this.hosted()
-    const handler = hosted?.behavior.webSocketMessage
-    if (hosted === undefined || handler === undefined) return
+    if (hosted === undefined || hosted instanceof InstanceNotDeclared) return
+    const handler = hosted.behavior.webSocketMessage
+    if (handler === undefined) return
     await this.runInMailbox(hosted, handler(socket, message))
   }
 
   override async webSocketClose(socket: WebSocket, code: number, reason: string, wasClean: boolean): Promise<void> {
     const hosted = await this.hosted()
-    const handler = hosted?.behavior.webSocketClose
-    if (hosted === undefined || handler === undefined) return
+    if (hosted === undefined || hosted instanceof InstanceNotDeclared) return
+    const handler = hosted.behavior.webSocketClose
+    if (handler === undefined) return
     await this.runInMailbox(hosted, handler(socket, code, reason, wasClean))
   }
 
   override async webSocketError(socket: WebSocket, error: unknown): Promise<void> {
     const hosted = await this.hosted()
-    const handler = hosted?.behavior.webSocketError
-    if (hosted === undefined || handler === undefined) return
+    if (hosted === undefined || hosted instanceof InstanceNotDeclared) return
+    const handler = hosted.behavior.webSocketError
+    if (handler === undefined) return
     await this.runInMailbox(hosted, handler(socket, error))
   }
 
@@ -167,6 +187,8 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const hosted = await this.hosted()
     if (hosted === undefined) return
+    // An alarm of an undeclared instance fails loudly (and is retried by the runtime).
+    if (hosted instanceof InstanceNotDeclared) throw new Error(hosted.message)
     const exit = await this.runInMailbox(
       hosted,
       Effect.flatMap(Jobs.Jobs, (jobs) => jobs.runDue(hosted.behavior.jobs)),

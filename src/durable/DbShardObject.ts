@@ -7,7 +7,10 @@
  * @since 0.1.0
  */
 import { Exit, Schema } from "effect"
-import { InvalidInput, invalidInputFromParseError } from "../RealtimeError.js"
+import { InstanceNotDeclared, InvalidInput, invalidInputFromParseError } from "../RealtimeError.js"
+import { databaseInstance } from "../db/Declaration.js"
+import type { ActorAddress } from "../actors/Actor.js"
+import type { ResolvedConfig } from "../Config.js"
 import { ActorRequest } from "../actors/Actor.js"
 import { makeDbShard, READ_OPERATIONS } from "../actors/DbShard.js"
 import { encodeExit } from "../internal/rpc.js"
@@ -19,11 +22,16 @@ export class RealtimeDbShard extends ActorHost {
   protected readonly migrations = []
   protected readonly makeActor = makeDbShard
 
+  protected override resolveInstance(address: ActorAddress): ResolvedConfig | InstanceNotDeclared {
+    return databaseInstance(address.instance, this.kind)
+  }
+
   override async invoke(raw: unknown): Promise<unknown> {
     const decoded = Schema.decodeUnknownEither(ActorRequest)(raw)
     if (decoded._tag === "Left") return encodeExit(Exit.fail(invalidInputFromParseError(decoded.left, "request")))
     if (!READ_OPERATIONS.has(decoded.right.op)) return super.invoke(raw)
     const hosted = await this.hosted(decoded.right.address)
+    if (hosted instanceof InstanceNotDeclared) return encodeExit(Exit.fail(hosted))
     const handler = hosted?.behavior.operations[decoded.right.op]
     if (hosted === undefined || handler === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: unknown read "${decoded.right.op}"` })))
     return encodeExit(await hosted.runtime.runPromiseExit(handler(decoded.right.input, decoded.right.caller)))

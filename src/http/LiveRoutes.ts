@@ -23,8 +23,8 @@
  */
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
-import { instanceConfig } from "../Config.js"
-import { Forbidden, InvalidInput, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { lookupInstance } from "../Config.js"
+import { Forbidden, InvalidInput, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { errorResponse, LiveHeaders, type ForwardedGrant } from "../actors/LiveGrant.js"
 import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
 import { ResourceId } from "../schema/Common.js"
@@ -64,7 +64,9 @@ export const handleLive = (
   env: Record<string, unknown>,
 ): Effect.Effect<Response, RealtimeError> =>
   Effect.gen(function* () {
-    const config = instanceConfig(params.instance)
+    // The instance comes from the URL: one this Worker never declared is the client's mistake.
+    const config = lookupInstance(params.instance)
+    if (config === undefined) return yield* new NotFound({ what: "instance", message: `instance: no instance "${params.instance}" here` })
     const kind = kindOf[params.kind]
     if (params.transport === "yjs" && kind !== "crdtRoom") {
       return yield* new InvalidInput({ field: "transport", message: "transport: only CRDT rooms speak y-websocket" })
