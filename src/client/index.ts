@@ -7,5 +7,19 @@ export { LiveConnection, type ConnectionError, type ConnectionOptions, type Conn
 export { ConnectFailed, webSocketConnector, type Connector, type SocketLike } from "./Socket.js"
 export { backoffDelay, type BackoffOptions } from "./Backoff.js"
 export { applyMemberFrame } from "./MembersView.js"
+export {
+  subscribeTable,
+  grantExpiryMs,
+  type SubscribeTableOptions,
+  type TableChange,
+  type TableGap,
+  type TableGrant,
+  type TableGrantSource,
+  type TableRow,
+  type TableSnapshot,
+  type TableStatus,
+  type TableSubscription,
+} from "./TableClient.js"
+export { connectionErrorToRealtimeError, errorFromClose, errorFromStatus, errorFromTag } from "./Errors.js"
 export * from "./types.js"
 export { ServerFrame, ClientFrame, formatPosition, parsePosition, CloseCode } from "../schema/Protocol.js"
