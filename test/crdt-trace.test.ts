@@ -15,7 +15,7 @@ interface Trace {
 
 const loadTrace = async (): Promise<Trace> => {
   const base64 = (env as unknown as { AUTOMERGE_PAPER_TRACE_GZ_BASE64?: string }).AUTOMERGE_PAPER_TRACE_GZ_BASE64
-  if (base64 === undefined) throw new Error("../shared/traces/automerge-paper.json.gz was not found beside the repository")
+  if (base64 === undefined) throw new Error("test/fixtures/automerge-paper.json.gz is missing (see test/fixtures/README.md)")
   const stream = new Blob([fromBase64(base64)]).stream().pipeThrough(new DecompressionStream("gzip"))
   return JSON.parse(await new Response(stream).text()) as Trace
 }
