@@ -49,8 +49,22 @@ export interface RealtimeOptions {
   readonly maxConnections?: number
   /** Largest client frame, in bytes, checked before parsing. Default 64 KiB. */
   readonly maxFrameBytes?: number
-  /** Per-connection token bucket: sustained frames per second and burst. Default 50/s, burst 100 (room for 30-60 Hz cursor moves, which the room coalesces). */
-  readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number }
+  /**
+   * Per-connection token buckets for inbound socket frames: sustained frames per second and burst
+   * (default 50/s, burst 100: room for 30-60 Hz cursor moves, which the room coalesces), and bytes
+   * per second and burst (default 256 KiB/s, burst 1 MiB; the burst is never below `maxFrameBytes`).
+   */
+  readonly rateLimit?: Partial<RateLimitOptions>
+  /**
+   * The same buckets shared by every connection of one actor in one room or channel (many sockets
+   * on one grant get one budget). Default 100 frames/s, burst 200; 512 KiB/s, burst 2 MiB.
+   * Kept in memory: eviction or hibernation refills them.
+   */
+  readonly actorRateLimit?: Partial<RateLimitOptions>
+  /** Largest member presence (after merging) and largest member metadata, as JSON bytes. Default 4 KiB. */
+  readonly maxPresenceBytes?: number
+  /** Bytes an SSE stream may have queued for a slow reader before it is closed (it resumes with `Last-Event-ID`). Default 1 MiB. */
+  readonly sseBufferBytes?: number
   /** Members who joined over HTTP leave when they have not refreshed for this long, in ms. Default 60,000. */
   readonly presenceTtlMs?: number
   /** Presence changes fan out at most once per interval, in ms. Default 50. */
@@ -61,6 +75,13 @@ export interface RealtimeOptions {
   readonly hooks?: LiveHooks
   /** CRDT rooms: the largest accepted Yjs update, and when the update log is compacted. */
   readonly yjs?: YjsOptions
+}
+
+export interface RateLimitOptions {
+  readonly perSecond: number
+  readonly burst: number
+  readonly bytesPerSecond: number
+  readonly bytesBurst: number
 }
 
 export interface YjsOptions {
@@ -123,7 +144,10 @@ export interface ResolvedConfig {
   readonly heartbeatMs: number
   readonly maxConnections: number
   readonly maxFrameBytes: number
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number }
+  readonly rateLimit: RateLimitOptions
+  readonly actorRateLimit: RateLimitOptions
+  readonly maxPresenceBytes: number
+  readonly sseBufferBytes: number
   readonly presenceTtlMs: number
   readonly presenceIntervalMs: number
   readonly routePrefix: string
@@ -139,6 +163,14 @@ export const defaultBindings: Required<RealtimeBindings> = {
   crdtRooms: "REALTIME_CRDT_ROOMS",
 }
 
+/** Fill a rate limit's missing fields; a byte burst below the largest frame would refuse every such frame. */
+const resolveRateLimit = (given: Partial<RateLimitOptions> | undefined, defaults: RateLimitOptions, maxFrameBytes: number): RateLimitOptions => ({
+  perSecond: given?.perSecond ?? defaults.perSecond,
+  burst: given?.burst ?? defaults.burst,
+  bytesPerSecond: given?.bytesPerSecond ?? defaults.bytesPerSecond,
+  bytesBurst: Math.max(given?.bytesBurst ?? defaults.bytesBurst, maxFrameBytes),
+})
+
 export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   name: options.name,
   historyLimit: options.historyLimit ?? 1_000,
@@ -153,7 +185,10 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   heartbeatMs: options.heartbeat ?? 30_000,
   maxConnections: options.maxConnections ?? 10_000,
   maxFrameBytes: options.maxFrameBytes ?? 64 * 1024,
-  rateLimit: { perSecond: options.rateLimit?.perSecond ?? 50, burst: options.rateLimit?.burst ?? 100 },
+  rateLimit: resolveRateLimit(options.rateLimit, { perSecond: 50, burst: 100, bytesPerSecond: 256 * 1024, bytesBurst: 1024 * 1024 }, options.maxFrameBytes ?? 64 * 1024),
+  actorRateLimit: resolveRateLimit(options.actorRateLimit, { perSecond: 100, burst: 200, bytesPerSecond: 512 * 1024, bytesBurst: 2 * 1024 * 1024 }, options.maxFrameBytes ?? 64 * 1024),
+  maxPresenceBytes: options.maxPresenceBytes ?? 4 * 1024,
+  sseBufferBytes: options.sseBufferBytes ?? 1024 * 1024,
   presenceTtlMs: options.presenceTtlMs ?? 60_000,
   presenceIntervalMs: options.presenceIntervalMs ?? 50,
   routePrefix: options.routePrefix ?? "/realtime",

@@ -140,6 +140,8 @@ export const CloseCode = {
   destroyed: 4004,
   tooManyConnections: 4008,
   rateLimited: 4009,
+  /** SSE: the reader fell `sseBufferBytes` behind; reconnect with `Last-Event-ID` (nothing is lost). */
+  slowReader: 4010,
   policy: 1008,
 } as const
 

@@ -15,10 +15,11 @@
 import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
 import { CloseCode, Forbidden, InvalidInput, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { Actor } from "../schema/Common.js"
+import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
 import { ClientFrame, memberKey, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
+import { describeRefusal, makeRateBudget } from "../services/RateBudget.js"
 import { ActorContext, ObjectState } from "./Actor.js"
 import type { Members } from "./Members.js"
 import { iso, messageFrame, type Messaging } from "./Messaging.js"
@@ -34,6 +35,9 @@ export const MAX_STRIKES = 5
 export const MAX_RATE_STRIKES = 20
 /** Rate strikes further apart than this start the count again. */
 export const RATE_STRIKE_WINDOW_MS = 10_000
+
+/** Bracket depth a client frame may have: a JSON value's limit plus the frame's own envelope. */
+const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 
 const SERVER_ACTOR = { type: "service", id: "server" } as const
 
@@ -83,8 +87,10 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       // not available (older runtime): pings then reach webSocketMessage and are answered there
     }
 
-    // Per-connection token buckets and strike counts; lost on hibernation, which only refills them.
-    const buckets = new Map<string, { tokens: number; at: number; strikes: number; rateStrikes: number; lastStrikeAt: number }>()
+    // Rate budgets (frames and bytes, per connection and per actor) and strike counts live in
+    // memory: hibernation or eviction drops them, which only refills the buckets.
+    const budget = makeRateBudget({ connection: config.rateLimit, actor: config.actorRateLimit })
+    const strikes = new Map<string, { strikes: number; rateStrikes: number; lastStrikeAt: number }>()
 
     const info = (attachment: SocketAttachment): LiveConnectionInfo => ({
       connectionId: attachment.connectionId,
@@ -288,10 +294,10 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           safeClose(socket, CloseCode.grantExpired, "grant expired")
           return
         }
-        let state = buckets.get(attachment.connectionId)
+        let state = strikes.get(attachment.connectionId)
         if (state === undefined) {
-          state = { tokens: config.rateLimit.burst, at: now, strikes: 0, rateStrikes: 0, lastStrikeAt: 0 }
-          buckets.set(attachment.connectionId, state)
+          state = { strikes: 0, rateStrikes: 0, lastStrikeAt: 0 }
+          strikes.set(attachment.connectionId, state)
         }
         const size = frameTooBig(message, config.maxFrameBytes)
         if (size !== undefined) {
@@ -300,21 +306,24 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           safeClose(socket, CloseCode.tooBig, "frame too big")
           return
         }
-        // Token bucket: refill by elapsed time, spend one per frame.
-        state.tokens = Math.min(config.rateLimit.burst, state.tokens + ((now - state.at) / 1000) * config.rateLimit.perSecond)
-        state.at = now
-        if (state.tokens < 1) {
+        // Frames and bytes, this connection's bucket and its actor's (shared by all its sockets here).
+        const refusal = budget.admit(attachment.connectionId, attachment.member ?? attachment.connectionId, typeof message === "string" ? message.length : message.byteLength, now)
+        if (refusal !== undefined) {
           // Abuse is a sustained pattern: strikes older than the window are forgiven.
           if (now - state.lastStrikeAt > RATE_STRIKE_WINDOW_MS) state.rateStrikes = 0
           state.lastStrikeAt = now
           state.rateStrikes++
-          safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: `more than ${config.rateLimit.perSecond} frames per second` })))
+          safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) })))
           if (state.rateStrikes >= MAX_RATE_STRIKES) safeClose(socket, CloseCode.rateLimited, "rate limit exceeded")
           return
         }
-        state.tokens -= 1
         if (typeof message !== "string") {
           safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: binary frames are not part of this protocol" })))
+          return strike(socket, state)
+        }
+        // Nesting is checked on the text, before JSON.parse spends time and stack on it.
+        if (jsonTextTooDeep(message, MAX_FRAME_DEPTH)) {
+          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: nested deeper than ${MAX_JSON_DEPTH} levels` })))
           return strike(socket, state)
         }
         let json: unknown
@@ -343,7 +352,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         safeClose(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
         connections.invalidate()
         if (attachment === null) return
-        buckets.delete(attachment.connectionId)
+        budget.forget(attachment.connectionId)
+        strikes.delete(attachment.connectionId)
         if (members !== undefined && attachment.actor !== undefined) yield* Effect.either(members.socketClosed(attachment.actor, attachment.connectionId))
         const now = yield* Clock.currentTimeMillis
         yield* Effect.either(messaging.scheduleReport(now))

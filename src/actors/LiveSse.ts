@@ -43,6 +43,8 @@ export const makeSse = (options: {
     const connections = yield* Connections
     const jobs = yield* Jobs
     const { address, config } = yield* ActorContext
+    // Bytes queued per open stream, for `bufferedBytes()` (tests and stats read the bound).
+    const buffers = new Map<string, () => number>()
     const streams = new Map<
       string,
       { readonly expiresAt: number; readonly write: (bytes: Uint8Array) => void; readonly close: (code: number, reason: string) => void }
@@ -77,24 +79,54 @@ export const makeSse = (options: {
         const writer = stream.writable.getWriter()
         const id = crypto.randomUUID()
         let open = true
-        const write = (bytes: Uint8Array) => {
-          if (open) writer.write(bytes).catch(() => undefined)
-        }
-        const close = (code: number, reason: string) => {
-          if (!open) return
-          write(encoder.encode(`event: close\ndata: ${JSON.stringify({ type: "close", code, reason })}\n\n`))
+        // Bytes written but not yet taken by the reader: a write settles once its chunk moved on.
+        let queued = 0
+        const leave = () => {
           open = false
           connections.removeSink(id)
           streams.delete(id)
+          buffers.delete(id)
+        }
+        const write = (bytes: Uint8Array) => {
+          if (!open) return
+          if (queued + bytes.byteLength > config.sseBufferBytes) return fellBehind()
+          queued += bytes.byteLength
+          writer.write(bytes).then(
+            () => {
+              queued -= bytes.byteLength
+            },
+            () => undefined,
+          )
+        }
+        const end = (final: Uint8Array) => {
+          if (!open) return
+          // The last words go past the budget on purpose: they are small, and say why.
+          writer.write(final).catch(() => undefined)
+          leave()
           writer.close().catch(() => undefined)
         }
+        const close = (code: number, reason: string) => end(encoder.encode(`event: close\ndata: ${JSON.stringify({ type: "close", code, reason })}\n\n`))
+        // A reader this far behind is dropped rather than buffered without bound: it reconnects with
+        // `Last-Event-ID` and history replays exactly what it had not read.
+        const fellBehind = () =>
+          end(
+            encoder.encode(
+              `: closing: this reader fell ${config.sseBufferBytes} bytes behind (sseBufferBytes); reconnect with Last-Event-ID to resume\n\n` +
+                `event: close\ndata: ${JSON.stringify({ type: "close", code: CloseCode.slowReader, reason: "reader too slow: resume with Last-Event-ID" })}\n\n`,
+            ),
+          )
+        buffers.set(id, () => queued)
         const headers = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
         if (plan.discontinuity !== undefined) write(bytesOf(JSON.stringify(plan.discontinuity)))
         if (destroyed) {
           close(CloseCode.destroyed, `${kind} destroyed`)
           return new Response(stream.readable, { headers })
         }
-        for (const message of plan.messages) write(bytesOf(messageFrame(message)))
+        // A replay larger than the buffer stops at it: the reader resumes from what it got.
+        for (const message of plan.messages) {
+          write(bytesOf(messageFrame(message)))
+          if (!open) return new Response(stream.readable, { headers })
+        }
         const ready: ReadyFrame = {
           type: "ready",
           connectionId: id,
@@ -114,11 +146,7 @@ export const makeSse = (options: {
         connections.addSink({ id, actorId: grant.actor.id, send: (frame) => write(bytesOf(frame)), close })
         streams.set(id, { expiresAt: grant.expiresAt, write, close })
         // The reader went away: the writable side errors and the stream leaves the fan-out.
-        writer.closed.catch(() => {
-          open = false
-          connections.removeSink(id)
-          streams.delete(id)
-        })
+        writer.closed.catch(leave)
         yield* Effect.either(options.scheduleExpiry(grant.expiresAt))
         yield* Effect.either(jobs.ensure(SSE_HEARTBEAT_JOB, now + config.heartbeatMs))
         return new Response(stream.readable, { headers })
@@ -142,5 +170,17 @@ export const makeSse = (options: {
       return next
     }
 
-    return { open, expire, count: () => streams.size, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
+    /** Bytes queued for readers now, over every open stream, and the largest single queue. */
+    const bufferedBytes = () => {
+      let total = 0
+      let largest = 0
+      for (const queued of buffers.values()) {
+        const n = queued()
+        total += n
+        if (n > largest) largest = n
+      }
+      return { total, largest, streams: buffers.size }
+    }
+
+    return { open, expire, bufferedBytes, count: () => streams.size, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
   })

@@ -16,8 +16,8 @@
  */
 import { Clock, Effect } from "effect"
 import type { ResolvedConfig } from "../Config.js"
-import { InvalidInput, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import type { Actor } from "../schema/Common.js"
+import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import { jsonByteLength, type Actor } from "../schema/Common.js"
 import { memberKey, type LeftFrame, type Member } from "../schema/Protocol.js"
 import type { ConnectionsShape } from "../services/Connections.js"
 import type { JobsShape } from "../services/Jobs.js"
@@ -154,6 +154,14 @@ export const makeMembers = (options: {
 
     const scheduleExpiry = (at: number) => jobs.ensure(MEMBER_EXPIRY_JOB, at)
 
+    /** A member's presence (after merging) and metadata are each at most `maxPresenceBytes` of JSON. */
+    const withinLimit = (field: "presence" | "metadata", value: Record<string, unknown>): Effect.Effect<void, PayloadTooLarge> => {
+      const size = jsonByteLength(value)
+      return size <= config.maxPresenceBytes
+        ? Effect.void
+        : Effect.fail(new PayloadTooLarge({ field, size, limit: config.maxPresenceBytes, message: `${field}: ${size} bytes of JSON exceeds the limit of ${config.maxPresenceBytes} bytes (maxPresenceBytes)` }))
+    }
+
     /** Join or refresh a member. Returns the member and whether it is new. */
     const join = (input: {
       readonly actor: Actor
@@ -161,7 +169,7 @@ export const makeMembers = (options: {
       readonly presence?: Record<string, unknown> | undefined
       readonly via: "http" | "socket"
       readonly except?: ReadonlySet<string>
-    }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | Failure> =>
+    }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
       Effect.gen(function* () {
         if (input.actor.type === "anonymous") {
           return yield* new InvalidInput({ field: "actor", message: "actor: a member needs an actor (pass actor, or identity headers)" })
@@ -169,6 +177,10 @@ export const makeMembers = (options: {
         const now = yield* Clock.currentTimeMillis
         const key = memberKey(input.actor)
         const existing = members.get(key)
+        // Sizes are checked on what would be stored, before anything changes.
+        const nextPresence = input.presence === undefined ? undefined : mergePresence(existing?.presence ?? {}, input.presence)
+        if (nextPresence !== undefined) yield* withinLimit("presence", nextPresence)
+        if (input.metadata !== undefined) yield* withinLimit("metadata", input.metadata)
         const expiresAt = input.via === "http" ? now + config.presenceTtlMs : null
         const member: MemberState = existing ?? {
           key,
@@ -182,7 +194,7 @@ export const makeMembers = (options: {
         }
         member.actor = input.actor
         if (input.metadata !== undefined) member.metadata = input.metadata
-        if (input.presence !== undefined) member.presence = mergePresence(member.presence, input.presence)
+        if (nextPresence !== undefined) member.presence = nextPresence
         member.lastSeen = now
         if (input.via === "http") {
           member.via = "http"
@@ -236,13 +248,15 @@ export const makeMembers = (options: {
       actor: Actor,
       partial: Record<string, unknown>,
       via: "http" | "socket",
-    ): Effect.Effect<Member, InvalidInput | Failure> =>
+    ): Effect.Effect<Member, InvalidInput | PayloadTooLarge | Failure> =>
       Effect.gen(function* () {
         const key = memberKey(actor)
         const member = members.get(key)
         if (member === undefined) return (yield* join({ actor, presence: partial, via })).member
         const now = yield* Clock.currentTimeMillis
-        member.presence = mergePresence(member.presence, partial)
+        const nextPresence = mergePresence(member.presence, partial)
+        yield* withinLimit("presence", nextPresence)
+        member.presence = nextPresence
         member.lastSeen = now
         if (via === "http" && member.via === "http") {
           const previous = member.expiresAt

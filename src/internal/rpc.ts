@@ -8,9 +8,9 @@
  * @since 0.1.0
  */
 import { Cause, Effect, Exit, Schema } from "effect"
-import { RealtimeError, StorageFailure } from "../RealtimeError.js"
+import { InvalidInput, RealtimeError, StorageFailure } from "../RealtimeError.js"
 import { AddressHeaders, type ActorRequest } from "../actors/Actor.js"
-import type { Actor } from "../schema/Common.js"
+import { MAX_JSON_DEPTH, RESERVED_KEYS, type Actor } from "../schema/Common.js"
 
 export const EncodedExit = Schema.Exit({ success: Schema.Unknown, failure: RealtimeError, defect: Schema.Defect })
 
@@ -29,20 +29,30 @@ export interface ActorNamespace {
 /** The Durable Object name of an actor: instances never share an object. */
 export const objectName = (instance: string, kind: string, id: string) => `${instance}\u0000${kind}\u0000${id}`
 
+/** Nesting an RPC input may have: a JSON value's limit plus room for the operation's envelope. */
+const MAX_INPUT_DEPTH = MAX_JSON_DEPTH + 8
+
 /**
  * A copy of an RPC input with null-prototype objects made plain. Durable Object RPC refuses
  * objects whose prototype is not `Object.prototype` (`Object.create(null)`), which
  * would otherwise surface as a storage failure instead of the actor's own input validation.
+ * Keys such as `__proto__` are copied as own data properties (never assigned, which would change
+ * the copy's prototype), so they reach the actor's Schema and are refused there by name. Input
+ * nested past any Schema's limit is refused here, before the runtime serializes it.
  */
 export const plainInput = (value: unknown, depth = 0): unknown => {
-  if (value === null || typeof value !== "object" || depth > 64) return value
+  if (value === null || typeof value !== "object") return value
+  if (depth > MAX_INPUT_DEPTH) throw new InvalidInput({ field: "input", message: `input: must not be nested deeper than ${MAX_JSON_DEPTH} levels` })
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value
   if (Array.isArray(value)) return value.map((item) => plainInput(item, depth + 1))
   const prototype = Object.getPrototypeOf(value)
   // Dates and other values the runtime serializes itself are left alone.
   if (prototype !== null && prototype !== Object.prototype) return value
   const copy: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) copy[key] = plainInput(item, depth + 1)
+  for (const [key, item] of Object.entries(value)) {
+    if (RESERVED_KEYS.has(key)) Object.defineProperty(copy, key, { value: plainInput(item, depth + 1), enumerable: true, writable: true, configurable: true })
+    else copy[key] = plainInput(item, depth + 1)
+  }
   return copy
 }
 
@@ -57,7 +67,8 @@ export const callActor = (
 ): Effect.Effect<unknown, RealtimeError> =>
   Effect.gen(function* () {
     const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as ActorStub
-    const request: ActorRequest = { address, op, ...(input === undefined ? {} : { input: plainInput(input) }), ...(caller === undefined ? {} : { caller }) }
+    const plain = input === undefined ? undefined : yield* Effect.try({ try: () => plainInput(input), catch: (error) => (error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` })) })
+    const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
     const encoded = yield* Effect.tryPromise({
       try: () => stub.invoke(request),
       catch: (cause) => new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` }),

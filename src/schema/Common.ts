@@ -27,41 +27,98 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   return proto === Object.prototype || proto === null
 }
 
-/** Walks a value and answers whether it is plain JSON (no Dates, Maps, functions, NaN, cycles). */
-export const isJsonValue = (value: unknown, depth = 0): boolean => {
-  if (depth > 64) return false
+/**
+ * Deepest nesting a JSON value may have (objects and arrays inside each other). Checked before
+ * any other work: on socket frames and HTTP bodies by {@link jsonTextTooDeep} before parsing, on
+ * values by the Schemas below.
+ */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Keys refused anywhere in a JSON object: assigning them to a plain object changes its prototype
+ * instead of storing data, so they are never accepted (`InvalidInput`), at any depth, in message
+ * data and metadata, presence, member and room metadata, awareness states and database rows.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+/**
+ * Why a value is not plain JSON (no Dates, Maps, functions, NaN, cycles, reserved keys, nesting
+ * past {@link MAX_JSON_DEPTH}), or `undefined` when it is. One walk, O(size of the value).
+ */
+export const jsonProblem = (value: unknown, depth = 0): string | undefined => {
   switch (typeof value) {
     case "string":
     case "boolean":
-      return true
+      return undefined
     case "number":
-      return Number.isFinite(value)
-    case "object":
-      if (value === null) return true
-      if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1))
-      if (!isPlainObject(value)) return false
-      return Object.values(value).every((item) => isJsonValue(item, depth + 1))
+      return Number.isFinite(value) ? undefined : "must be a finite number"
+    case "object": {
+      if (value === null) return undefined
+      if (depth >= MAX_JSON_DEPTH) return `must not be nested deeper than ${MAX_JSON_DEPTH} levels`
+      if (Array.isArray(value)) {
+        for (const item of value) {
+          const problem = jsonProblem(item, depth + 1)
+          if (problem !== undefined) return problem
+        }
+        return undefined
+      }
+      if (!isPlainObject(value)) return "must be a JSON value (null, boolean, finite number, string, array or plain object)"
+      for (const key of Object.keys(value)) {
+        if (RESERVED_KEYS.has(key)) return `must not use the reserved key "${key}" (__proto__, constructor and prototype are refused)`
+        const problem = jsonProblem((value as Record<string, unknown>)[key], depth + 1)
+        if (problem !== undefined) return problem
+      }
+      return undefined
+    }
     default:
-      return false
+      return "must be a JSON value (null, boolean, finite number, string, array or plain object)"
   }
 }
 
-/** Any JSON value. Rejects undefined, functions, class instances, non-finite numbers, deep nesting. */
-export const JsonValue = Schema.declare((value: unknown): value is unknown => isJsonValue(value), {
-  identifier: "JsonValue",
-  message: () => "must be a JSON value (null, boolean, finite number, string, array or plain object)",
-  // For property tests that generate frames from the Schemas (Arbitrary.make).
-  arbitrary: () => (fc) => fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
-})
+/** Whether a value is plain JSON (see {@link jsonProblem}). */
+export const isJsonValue = (value: unknown): boolean => jsonProblem(value) === undefined
 
-/** A JSON object (metadata). */
-export const JsonObject = Schema.declare(
-  (value: unknown): value is Record<string, unknown> => isPlainObject(value) && isJsonValue(value),
-  {
+/**
+ * Whether JSON text nests objects/arrays deeper than `maxDepth`: a scan of the brackets outside
+ * strings, before `JSON.parse` spends time (and stack) on it. O(length), no allocation.
+ */
+export const jsonTextTooDeep = (text: string, maxDepth: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \\ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) {
+      inString = true
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > maxDepth) return true
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--
+    }
+  }
+  return false
+}
+
+/** Any JSON value. Rejects undefined, functions, class instances, non-finite numbers, reserved keys, deep nesting. */
+export const JsonValue = Schema.Unknown.pipe(
+  Schema.filter((value) => jsonProblem(value) ?? true, {
+    identifier: "JsonValue",
+    // For property tests that generate frames from the Schemas (Arbitrary.make).
+    arbitrary: () => (fc) => fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
+  }),
+)
+
+/** A JSON object (metadata, presence). */
+export const JsonObject = Schema.declare((value: unknown): value is Record<string, unknown> => isPlainObject(value), {
+  identifier: "PlainObject",
+  message: () => "must be a plain JSON object",
+}).pipe(
+  Schema.filter((value) => jsonProblem(value) ?? true, {
     identifier: "JsonObject",
-    message: () => "must be a plain JSON object",
     arbitrary: () => (fc) => fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })).map((value) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>),
-  },
+  }),
 )
 export type JsonObject = Record<string, unknown>
 

@@ -8,6 +8,8 @@ import { Actor, JsonObject, JsonValue } from "./Common.js"
 export const MessageType = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must not be empty" }),
   Schema.maxLength(128, { message: () => "must be at most 128 characters" }),
+  // Types end up in logs, UIs and SSE `event:` lines, where a newline would forge a field.
+  Schema.pattern(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/, { message: () => "must not contain control characters" }),
 )
 
 export const IdempotencyKey = Schema.String.pipe(
