@@ -90,7 +90,7 @@ export const makeDbShard = Effect.gen(function* () {
       const streamed = prepared.some((write) => write.table.realtime !== undefined)
       // Armed before the commit: if the object dies right after committing, the alarm still drains.
       if (streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
-      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now })
+      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes })
       if (streamed) yield* kick
       return results
     }),

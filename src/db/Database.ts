@@ -9,9 +9,10 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
+import { invalidInputFromParseError, InvalidInput, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
+import { checkRowShape } from "./Guards.js"
 import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
 import { shardId, shardOf } from "./Placement.js"
 import type { DbGrant } from "./Protocol.js"
@@ -97,20 +98,46 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
     return Effect.succeed(shardOf(value, definition.shards))
   }
 
+  /** Refuse hostile shapes and plainly oversized rows here: they must not reach the RPC layer. */
+  const guard = (writes: ReadonlyArray<unknown>): Effect.Effect<void, InvalidInput | PayloadTooLarge> => {
+    for (const [index, write] of writes.entries()) {
+      const problem = checkRowShape(write, `writes.${index}`, definition.maxRowBytes * 2 + 4_096)
+      if (problem !== undefined) return Effect.fail(problem)
+    }
+    return Effect.void
+  }
+  const guardOne = (value: unknown, field: string): Effect.Effect<void, InvalidInput | PayloadTooLarge> => {
+    const problem = checkRowShape(value, field, definition.maxRowBytes)
+    return problem === undefined ? Effect.void : Effect.fail(problem)
+  }
+
   const writeOne = (shard: number, write: WriteOp, options: WriteOptions | undefined) =>
     Effect.map(call(shard, "write", { writes: [write], ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) }), (results) => (results as ReadonlyArray<WriteResult>)[0].row)
 
   const table = <K extends keyof S & string>(name: K): TableHandle<S[K]> => {
     const handle: TableHandle<Table> = {
       insert: (row, options) =>
-        Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, row, "row"), (shard) => writeOne(shard, { op: "insert", table: name, row }, options))),
+        Effect.zipRight(
+          guardOne(row, "row"),
+          Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, row, "row"), (shard) => writeOne(shard, { op: "insert", table: name, row }, options))),
+        ),
       update: (where, patch, options) =>
-        Effect.flatMap(resolve(name), (t) =>
-          Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "update", table: name, where, patch }, options)),
+        Effect.zipRight(
+          Effect.zipRight(guardOne(where, "where"), guardOne(patch, "patch")),
+          Effect.flatMap(resolve(name), (t) =>
+            Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "update", table: name, where, patch }, options)),
+          ),
         ),
       delete: (where, options) =>
-        Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "delete", table: name, where }, options))),
-      get: (where) => Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => call(shard, "get", { table: name, where }))) as Op<never>,
+        Effect.zipRight(
+          guardOne(where, "where"),
+          Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => writeOne(shard, { op: "delete", table: name, where }, options))),
+        ),
+      get: (where) =>
+        Effect.zipRight(
+          guardOne(where, "where"),
+          Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => call(shard, "get", { table: name, where }))),
+        ) as Op<never>,
       select: (raw = {}) =>
         Effect.gen(function* () {
           const t = yield* resolve(name)
@@ -130,6 +157,8 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
     transaction: (shardKey, writes, options) =>
       Effect.gen(function* () {
         if (typeof shardKey !== "string" && typeof shardKey !== "number") return yield* new InvalidInput({ field: "shardKey", message: "shardKey: a string or number" })
+        if (!Array.isArray(writes)) return yield* new InvalidInput({ field: "writes", message: "writes: a list of writes" })
+        yield* guard(writes)
         const results = yield* call(shardOf(shardKey, definition.shards), "write", { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
         return results as ReadonlyArray<WriteResult>
       }),

@@ -17,6 +17,7 @@
 import { resolveConfig, type ResolvedConfig } from "../Config.js"
 import { InstanceNotDeclared, InvalidInput } from "../RealtimeError.js"
 import type { ColumnSpec } from "./Columns.js"
+import { DEFAULT_MAX_ROW_BYTES, MAX_ROW_BYTES_LIMIT } from "./Guards.js"
 import { specsOf, type Table } from "./Table.js"
 
 export type ChangeEvent = "insert" | "update" | "delete"
@@ -52,6 +53,16 @@ export interface DbOptions<S extends Schemas = Schemas> {
   readonly bufferSize?: number
   /** Path of the change-stream route. Default `/realtime-db`. */
   readonly routePath?: string
+  /**
+   * Largest row, as the UTF-8 size of its JSON encoding. Larger inserts and updates fail with
+   * `PayloadTooLarge` (413) and store nothing. Default 1 MiB, at most 8 MiB.
+   */
+  readonly maxRowBytes?: number
+  /**
+   * Delivery attempts of one change to its hub (sent alone, with backoff) before it is parked and
+   * its subscribers get a `resync` frame with `reason: "gap"`. Default 8.
+   */
+  readonly deliveryAttempts?: number
   /** Binding names of the two Durable Object namespaces. */
   readonly bindings?: { readonly shards?: string; readonly hubs?: string }
 }
@@ -83,9 +94,12 @@ export interface DatabaseDefinition {
   readonly shards: number
   readonly bufferSize: number
   readonly routePath: string
+  readonly maxRowBytes: number
+  readonly deliveryAttempts: number
   readonly bindings: { readonly shards: string; readonly hubs: string }
 }
 
+export const DEFAULT_DELIVERY_ATTEMPTS = 8
 export const DEFAULT_ROUTE_PATH = "/realtime-db"
 export const DEFAULT_BINDINGS = { shards: "REALTIME_DB_SHARDS", hubs: "REALTIME_TABLE_HUBS" } as const
 
@@ -162,6 +176,10 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
   if (tables.size === 0) refuse("schema", "declares no tables")
   const routePath = options.routePath ?? DEFAULT_ROUTE_PATH
   if (!/^\/[A-Za-z0-9_\-/]*$/.test(routePath)) refuse("routePath", "must be a path such as /realtime-db")
+  const maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
+  if (!Number.isInteger(maxRowBytes) || maxRowBytes < 1_024 || maxRowBytes > MAX_ROW_BYTES_LIMIT) refuse("maxRowBytes", `must be an integer from 1,024 to ${MAX_ROW_BYTES_LIMIT}`)
+  const deliveryAttempts = options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS
+  if (!Number.isInteger(deliveryAttempts) || deliveryAttempts < 1 || deliveryAttempts > 100) refuse("deliveryAttempts", "must be an integer from 1 to 100")
   return {
     name: options.name,
     namespace,
@@ -170,6 +188,8 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
     shards,
     bufferSize,
     routePath,
+    maxRowBytes,
+    deliveryAttempts,
     bindings: { ...DEFAULT_BINDINGS, ...options.bindings },
   }
 }

@@ -11,9 +11,10 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { InvalidInput, invalidInputFromParseError, NotFound, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import { InvalidInput, invalidInputFromParseError, NotFound, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
+import { checkRowShape, oversize } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
 import { shardOf } from "./Placement.js"
 import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
@@ -82,9 +83,14 @@ export const decodeLocator = (definition: DatabaseDefinition, table: ResolvedTab
 /** The shard a row or locator belongs to. */
 export const shardOfRow = (definition: DatabaseDefinition, table: ResolvedTable, row: DbRow) => shardOf(row[table.shardColumn], definition.shards)
 
-const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Effect.Effect<Prepared, InvalidInput> =>
+const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Effect.Effect<Prepared, InvalidInput | PayloadTooLarge> =>
   Effect.gen(function* () {
     const field = `writes.${index}`
+    const shape =
+      write.op === "insert"
+        ? checkRowShape(write.row, `${field}.row`, definition.maxRowBytes)
+        : (checkRowShape(write.where, `${field}.where`, definition.maxRowBytes) ?? (write.op === "update" ? checkRowShape(write.patch, `${field}.patch`, definition.maxRowBytes) : undefined))
+    if (shape !== undefined) return yield* shape
     const table = yield* tableOf(definition, write.table, `${field}.table`)
     switch (write.op) {
       case "insert": {
@@ -111,7 +117,7 @@ const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number):
   })
 
 /** Decode a batch and check every write belongs to `shard`. */
-export const prepareBatch = (definition: DatabaseDefinition, batch: WriteBatch, shard: number): Effect.Effect<ReadonlyArray<Prepared>, InvalidInput> =>
+export const prepareBatch = (definition: DatabaseDefinition, batch: WriteBatch, shard: number): Effect.Effect<ReadonlyArray<Prepared>, InvalidInput | PayloadTooLarge> =>
   Effect.forEach(batch.writes, (write, index) =>
     Effect.flatMap(prepare(definition, write, index), (prepared) => {
       const located = prepared.op === "insert" ? prepared.row : prepared.where
@@ -144,16 +150,28 @@ const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | und
 export const applyBatch = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
-  meta: { readonly requestId: string; readonly now: number },
-): Effect.Effect<ReadonlyArray<WriteResult>, NotFound | StorageFailure | ConstraintViolation> => {
+  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number },
+): Effect.Effect<ReadonlyArray<WriteResult>, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
   // A typed failure found inside the synchronous body: thrown to roll back, then restored.
-  let refused: NotFound | undefined
-  const outbox = (exec: RawExec, table: ResolvedTable, event: string, old: DbRow | null, row: DbRow | null) => {
+  let refused: NotFound | PayloadTooLarge | undefined
+  /** The row as JSON, refused (rolling the batch back) when it is over `maxRowBytes`. */
+  const encodeRow = (table: ResolvedTable, row: DbRow, index: number): string => {
+    const json = JSON.stringify(row)
+    const size = oversize(json, meta.maxRowBytes)
+    if (size !== undefined) {
+      refused = new PayloadTooLarge({ field: `writes.${index}.row`, size, limit: meta.maxRowBytes, message: `writes.${index}.row: a ${table.name} row of ${size} bytes is over maxRowBytes (${meta.maxRowBytes})` })
+      throw refused
+    }
+    return json
+  }
+  const outbox = (exec: RawExec, table: ResolvedTable, event: string, old: DbRow | null, row: DbRow | null, index: number) => {
+    // Every written row is measured; a streamed one reuses that JSON as its outbox image.
+    const next = row === null ? null : encodeRow(table, row, index)
     if (table.realtime === undefined) return
     const key = (event === "delete" ? old : row)![table.realtime.key]
     exec(
       `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      table.name, event, JSON.stringify(key), old === null ? null : JSON.stringify(old), row === null ? null : JSON.stringify(row), meta.requestId, meta.now,
+      table.name, event, JSON.stringify(key), old === null ? null : JSON.stringify(old), next, meta.requestId, meta.now,
     )
   }
   const missing = (table: ResolvedTable, where: DbRow) => {
@@ -162,7 +180,7 @@ export const applyBatch = (
   }
   return sql
     .transaction((exec): ReadonlyArray<WriteResult> =>
-      prepared.map((write): WriteResult => {
+      prepared.map((write, index): WriteResult => {
         const table = write.table
         const specs = new Map(table.columns)
         switch (write.op) {
@@ -173,7 +191,7 @@ export const applyBatch = (
               ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
             )
             const row = readRow(exec, table, { [table.primaryKey]: write.row[table.primaryKey] })!
-            outbox(exec, table, "insert", null, row)
+            outbox(exec, table, "insert", null, row, index)
             return { op: "insert", table: table.name, row }
           }
           case "update": {
@@ -187,7 +205,7 @@ export const applyBatch = (
               ...clause.params,
             )
             const row = readRow(exec, table, { [table.primaryKey]: write.where[table.primaryKey] })!
-            outbox(exec, table, "update", old, row)
+            outbox(exec, table, "update", old, row, index)
             return { op: "update", table: table.name, row }
           }
           case "delete": {
@@ -195,11 +213,11 @@ export const applyBatch = (
             if (old === undefined) throw missing(table, write.where)
             const clause = whereClause(table, write.where)
             exec(`DELETE FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)
-            outbox(exec, table, "delete", old, null)
+            outbox(exec, table, "delete", old, null, index)
             return { op: "delete", table: table.name, row: old }
           }
         }
       }),
     )
-    .pipe(Effect.catchAll((error): Effect.Effect<never, NotFound | StorageFailure | ConstraintViolation> => Effect.fail(refused ?? error)))
+    .pipe(Effect.catchAll((error): Effect.Effect<never, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => Effect.fail(refused ?? error)))
 }

@@ -62,8 +62,11 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
     let actor = anonymousActor
     let expiresAt: number | null = null
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((value) => value.trim())
+    const tokens = offered.filter((value) => value.startsWith(DB_TOKEN_PROTOCOL_PREFIX))
+    // Which of two tokens gets checked (and which one a proxy logs) must never be the client's choice.
+    if (tokens.length > 1) return yield* new Unauthorized({ reason: "invalid", message: "more than one grant token offered; send exactly one" })
     if (table.realtime.access === "private") {
-      const token = offered.find((value) => value.startsWith(DB_TOKEN_PROTOCOL_PREFIX))?.slice(DB_TOKEN_PROTOCOL_PREFIX.length) ?? ""
+      const token = tokens[0]?.slice(DB_TOKEN_PROTOCOL_PREFIX.length) ?? ""
       if (token === "") return yield* new Unauthorized({ reason: "missing", message: `${table.name} is private: connect with a grant from database.realtime.authorize` })
       const grants = Grants.make(yield* Grants.keysFromEnv(env))
       const grant = yield* grants.verify(token, { type: "table", instance: definition.instance, resource: table.name })

@@ -1,0 +1,97 @@
+/**
+ * Checks a row (or patch, or locator) must pass before any other work: no key that could reach an
+ * object's prototype (`__proto__`, `constructor`, `prototype`), no nesting deeper than
+ * `MAX_ROW_DEPTH`, and no more characters than the row limit allows.
+ *
+ * The policy for rows is to refuse such keys with `InvalidInput` rather than store them: a row's
+ * columns are declared names, and a JSON column holding `__proto__` would come back from
+ * `JSON.parse` as an own property but turn into a prototype on the first copy by spread or
+ * assignment somewhere downstream (ours or the application's).
+ *
+ * The walk is iterative (a 100,000-deep body cannot overflow the stack) and stops at the first
+ * problem. It also adds up string lengths: characters never exceed UTF-8 bytes, so a row with
+ * more characters than `maxRowBytes` is too large without encoding it (the exact byte check is
+ * done in the shard, on the JSON it encodes anyway).
+ *
+ * @since 0.1.0
+ */
+import { InvalidInput, PayloadTooLarge } from "../RealtimeError.js"
+
+/** Depth of a row object (1) plus JSON column values (up to 63 more levels). */
+export const MAX_ROW_DEPTH = 64
+/** Default `maxRowBytes`: the UTF-8 size of a row's JSON encoding. */
+export const DEFAULT_MAX_ROW_BYTES = 1_048_576
+/** Highest `maxRowBytes` accepted: an update carries old and new images, and a change must fit one RPC (32 MiB) alone. */
+export const MAX_ROW_BYTES_LIMIT = 8 * 1_048_576
+
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+interface Entry {
+  readonly value: unknown
+  readonly depth: number
+  readonly key: string
+  readonly parent: Entry | undefined
+}
+
+const pathOf = (entry: Entry): string => {
+  const parts: Array<string> = []
+  for (let at: Entry | undefined = entry; at !== undefined; at = at.parent) parts.push(at.key)
+  return parts.reverse().join(".")
+}
+
+/** The first problem of a row-like value, or `undefined` when it may proceed. */
+export const checkRowShape = (value: unknown, field: string, maxChars: number): InvalidInput | PayloadTooLarge | undefined => {
+  const stack: Array<Entry> = [{ value, depth: 0, key: field, parent: undefined }]
+  let chars = 0
+  while (stack.length > 0) {
+    const entry = stack.pop()!
+    const current = entry.value
+    if (typeof current === "string") {
+      chars += current.length
+      if (chars > maxChars) return new PayloadTooLarge({ field, size: chars, limit: maxChars, message: `${field}: larger than maxRowBytes (${maxChars} bytes)` })
+      continue
+    }
+    if (current === null || typeof current !== "object") continue
+    if (entry.depth >= MAX_ROW_DEPTH) {
+      const path = pathOf(entry)
+      return new InvalidInput({ field: path, message: `${path}: nested deeper than ${MAX_ROW_DEPTH} levels` })
+    }
+    if (Array.isArray(current)) {
+      for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], depth: entry.depth + 1, key: String(i), parent: entry })
+      continue
+    }
+    for (const key of Object.keys(current)) {
+      chars += key.length
+      if (FORBIDDEN_KEYS.has(key)) {
+        const path = `${pathOf(entry)}.${key}`
+        return new InvalidInput({ field: path, message: `${path}: "${key}" is not allowed as a key` })
+      }
+      stack.push({ value: (current as Record<string, unknown>)[key], depth: entry.depth + 1, key, parent: entry })
+    }
+  }
+  return undefined
+}
+
+/** UTF-8 length of a string, without allocating its encoding. */
+export const utf8Length = (text: string): number => {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) bytes += 1
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      // A surrogate pair: 4 bytes for 2 UTF-16 units.
+      bytes += 2
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}
+
+/** Bytes of an encoded row, or `undefined` when it is within `limit` (the exact count only when it could matter). */
+export const oversize = (json: string, limit: number): number | undefined => {
+  if (json.length * 3 <= limit) return undefined
+  if (json.length > limit) return json.length
+  const bytes = utf8Length(json)
+  return bytes > limit ? bytes : undefined
+}
