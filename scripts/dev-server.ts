@@ -1,8 +1,9 @@
 /**
  * The example app on `wrangler dev` for the browser test and the soak: a free port on 127.0.0.1, a fresh local
- * storage directory, and a stop that always runs.
+ * storage directory, a random grant secret, and a stop that always runs.
  */
 import { spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -33,7 +34,9 @@ export const startExampleApp = async (options: { readonly config?: string; reado
   const storage = mkdtempSync(join(tmpdir(), `durable-realtime-${options.label ?? "browser"}-`))
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", ...(options.config === undefined ? [] : ["--config", options.config]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", "0"],
+    [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", ...(options.config === undefined ? [] : ["--config", options.config]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", "0",
+      // Grants fail closed without a secret: each server gets its own random one.
+      "--var", `REALTIME_GRANT_SECRET:${randomBytes(32).toString("hex")}`],
     { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
   )
   let output = ""

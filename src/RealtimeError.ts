@@ -83,6 +83,15 @@ export class InstanceNotDeclared extends Schema.TaggedError<InstanceNotDeclared>
   message: Schema.String,
 }) {}
 
+/**
+ * The server is not configured to do this safely (no grant secret, a development key in
+ * production). Not the client's fault and not retryable by it: the log line says what to set.
+ */
+export class ConfigurationError extends Schema.TaggedError<ConfigurationError>()("ConfigurationError", {
+  setting: Schema.String,
+  message: Schema.String,
+}) {}
+
 /** The union of every public error, as one Schema (used to encode RPC exits). */
 export const RealtimeError = Schema.Union(
   InvalidInput,
@@ -96,6 +105,7 @@ export const RealtimeError = Schema.Union(
   IdempotencyConflict,
   StorageFailure,
   InstanceNotDeclared,
+  ConfigurationError,
 )
 export type RealtimeError = typeof RealtimeError.Type
 
@@ -121,6 +131,7 @@ export const httpStatus = (error: RealtimeError): number => {
       return error.limit === "frame" ? 413 : error.limit === "rate" ? 429 : 503
     case "StorageFailure":
     case "InstanceNotDeclared":
+    case "ConfigurationError":
       return 500
   }
 }

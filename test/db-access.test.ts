@@ -1,7 +1,8 @@
 import { SELF } from "cloudflare:test"
 import * as jose from "jose"
 import { describe, expect, it } from "vitest"
-import { DEVELOPMENT_SECRET, audienceOf, ISSUER } from "../src/services/Grants.js"
+import { audienceOf, ISSUER } from "../src/services/Grants.js"
+import { TEST_GRANT_SECRET, testGrantKey } from "./grant-keys.js"
 import type { DbGrant } from "../src/db/index.js"
 import { openStream, post, postsGrant, streamUrl, subscribe, testDb, uid } from "./db-helpers.js"
 
@@ -29,23 +30,23 @@ describe("change-stream access", () => {
     const token = jwtOf(grant.protocols)
     await refused(grant.url, withToken(`${token.slice(0, -3)}abc`), 401, "Unauthorized")
     const foreign = await new jose.SignJWT({ scope: { type: "table", instance: "default/dbtest", resource: "posts", actor: { type: "user", id: "m" }, permissions: ["read"], filters: { tenantId: tenant } } } as never)
-      .setProtectedHeader({ alg: "HS256", kid: "development" })
+      .setProtectedHeader({ alg: "HS256", kid: testGrantKey.kid })
       .setIssuer(ISSUER)
       .setAudience(audienceOf("table"))
       .setIssuedAt()
       .setExpirationTime("1m")
       .setJti("x")
-      .sign(new TextEncoder().encode(`${DEVELOPMENT_SECRET}-not`))
+      .sign(new TextEncoder().encode(`${TEST_GRANT_SECRET}-not`))
     await refused(grant.url, withToken(foreign), 401, "Unauthorized")
     // An expired grant.
     const expired = await new jose.SignJWT({ scope: { type: "table", instance: "default/dbtest", resource: "posts", actor: { type: "user", id: "m" }, permissions: ["read"], filters: { tenantId: tenant } } } as never)
-      .setProtectedHeader({ alg: "HS256", kid: "development" })
+      .setProtectedHeader({ alg: "HS256", kid: testGrantKey.kid })
       .setIssuer(ISSUER)
       .setAudience(audienceOf("table"))
       .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 300)
       .setJti("y")
-      .sign(new TextEncoder().encode(DEVELOPMENT_SECRET))
+      .sign(testGrantKey.key)
     expect((await refused(grant.url, withToken(expired), 401, "Unauthorized")).message).toContain("expired")
     // A grant for another table (a room grant is for another audience; a table grant for notes is another scope).
     const notesGrant = await testDb.realtime.authorize({ table: "notes", actor: { type: "user", id: "u" } })

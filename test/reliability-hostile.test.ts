@@ -9,7 +9,8 @@ import * as jose from "jose"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import * as Y from "yjs"
 import { ClientFrame, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from "../src/schema/Protocol.js"
-import { audienceOf, DEVELOPMENT_SECRET, ISSUER } from "../src/services/Grants.js"
+import { audienceOf, ISSUER } from "../src/services/Grants.js"
+import { testGrantKey } from "./grant-keys.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
 import { connectYjs, crdtGrant, crdtService, editUpdate, toBase64 } from "./crdt-helpers.js"
 import { openSocket, sleep, type TestSocket } from "./live-helpers.js"
@@ -159,11 +160,11 @@ describe("S1–S5: hostile input", () => {
 
   it("grant attacks on every route: missing exp, oversized, two token subprotocols, a room grant on a CRDT route; no token in a response or log", async () => {
     const id = uniqueId("jwt")
-    const secret = new TextEncoder().encode(DEVELOPMENT_SECRET)
+    const secret = testGrantKey.key
     const now = Math.floor(Date.now() / 1000)
     const base = () =>
       new jose.SignJWT({ scope: { type: "room", instance: "livetest", resource: id, actor: { type: "user", id: "mallory" }, permissions: ["read", "publish"] } } as never)
-        .setProtectedHeader({ alg: "HS256", kid: "development" })
+        .setProtectedHeader({ alg: "HS256", kid: testGrantKey.kid })
         .setIssuer(ISSUER)
         .setAudience(audienceOf("room"))
         .setIssuedAt(now)

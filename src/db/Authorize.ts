@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { InvalidInput, invalidInputFromParseError, type Forbidden } from "../RealtimeError.js"
+import { InvalidInput, invalidInputFromParseError, type ConfigurationError, type Forbidden } from "../RealtimeError.js"
 import { Actor } from "../schema/Common.js"
 import * as Grants from "../services/Grants.js"
 import type { DatabaseDefinition } from "./Declaration.js"
@@ -39,7 +39,7 @@ export const authorizeTable = (
   definition: DatabaseDefinition,
   env: Record<string, unknown>,
   raw: DbAuthorizeInput,
-): Effect.Effect<DbGrant, InvalidInput | Forbidden> =>
+): Effect.Effect<DbGrant, InvalidInput | Forbidden | ConfigurationError> =>
   Effect.gen(function* () {
     const input = yield* Effect.mapError(Schema.decodeUnknown(DbAuthorizeInput)(raw), (error) => invalidInputFromParseError(error))
     const table = definition.tables.get(input.table)
@@ -50,7 +50,7 @@ export const authorizeTable = (
     const missing = missingRequired(table, filters)
     if (missing.length > 0) return yield* new InvalidInput({ field: `filters.${missing[0]}`, message: `filters.${missing[0]}: required filter of ${table.name} is missing` })
     const events = yield* decodeEvents(table, input.events)
-    const grants = Grants.make(yield* Grants.keysFromEnv(env))
+    const grants = yield* Grants.fromEnv(env)
     const { token, expiresAt } = yield* grants.sign(
       { type: "table", instance: definition.instance, resource: table.name, actor: input.actor, permissions: ["read"], filters, events },
       input.ttlSeconds,

@@ -5,7 +5,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../Config.js"
-import { invalidInputFromParseError, type Forbidden, type InvalidInput } from "../RealtimeError.js"
+import { invalidInputFromParseError, type ConfigurationError, type InvalidInput } from "../RealtimeError.js"
 import { ResourceId } from "../schema/Common.js"
 import { AuthorizeInput, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, YJS_SUBPROTOCOL, type CrdtGrant, type LiveGrant } from "../schema/Protocol.js"
 import * as Grants from "../services/Grants.js"
@@ -28,12 +28,11 @@ export const authorizeLive = (
   kind: LiveKind,
   id: string,
   raw: typeof AuthorizeInput.Encoded,
-): Effect.Effect<LiveGrant, InvalidInput | Forbidden> =>
+): Effect.Effect<LiveGrant, InvalidInput | ConfigurationError> =>
   Effect.gen(function* () {
     const resource = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
     const input = yield* Effect.mapError(Schema.decodeUnknown(AuthorizeInput)(raw), (error) => invalidInputFromParseError(error))
-    const keys = yield* Grants.keysFromEnv(env)
-    const grants = Grants.make(keys)
+    const grants = yield* Grants.fromEnv(env)
     const { token, expiresAt } = yield* grants.sign(
       { type: kind, instance: config.name, resource, actor: input.actor, permissions: [...new Set(input.permissions)] },
       input.ttlSeconds,
@@ -55,7 +54,7 @@ export const authorizeCrdt = (
   env: Record<string, unknown>,
   id: string,
   raw: typeof AuthorizeInput.Encoded,
-): Effect.Effect<CrdtGrant, InvalidInput | Forbidden> =>
+): Effect.Effect<CrdtGrant, InvalidInput | ConfigurationError> =>
   Effect.map(authorizeLive(config, env, "crdtRoom", id, { permissions: ["read", "write", "presence", "publish"], ...raw }), (grant) => {
     const url = grant.url.replace(/\/ws$/, "/yjs")
     return {

@@ -68,7 +68,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
     if (table.realtime.access === "private") {
       const token = tokens[0]?.slice(DB_TOKEN_PROTOCOL_PREFIX.length) ?? ""
       if (token === "") return yield* new Unauthorized({ reason: "missing", message: `${table.name} is private: connect with a grant from database.realtime.authorize` })
-      const grants = Grants.make(yield* Grants.keysFromEnv(env))
+      const grants = yield* Grants.fromEnv(env)
       const grant = yield* grants.verify(token, { type: "table", instance: definition.instance, resource: table.name })
       if (!grant.permissions.includes("read")) return yield* new Forbidden({ message: "this grant cannot subscribe (no read permission)" })
       const granted = grant.filters === undefined ? {} : yield* Effect.mapError(decodeFilters(table, grant.filters, "grant.filters"), () => new Forbidden({ message: "the grant's filters are no longer valid for this table" }))

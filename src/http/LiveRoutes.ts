@@ -74,11 +74,8 @@ export const handleLive = (
     if (params.transport !== "events" && request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return yield* new InvalidInput({ field: "upgrade", message: "upgrade: this route takes a WebSocket upgrade" })
     }
-    const keys = yield* Grants.keysFromEnv(env)
-    const grants = yield* Effect.try({
-      try: () => Grants.make(keys),
-      catch: () => new Forbidden({ message: "no grant keys configured" }),
-    })
+    // No secret: a ConfigurationError (500, logged once), never a socket and never the dev key.
+    const grants = yield* Grants.fromEnv(env)
     const token = tokenOf(request, params.transport)
     const verified = yield* grants.verify(token, { type: kind, instance: params.instance, resource: params.id })
     if (!verified.permissions.includes("read")) return yield* new Forbidden({ message: "this grant cannot subscribe (no read permission)" })

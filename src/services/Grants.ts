@@ -13,7 +13,7 @@
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import * as jose from "jose"
-import { Forbidden, InvalidInput, Unauthorized } from "../RealtimeError.js"
+import { ConfigurationError, InvalidInput, Unauthorized } from "../RealtimeError.js"
 import { Actor } from "../schema/Common.js"
 
 export const GrantType = Schema.Literal("room", "channel", "crdtRoom", "table")
@@ -52,13 +52,17 @@ export const audienceOf = (type: GrantType) => `durable-realtime:${type}`
 export const MAX_TOKEN_LENGTH = 4096
 /** Allowed clock skew on `exp`/`nbf`/`iat`, in seconds. */
 export const CLOCK_SKEW_SECONDS = 5
-/** Longest grant that may be issued. */
+/**
+ * Longest grant that may be issued (24 h), and the longest lifetime (`exp - iat`) a presented
+ * grant may claim: a token that says it lives for ten years was not issued by this library.
+ */
 export const MAX_TTL_SECONDS = 24 * 3600
 
 const Claims = Schema.Struct({
   scope: GrantScope,
   jti: Schema.String,
   exp: Schema.Number,
+  iat: Schema.Number,
 })
 
 export interface GrantsShape {
@@ -142,6 +146,14 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
         Schema.decodeUnknown(Claims)(verified.payload),
         () => new Unauthorized({ reason: "invalid", message: "grant has no valid scope" }),
       )
+      // jose checks `exp` but not that `iat` is in the past, nor how long a grant claims to live.
+      // `sign` rounds `exp` up to the next second, hence the one extra second.
+      if (claims.iat > now + CLOCK_SKEW_SECONDS) {
+        return yield* new Unauthorized({ reason: "invalid", message: "grant is issued in the future" })
+      }
+      if (claims.exp - claims.iat > MAX_TTL_SECONDS + 1 || claims.exp > now + MAX_TTL_SECONDS + 1 + CLOCK_SKEW_SECONDS) {
+        return yield* new Unauthorized({ reason: "invalid", message: `grant lives longer than ${MAX_TTL_SECONDS} s` })
+      }
       const scope = claims.scope
       if (scope.type !== expected.type || scope.instance !== expected.instance || scope.resource !== expected.resource) {
         return yield* new Unauthorized({ reason: "wrong-scope", message: `grant is for another ${expected.type}` })
@@ -154,8 +166,17 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
 
 export const layer = (keys: ReadonlyArray<GrantKey>): Layer.Layer<Grants> => Layer.sync(Grants, () => make(keys))
 
-/** Development key used by `wrangler dev` when no secret is configured. Refused in production. */
+/**
+ * The development key, used only when the app opts in with `REALTIME_DEV_GRANTS=1` and has no
+ * secret. Its value is public (it is in this file): a token signed with it opens anything, so it
+ * is never used by default and never with `REALTIME_ENV=production`.
+ */
 export const DEVELOPMENT_SECRET = "durable-realtime-development-secret-do-not-use-in-production"
+/** The key id of the development key. */
+export const DEVELOPMENT_KID = "development"
+
+/** The env variable that opts in to the development key when no secret is set. */
+export const DEV_GRANTS_VAR = "REALTIME_DEV_GRANTS"
 
 /**
  * The key id of a secret: derived from the secret itself (a 32-bit FNV-1a digest, which says
@@ -171,21 +192,59 @@ export const keyIdOf = (secret: string): string => {
   return `k${hash.toString(16).padStart(8, "0")}`
 }
 
+const nonEmpty = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+const optedIn = (value: unknown): boolean => value === "1" || value === "true" || value === true
+
+// One log line per problem per isolate: a misconfigured Worker refuses every grant, and a line
+// per refused socket would bury the one thing the operator needs to read.
+const logged = new Set<string>()
+const refuse = (error: ConfigurationError): Effect.Effect<never, ConfigurationError> =>
+  Effect.suspend(() => {
+    if (!logged.has(error.message)) {
+      logged.add(error.message)
+      console.error(`durable-realtime: ${error.message}`)
+    }
+    return Effect.fail(error)
+  })
+
 /**
  * Keys from the Worker's env: `REALTIME_GRANT_SECRET` (signs and verifies) and optionally
  * `REALTIME_GRANT_SECRET_PREVIOUS` (verify-only during rotation); each key's id is derived from
- * its secret ({@link keyIdOf}). Without a secret, the development key is used unless `REALTIME_ENV`
- * is `production`, where it is a `Forbidden`.
+ * its secret ({@link keyIdOf}).
+ *
+ * Fails closed: without a secret, issuing and verifying grants both fail with a
+ * `ConfigurationError` (and one log line saying what to set), unless the app opted in to the
+ * public development key with `REALTIME_DEV_GRANTS=1` — which is refused when `REALTIME_ENV` is
+ * `production`. The env is the Worker's (or the Durable Object's) own bindings, so the decision is
+ * the same in every isolate and never depends on the request.
  */
-export const keysFromEnv = (env: Record<string, unknown>): Effect.Effect<ReadonlyArray<GrantKey>, Forbidden> => {
-  const current = typeof env.REALTIME_GRANT_SECRET === "string" && env.REALTIME_GRANT_SECRET !== "" ? env.REALTIME_GRANT_SECRET : undefined
-  const previous = typeof env.REALTIME_GRANT_SECRET_PREVIOUS === "string" && env.REALTIME_GRANT_SECRET_PREVIOUS !== "" ? env.REALTIME_GRANT_SECRET_PREVIOUS : undefined
+export const keysFromEnv = (env: Record<string, unknown>): Effect.Effect<ReadonlyArray<GrantKey>, ConfigurationError> => {
+  const current = nonEmpty(env.REALTIME_GRANT_SECRET)
+  const previous = nonEmpty(env.REALTIME_GRANT_SECRET_PREVIOUS)
   if (current === undefined) {
-    if (env.REALTIME_ENV === "production") {
-      return Effect.fail(new Forbidden({ message: "REALTIME_GRANT_SECRET is not set; the development key is refused in production" }))
+    if (!optedIn(env[DEV_GRANTS_VAR])) {
+      return refuse(
+        new ConfigurationError({
+          setting: "REALTIME_GRANT_SECRET",
+          message:
+            "REALTIME_GRANT_SECRET is not set, so no grant can be issued or verified. Set it to a long random value " +
+            "(`wrangler secret put REALTIME_GRANT_SECRET`; locally in .dev.vars), or opt in to the public development key with REALTIME_DEV_GRANTS=1 (never in production).",
+        }),
+      )
     }
-    return Effect.succeed([{ kid: "development", secret: DEVELOPMENT_SECRET }])
+    if (env.REALTIME_ENV === "production") {
+      return refuse(
+        new ConfigurationError({
+          setting: "REALTIME_GRANT_SECRET",
+          message: "REALTIME_GRANT_SECRET is not set and REALTIME_DEV_GRANTS is refused with REALTIME_ENV=production: set the secret (`wrangler secret put REALTIME_GRANT_SECRET`).",
+        }),
+      )
+    }
+    return Effect.succeed([{ kid: DEVELOPMENT_KID, secret: DEVELOPMENT_SECRET }])
   }
   const signing = { kid: keyIdOf(current), secret: current }
   return Effect.succeed(previous === undefined || previous === current ? [signing] : [signing, { kid: keyIdOf(previous), secret: previous }])
 }
+
+/** The grant service for an env's keys ({@link keysFromEnv}): fails closed without a secret. */
+export const fromEnv = (env: Record<string, unknown>): Effect.Effect<GrantsShape, ConfigurationError> => Effect.map(keysFromEnv(env), make)
