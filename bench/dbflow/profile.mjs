@@ -6,6 +6,7 @@
 //   node bench/dbflow/profile.mjs [library|floor] [rate=50] [seconds=4] [subscribers=1] [http|worker]
 // `worker` issues the measured writes inside the Worker (the burst route): no HTTP request per write.
 import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,7 +20,7 @@ const inspectorPort = port + 1000
 const storage = mkdtempSync(join(tmpdir(), "dbflow-profile-"))
 const child = spawn(
   process.execPath,
-  [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspectorPort)],
+  [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspectorPort), "--var", `REALTIME_GRANT_SECRET:${randomBytes(32).toString("hex")}`],
   { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
 )
 let output = ""
