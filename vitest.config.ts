@@ -29,6 +29,8 @@ const crossIsolate = cloudflareTest({
   main: "./test/isolates/caller.ts",
   miniflare: {
     ...runtime,
+    // Grants fail closed without a secret; the caller Worker signs and verifies them.
+    bindings: { REALTIME_GRANT_SECRET: "test-only-grant-secret-for-the-cross-isolate-suite-4b9e1d7c" },
     durableObjects: bindObjects(objectsScriptName),
     serviceBindings: { OBJECTS: objectsScriptName },
     workers: [{ name: objectsScriptName, modules: true, scriptPath: buildObjectsScript(), ...runtime, durableObjects: bindObjects() }],
