@@ -12,7 +12,7 @@
  * ```
  */
 import { Schema } from "effect"
-import { errorBody, httpStatus, InvalidInput, type RealtimeError } from "../src/index.js"
+import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../src/index.js"
 import { boolean, db, table, text } from "../src/db/index.js"
 
 export const posts = table({
@@ -58,7 +58,7 @@ export const dbRoutes = async (request: Request, url: URL): Promise<Response | u
       })
       return Response.json(grant, { status: 201 })
     }
-    const id = match[2] === undefined ? undefined : decodeURIComponent(match[2])
+    const id = match[2] === undefined ? undefined : decodePathIdSync(match[2])
     const tenantId = url.searchParams.get("tenantId") ?? ""
     if (id === undefined && request.method === "POST") return Response.json(await posts.insert((await json(request)) as never), { status: 201 })
     if (id === undefined && request.method === "GET") {

@@ -6,7 +6,7 @@
  */
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
-import { CurrentRequest, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
+import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
 import { appDb, dbRoutes } from "./db.js"
@@ -64,8 +64,8 @@ const effectHandler = HttpApp.toWebHandlerLayer(effectRoutes, live.layer as Laye
 const promiseRoutes = async (request: Request, url: URL): Promise<Response | undefined> => {
   const feed = /^\/channels\/([^/]+)\/(events|history)$/.exec(url.pathname)
   if (feed === null) return undefined
-  const channelId = decodeURIComponent(feed[1])
   try {
+    const channelId = decodePathIdSync(feed[1])
     if (feed[2] === "events" && request.method === "POST") {
       const body = (await request.json().catch(() => undefined)) as Record<string, unknown> | undefined
       const idempotencyKey = request.headers.get("idempotency-key") ?? undefined

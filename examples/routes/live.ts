@@ -5,7 +5,7 @@
  * Who the user is would come from your session; the example takes a display name from the
  * `user` query parameter so two browser windows can be two people.
  */
-import { errorBody, httpStatus, InvalidInput, type RealtimeError } from "../../src/index.js"
+import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../../src/index.js"
 import type { RealtimeFacade } from "../../src/facade.js"
 
 const userFrom = (url: URL) => {
@@ -55,7 +55,7 @@ export const liveRoutes = async (live: RealtimeFacade, request: Request, url: UR
     const match = pattern.exec(url.pathname)
     if (match === null || request.method !== method) continue
     try {
-      return await handle(live, request, url, decodeURIComponent(match[1]!))
+      return await handle(live, request, url, decodePathIdSync(match[1]!))
     } catch (error) {
       const typed = error as RealtimeError
       if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
