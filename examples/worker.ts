@@ -10,8 +10,9 @@ import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, 
 
 import { liveRoutes } from "./routes/live.js"
 import { appDb, dbRoutes } from "./db.js"
+import { transportRoutes } from "./transport.js"
 
-export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub } from "../src/durable/index.js"
+export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub, RealtimeTransportHub } from "../src/durable/index.js"
 
 /** The instance the examples use. One line; everything else has defaults. */
 export const live = realtime({ name: "live", historyLimit: 500 })
@@ -93,7 +94,7 @@ export default live.worker({
     const url = new URL(request.url)
     const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
     if (stream !== undefined) return stream
-    const handled = (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await promiseRoutes(request, url))
+    const handled = (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })

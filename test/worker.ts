@@ -7,6 +7,7 @@ import { realtime } from "../src/index.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
 import { testDb } from "./db-schema.js"
+import { seedRoutes } from "./transport-seed.js"
 
 export * from "../examples/worker.js"
 
@@ -49,6 +50,6 @@ const live = liveHandler()
 
 export default {
   async fetch(request: Request, env: unknown, ctx: ExecutionContext) {
-    return (await testDb.handler(request, env)) ?? (await live(request, env)) ?? example.fetch!(request as never, env as never, ctx)
+    return (await testDb.handler(request, env)) ?? (await live(request, env)) ?? (await seedRoutes(request)) ?? example.fetch!(request as never, env as never, ctx)
   },
 } satisfies ExportedHandler

@@ -13,7 +13,7 @@ import { invalidInputFromParseError, type RealtimeError } from "../RealtimeError
 import { Actor as ActorSchema, ResourceId, type Actor } from "../schema/Common.js"
 import type { JobHandlers } from "../services/Jobs.js"
 
-export type ActorKind = "room" | "channel" | "crdtRoom" | "directory" | "dbShard" | "tableHub"
+export type ActorKind = "room" | "channel" | "crdtRoom" | "directory" | "dbShard" | "tableHub" | "transportHub"
 
 /** Where an actor lives: its instance and id. Stored on first use, so alarms know it too. */
 export const ActorAddress = Schema.Struct({

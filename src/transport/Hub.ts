@@ -1,0 +1,362 @@
+/**
+ * The transport hub: the actor behind one `createRealtime(...)` instance. It holds the instance's
+ * hibernating WebSockets and its SSE streams (both in the shared `Connections` fan-out), runs the
+ * socket handlers and channel hooks declared at module scope, and sends heartbeats.
+ *
+ * Layout: one hub per instance (a single Durable Object). See the README ("Transport API") for
+ * what that allows and where it stops.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, type RealtimeError } from "../RealtimeError.js"
+import { ActorContext, ObjectState, type ActorBehavior } from "../actors/Actor.js"
+import { errorResponse } from "../actors/LiveGrant.js"
+import { Connections, type SocketAttachment } from "../services/Connections.js"
+import { Jobs } from "../services/Jobs.js"
+import { currentHub, type LocalHub } from "./Ambient.js"
+import { declaredInstance, type TransportSocket } from "./Declarations.js"
+import { checkedFrame } from "./Frames.js"
+import { makeMemberships, MAX_CHANNELS_PER_CONNECTION, membershipMigration } from "./Memberships.js"
+import { HubOps, implement } from "./Ops.js"
+import { ChannelControl, ForwardedConnection, TransportEvent } from "./Schema.js"
+import { HEARTBEAT_COMMENT, makeSseStream, sseBytesOfFrame, type SseStream } from "./SseStream.js"
+import { makeSocketGuard } from "./SocketGuard.js"
+
+export const hubMigrations = [membershipMigration]
+
+export const HEARTBEAT_JOB = "transport-heartbeat"
+/** The header carrying the Worker's `ForwardedConnection` (the Worker builds this request itself). */
+export const CONNECTION_HEADER = "x-durable-realtime-transport-connection"
+export const HEARTBEAT_FRAME = JSON.stringify({ event: "heartbeat", data: null })
+
+const errorFrame = (error: { readonly _tag: string; readonly message: string }) => JSON.stringify({ event: "error", data: { tag: error._tag, message: error.message } })
+
+const safeSend = (socket: WebSocket, frame: string | ArrayBuffer | ArrayBufferView) => {
+  try {
+    socket.send(frame)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const safeClose = (socket: WebSocket, code: number, reason: string) => {
+  try {
+    socket.close(code, reason)
+  } catch {
+    // already closed
+  }
+}
+
+export const makeTransportHub = Effect.gen(function* () {
+  const { ctx } = yield* ObjectState
+  const connections = yield* Connections
+  const jobs = yield* Jobs
+  const { address, config } = yield* ActorContext
+  const declaration = () => declaredInstance(address.instance)
+
+  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
+  const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
+    if (attachments.has(socket)) return attachments.get(socket) ?? null
+    let attachment: SocketAttachment | null = null
+    try {
+      attachment = socket.deserializeAttachment() as SocketAttachment | null
+    } catch {
+      attachment = null
+    }
+    attachments.set(socket, attachment)
+    return attachment
+  }
+
+  const memberships = yield* makeMemberships(new Set(ctx.getWebSockets().flatMap((socket) => attachmentOf(socket)?.connectionId ?? [])))
+  const streams = new Map<string, SseStream>()
+  const guard = makeSocketGuard(config)
+
+  // Fan-out hands every stream the same frame: turn it into SSE bytes once per frame.
+  let lastFrame: string | undefined
+  let lastBytes: Uint8Array = new Uint8Array()
+  const sseBytes = (frame: string) => {
+    if (frame !== lastFrame) {
+      lastFrame = frame
+      lastBytes = sseBytesOfFrame(frame)
+    }
+    return lastBytes
+  }
+
+  const socketById = (connectionId: string): WebSocket | undefined => connections.list().find((entry) => entry.id === connectionId)?.socket
+
+  const sendToConnection = (connectionId: string, frame: string): number => {
+    const stream = streams.get(connectionId)
+    if (stream !== undefined) return stream.write(sseBytes(frame)) ? 1 : 0
+    const socket = socketById(connectionId)
+    return socket !== undefined && safeSend(socket, frame) ? 1 : 0
+  }
+
+  const channelBroadcast = (channel: string, frame: string): number => {
+    const members = memberships.members(channel)
+    if (members.size === 0) return 0
+    let sent = 0
+    for (const entry of connections.list()) {
+      if (entry.id !== undefined && members.has(entry.id) && safeSend(entry.socket, frame)) sent++
+    }
+    return sent
+  }
+
+  const local: LocalHub = {
+    key: address.instance,
+    broadcast: (frame) => connections.broadcast(frame),
+    sendToUser: (userId, frame) => connections.sendTo(userId, frame),
+    sendToConnection,
+    channelBroadcast,
+  }
+
+  const handleOf = (socket: WebSocket, attachment: SocketAttachment): TransportSocket => ({
+    id: attachment.connectionId,
+    userId: attachment.actorId ?? "",
+    user: { id: attachment.actorId ?? "", ...(attachment.actor?.name === undefined ? {} : { name: attachment.actor.name }) },
+    send: (message) => {
+      socket.send(message)
+    },
+    close: (code = CloseCode.normal, reason = "") => safeClose(socket, code, reason),
+  })
+
+  /** Run an application handler inside this hub (so its realtime calls fan out locally); a failure is logged and reported to the socket. */
+  const runHandler = (what: string, socket: WebSocket | undefined, body: () => unknown) =>
+    Effect.tryPromise({ try: () => currentHub.run(local, async () => body()), catch: (cause) => cause }).pipe(
+      Effect.as(true),
+      Effect.catchAll((cause) =>
+        Effect.zipRight(
+          Effect.logError(`durable-realtime transport: ${what} failed`, cause),
+          Effect.sync(() => {
+            if (socket !== undefined) safeSend(socket, errorFrame({ _tag: "HandlerFailed", message: `${what} failed` }))
+            return false
+          }),
+        ),
+      ),
+    )
+
+  const ensureHeartbeat = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.either(jobs.ensure(HEARTBEAT_JOB, now + config.heartbeatMs)))
+
+  const notDeclared = () =>
+    new Response(`durable-realtime: transport instance "${address.instance}" is not declared in this isolate (call createRealtime at module scope in the Worker that exports the hub class)`, { status: 500 })
+
+  const fetch = (request: Request): Effect.Effect<Response> =>
+    Effect.gen(function* () {
+      const declared = declaration()
+      if (declared === undefined) return notDeclared()
+      let raw: unknown
+      try {
+        raw = JSON.parse(request.headers.get(CONNECTION_HEADER) ?? "null")
+      } catch {
+        raw = null
+      }
+      const decoded = Schema.decodeUnknownEither(ForwardedConnection)(raw)
+      if (decoded._tag === "Left") return errorResponse(new InvalidInput({ field: "connection", message: "connection: the request was not forwarded by createRealtime" }))
+      const connection = decoded.right
+      if (connections.count() >= config.maxConnections) {
+        return errorResponse(new LimitExceeded({ limit: "connections", message: `this transport instance has reached maxConnections (${config.maxConnections})` }))
+      }
+      if (connection.transport === "sse") {
+        const initial = yield* Effect.either(readInitial(request))
+        if (initial._tag === "Left") return errorResponse(initial.left)
+        return yield* openStream(connection, initial.right, declared.maxBufferedBytes)
+      }
+      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+        return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade request" }))
+      }
+      const pair = new WebSocketPair()
+      const [client, server] = [pair[0], pair[1]]
+      const attachment: SocketAttachment = {
+        connectionId: connection.connectionId,
+        actorId: connection.identity.id,
+        actor: { type: "user", id: connection.identity.id, ...(connection.identity.name === undefined ? {} : { name: connection.identity.name }) },
+      }
+      ctx.acceptWebSocket(server, [`user:${connection.identity.id}`.slice(0, 256)])
+      server.serializeAttachment(attachment)
+      attachments.set(server, attachment)
+      connections.added(server, attachment)
+      yield* ensureHeartbeat
+      return new Response(null, { status: 101, webSocket: client })
+    }).pipe(Effect.catchAllCause((cause) => Effect.as(Effect.logError("durable-realtime transport: fetch failed", cause), new Response("durable-realtime: internal error", { status: 500 }))))
+
+  /** Events `stream.send(...)` queued before the stream reached the hub, sent as the request body. */
+  const readInitial = (request: Request) =>
+    Effect.gen(function* () {
+      const text = yield* Effect.promise(() => request.text())
+      if (text === "") return [] as ReadonlyArray<TransportEvent>
+      const json = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => new InvalidInput({ field: "initial", message: "initial: not JSON" }) })
+      return yield* Effect.mapError(Schema.decodeUnknown(Schema.Array(TransportEvent))(json), (error) => invalidInputFromParseError(error, "initial"))
+    })
+
+  const openStream = (connection: ForwardedConnection, initial: ReadonlyArray<TransportEvent>, maxBufferedBytes: number) =>
+    Effect.gen(function* () {
+      const id = connection.connectionId
+      const stream = makeSseStream({
+        maxBufferedBytes,
+        onEnd: () => {
+          streams.delete(id)
+          connections.removeSink(id)
+        },
+      })
+      streams.set(id, stream)
+      connections.addSink({ id, actorId: connection.identity.id, send: (frame) => void stream.write(sseBytes(frame)), close: () => stream.close() })
+      for (const event of initial) {
+        const frame = yield* Effect.either(checkedFrame(event, config.maxPayloadBytes))
+        if (frame._tag === "Right") stream.write(sseBytes(frame.right))
+      }
+      yield* ensureHeartbeat
+      return new Response(stream.body, {
+        headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" },
+      })
+    })
+
+  const subscribe = (socket: WebSocket, attachment: SocketAttachment, control: ChannelControl) =>
+    Effect.gen(function* () {
+      const channel = control.channel
+      const handlers = declaration()?.channels.get(channel)
+      const handle = handleOf(socket, attachment)
+      const userId = attachment.actorId ?? ""
+      if (control.type === "unsubscribe") {
+        if (!memberships.has(channel, attachment.connectionId)) return
+        yield* memberships.remove(channel, attachment.connectionId)
+        if (handlers?.onLeave !== undefined) yield* runHandler(`channel "${channel}" onLeave`, socket, () => handlers.onLeave?.(handle, userId))
+        safeSend(socket, JSON.stringify({ event: "unsubscribed", data: { channel } }))
+        return
+      }
+      if (handlers === undefined) {
+        return yield* new InvalidInput({ field: "channel", message: `channel: "${channel}" is not declared (realtime.channel("${channel}", ...) at module scope)` })
+      }
+      if (!memberships.has(channel, attachment.connectionId)) {
+        if (memberships.channelsOf(attachment.connectionId).length >= MAX_CHANNELS_PER_CONNECTION) {
+          return yield* new LimitExceeded({ limit: "rate", message: `a socket may be in at most ${MAX_CHANNELS_PER_CONNECTION} channels` })
+        }
+        yield* memberships.add(channel, attachment.connectionId, userId)
+        if (handlers.onJoin !== undefined) {
+          const joined = yield* runHandler(`channel "${channel}" onJoin`, socket, () => handlers.onJoin?.(handle, userId))
+          // A throwing onJoin refuses the subscription.
+          if (!joined) return yield* memberships.remove(channel, attachment.connectionId)
+        }
+      }
+      safeSend(socket, JSON.stringify({ event: "subscribed", data: { channel } }))
+    })
+
+  /** A text message that is a channel subscription, or undefined for an application message. */
+  const controlOf = (message: string): Either<ChannelControl> | undefined => {
+    if (!message.startsWith("{") || !message.includes("subscribe")) return undefined
+    let json: unknown
+    try {
+      json = JSON.parse(message)
+    } catch {
+      return undefined
+    }
+    const type = (json as { type?: unknown } | null)?.type
+    if (type !== "subscribe" && type !== "unsubscribe") return undefined
+    const decoded = Schema.decodeUnknownEither(ChannelControl)(json)
+    return decoded._tag === "Right" ? { ok: decoded.right } : { error: new InvalidInput({ field: "channel", message: `channel: ${decoded.left.message.slice(0, 300)}` }) }
+  }
+
+  const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const attachment = attachmentOf(socket)
+      if (attachment === null) return
+      const declared = declaration()
+      if (declared === undefined) {
+        yield* Effect.logError(`durable-realtime transport: "${address.instance}" is not declared in this isolate; closing the socket`)
+        return safeClose(socket, 1011, "transport instance not declared")
+      }
+      const now = yield* Clock.currentTimeMillis
+      const verdict = guard.check(attachment.connectionId, message, now)
+      if (verdict._tag !== "Ok") {
+        safeSend(socket, errorFrame(verdict.error))
+        if (verdict.close !== undefined) safeClose(socket, verdict.close.code, verdict.close.reason)
+        return
+      }
+      if (typeof message !== "string") {
+        safeSend(socket, errorFrame(new InvalidInput({ field: "message", message: "message: only text messages are accepted" })))
+        return safeClose(socket, CloseCode.unsupported, "text messages only")
+      }
+      const control = controlOf(message)
+      if (control !== undefined) {
+        const outcome = "ok" in control ? yield* Effect.either(subscribe(socket, attachment, control.ok)) : ({ _tag: "Left", left: control.error } as const)
+        if (outcome._tag === "Left") safeSend(socket, errorFrame(outcome.left as RealtimeError))
+        return
+      }
+      const onMessage = declared.handlers.onMessage
+      if (onMessage === undefined) {
+        safeSend(socket, errorFrame(new InvalidInput({ field: "message", message: "message: this instance declares no onMessage handler" })))
+        return
+      }
+      yield* runHandler("onMessage", socket, () => onMessage(handleOf(socket, attachment), message))
+    }).pipe(Effect.catchAllCause((cause) => Effect.logError("durable-realtime transport: webSocketMessage failed", cause)))
+
+  const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const attachment = attachmentOf(socket)
+      connections.invalidate()
+      // Complete the close handshake (a no-op when the runtime already replied).
+      safeClose(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
+      if (attachment === null) return
+      guard.forget(attachment.connectionId)
+      const declared = declaration()
+      const handle = handleOf(socket, attachment)
+      const userId = attachment.actorId ?? ""
+      const channels = memberships.channelsOf(attachment.connectionId)
+      yield* Effect.either(memberships.removeConnection(attachment.connectionId))
+      for (const channel of channels) {
+        const onLeave = declared?.channels.get(channel)?.onLeave
+        if (onLeave !== undefined) yield* runHandler(`channel "${channel}" onLeave`, undefined, () => onLeave(handle, userId))
+      }
+      const onClose = declared?.handlers.onClose
+      if (onClose !== undefined) yield* runHandler("onClose", undefined, () => onClose(handle))
+    }).pipe(Effect.catchAllCause((cause) => Effect.logError("durable-realtime transport: webSocketClose failed", cause)))
+
+  /** Heartbeats while anything is connected: a comment line on streams, a `heartbeat` event on sockets. */
+  const heartbeatJob = Effect.gen(function* () {
+    if (connections.count() === 0) return null
+    for (const stream of [...streams.values()]) stream.write(HEARTBEAT_COMMENT)
+    for (const entry of connections.list()) safeSend(entry.socket, HEARTBEAT_FRAME)
+    const now = yield* Clock.currentTimeMillis
+    return now + config.heartbeatMs
+  })
+
+  const withFrame = <A>(event: Parameters<typeof checkedFrame>[0], send: (frame: string) => A) =>
+    Effect.map(checkedFrame(event, config.maxPayloadBytes), send)
+
+  const operations = {
+    broadcast: implement(HubOps.broadcast, ({ event }) => withFrame(event, (frame) => ({ delivered: local.broadcast(frame) }))),
+    sendToUser: implement(HubOps.sendToUser, ({ userId, event }) => withFrame(event, (frame) => ({ delivered: local.sendToUser(userId, frame) }))),
+    sendToConnection: implement(HubOps.sendToConnection, ({ connectionId, event }) => withFrame(event, (frame) => ({ delivered: sendToConnection(connectionId, frame) }))),
+    channelBroadcast: implement(HubOps.channelBroadcast, ({ channel, event }) => withFrame(event, (frame) => ({ delivered: channelBroadcast(channel, frame) }))),
+    closeConnection: implement(HubOps.closeConnection, ({ connectionId }) =>
+      Effect.sync(() => {
+        const stream = streams.get(connectionId)
+        if (stream !== undefined) {
+          stream.close()
+          return { delivered: 1 }
+        }
+        const socket = socketById(connectionId)
+        if (socket === undefined) return { delivered: 0 }
+        safeClose(socket, CloseCode.normal, "closed by the server")
+        return { delivered: 1 }
+      }),
+    ),
+    stats: implement(HubOps.stats, () =>
+      Effect.sync(() => {
+        const sockets = connections.list().filter((entry) => entry.socket.readyState <= 1).length
+        return { connections: sockets + streams.size, sockets, streams: streams.size, channels: memberships.counts() }
+      }),
+    ),
+  }
+
+  return {
+    operations,
+    jobs: { [HEARTBEAT_JOB]: heartbeatJob },
+    fetch,
+    webSocketMessage,
+    webSocketClose,
+    webSocketError: (socket) => webSocketClose(socket, CloseCode.goingAway, "error"),
+  } satisfies ActorBehavior
+})
+
+type Either<A> = { readonly ok: A } | { readonly error: InvalidInput }

@@ -1,0 +1,308 @@
+/**
+ * `createRealtime(...)`: the transport API of seed 004 — Server-Sent Events and WebSockets with
+ * `broadcast`, `sendTo(user | socket)` and channels — backed by one hub Durable Object per
+ * instance (`RealtimeTransportHub`): hibernating sockets, heartbeats, `maxConnections`.
+ *
+ * Call it at module scope: the hub runs in its own isolate and finds the instance (handlers,
+ * channels, limits) by name there, also when it wakes from hibernation.
+ *
+ * @example
+ * ```ts
+ * import { createRealtime } from "durable-realtime/transport"
+ * export { RealtimeTransportHub } from "durable-realtime/durable"
+ *
+ * const realtime = createRealtime({ driver: "sse", identify: (request) => sessionUser(request) })
+ * export async function GET(request: Request) {
+ *   const { response, stream } = realtime.sse(request)
+ *   stream.send({ event: "notification", data: { message: "You have a new message" } })
+ *   return response
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { waitUntil } from "cloudflare:workers"
+import { Effect, Schema } from "effect"
+import { registerInstance } from "../Config.js"
+import { errorResponse } from "../actors/LiveGrant.js"
+import { AddressHeaders } from "../actors/Actor.js"
+import { workersEnv } from "../durable/workersEnv.js"
+import { runToPromise } from "../facade.js"
+import { objectName, type ActorNamespace } from "../internal/rpc.js"
+import { InvalidInput, LimitExceeded, StorageFailure, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { localHub } from "./Ambient.js"
+import { declare, instanceKey, type ChannelHandlers, type Declared, type Identify, type SocketHandlers } from "./Declarations.js"
+import { prepareEvent } from "./Frames.js"
+import { CONNECTION_HEADER } from "./Hub.js"
+import { callHub, HUB_ID, HUB_KIND, HubOps } from "./Ops.js"
+import { ChannelName, TransportIdentity, type Delivered, type ForwardedConnection, type HubStats, type TransportEvent } from "./Schema.js"
+
+export interface TransportOptions extends SocketHandlers {
+  /** Instance name; instances share nothing. Default: the driver (`"sse"` / `"websocket"`). */
+  readonly name?: string
+  /** `"sse"` serves `sse(request)`, `"websocket"` serves `upgrade(request)`. Default `"sse"`. */
+  readonly driver?: "sse" | "websocket"
+  /** Heartbeat interval in ms: an SSE comment line, a `heartbeat` event on sockets. Default 30,000. */
+  readonly heartbeat?: number
+  /** Open connections (streams + sockets) of the instance; the next one gets 503. Default 10,000. */
+  readonly maxConnections?: number
+  /** Who a request is: `{ id, name? }`, or null to refuse it (401). Without it every connection is refused. */
+  readonly identify?: Identify
+  /** Largest event (`{ event, data }` as JSON), in bytes. Default 64 KiB. */
+  readonly maxPayloadBytes?: number
+  /** Bytes an SSE reader may fall behind before its stream is dropped. Default 1 MiB. */
+  readonly maxBufferedBytes?: number
+  /** Largest message a socket client may send, in bytes. Default 64 KiB. */
+  readonly maxFrameBytes?: number
+  /** Per-socket token bucket for client messages. Default 50/s, burst 100. */
+  readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number }
+  /** The hub's Durable Object binding. Default `REALTIME_TRANSPORT`. */
+  readonly binding?: string
+  /** The Worker's env, when not read from `cloudflare:workers`. */
+  readonly env?: Record<string, unknown>
+}
+
+/** Anything that names one connection: a socket inside a handler, or an SSE `stream`. */
+export interface ConnectionTarget {
+  readonly id: string
+}
+
+/** One SSE connection, as `sse(request)` returns it. */
+export interface TransportStream extends ConnectionTarget {
+  /** Send one event to this connection (queued until the stream is open). */
+  readonly send: (event: TransportEvent) => Promise<Delivered>
+  /** End this stream. */
+  readonly close: () => Promise<void>
+}
+
+export interface TransportEffects {
+  readonly broadcast: (event: TransportEvent) => Effect.Effect<Delivered, RealtimeError>
+  readonly sendTo: (target: string | ConnectionTarget, event: TransportEvent) => Effect.Effect<Delivered, RealtimeError>
+  readonly toChannel: (name: string) => { readonly broadcast: (event: TransportEvent) => Effect.Effect<Delivered, RealtimeError> }
+  readonly close: (target: ConnectionTarget) => Effect.Effect<Delivered, RealtimeError>
+  readonly stats: () => Effect.Effect<HubStats, RealtimeError>
+}
+
+export interface TransportRealtime {
+  readonly name: string
+  readonly driver: "sse" | "websocket"
+  /** Open an SSE stream: return `response` (a Promise of the Response: 401/503 when refused). */
+  readonly sse: (request: Request) => { readonly response: Promise<Response>; readonly stream: TransportStream }
+  /** Accept a WebSocket; messages go to the `onMessage` / `onClose` given to `createRealtime`. */
+  readonly upgrade: (request: Request, handlers?: SocketHandlers) => Promise<Response>
+  /** Every connection of the instance. */
+  readonly broadcast: (event: TransportEvent) => Promise<Delivered>
+  /** Every connection of a user id, or one connection (a socket or a stream). */
+  readonly sendTo: (target: string | ConnectionTarget, event: TransportEvent) => Promise<Delivered>
+  /** Declare a channel at module scope; sockets join with `{"type":"subscribe","channel":"<name>"}`. */
+  readonly channel: (name: string, handlers?: ChannelHandlers) => { readonly name: string; readonly broadcast: (event: TransportEvent) => Promise<Delivered> }
+  readonly toChannel: (name: string) => { readonly broadcast: (event: TransportEvent) => Promise<Delivered> }
+  readonly stats: () => Promise<HubStats>
+  /** The same operations as Effects with typed failures. */
+  readonly effect: TransportEffects
+}
+
+const DEFAULT_BINDING = "REALTIME_TRANSPORT"
+
+/** Keep a send alive after the handler returned its (streaming) response. */
+const keepAlive = <A>(promise: Promise<A>): Promise<A> => {
+  try {
+    waitUntil(promise.catch(() => undefined))
+  } catch {
+    // outside a request (module scope, tests): nothing to extend
+  }
+  return promise
+}
+
+export const createRealtime = (options: TransportOptions = {}): TransportRealtime => {
+  const driver = options.driver ?? "sse"
+  const name = options.name ?? driver
+  const key = instanceKey(name)
+  const config = registerInstance({
+    name: key,
+    ...(options.heartbeat === undefined ? {} : { heartbeat: options.heartbeat }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+    ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+    ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+  })
+  const declared: Declared = declare({
+    name,
+    key,
+    driver,
+    identify: options.identify,
+    handlers: { ...(options.onMessage === undefined ? {} : { onMessage: options.onMessage }), ...(options.onClose === undefined ? {} : { onClose: options.onClose }) },
+    channels: new Map(),
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    binding: options.binding ?? DEFAULT_BINDING,
+    config,
+    sealed: false,
+  })
+
+  const namespace = Effect.suspend(() => {
+    const bound = (options.env ?? workersEnv())[declared.binding] as ActorNamespace | undefined
+    return bound === undefined
+      ? Effect.fail(new StorageFailure({ message: `no Durable Object binding "${declared.binding}" for RealtimeTransportHub in the Worker's env` }))
+      : Effect.succeed(bound)
+  })
+
+  const prepare = (event: TransportEvent) => prepareEvent(event, config.maxPayloadBytes)
+
+  /** Run `local` when called from a handler inside this instance's hub, else call the hub. */
+  const route = (event: TransportEvent, local: (frame: string) => number | undefined, remote: (event: TransportEvent, ns: ActorNamespace) => Effect.Effect<Delivered, RealtimeError>) =>
+    Effect.gen(function* () {
+      declared.sealed = true
+      const prepared = yield* prepare(event)
+      if (localHub(key) !== undefined) {
+        const delivered = local(prepared.frame)
+        if (delivered !== undefined) return { delivered }
+      }
+      return yield* remote(prepared.event, yield* namespace)
+    })
+
+  const streamSenders = new WeakMap<object, (event: TransportEvent) => Promise<Delivered>>()
+
+  const effect: TransportEffects = {
+    broadcast: (event) => route(event, (frame) => localHub(key)?.broadcast(frame), (ev, ns) => callHub(ns, key, HubOps.broadcast, { event: ev })),
+    sendTo: (target, event) => {
+      if (typeof target === "string") {
+        return route(event, (frame) => localHub(key)?.sendToUser(target, frame), (ev, ns) => callHub(ns, key, HubOps.sendToUser, { userId: target, event: ev }))
+      }
+      const streamSend = streamSenders.get(target)
+      // An SSE stream of this Worker: its own queue keeps the order and waits for the stream to open.
+      if (streamSend !== undefined) return Effect.tryPromise({ try: () => streamSend(event), catch: (error) => error as RealtimeError })
+      return route(event, (frame) => localHub(key)?.sendToConnection(target.id, frame), (ev, ns) => callHub(ns, key, HubOps.sendToConnection, { connectionId: target.id, event: ev }))
+    },
+    toChannel: (channelName) => ({
+      broadcast: (event) =>
+        Effect.flatMap(Effect.mapError(Schema.decodeUnknown(ChannelName)(channelName), () => new InvalidInput({ field: "channel", message: "channel: must be a non-empty name without control characters" })), (channel) =>
+          route(event, (frame) => localHub(key)?.channelBroadcast(channel, frame), (ev, ns) => callHub(ns, key, HubOps.channelBroadcast, { channel, event: ev })),
+        ),
+    }),
+    close: (target) => Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.closeConnection, { connectionId: target.id })),
+    stats: () => Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.stats, {})),
+  }
+
+  /** The identity of a request, or `Unauthorized`: no identify option, null, or an invalid shape all refuse. */
+  const identityOf = (request: Request): Effect.Effect<TransportIdentity, Unauthorized> =>
+    Effect.gen(function* () {
+      const identify = declared.identify
+      if (identify === undefined) {
+        return yield* new Unauthorized({ reason: "missing", message: `transport "${name}" has no identify(request) option: connections are refused until the application says who they are` })
+      }
+      const raw = yield* Effect.tryPromise({ try: async () => identify(request), catch: (cause) => cause }).pipe(
+        Effect.catchAll((cause) => Effect.as(Effect.logError(`durable-realtime transport: identify(request) threw; refusing the connection`, cause), null)),
+      )
+      if (raw === null || raw === undefined) return yield* new Unauthorized({ reason: "missing", message: "identify(request) returned no identity" })
+      return yield* Effect.mapError(Schema.decodeUnknown(TransportIdentity)(raw), (error) => new Unauthorized({ reason: "invalid", message: `identify(request) returned an invalid identity: ${error.message.slice(0, 200)}` }))
+    })
+
+  const connect = (connection: ForwardedConnection, init: { readonly body?: string; readonly upgrade?: boolean }) =>
+    Effect.flatMap(namespace, (ns) =>
+      Effect.tryPromise({
+        try: () => {
+          const stub = ns.get(ns.idFromName(objectName(key, HUB_KIND, HUB_ID))) as { fetch(input: string, init: RequestInit): Promise<Response> }
+          const headers: Record<string, string> = { [AddressHeaders.instance]: key, [AddressHeaders.id]: HUB_ID, [CONNECTION_HEADER]: JSON.stringify(connection) }
+          if (init.upgrade === true) headers.Upgrade = "websocket"
+          return stub.fetch("https://transport-hub.internal/connect", init.body === undefined ? { headers } : { method: "POST", headers, body: init.body })
+        },
+        catch: (cause) => new StorageFailure({ message: `could not reach the transport hub: ${cause instanceof Error ? cause.message : String(cause)}` }),
+      }),
+    )
+
+  const sse: TransportRealtime["sse"] = (request) => {
+    if (driver !== "sse") throw new InvalidInput({ field: "driver", message: `driver: transport "${name}" uses the "${driver}" driver; sse(request) needs driver: "sse"` })
+    declared.sealed = true
+    const connectionId = crypto.randomUUID()
+    // Events sent before the stream reaches the hub ride along with the request that opens it.
+    const queued: Array<TransportEvent> = []
+    let queuedBytes = 0
+    let dispatched = false
+    let resolveOpened: (open: boolean) => void = () => undefined
+    const opened = new Promise<boolean>((resolve) => (resolveOpened = resolve))
+    const response = runToPromise(
+      Effect.gen(function* () {
+        const identity = yield* identityOf(request)
+        dispatched = true
+        const answer = yield* connect({ connectionId, identity, transport: "sse" }, { body: JSON.stringify(queued.splice(0)) })
+        resolveOpened(answer.status === 200)
+        return answer
+      }).pipe(
+        Effect.catchAll((error) => Effect.sync(() => (resolveOpened(false), errorResponse(error)))),
+      ),
+    )
+    let chain: Promise<unknown> = Promise.resolve()
+    const send = (event: TransportEvent): Promise<Delivered> => {
+      const result = runToPromise(prepare(event)).then((prepared) => {
+        if (!dispatched) {
+          queuedBytes += prepared.frame.length
+          if (queuedBytes > declared.maxBufferedBytes) {
+            throw new LimitExceeded({ limit: "frame", message: `more than ${declared.maxBufferedBytes} bytes sent before the stream opened` })
+          }
+          queued.push(prepared.event)
+          return opened.then((open) => ({ delivered: open ? 1 : 0 }))
+        }
+        // In order, and only once the hub knows the stream.
+        const next = chain.then(() => opened).then((open) => (open ? runToPromise(effect.sendTo({ id: connectionId }, prepared.event)) : { delivered: 0 }))
+        chain = next.catch(() => undefined)
+        return next
+      })
+      return keepAlive(result)
+    }
+    const stream: TransportStream = {
+      id: connectionId,
+      send,
+      close: () => keepAlive(opened.then((open) => (open ? runToPromise(effect.close({ id: connectionId })).then(() => undefined) : undefined))),
+    }
+    streamSenders.set(stream, send)
+    return { response, stream }
+  }
+
+  const upgrade: TransportRealtime["upgrade"] = (request, handlers) =>
+    runToPromise(
+      Effect.gen(function* () {
+        if (driver !== "websocket") {
+          return yield* new InvalidInput({ field: "driver", message: `driver: transport "${name}" uses the "${driver}" driver; upgrade(request) needs driver: "websocket"` })
+        }
+        if (handlers !== undefined && (handlers.onMessage !== declared.handlers.onMessage || handlers.onClose !== declared.handlers.onClose)) {
+          return yield* new InvalidInput({
+            field: "handlers",
+            message:
+              "handlers: pass onMessage/onClose to createRealtime({ ... }) at module scope, not to upgrade(): the socket lives in a Durable Object that may wake after hibernation in an isolate where this request never ran",
+          })
+        }
+        declared.sealed = true
+        return yield* Effect.gen(function* () {
+          if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+            return yield* new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade request (Upgrade: websocket)" })
+          }
+          const identity = yield* identityOf(request)
+          return yield* connect({ connectionId: crypto.randomUUID(), identity, transport: "websocket" }, { upgrade: true })
+        }).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
+      }),
+    )
+
+  const channel: TransportRealtime["channel"] = (channelName, handlers = {}) => {
+    const decoded = Schema.decodeUnknownEither(ChannelName)(channelName)
+    if (decoded._tag === "Left") throw new InvalidInput({ field: "channel", message: "channel: must be a non-empty name (at most 128 characters) without control characters" })
+    if (declared.sealed) {
+      throw new InvalidInput({ field: "channel", message: `channel: declare "${channelName}" at module scope, before the instance serves requests (its hub may run in another isolate)` })
+    }
+    if (declared.channels.has(channelName)) throw new InvalidInput({ field: "channel", message: `channel: "${channelName}" is already declared` })
+    declared.channels.set(channelName, handlers)
+    return { name: channelName, broadcast: (event) => runToPromise(effect.toChannel(channelName).broadcast(event)) }
+  }
+
+  return {
+    name,
+    driver,
+    sse,
+    upgrade,
+    broadcast: (event) => runToPromise(effect.broadcast(event)),
+    sendTo: (target, event) => runToPromise(effect.sendTo(target, event)),
+    channel,
+    toChannel: (channelName) => ({ broadcast: (event) => runToPromise(effect.toChannel(channelName).broadcast(event)) }),
+    stats: () => runToPromise(effect.stats()),
+    effect,
+  }
+}

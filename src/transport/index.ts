@@ -1,0 +1,11 @@
+/**
+ * `durable-realtime/transport`: the SSE/WebSocket transport API (seed 004) on Durable Objects.
+ * Export `RealtimeTransportHub` from your Worker and bind it as `REALTIME_TRANSPORT`.
+ * @since 0.1.0
+ */
+export { createRealtime } from "./createRealtime.js"
+export type { ConnectionTarget, TransportEffects, TransportOptions, TransportRealtime, TransportStream } from "./createRealtime.js"
+export type { ChannelHandlers, Identify, SocketHandlers, TransportSocket } from "./Declarations.js"
+export { ChannelName, Delivered, EventName, HubStats, TransportEvent, TransportIdentity } from "./Schema.js"
+export { RealtimeTransportHub } from "../durable/TransportHubObject.js"
+export { InvalidInput, LimitExceeded, PayloadTooLarge, StorageFailure, Unauthorized, httpStatus, errorBody } from "../RealtimeError.js"
