@@ -91,6 +91,12 @@ export interface YjsOptions {
   readonly compactAfterUpdates?: number
   /** Compact once the log holds this many bytes. Default 1 MiB. */
   readonly compactAfterBytes?: number
+  /** Largest advance of one Yjs client's clock in one update (a deleted run costs bytes, not clocks). Default 16,777,216 (2^24). */
+  readonly maxClockJump?: number
+  /** Awareness client ids one y-websocket connection may announce (a provider uses one). Default 4. */
+  readonly maxAwarenessClients?: number
+  /** Largest awareness state, as UTF-8 bytes of its JSON. Default 8 KiB. */
+  readonly maxAwarenessBytes?: number
 }
 
 /** What a hook knows about the connection it runs for. */
@@ -197,6 +203,9 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
     maxUpdateBytes: options.yjs?.maxUpdateBytes ?? 1024 * 1024,
     compactAfterUpdates: options.yjs?.compactAfterUpdates ?? 500,
     compactAfterBytes: options.yjs?.compactAfterBytes ?? 1024 * 1024,
+    maxClockJump: options.yjs?.maxClockJump ?? 2 ** 24,
+    maxAwarenessClients: options.yjs?.maxAwarenessClients ?? 4,
+    maxAwarenessBytes: options.yjs?.maxAwarenessBytes ?? 8 * 1024,
   },
   options,
 })

@@ -85,7 +85,7 @@ describe("CRDT rooms: sync", () => {
     alice.awareness.setLocalState({ user: "alice", cursor: { anchor: 3 } })
     await until(() => (bob.awareness.getStates().get(alice.doc.clientID) as { user?: string } | undefined)?.user === "alice", "bob sees alice's cursor")
     const read = await runTest(room(id).awareness())
-    expect(read.states).toContainEqual(expect.objectContaining({ clientId: alice.doc.clientID, state: { user: "alice", cursor: { anchor: 3 } } }))
+    expect(read.states).toContainEqual(expect.objectContaining({ clientId: alice.doc.clientID, state: { user: "alice", cursor: { anchor: 3 }, actor: { type: "user", id: "alice" } } }))
 
     await runTest(room(id).awareness({ clientId: 4242, state: { user: "server-bot" } }))
     await until(() => alice.awareness.getStates().has(4242) && bob.awareness.getStates().has(4242), "both see the HTTP client")

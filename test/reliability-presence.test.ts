@@ -71,7 +71,8 @@ describe("R6: presence cleanup", () => {
     forger.destroy()
     await sleep(200)
     const states = (await runTest(crdtService().crdtRoom(id).awareness())).states
-    expect(states.find((state) => state.clientId === alice.doc.clientID)?.state).toEqual({ user: "alice" })
+    // (The server stamps the announcing actor into what others see.)
+    expect(states.find((state) => state.clientId === alice.doc.clientID)?.state).toEqual({ user: "alice", actor: { type: "user", id: "alice" } })
 
     await abortAllDurableObjects()
     await alice.closed

@@ -48,6 +48,8 @@ export const SetAwarenessInput = Schema.Struct({
   clientId: AwarenessClientId,
   /** `null` removes the client, as in the awareness protocol. */
   state: Schema.NullOr(JsonObject),
+  /** Who announces it (server code); default: the request's actor. The client id becomes theirs. */
+  actor: Schema.optional(Actor),
 })
 export type SetAwarenessInput = typeof SetAwarenessInput.Encoded
 

@@ -29,14 +29,15 @@ import { ActorContext, NoInput, ObjectState, operation, type ActorBehavior } fro
 import { GRANT_EXPIRY_JOB } from "../Live.js"
 import { errorResponse, ForwardedGrant, LiveHeaders } from "../LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../Room.js"
-import { encodeAwarenessUpdate, makeAwareness } from "./Awareness.js"
+import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js"
+import { clientOwnersMigration, makeClientOwners, ownerKey } from "./ClientOwners.js"
 import { fromBase64, toBase64 } from "./Base64.js"
 import { revertUpdate } from "./Revert.js"
 import { awarenessFrame, updateFrame } from "./YjsProtocol.js"
 import { makeYjsSockets } from "./YjsSockets.js"
 import { makeYjsStore, yjsMigration } from "./YjsStore.js"
 
-export const crdtRoomMigrations = [...roomMigrations, yjsMigration]
+export const crdtRoomMigrations = [...roomMigrations, yjsMigration, clientOwnersMigration]
 
 export const COMPACT_JOB = "yjs-compact"
 export const AWARENESS_JOB = "awareness-expiry"
@@ -49,7 +50,8 @@ export const makeCrdtRoom = Effect.gen(function* () {
   const connections = yield* Connections
   const { ctx } = yield* ObjectState
   const { address, config } = yield* ActorContext
-  const store = yield* makeYjsStore(sql)
+  const owners = yield* makeClientOwners(sql)
+  const store = yield* makeYjsStore(sql, { owners, maxClockJump: config.yjs.maxClockJump })
   const awareness = makeAwareness()
   let sockets: ReturnType<typeof makeYjsSockets> | undefined
 
@@ -110,6 +112,8 @@ export const makeCrdtRoom = Effect.gen(function* () {
     ctx,
     connections,
     awareness,
+    owners,
+    awarenessLimits: { maxClients: config.yjs.maxAwarenessClients, maxStateBytes: config.yjs.maxAwarenessBytes },
     doc: store.doc,
     roomId: address.id,
     maxConnections: config.maxConnections,
@@ -148,11 +152,18 @@ export const makeCrdtRoom = Effect.gen(function* () {
 
   const presentStates = (): AwarenessResult => ({ states: awareness.present() })
 
-  const setAwareness = operation(SetAwarenessInput, (input) =>
+  /** HTTP awareness follows the socket rules: the id's owner only, bound on first use, stamped. */
+  const setAwareness = operation(SetAwarenessInput, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
+      const actor = messaging.actorOf(input.actor, caller)
+      const owner = ownerKey(actor)
+      if (owners.foreign([input.clientId], owner) !== undefined) {
+        return yield* new InvalidInput({ field: "clientId", message: `clientId: awareness client ${input.clientId} belongs to another actor` })
+      }
       const now = yield* Clock.currentTimeMillis
-      const state = { clientId: input.clientId, clock: awareness.clock(input.clientId) + 1, state: input.state }
+      if (input.state !== null) yield* owners.bind(owners.unbound([input.clientId]), owner, now)
+      const state = { clientId: input.clientId, clock: awareness.clock(input.clientId) + 1, state: stampState(input.state, actor) }
       if (awareness.apply([state], null, now).length > 0) yjs.fanOut(awarenessFrame(encodeAwarenessUpdate([state])))
       yield* awarenessChanged(now)
       return presentStates()

@@ -8,6 +8,11 @@
  * the sender included as the reference server does (a lone editor's provider counts it as
  * traffic), and is never stored.
  *
+ * Awareness client ids follow the document's client id owners (`ClientOwners`): an id bound to
+ * another actor closes the socket (1008); an unbound one becomes this actor's. A connection may
+ * announce at most `maxAwarenessClients` ids, each state at most `maxAwarenessBytes`; what others
+ * see of a state is stamped with the connection's actor (`stampState`).
+ *
  * A read-only grant may sync but its writes are dropped; awareness needs `presence`. A frame
  * that is not binary, too large, malformed, or carries a corrupt update closes the socket with
  * a close code saying why; nothing is stored.
@@ -21,13 +26,17 @@ import type { Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import type { ConnectionsShape, SocketAttachment } from "../../services/Connections.js"
 import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
-import { decodeAwarenessUpdate, encodeAwarenessUpdate, type Awareness } from "./Awareness.js"
+import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessLimits } from "./Awareness.js"
+import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { awarenessFrame, decodeFrame, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
 
 export interface YjsSocketsOptions {
   readonly ctx: DurableObjectState
   readonly connections: ConnectionsShape
   readonly awareness: Awareness
+  readonly owners: ClientOwners
+  /** Per connection: client ids it may announce, and bytes per state. */
+  readonly awarenessLimits: { readonly maxClients: number; readonly maxStateBytes: number }
   readonly doc: () => Y.Doc
   readonly roomId: string
   readonly maxConnections: number
@@ -72,6 +81,16 @@ const closeCodeFor = (error: RealtimeError): number => {
 
 export const makeYjsSockets = (options: YjsSocketsOptions) => {
   const { ctx, connections, awareness } = options
+  const decodeLimits: AwarenessLimits = { maxStates: options.awarenessLimits.maxClients, maxStateBytes: options.awarenessLimits.maxStateBytes }
+
+  // Awareness client ids each connection announced; lost on hibernation, which only forgets
+  // ids whose states are gone with the memory that held them.
+  const announcedIds = new Map<string, Set<number>>()
+  const announcedBy = (connectionId: string) => {
+    let set = announcedIds.get(connectionId)
+    if (set === undefined) announcedIds.set(connectionId, (set = new Set()))
+    return set
+  }
 
   const yjsSockets = () => connections.list().filter((entry) => entry.attachment?.protocol === "yjs")
 
@@ -161,12 +180,28 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
           if (!permissions.includes("presence")) return
           let states
           try {
-            states = decodeAwarenessUpdate(frame.update)
-          } catch {
-            return close(socket, CloseCode.policy, "malformed awareness update")
+            states = decodeAwarenessUpdate(frame.update, decodeLimits)
+          } catch (cause) {
+            return close(socket, CloseCode.policy, `malformed awareness update: ${cause instanceof Error ? cause.message : String(cause)}`)
           }
+          const announced = announcedBy(attachment.connectionId)
+          const ids = states.map((state) => state.clientId)
+          const added = ids.filter((id) => !announced.has(id))
+          if (announced.size + new Set(added).size > options.awarenessLimits.maxClients) {
+            return close(socket, CloseCode.policy, `a connection may announce at most ${options.awarenessLimits.maxClients} awareness client ids`)
+          }
+          const owner = ownerKey(actor)
+          const taken = options.owners.foreign(ids, owner)
+          if (taken !== undefined) return close(socket, CloseCode.policy, `awareness client ${taken} belongs to another actor`)
           const now = yield* Clock.currentTimeMillis
-          if (awareness.apply(states, attachment.connectionId, now).length > 0) fanOut(raw)
+          // Removals of ids nobody announced bind nothing; a live state claims its id for good.
+          const claimed = options.owners.unbound(states.filter((state) => state.state !== null).map((state) => state.clientId))
+          const bound = yield* Effect.either(options.owners.bind(claimed, owner, now))
+          if (bound._tag === "Left") return close(socket, 1011, "awareness client ids not stored")
+          for (const id of added) announced.add(id)
+          const stamped = states.map((state) => ({ ...state, state: stampState(state.state, actor) }))
+          const changed = awareness.apply(stamped, attachment.connectionId, now)
+          if (changed.length > 0) fanOut(awarenessFrame(encodeAwarenessUpdate(changed)))
           return yield* options.awarenessChanged(now)
         }
         case "queryAwareness":
@@ -200,6 +235,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
       close(socket, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
       connections.invalidate()
       if (attachment === null) return
+      announcedIds.delete(attachment.connectionId)
       const removed = awareness.removeOwner(attachment.connectionId)
       if (removed.length > 0) fanOut(awarenessFrame(encodeAwarenessUpdate(removed)))
       yield* options.closed(yield* Clock.currentTimeMillis)

@@ -21,6 +21,7 @@ import type { SqlShape } from "../../services/Sql.js"
 import { blobBytes, CHUNK_BYTES, deleteBlobs, readBlob, writeBlob } from "../Blobs.js"
 import { readMeta, writeMeta } from "../Meta.js"
 import { toBase64 } from "./Base64.js"
+import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 
 export const yjsMigration = {
   name: "yjs_001",
@@ -47,23 +48,44 @@ interface UpdateRow extends Record<string, string | number | ArrayBuffer | null>
 
 const invalid = (message: string) => new InvalidInput({ field: "updateBase64", message: `updateBase64: ${message}` })
 
+/** Past this a clock is no longer an exact JavaScript number, and replicas would round it differently. */
+export const MAX_CLOCK = Number.MAX_SAFE_INTEGER
+
+/** What one parse of an update's structs says: why it is refused, or which clients it writes. */
+export type Inspection = { readonly refused: string } | { readonly authored: ReadonlyArray<number> }
+
 /**
- * Why the update cannot be applied to `doc` as it stands: it does not parse, or its structs start
- * past what the document has of their client (a missing dependency). One parse of the structs;
- * a damaged delete set is caught when applying.
+ * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands:
+ * - it parses;
+ * - no client's structs start past what the document has of that client (a missing dependency);
+ * - no client's clock ends past 2^53 - 1 (precision lost);
+ * - no client's clock jumps further than `maxClockJump` past what the document has of it (a
+ *   deleted or garbage-collected run is a few bytes for any length, so a tiny update could
+ *   otherwise push a clock toward the precision limit).
+ * The clients whose structs go beyond the document's state are the ones the update writes: its
+ * authors. A damaged delete set is caught when applying.
  */
-const refusal = (doc: Y.Doc, update: Uint8Array): string | undefined => {
-  let from: Map<number, number>
+export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number): Inspection => {
+  let meta: { from: Map<number, number>; to: Map<number, number> }
   try {
-    from = Y.parseUpdateMeta(update).from
+    meta = Y.parseUpdateMeta(update)
   } catch (cause) {
-    return `not a Yjs update (${String(cause).slice(0, 120)})`
+    return { refused: `not a Yjs update (${String(cause).slice(0, 120)})` }
   }
-  for (const [client, clock] of from) {
+  const authored: Array<number> = []
+  for (const [client, clock] of meta.from) {
     const known = Y.getState(doc.store, client)
-    if (clock > known) return `depends on client ${client} clock ${clock}, but the document has ${known}`
+    if (clock > known) return { refused: `depends on client ${client} clock ${clock}, but the document has ${known}` }
+    const end = meta.to.get(client) ?? clock
+    if (!Number.isSafeInteger(clock) || !Number.isSafeInteger(end) || end > MAX_CLOCK) {
+      return { refused: `client ${client} clock passes 2^53 - 1 (${end}), where clocks lose precision` }
+    }
+    if (end - known > maxClockJump) {
+      return { refused: `client ${client} clock jumps from ${known} to ${end}, more than ${maxClockJump} in one update` }
+    }
+    if (end > known) authored.push(client)
   }
-  return undefined
+  return { authored }
 }
 
 const hasPending = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
@@ -73,7 +95,13 @@ export interface AppliedUpdate {
   readonly duplicate: boolean
 }
 
-export const makeYjsStore = (sql: SqlShape) =>
+export interface YjsStoreOptions {
+  readonly owners: ClientOwners
+  /** Largest clock advance of one client in one update (see `inspectUpdate`). */
+  readonly maxClockJump: number
+}
+
+export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOptions) =>
   Effect.gen(function* () {
     let doc = new Y.Doc()
     let compactedThrough = (yield* readMeta<number>(sql, "yjs_compacted_through")) ?? 0
@@ -99,7 +127,13 @@ export const makeYjsStore = (sql: SqlShape) =>
     })
     yield* Effect.orDie(load)
 
-    /** Validate, apply and persist one update. Nothing changes unless all three succeed. */
+    /**
+     * Validate, apply and persist one update. Nothing changes unless all three succeed. The
+     * update may write only client ids that are unbound (they become `actor`'s, stored with the
+     * update) or already `actor`'s: structs of a client id bound to another actor are refused.
+     * Structs the document already has are no-ops and may carry anyone's id (a relayed update).
+     * Delete-set entries name the author of what is deleted, not the deleter, so they are free.
+     */
     const apply = (
       update: Uint8Array,
       origin: string | null,
@@ -107,8 +141,12 @@ export const makeYjsStore = (sql: SqlShape) =>
       now: number,
     ): Effect.Effect<AppliedUpdate, InvalidInput | StorageFailure | ConstraintViolation> =>
       Effect.gen(function* () {
-        const refused = refusal(doc, update)
-        if (refused !== undefined) return yield* invalid(refused)
+        const inspection = inspectUpdate(doc, update, maxClockJump)
+        if ("refused" in inspection) return yield* invalid(inspection.refused)
+        const owner = ownerKey(actor)
+        const taken = owners.foreign(inspection.authored, owner)
+        if (taken !== undefined) return yield* invalid(`writes structs of client ${taken}, which belongs to another actor`)
+        const fresh = owners.unbound(inspection.authored)
         let changed = false
         const onUpdate = () => {
           changed = true
@@ -133,19 +171,28 @@ export const makeYjsStore = (sql: SqlShape) =>
           update.byteLength > CHUNK_BYTES
             ? // Too big for one row: persist by folding it, with the log, into the chunked base.
               Effect.zipRight(
-                Effect.sync(() => {
-                  lastSeq = seq
-                }),
+                Effect.zipRight(
+                  owners.bind(fresh, owner, now),
+                  Effect.sync(() => {
+                    lastSeq = seq
+                  }),
+                ),
                 Effect.asVoid(compact),
               )
-            : Effect.asVoid(sql.run(
-            "INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)",
-            seq,
-            origin,
-            JSON.stringify(actor),
-            update,
-            now,
-          )),
+            : Effect.map(
+                sql.transaction((exec) => {
+                  exec(
+                    "INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)",
+                    seq,
+                    origin,
+                    JSON.stringify(actor),
+                    update,
+                    now,
+                  )
+                  owners.bindIn(exec, fresh, owner, now)
+                }),
+                () => owners.commit(fresh, owner),
+              ),
         )
         if (stored._tag === "Left") {
           yield* Effect.orDie(load)
@@ -217,7 +264,9 @@ export const makeYjsStore = (sql: SqlShape) =>
       yield* sql.transaction((exec) => {
         deleteBlobs(exec, BASE_KEY)
         exec("DELETE FROM yjs_updates")
+        owners.clearIn(exec)
       })
+      owners.cleared()
       compactedThrough = lastSeq
       yield* writeMeta(sql, "yjs_compacted_through", compactedThrough)
       doc.destroy()
