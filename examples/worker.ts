@@ -6,7 +6,7 @@
  */
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
-import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
+import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
 import { appDb, dbRoutes } from "./db.js"
@@ -23,7 +23,7 @@ const errorResponse = (error: RealtimeError) => HttpServerResponse.unsafeJson(er
 const readJson = <A, I>(schema: Schema.Schema<A, I>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.json).pipe(
     Effect.mapError(() => new InvalidInput({ field: "body", message: "body: must be JSON" })),
-    Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(schema)(body), (error) => new InvalidInput({ field: "body", message: error.message }))),
+    Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(schema)(body), (error) => invalidInputFromParseError(error, "body"))),
   )
 
 /** Effect style: POST /rooms/:roomId/messages publishes a room message. */
@@ -53,7 +53,7 @@ const effectRoutes = HttpRouter.empty.pipe(
   HttpRouter.get("/stats", Effect.flatMap(Realtime.stats(), (stats) => HttpServerResponse.json(stats))),
   Effect.catchAll((error) => {
     if (error._tag === "RouteNotFound") return HttpServerResponse.empty({ status: 404 })
-    if (error._tag === "ParseError") return errorResponse(new InvalidInput({ field: "request", message: error.message }))
+    if (error._tag === "ParseError") return errorResponse(invalidInputFromParseError(error, "request"))
     if (error._tag === "HttpBodyError") return HttpServerResponse.empty({ status: 500 })
     return errorResponse(error)
   }),

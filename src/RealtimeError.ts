@@ -9,12 +9,18 @@
  *
  * @since 0.1.0
  */
-import { ParseResult, Schema } from "effect"
+import { type ParseResult, Schema } from "effect"
+import { readableIssues } from "./internal/readableIssues.js"
 
-/** A field of an input failed its Schema (or a domain rule). Nothing was stored. */
+/**
+ * A field of an input failed its Schema (or a domain rule). Nothing was stored. `message` has one
+ * sentence per problem (`type: is missing (a non-empty string)`); `issue`, when the input failed a
+ * Schema, is Schema's full account of the failure, for debugging.
+ */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
   field: Schema.String,
   message: Schema.String,
+  issue: Schema.optional(Schema.String),
 }) {}
 
 /** The payload is bigger than the configured limit. Nothing was stored. */
@@ -159,14 +165,8 @@ export const CloseCode = {
 /** The JSON body a Worker route returns for an error. */
 export const errorBody = (error: RealtimeError) => ({ error: Schema.encodeSync(RealtimeError)(error) })
 
-/** Turn a Schema parse failure into an `InvalidInput` naming the first offending field. */
-export const invalidInputFromParseError = (error: ParseResult.ParseError, root = "input"): InvalidInput => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  const field = first && first.path.length > 0 ? first.path.map(String).join(".") : root
-  const message = issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join(".") : root}: ${issue.message}`)
-    .join("; ")
-  return new InvalidInput({ field, message })
-}
+/**
+ * Turn a Schema parse failure into an `InvalidInput`: `field` names the first offending field,
+ * `message` has one readable sentence per problem, `issue` keeps Schema's tree.
+ */
+export const invalidInputFromParseError = (error: ParseResult.ParseError, root = "input"): InvalidInput => new InvalidInput(readableIssues(error, root))

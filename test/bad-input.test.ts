@@ -1,3 +1,4 @@
+import { SELF } from "cloudflare:test"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { InvalidInput, PayloadTooLarge, RoomDestroyed } from "../src/RealtimeError.js"
@@ -85,5 +86,38 @@ describe("typed errors cross the Durable Object boundary as the same classes", (
     expect(recovered).toMatch(/^caught room typed-/)
     const invalid = failureOf(await runExit(room.history({ limit: -1 })))
     expect(invalid).toBeInstanceOf(InvalidInput)
+  })
+})
+
+describe("InvalidInput reads as sentences, with Schema's tree kept apart", () => {
+  it("names each field and what was expected, one sentence per problem", async () => {
+    const room = service("test").room(uniqueId("readable"))
+    const missing = failureOf(await runExit(room.publish({ data: 1 } as never))) as InvalidInput
+    expect(missing.message).toBe("type: is missing (a non-empty string of at most 128 characters)")
+    expect(missing.issue).toContain('["type"]')
+    expect(missing.issue).toContain("is missing")
+    const wrongType = failureOf(await runExit(room.publish({ type: 42 } as never))) as InvalidInput
+    expect(wrongType.message).toBe("type: expected a non-empty string of at most 128 characters, got 42")
+    const actor = failureOf(await runExit(room.publish({ type: "t", actor: { type: "robot", id: "" } } as never))) as InvalidInput
+    expect(actor.message).toBe('actor.type: expected one of "user", "client", "service", "anonymous", got "robot"; actor.id: must not be empty')
+    const history = failureOf(await runExit(room.history({ limit: 0, direction: "up" } as never))) as InvalidInput
+    expect(history.field).toBe("limit")
+    expect(history.message).toBe('limit: must be between 1 and 1000; direction: expected one of "backward", "forward", got "up"')
+    const presence = failureOf(await runExit(room.presence({ actor: { type: "user", id: "ada" } } as never))) as InvalidInput
+    expect(presence.message).toBe("presence: is missing (a JSON object)")
+    // No Schema type dump in the sentence a person reads.
+    for (const error of [missing, wrongType, actor, history, presence]) expect(error.message).not.toMatch(/readonly|└─|Encoded side/)
+  })
+
+  it("an HTTP route answers the sentence, and the Schema tree in `issue`", async () => {
+    const response = await SELF.fetch(`http://example.com/channels/${uniqueId("readable-http")}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: { ok: true } }),
+    })
+    expect(response.status).toBe(400)
+    const body = (await response.json()) as { error: { _tag: string; field: string; message: string; issue?: string } }
+    expect(body.error).toMatchObject({ _tag: "InvalidInput", field: "type", message: "type: is missing (a non-empty string of at most 128 characters)" })
+    expect(body.error.issue).toContain("is missing")
   })
 })

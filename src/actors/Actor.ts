@@ -74,7 +74,8 @@ export interface ActorBehavior {
 export const decodeInput =
   <A, I>(schema: Schema.Schema<A, I>) =>
   (input: unknown): Effect.Effect<A, RealtimeError> =>
-    Effect.mapError(Schema.decodeUnknown(schema)(input ?? {}), (error) => invalidInputFromParseError(error))
+    // Every problem, not only the first: the error lists each field that needs fixing.
+    Effect.mapError(Schema.decodeUnknown(schema, { errors: "all" })(input ?? {}), (error) => invalidInputFromParseError(error))
 
 /** An operation from its input Schema and handler. */
 export const operation =

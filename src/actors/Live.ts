@@ -14,7 +14,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
-import { CloseCode, Forbidden, InvalidInput, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
 import { ClientFrame, memberKey, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
@@ -336,7 +336,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         const decoded = Schema.decodeUnknownEither(ClientFrame)(json)
         if (decoded._tag === "Left") {
           const id = typeof (json as { id?: unknown })?.id === "string" ? (json as { id: string }).id.slice(0, 128) : undefined
-          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: ${decoded.left.message.slice(0, 500)}` }), id))
+          safeSend(socket, errorFrame(invalidInputFromParseError(decoded.left, "frame"), id))
           return strike(socket, state)
         }
         const frame = decoded.right

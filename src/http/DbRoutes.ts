@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { Forbidden, InvalidInput, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { errorResponse } from "../actors/LiveGrant.js"
 import { databaseDefinition, DEFAULT_ROUTE_PATH, type ChangeEvent } from "../db/Declaration.js"
 import { DB_SUBPROTOCOL, DB_TOKEN_PROTOCOL_PREFIX } from "../db/Names.js"
@@ -44,7 +44,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
   Effect.gen(function* () {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return yield* fail("upgrade", "this route takes a WebSocket upgrade")
     const url = new URL(request.url)
-    const params = yield* Effect.mapError(Schema.decodeUnknown(Params)(Object.fromEntries(url.searchParams)), (error) => fail("query", error.message.slice(0, 300)))
+    const params = yield* Effect.mapError(Schema.decodeUnknown(Params)(Object.fromEntries(url.searchParams)), (error) => invalidInputFromParseError(error, "query"))
     const definition = databaseDefinition(`${params.namespace}/${params.database}`)
     if (definition === undefined) return yield* new NotFound({ what: "database", message: `no database ${params.database} in namespace ${params.namespace}` })
     const table = definition.tables.get(params.table)

@@ -9,14 +9,17 @@ export const ResourceId = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must not be empty" }),
   Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
   Schema.pattern(/^[^\u0000-\u001f]+$/, { message: () => "must not contain control characters" }),
-)
+).annotations({ description: "a non-empty id of at most 256 characters, without control characters" })
 
 /** Who did something: a user, a client (browser/device) or a service (jobs, imports, admin). */
 export const Actor = Schema.Struct({
   type: Schema.Literal("user", "client", "service", "anonymous"),
-  id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)),
-  name: Schema.optional(Schema.String.pipe(Schema.maxLength(256))),
-})
+  id: Schema.String.pipe(
+    Schema.minLength(1, { message: () => "must not be empty" }),
+    Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
+  ).annotations({ description: "a non-empty string of at most 256 characters" }),
+  name: Schema.optional(Schema.String.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))),
+}).annotations({ description: 'an actor: { type: "user" | "client" | "service", id, name? }' })
 export type Actor = typeof Actor.Type
 
 export const anonymousActor: Actor = { type: "anonymous", id: "anonymous" }
@@ -105,6 +108,7 @@ export const jsonTextTooDeep = (text: string, maxDepth: number): boolean => {
 export const JsonValue = Schema.Unknown.pipe(
   Schema.filter((value) => jsonProblem(value) ?? true, {
     identifier: "JsonValue",
+    description: "a JSON value",
     // For property tests that generate frames from the Schemas (Arbitrary.make).
     arbitrary: () => (fc) => fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
   }),
@@ -117,6 +121,7 @@ export const JsonObject = Schema.declare((value: unknown): value is Record<strin
 }).pipe(
   Schema.filter((value) => jsonProblem(value) ?? true, {
     identifier: "JsonObject",
+    description: "a JSON object",
     arbitrary: () => (fc) => fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })).map((value) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>),
   }),
 )

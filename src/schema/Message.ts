@@ -10,12 +10,12 @@ export const MessageType = Schema.String.pipe(
   Schema.maxLength(128, { message: () => "must be at most 128 characters" }),
   // Types end up in logs, UIs and SSE `event:` lines, where a newline would forge a field.
   Schema.pattern(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/, { message: () => "must not contain control characters" }),
-)
+).annotations({ description: "a non-empty string of at most 128 characters" })
 
 export const IdempotencyKey = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must not be empty" }),
   Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
-)
+).annotations({ description: "a non-empty string of at most 256 characters" })
 
 /** What `publish` takes. `actor` overrides the identity resolved from the request. */
 export const PublishInput = Schema.Struct({
@@ -76,10 +76,10 @@ export const HistoryQuery = Schema.Struct({
     Schema.Number.pipe(
       Schema.int({ message: () => "must be an integer" }),
       Schema.between(1, 1000, { message: () => "must be between 1 and 1000" }),
-    ),
+    ).annotations({ description: "an integer from 1 to 1000" }),
     { default: () => 50 },
   ),
-  cursor: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(512)))),
+  cursor: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(512)).annotations({ description: "a cursor returned by history()" }))),
   direction: Schema.optionalWith(Schema.Literal("backward", "forward"), { default: () => "backward" as const }),
 })
 export type HistoryQuery = typeof HistoryQuery.Encoded
