@@ -43,6 +43,9 @@ export const liveTestInstance = realtime({
 /** CRDT rooms with a small compaction threshold, so automatic compaction is quick to reach. */
 export const crdtTestInstance = realtime({ name: "crdttest", yjs: { compactAfterUpdates: 20 }, maxConnections: 20 })
 
+/** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
+export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
+
 /** Connection ids seen by the `onClose` hook (same isolate as the Durable Objects in tests). */
 export const closedConnections: Array<string> = []
 

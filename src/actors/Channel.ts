@@ -7,6 +7,7 @@ import type { ChannelStats } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
 import { makeLive } from "./Live.js"
+import type { SseStats } from "./LiveSse.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { anonymousActor } from "../schema/Common.js"
 import { SendToInput } from "../schema/Members.js"
@@ -17,7 +18,7 @@ export const channelMigrations = [messageLogMigration]
 export const makeChannel = Effect.gen(function* () {
   const connections = yield* Connections
   const { address } = yield* ActorContext
-  const messaging = yield* makeMessaging()
+  const messaging = yield* makeMessaging({ sse: (): SseStats => live.sseStats() })
 
   const stats = operation(NoInput, () =>
     Effect.gen(function* () {

@@ -387,6 +387,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       webSocketClose,
       webSocketError,
       sendTo,
+      sseStats: sse.bufferedBytes,
       jobs: { [GRANT_EXPIRY_JOB]: grantExpiryJob, ...sse.jobs },
     }
   })

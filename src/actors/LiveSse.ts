@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Either } from "effect"
 import { CloseCode, LimitExceeded, RoomDestroyed } from "../RealtimeError.js"
 import type { ReadyFrame } from "../schema/Protocol.js"
 import { Connections } from "../services/Connections.js"
@@ -20,6 +20,16 @@ import { messageFrame, type Messaging } from "./Messaging.js"
 import { planResume } from "./Resume.js"
 
 export const SSE_HEARTBEAT_JOB = "sse-heartbeat"
+
+/** Open SSE streams of one object and the bytes queued for their readers. */
+export interface SseStats {
+  readonly streams: number
+  readonly queuedBytes: number
+  readonly largestQueueBytes: number
+}
+
+/** Stored messages read from the log at a time while replaying to an SSE reader. */
+const REPLAY_PAGE = 32
 
 const encoder = new TextEncoder()
 const typeOf = /^\{"type":"([a-z]+)"/
@@ -66,7 +76,7 @@ export const makeSse = (options: {
         const now = yield* Clock.currentTimeMillis
         const destroyed = messaging.lifecycle.status().status === "destroyed"
         const since = request.headers.get("Last-Event-ID") ?? new URL(request.url).searchParams.get("since") ?? undefined
-        const planned = yield* Effect.either(planResume(messaging.log, since, { destroyed, limit: config.historyLimit }))
+        const planned = yield* Effect.either(planResume(messaging.log, since, { destroyed, limit: Math.min(REPLAY_PAGE, config.historyLimit) }))
         if (planned._tag === "Left") return errorResponse(planned.left)
         const plan = planned.right
         if (destroyed && plan.discontinuity === undefined) {
@@ -122,10 +132,20 @@ export const makeSse = (options: {
           close(CloseCode.destroyed, `${kind} destroyed`)
           return new Response(stream.readable, { headers })
         }
-        // A replay larger than the buffer stops at it: the reader resumes from what it got.
-        for (const message of plan.messages) {
-          write(bytesOf(messageFrame(message)))
-          if (!open) return new Response(stream.readable, { headers })
+        // The replay is read page by page and stops where the buffer is full: the reader resumes
+        // from what it got, and no reconnect loads more of history than one buffer's worth.
+        let position = plan.seq
+        let page = plan.messages
+        let replayed = 0
+        for (;;) {
+          for (const message of page) {
+            write(bytesOf(messageFrame(message)))
+            if (!open) return new Response(stream.readable, { headers })
+            position = message.seq
+            replayed++
+          }
+          if (page.length < REPLAY_PAGE || replayed >= config.historyLimit) break
+          page = (yield* Effect.either(messaging.log.since(position, REPLAY_PAGE))).pipe(Either.getOrElse(() => undefined)) ?? []
         }
         const ready: ReadyFrame = {
           type: "ready",
@@ -133,9 +153,9 @@ export const makeSse = (options: {
           kind,
           id: address.id,
           epoch: plan.epoch,
-          seq: plan.seq,
+          seq: position,
           resumed: plan.resumed,
-          replayed: plan.messages.length,
+          replayed,
           actor: grant.actor,
           // SSE is one-way: whatever the grant says, this connection only reads.
           permissions: ["read"],
@@ -171,7 +191,7 @@ export const makeSse = (options: {
     }
 
     /** Bytes queued for readers now, over every open stream, and the largest single queue. */
-    const bufferedBytes = () => {
+    const bufferedBytes = (): SseStats => {
       let total = 0
       let largest = 0
       for (const queued of buffers.values()) {
@@ -179,7 +199,7 @@ export const makeSse = (options: {
         total += n
         if (n > largest) largest = n
       }
-      return { total, largest, streams: buffers.size }
+      return { streams: buffers.size, queuedBytes: total, largestQueueBytes: largest }
     }
 
     return { open, expire, bufferedBytes, count: () => streams.size, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }

@@ -29,6 +29,8 @@ export interface MessagingHooks {
   readonly members?: () => number
   /** Extra work when destroyed (rooms drop members and snapshots). Returns deleted snapshots. */
   readonly onDestroy?: (input: { readonly deleteSnapshots: boolean; readonly deleteHistory: boolean }) => Effect.Effect<number, RealtimeError>
+  /** SSE streams and their queued bytes, for `state()`. */
+  readonly sse?: () => NonNullable<RoomState["sse"]>
 }
 
 export const makeMessaging = (hooks: MessagingHooks = {}) =>
@@ -111,6 +113,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
           lastActivityAt: iso(lastActivity),
           lastSeq: log.lastSeq(),
           connections: connections.count(),
+          ...(hooks.sse === undefined ? {} : { sse: hooks.sse() }),
         } satisfies RoomState
       }),
     )

@@ -14,6 +14,7 @@ import { Sql } from "../services/Sql.js"
 import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
 import { blobsMigration } from "./Blobs.js"
 import { makeLive } from "./Live.js"
+import type { SseStats } from "./LiveSse.js"
 import { makeMembers, membersMigration } from "./Members.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { iso, makeMessaging } from "./Messaging.js"
@@ -56,6 +57,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   const members = yield* makeMembers({ sql, jobs, connections, config })
   const messaging = yield* makeMessaging({
     members: () => members.count(),
+    sse: (): SseStats => live.sseStats(),
     onDestroy: ({ deleteSnapshots, deleteHistory }) =>
       Effect.gen(function* () {
         yield* members.clear

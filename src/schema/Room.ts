@@ -30,6 +30,8 @@ export const RoomState = Schema.Struct({
   lastActivityAt: Schema.String,
   lastSeq: Schema.Number,
   connections: Schema.Number,
+  /** Open SSE streams and the bytes queued for their readers (each queue is at most `sseBufferBytes`). */
+  sse: Schema.optional(Schema.Struct({ streams: Schema.Number, queuedBytes: Schema.Number, largestQueueBytes: Schema.Number })),
 })
 export type RoomState = typeof RoomState.Type
 
