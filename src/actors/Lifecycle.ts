@@ -16,7 +16,7 @@ import type { SqlShape } from "../services/Sql.js"
 import type { MessageLog } from "./MessageLog.js"
 import { readMeta, writeMeta } from "./Meta.js"
 
-interface StatusFact {
+export interface StatusFact {
   readonly status: LifecycleStatus
   readonly since: number
 }
