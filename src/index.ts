@@ -44,6 +44,7 @@ export {
   RealtimeError,
   httpStatus,
   errorBody,
+  invalidInputFromParseError,
   CloseCode,
 } from "./RealtimeError.js"
 
