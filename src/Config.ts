@@ -37,6 +37,13 @@ export interface RealtimeOptions {
   readonly historyLimit?: number
   /** Largest JSON size of `data` + `metadata` of one message, in bytes. Default 64 KiB. */
   readonly maxPayloadBytes?: number
+  /**
+   * What a repeated `idempotencyKey` means. `"retry"` (default): the same operation retried, so
+   * the originally stored message comes back with `duplicate: true`, whatever the payload of the
+   * retry (a retry may carry a fresh timestamp). `"strict"`: a retry must carry the same type, data
+   * and metadata; a different payload under a known key fails with `IdempotencyConflict` (409).
+   */
+  readonly idempotency?: "retry" | "strict"
   /** A room with no connections and no writes for this long becomes `idle`. Default 5 minutes. */
   readonly idleAfterMs?: number
   /** How the actor of a write is read from request headers. */
@@ -144,6 +151,7 @@ export interface ResolvedConfig {
   readonly name: string
   readonly historyLimit: number
   readonly maxPayloadBytes: number
+  readonly idempotency: "retry" | "strict"
   readonly idleAfterMs: number
   readonly identityHeaders: Required<IdentityHeaders>
   readonly bindings: Required<RealtimeBindings>
@@ -181,6 +189,7 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   name: options.name,
   historyLimit: options.historyLimit ?? 1_000,
   maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
+  idempotency: options.idempotency ?? "retry",
   idleAfterMs: options.idleAfterMs ?? 5 * 60_000,
   identityHeaders: {
     userId: options.identityHeaders?.userId ?? "x-user-id",

@@ -26,7 +26,7 @@ export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 }
 
 /** The Realtime service of a test instance. */
-export const service = (name: "test" | "other" | "live" = "test") =>
+export const service = (name: "test" | "other" | "live" | "strict" = "test") =>
   makeRealtime(instanceConfig(name), env as unknown as Record<string, unknown>)
 
 let counter = 0

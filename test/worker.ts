@@ -14,6 +14,8 @@ export * from "../examples/worker.js"
 /** Small limits so pruning, idling and payload checks are quick to reach. */
 export const testInstance = realtime({ name: "test", historyLimit: 20, maxPayloadBytes: 1024, idleAfterMs: 200 })
 export const otherInstance = realtime({ name: "other" })
+/** Idempotency keys must carry the same payload on retry (the opt-in rule). */
+export const strictInstance = realtime({ name: "strict", idempotency: "strict" })
 
 /** Live connections with small limits and every hook, for the socket/SSE/presence tests. */
 export const liveTestInstance = realtime({

@@ -63,7 +63,10 @@ const decodeCursor = (cursor: string) =>
 
 export const newEpoch = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12)
 
-export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: number; readonly maxPayloadBytes: number }) =>
+export const makeMessageLog = (
+  sql: SqlShape,
+  options: { readonly historyLimit: number; readonly maxPayloadBytes: number; readonly idempotency: "retry" | "strict" },
+) =>
   Effect.gen(function* () {
     const floor = (yield* readMeta<number>(sql, "seq_floor")) ?? 0
     const maxRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages"))
@@ -125,8 +128,9 @@ export const makeMessageLog = (sql: SqlShape, options: { readonly historyLimit: 
           if (input.idempotencyKey !== undefined) {
             const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", input.idempotencyKey)[0]
             if (existing !== undefined) {
-              // A retry carries the same message; the same key on a different one is a client bug.
-              const same = existing.type === input.type && existing.data === data && existing.metadata === metadata
+              // A key names one operation: its retry gets the stored message, even when the retry
+              // rebuilt its payload (a fresh timestamp). Strict instances refuse a different payload.
+              const same = options.idempotency === "retry" || (existing.type === input.type && existing.data === data && existing.metadata === metadata)
               return same ? { message: toMessage(existing), duplicate: true } : { conflict: existing.id }
             }
           }
