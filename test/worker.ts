@@ -16,6 +16,8 @@ export const testInstance = realtime({ name: "test", historyLimit: 20, maxPayloa
 export const otherInstance = realtime({ name: "other" })
 /** Idempotency keys must carry the same payload on retry (the opt-in rule). */
 export const strictInstance = realtime({ name: "strict", idempotency: "strict" })
+/** Its own directory, so the inspector test can page through exactly what it made. */
+export const inspectInstance = realtime({ name: "inspecttest" })
 
 /** Live connections with small limits and every hook, for the socket/SSE/presence tests. */
 export const liveTestInstance = realtime({

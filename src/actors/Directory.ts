@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { DirectoryEntry } from "../services/Directory.js"
 import { Sql } from "../services/Sql.js"
 import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
+import { directoryIndexOperations } from "./DirectoryIndex.js"
 import type { InstanceStats } from "../schema/Room.js"
 
 export const directoryMigrations = [
@@ -67,5 +68,6 @@ export const makeDirectory = Effect.gen(function* () {
     ),
   )
 
-  return { operations: { report, stats }, jobs: {} } satisfies ActorBehavior
+  // `list`: the paged index of resources (DirectoryIndex.ts).
+  return { operations: { report, stats, ...directoryIndexOperations(sql) }, jobs: {} } satisfies ActorBehavior
 })

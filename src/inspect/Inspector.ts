@@ -1,0 +1,197 @@
+/**
+ * The inspector: what an instance holds right now, for operators. Effects over the `Realtime`
+ * service (and the databases you pass), returning plain JSON-ready values.
+ *
+ * It never decides who may look: put it behind your own admin check (see `inspectorHandler`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Inspect } from "durable-realtime"
+ *
+ * const busiest = Effect.gen(function* () {
+ *   const { resources } = yield* Inspect.resources({ kind: "room", connectedOnly: true })
+ *   return yield* Effect.forEach(resources, (room) => Inspect.room(room.id))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { ResourceKind, ResourceListQuery, ResourcePage } from "../actors/DirectoryIndex.js"
+import { databaseDefinition } from "../db/Declaration.js"
+import { hubIdOfFilters, shardId } from "../db/Placement.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { Realtime, type DocumentStats } from "../Realtime.js"
+import { InvalidInput, NotFound, type RealtimeError } from "../RealtimeError.js"
+import type { StoredMessage } from "../schema/Message.js"
+import type { Member } from "../schema/Protocol.js"
+import type { ChannelStats, DestroyResult, InstanceStats, RoomMetadata, RoomState } from "../schema/Room.js"
+import type { AwarenessResult } from "../schema/Crdt.js"
+
+type Op<A> = Effect.Effect<A, RealtimeError, Realtime>
+
+/** How many of the last messages the details show. */
+export const INSPECT_LAST_MESSAGES = 20
+
+export interface RoomDetails {
+  readonly kind: "room"
+  readonly state: RoomState
+  readonly metadata: RoomMetadata
+  readonly members: ReadonlyArray<Member>
+  /** Newest first. */
+  readonly lastMessages: ReadonlyArray<StoredMessage>
+}
+
+export interface ChannelDetails {
+  readonly kind: "channel"
+  readonly stats: ChannelStats
+  readonly lastMessages: ReadonlyArray<StoredMessage>
+}
+
+export interface DocumentDetails {
+  readonly kind: "crdtRoom"
+  readonly state: RoomState
+  readonly members: ReadonlyArray<Member>
+  readonly document: DocumentStats
+  readonly awareness: AwarenessResult["states"]
+  readonly lastMessages: ReadonlyArray<StoredMessage>
+}
+
+export interface ShardBacklog {
+  readonly shard: number
+  /** Committed changes not yet delivered to their hubs. */
+  readonly pending: number
+  /** Commit time (epoch ms) of the oldest of the last outbox rows not yet published, if any. */
+  readonly oldestPendingAt: number | null
+}
+
+export interface DatabaseOverview {
+  readonly name: string
+  readonly namespace: string
+  readonly shards: ReadonlyArray<ShardBacklog>
+  readonly tables: ReadonlyArray<{ readonly name: string; readonly access: string; readonly filters: ReadonlyArray<string>; readonly requiredFilters: ReadonlyArray<string>; readonly events: ReadonlyArray<string> }>
+}
+
+export interface HubState {
+  readonly database: string
+  readonly table: string
+  readonly filters: Readonly<Record<string, unknown>>
+  readonly hub: string
+  readonly seq: number
+  readonly connections: number
+}
+
+/** A database as the inspector needs it: its declared instance (`namespace/name`). */
+export interface InspectableDatabase {
+  readonly name: string
+  readonly namespace: string
+}
+
+const withRealtime = <A>(f: (service: Realtime["Type"]) => Effect.Effect<A, RealtimeError>): Op<A> => Effect.flatMap(Realtime, f)
+
+const definitionOf = (database: InspectableDatabase) => {
+  const definition = databaseDefinition(`${database.namespace}/${database.name}`)
+  return definition === undefined ? Effect.fail(new NotFound({ what: "database", message: `no database ${database.name} is declared in this Worker` })) : Effect.succeed(definition)
+}
+
+const namespaceOf = (env: Record<string, unknown>, binding: string) => {
+  const namespace = env[binding] as ActorNamespace | undefined
+  return namespace === undefined ? Effect.fail(new InvalidInput({ field: "bindings", message: `no Durable Object binding ${binding}` })) : Effect.succeed(namespace)
+}
+
+/** The inspector's operations. */
+export const Inspect = {
+  /** Instance-wide counts. */
+  stats: (): Op<InstanceStats> => Realtime.stats(),
+
+  /** A page of the directory's index: rooms, channels and documents with their counts, ordered by kind and id. */
+  resources: (query: ResourceListQuery = {}): Op<ResourcePage> =>
+    withRealtime((service) => service.call("directory", "directory", "list", query) as Effect.Effect<ResourcePage, RealtimeError>),
+
+  /** A room's state, metadata, members with their presence, and last messages. */
+  room: (id: string, lastMessages = INSPECT_LAST_MESSAGES): Op<RoomDetails> =>
+    withRealtime((service) => {
+      const room = service.room(id)
+      return Effect.map(
+        Effect.all({ state: room.state(), metadata: room.metadata(), members: room.members(), history: room.history({ limit: lastMessages }) }),
+        ({ state, metadata, members, history }): RoomDetails => ({ kind: "room", state, metadata, members: members.members, lastMessages: history.messages }),
+      )
+    }),
+
+  /** A channel's stats and last messages. */
+  channel: (id: string, lastMessages = INSPECT_LAST_MESSAGES): Op<ChannelDetails> =>
+    withRealtime((service) => {
+      const channel = service.channel(id)
+      return Effect.map(Effect.all({ stats: channel.stats(), history: channel.history({ limit: lastMessages }) }), ({ stats, history }): ChannelDetails => ({
+        kind: "channel",
+        stats,
+        lastMessages: history.messages,
+      }))
+    }),
+
+  /** A document's storage (stored bytes, log length), awareness clients, members and last messages. */
+  document: (id: string, lastMessages = INSPECT_LAST_MESSAGES): Op<DocumentDetails> =>
+    withRealtime((service) => {
+      const doc = service.crdtRoom(id)
+      return Effect.map(
+        Effect.all({ state: doc.state(), members: doc.members(), document: doc.documentStats(), awareness: doc.awareness(), history: doc.history({ limit: lastMessages }) }),
+        ({ state, members, document, awareness, history }): DocumentDetails => ({
+          kind: "crdtRoom",
+          state,
+          members: members.members,
+          document,
+          awareness: awareness.states,
+          lastMessages: history.messages,
+        }),
+      )
+    }),
+
+  /** Destroy a room, channel or document: its connections close with 4004 and later writes fail. */
+  destroy: (kind: ResourceKind, id: string, options: { readonly deleteHistory?: boolean } = {}): Op<DestroyResult> =>
+    withRealtime((service) => {
+      const input = { deleteHistory: options.deleteHistory ?? false }
+      return kind === "room" ? service.room(id).destroy(input) : kind === "channel" ? service.channel(id).destroy(input) : service.crdtRoom(id).destroy(input)
+    }),
+
+  /** A database's shards with their outbox backlog, and its streamed tables. */
+  database: (database: InspectableDatabase, env: Record<string, unknown>): Effect.Effect<DatabaseOverview, RealtimeError> =>
+    Effect.gen(function* () {
+      const definition = yield* definitionOf(database)
+      const shards = yield* namespaceOf(env, definition.bindings.shards)
+      const backlog = yield* Effect.forEach(
+        Array.from({ length: definition.shards }, (_, n) => n),
+        (n) =>
+          Effect.map(callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "outbox", { limit: 100 }), (answer): ShardBacklog => {
+            const { pending, rows } = answer as { pending: number; rows: ReadonlyArray<{ created_at: number; published_at: number | null }> }
+            const unpublished = rows.filter((row) => row.published_at === null).map((row) => row.created_at)
+            return { shard: n, pending, oldestPendingAt: unpublished.length === 0 ? null : Math.min(...unpublished) }
+          }),
+        { concurrency: 4 },
+      )
+      const tables = [...definition.tables.values()]
+        .filter((table) => table.realtime !== undefined)
+        .map((table) => ({
+          name: table.name,
+          access: table.realtime!.access,
+          filters: table.realtime!.filters,
+          requiredFilters: table.realtime!.requiredFilters,
+          events: table.realtime!.events,
+        }))
+      return { name: definition.name, namespace: definition.namespace, shards: backlog, tables }
+    }),
+
+  /** The change-stream hub of one table partition (its required-filter values): stream position and subscribers. */
+  hub: (database: InspectableDatabase, env: Record<string, unknown>, table: string, filters: Readonly<Record<string, unknown>>): Effect.Effect<HubState, RealtimeError> =>
+    Effect.gen(function* () {
+      const definition = yield* definitionOf(database)
+      const resolved = definition.tables.get(table)
+      if (resolved?.realtime === undefined) return yield* new NotFound({ what: "table", message: `${definition.name} streams no table "${table}"` })
+      const missing = resolved.realtime.requiredFilters.filter((column) => filters[column] === undefined)
+      if (missing.length > 0) return yield* new InvalidInput({ field: `filters.${missing[0]}`, message: `filters.${missing[0]}: a hub of ${table} is named by its required filters` })
+      const hubs = yield* namespaceOf(env, definition.bindings.hubs)
+      const hub = hubIdOfFilters(resolved, filters)
+      const state = (yield* callActor(hubs, "tableHub", { instance: definition.instance, id: hub }, "state")) as { seq: number; connections: number }
+      return { database: definition.name, table, filters, hub, seq: state.seq, connections: state.connections }
+    }),
+}
