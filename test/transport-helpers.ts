@@ -25,11 +25,11 @@ export const openStream = async (path: string, user?: string): Promise<TestStrea
   const response = await SELF.fetch(`http://example.com${path}`, { headers: user === undefined ? {} : { "x-test-user": user, accept: "text/event-stream" } })
   const events: Array<SseEvent> = []
   const comments: Array<string> = []
-  const reader = response.body?.getReader()
+  const reader = response.status === 200 ? response.body?.getReader() : undefined
   const decoder = new TextDecoder()
   let buffer = ""
   const ended = (async (): Promise<"done" | "error"> => {
-    if (reader === undefined || response.status !== 200) return "done"
+    if (reader === undefined) return "done"
     try {
       for (;;) {
         const { done, value } = await reader.read()

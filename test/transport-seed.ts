@@ -90,7 +90,7 @@ export const limited = createRealtime({
   rateLimit: { perSecond: 5, burst: 10 },
   onMessage: (socket, message) => {
     if (message === "fail") throw new Error("refused by the handler")
-    socket.send(`got ${message}`)
+    socket.send(message === "whoami" ? `id ${socket.id}` : `got ${message}`)
   },
 })
 limited.channel("room-1")

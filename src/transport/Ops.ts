@@ -6,10 +6,10 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { StorageFailure, type RealtimeError } from "../RealtimeError.js"
+import { invalidInputFromParseError, StorageFailure, type RealtimeError } from "../RealtimeError.js"
 import { decodeInput, type Operation } from "../actors/Actor.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
-import { ChannelName, ConnectionId, Delivered, HubStats, TransportEvent } from "./Schema.js"
+import { ChannelName, ConnectionId, Delivered, HubStats, TransportEvent, UserId } from "./Schema.js"
 
 export interface OpDeclaration<I, II, A, AI> {
   readonly name: string
@@ -21,7 +21,7 @@ const declare = <I, II, A, AI>(name: string, input: Schema.Schema<I, II>, succes
 
 export const HubOps = {
   broadcast: declare("broadcast", Schema.Struct({ event: TransportEvent }), Delivered),
-  sendToUser: declare("sendToUser", Schema.Struct({ userId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256)), event: TransportEvent }), Delivered),
+  sendToUser: declare("sendToUser", Schema.Struct({ userId: UserId, event: TransportEvent }), Delivered),
   sendToConnection: declare("sendToConnection", Schema.Struct({ connectionId: ConnectionId, event: TransportEvent }), Delivered),
   channelBroadcast: declare("channelBroadcast", Schema.Struct({ channel: ChannelName, event: TransportEvent }), Delivered),
   closeConnection: declare("closeConnection", Schema.Struct({ connectionId: ConnectionId }), Delivered),
@@ -49,7 +49,8 @@ export const callHub = <I, II, A, AI>(
   input: I,
 ): Effect.Effect<A, RealtimeError> =>
   Effect.gen(function* () {
-    const encoded = yield* Effect.orDie(Schema.encode(op.input)(input))
+    // Callers decode at the edge; this is the last line of defence before the RPC boundary.
+    const encoded = yield* Effect.mapError(Schema.encode(op.input)(input), (error) => invalidInputFromParseError(error))
     const raw = yield* callActor(namespace, HUB_KIND, { instance: instanceKey, id: HUB_ID }, op.name, encoded)
     return yield* Effect.mapError(
       Schema.decodeUnknown(op.success)(raw),

@@ -31,12 +31,15 @@ export const TransportEvent = Schema.Struct({
 })
 export type TransportEvent = typeof TransportEvent.Type
 
+/** A user id, as `identify(request)` returned it and `sendTo(userId, ...)` addresses it. */
+export const UserId = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "must not be empty" }),
+  Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
+)
+
 /** Who a connection belongs to, as the application's `identify(request)` returned it. */
 export const TransportIdentity = Schema.Struct({
-  id: Schema.String.pipe(
-    Schema.minLength(1, { message: () => "must not be empty" }),
-    Schema.maxLength(256, { message: () => "must be at most 256 characters" }),
-  ),
+  id: UserId,
   name: Schema.optional(Schema.String.pipe(Schema.maxLength(256, { message: () => "must be at most 256 characters" }))),
 })
 export type TransportIdentity = typeof TransportIdentity.Type

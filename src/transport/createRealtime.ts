@@ -29,13 +29,13 @@ import { AddressHeaders } from "../actors/Actor.js"
 import { workersEnv } from "../durable/workersEnv.js"
 import { runToPromise } from "../facade.js"
 import { objectName, type ActorNamespace } from "../internal/rpc.js"
-import { InvalidInput, LimitExceeded, StorageFailure, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { InvalidInput, invalidInputFromParseError, LimitExceeded, StorageFailure, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { localHub } from "./Ambient.js"
 import { declare, instanceKey, type ChannelHandlers, type Declared, type Identify, type SocketHandlers } from "./Declarations.js"
 import { prepareEvent } from "./Frames.js"
 import { CONNECTION_HEADER } from "./Hub.js"
 import { callHub, HUB_ID, HUB_KIND, HubOps } from "./Ops.js"
-import { ChannelName, TransportIdentity, type Delivered, type ForwardedConnection, type HubStats, type TransportEvent } from "./Schema.js"
+import { ChannelName, TransportIdentity, UserId, type Delivered, type ForwardedConnection, type HubStats, type TransportEvent } from "./Schema.js"
 
 export interface TransportOptions extends SocketHandlers {
   /** Instance name; instances share nothing. Default: the driver (`"sse"` / `"websocket"`). */
@@ -166,7 +166,12 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     broadcast: (event) => route(event, (frame) => localHub(key)?.broadcast(frame), (ev, ns) => callHub(ns, key, HubOps.broadcast, { event: ev })),
     sendTo: (target, event) => {
       if (typeof target === "string") {
-        return route(event, (frame) => localHub(key)?.sendToUser(target, frame), (ev, ns) => callHub(ns, key, HubOps.sendToUser, { userId: target, event: ev }))
+        return Effect.flatMap(Effect.mapError(Schema.decodeUnknown(UserId)(target), (error) => invalidInputFromParseError(error, "userId")), (userId) =>
+          route(event, (frame) => localHub(key)?.sendToUser(userId, frame), (ev, ns) => callHub(ns, key, HubOps.sendToUser, { userId, event: ev })),
+        )
+      }
+      if (target === null || typeof target !== "object" || typeof target.id !== "string" || target.id === "") {
+        return Effect.fail(new InvalidInput({ field: "target", message: "target: sendTo needs a user id or a connection (a socket or a stream)" }))
       }
       const streamSend = streamSenders.get(target)
       // An SSE stream of this Worker: its own queue keeps the order and waits for the stream to open.
