@@ -52,8 +52,16 @@ export interface AppendInput {
   readonly idempotencyKey?: string | undefined
 }
 
-const Cursor = Schema.parseJson(Schema.Struct({ e: Schema.String, s: Schema.Number.pipe(Schema.int()), d: Schema.Literal("b", "f") }))
-const encodeCursor = (epoch: string, seq: number, direction: "b" | "f") => btoa(JSON.stringify({ e: epoch, s: seq, d: direction })).replace(/=+$/, "")
+/**
+ * A history cursor: the epoch, the seq to continue from (exclusive), the direction, and for
+ * newest-first pages the newest seq the first page saw (`h`), so every later page can still say
+ * where to catch up from.
+ */
+const Cursor = Schema.parseJson(
+  Schema.Struct({ e: Schema.String, s: Schema.Number.pipe(Schema.int()), d: Schema.Literal("b", "f"), h: Schema.optional(Schema.Number.pipe(Schema.int())) }),
+)
+const encodeCursor = (epoch: string, seq: number, direction: "b" | "f", head?: number) =>
+  btoa(JSON.stringify(head === undefined ? { e: epoch, s: seq, d: direction } : { e: epoch, s: seq, d: direction, h: head })).replace(/=+$/, "")
 
 const decodeCursor = (cursor: string) =>
   Effect.try({ try: () => atob(cursor), catch: () => undefined }).pipe(
@@ -169,25 +177,34 @@ export const makeMessageLog = (
         return outcome
       })
 
+    /**
+     * One page of history. Newest-first by default; a cursor carries its direction, so a cursor
+     * from `catchUpCursor` continues forward even when the caller passes no direction.
+     *
+     * `nextCursor` continues in the page's direction and is `null` once nothing more is there
+     * (the oldest message, or the head). `catchUpCursor` is always there: a forward cursor from
+     * the newest message this read has seen, from which a later call gets exactly what was
+     * stored after it — including when the page ended at the head.
+     */
     const page = (query: {
       readonly limit: number
       readonly cursor?: string | null | undefined
-      readonly direction: "backward" | "forward"
+      readonly direction?: "backward" | "forward" | undefined
     }): Effect.Effect<HistoryPage, InvalidInput | StorageFailure> =>
       Effect.gen(function* () {
-        const backward = query.direction === "backward"
-        let from: number | undefined
-        if (query.cursor !== undefined && query.cursor !== null && query.cursor !== "") {
-          const cursor = yield* decodeCursor(query.cursor)
+        const cursor = query.cursor === undefined || query.cursor === null || query.cursor === "" ? undefined : yield* decodeCursor(query.cursor)
+        const direction = query.direction ?? (cursor?.d === "f" ? "forward" : "backward")
+        const backward = direction === "backward"
+        if (cursor !== undefined) {
           if (cursor.d !== (backward ? "b" : "f")) {
-            return yield* new InvalidInput({ field: "cursor", message: "cursor: belongs to a page in the other direction" })
+            return yield* new InvalidInput({ field: "cursor", message: `cursor: belongs to a page in the other direction (leave direction out to follow the cursor's)` })
           }
           // A cursor from an earlier epoch points into a history that no longer exists.
           if (cursor.e !== epoch) {
             return yield* new InvalidInput({ field: "cursor", message: "cursor: from an earlier life of this room (epoch changed)" })
           }
-          from = cursor.s
         }
+        const from = cursor?.s
         const oldest = oldestVisible()
         // Ask for one more row than the page to know whether another page follows.
         const rows = backward
@@ -206,9 +223,14 @@ export const makeMessageLog = (
         const more = rows.length > query.limit
         const pageRows = more ? rows.slice(0, query.limit) : rows
         const last = pageRows[pageRows.length - 1]
+        // Backward: the head when the first page was read (a cursor without it, from before `h`
+        // existed, falls back to re-sending rather than skipping). Forward: the last message
+        // returned, or (the page reached the head) the head itself, where what comes next starts.
+        const head = backward ? (cursor?.h ?? (cursor === undefined ? lastSeq : cursor.s - 1)) : more && last !== undefined ? last.seq : Math.max(lastSeq, from ?? 0)
         return {
           messages: pageRows.map(toMessage),
-          nextCursor: more && last !== undefined ? encodeCursor(epoch, last.seq, backward ? "b" : "f") : null,
+          nextCursor: more && last !== undefined ? encodeCursor(epoch, last.seq, backward ? "b" : "f", backward ? head : undefined) : null,
+          catchUpCursor: encodeCursor(epoch, head, "f"),
           epoch,
         }
       })

@@ -69,7 +69,8 @@ export type BroadcastResult = typeof BroadcastResult.Type
 
 /**
  * A history query. `direction: "backward"` (the default) pages newest-first; `"forward"` pages
- * oldest-first. `cursor` is the opaque `nextCursor` of the previous page.
+ * oldest-first. `cursor` is the opaque `nextCursor` (or `catchUpCursor`) of an earlier page; with
+ * no `direction`, the cursor's own direction is followed.
  */
 export const HistoryQuery = Schema.Struct({
   limit: Schema.optionalWith(
@@ -80,13 +81,20 @@ export const HistoryQuery = Schema.Struct({
     { default: () => 50 },
   ),
   cursor: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.maxLength(512)).annotations({ description: "a cursor returned by history()" }))),
-  direction: Schema.optionalWith(Schema.Literal("backward", "forward"), { default: () => "backward" as const }),
+  // No default here: without a direction a cursor's own direction is followed, else "backward".
+  direction: Schema.optional(Schema.Literal("backward", "forward")),
 })
 export type HistoryQuery = typeof HistoryQuery.Encoded
 
+/**
+ * A page of history. `nextCursor` continues in the page's direction (`null` when nothing more is
+ * there yet); `catchUpCursor` is always set: pass it back later to get exactly the messages stored
+ * after the newest one this read saw, oldest first (the dashboard reconnect of the documents).
+ */
 export const HistoryPage = Schema.Struct({
   messages: Schema.Array(StoredMessage),
   nextCursor: Schema.NullOr(Schema.String),
+  catchUpCursor: Schema.String,
   epoch: Schema.String,
 })
 export type HistoryPage = typeof HistoryPage.Type
