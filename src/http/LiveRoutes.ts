@@ -116,16 +116,35 @@ export const liveRouter = (options: { readonly prefix?: string; readonly env?: R
   return HttpRouter.empty.pipe(HttpRouter.get(`${prefix}/:instance/:kind/:id/:transport` as `/${string}`, route))
 }
 
+const transportsOf: ReadonlyMap<string, ReadonlyArray<string>> = new Map([
+  ["rooms", ["ws", "events"]],
+  ["channels", ["ws", "events"]],
+  ["crdt", ["ws", "events", "yjs"]],
+])
+
 /**
- * A fetch handler for the live routes: answers them, and resolves `undefined` for any other path
- * so it composes with the rest of a Worker.
+ * Whether a request is one of the live routes: `GET {prefix}/{instance}/{kind}/{id}/{transport}`
+ * with a kind and a transport of that kind. Anything else under the prefix belongs to the app
+ * (`POST /realtime/posts/token` of the database document is a route of the app's own).
+ */
+export const isLiveRoute = (request: Request, url: URL, prefix: string): boolean => {
+  if (request.method !== "GET" || !url.pathname.startsWith(`${prefix}/`)) return false
+  const [instance, kind, id, transport, ...rest] = url.pathname.slice(prefix.length + 1).split("/")
+  if (rest.length > 0 || instance === undefined || id === undefined || kind === undefined || transport === undefined) return false
+  return transportsOf.get(kind)?.includes(transport) ?? false
+}
+
+/**
+ * A fetch handler for the live routes: answers them, and resolves `undefined` for any other
+ * request — other paths, other methods, and paths under the prefix that are not live routes — so
+ * it composes with the rest of a Worker.
  */
 export const liveHandler = (options: { readonly prefix?: string } = {}) => {
   const prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX
   const handlers = new WeakMap<Record<string, unknown>, (request: Request) => Promise<Response>>()
   return (request: Request, env?: unknown): Promise<Response | undefined> => {
     const url = new URL(request.url)
-    if (!url.pathname.startsWith(`${prefix}/`)) return Promise.resolve(undefined)
+    if (!isLiveRoute(request, url, prefix)) return Promise.resolve(undefined)
     const scope = (env ?? workersEnv()) as Record<string, unknown>
     let handler = handlers.get(scope)
     if (handler === undefined) {
