@@ -41,6 +41,7 @@ export {
   IdempotencyConflict,
   StorageFailure,
   InstanceNotDeclared,
+  ConfigurationError,
   RealtimeError,
   httpStatus,
   errorBody,
