@@ -6,7 +6,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const pages = ["chat", "editor", "dashboard", "feed"].filter((page) => readdirSync(join(root, "examples/web")).includes(`${page}.ts`))
+const pages = ["chat", "editor", "dashboard", "feed", "transport"].filter((page) => readdirSync(join(root, "examples/web")).includes(`${page}.ts`))
 
 await build({
   entryPoints: pages.map((page) => join(root, "examples/web", `${page}.ts`)),
