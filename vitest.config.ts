@@ -21,6 +21,7 @@ const objectClasses = {
   REALTIME_CRDT_ROOMS: "RealtimeCrdtRoom",
   REALTIME_DB_SHARDS: "RealtimeDbShard",
   REALTIME_TABLE_HUBS: "RealtimeTableHub",
+  REALTIME_TRANSPORT: "RealtimeTransportHub",
 }
 const bindObjects = (scriptName?: string) =>
   Object.fromEntries(Object.entries(objectClasses).map(([binding, className]) => [binding, { className, useSQLite: true, ...(scriptName ? { scriptName } : {}) }]))

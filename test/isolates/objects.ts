@@ -4,8 +4,11 @@
  * Its fetch answers what the hooks recorded in this isolate.
  */
 import { closedLog } from "./app.js"
+import { here } from "./transport-app.js"
 
-export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub } from "../../src/durable/index.js"
+export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub, RealtimeTransportHub } from "../../src/durable/index.js"
+
+here.isolate = "objects"
 
 export default {
   fetch: (request: Request) => {
