@@ -7,13 +7,14 @@
  * PATCH  /db/posts/:id?tenantId=t1       { title?, published? }            update
  * DELETE /db/posts/:id?tenantId=t1                                         delete
  * GET    /db/posts?tenantId=t1&limit=&cursor=                             select
- * POST   /db/grants                      { tenantId, userId }              a grant for the tenant's posts stream
+ * POST   /db/grants                      { tenantId }                      a grant for the tenant's posts stream, to the logged-in person
  * WS     /realtime-db?namespace=default&database=app&table=posts&filters={"tenantId":"t1"}   (the grant's url + protocols)
  * ```
  */
 import { Schema } from "effect"
 import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../src/index.js"
 import { boolean, db, table, text } from "../src/db/index.js"
+import { requireUser } from "./routes/session.js"
 
 export const posts = table({
   id: text().primaryKey(),
@@ -29,7 +30,8 @@ export const appDb = db({
   shards: 4,
 })
 
-const GrantRequest = Schema.Struct({ tenantId: Schema.String, userId: Schema.String })
+// Only the tenant comes from the body: the grant's actor is the session's person (routes/session.ts).
+const GrantRequest = Schema.Struct({ tenantId: Schema.String })
 
 const json = async (request: Request): Promise<unknown> => {
   try {
@@ -48,12 +50,13 @@ export const dbRoutes = async (request: Request, url: URL): Promise<Response | u
   const posts = appDb.table("posts")
   try {
     if (match[1] === "grants" && request.method === "POST") {
+      const actor = await requireUser(request)
       const body = Schema.decodeUnknownEither(GrantRequest)(await json(request))
       if (body._tag === "Left") throw new InvalidInput({ field: "body", message: `body: ${body.left.message}` })
       const grant = await appDb.realtime.authorize({
         table: "posts",
         filters: { tenantId: body.right.tenantId },
-        actor: { type: "user", id: body.right.userId },
+        actor,
         ttlSeconds: 600,
       })
       return Response.json(grant, { status: 201 })

@@ -3,15 +3,15 @@
  * "orders" channel over WebSockets, for a page that uses a plain `EventSource` and a plain
  * `WebSocket` (examples/web/transport.ts).
  *
- * Who the user is would come from your session; the example takes the display name from the
- * `user` query parameter so two browser windows can be two people. A real app must not trust a
- * query parameter: read your session cookie in `identify`.
+ * Who the user is comes from the session cookie (routes/session.ts, `POST /login`): no query
+ * parameter or header names the person.
  */
 import { createRealtime, type TransportSocket } from "../src/transport/index.js"
+import { currentUser } from "./routes/session.js"
 
-const identify = (request: Request) => {
-  const name = (new URL(request.url).searchParams.get("user") ?? "").trim().slice(0, 40)
-  return name === "" ? null : { id: name.toLowerCase().replace(/[^a-z0-9_-]/g, "-"), name }
+const identify = async (request: Request) => {
+  const user = await currentUser(request)
+  return user === undefined ? null : { id: user.id, ...(user.name === undefined ? {} : { name: user.name }) }
 }
 
 /** Notifications: one SSE stream per open page. */

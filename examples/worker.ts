@@ -9,13 +9,17 @@ import { Effect, Layer, Schema } from "effect"
 import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
+import { currentUser, requireUser, requireUserEffect, sessionRoutes } from "./routes/session.js"
 import { appDb, dbRoutes } from "./db.js"
 import { transportRoutes } from "./transport.js"
 
 export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub, RealtimeTransportHub } from "../src/durable/index.js"
 
-/** The instance the examples use. One line; everything else has defaults. */
-export const live = realtime({ name: "live", historyLimit: 500 })
+/**
+ * The instance the examples use. `identify` attributes every write made while handling a request
+ * to the person of its session cookie (routes/session.ts); everything else has defaults.
+ */
+export const live = realtime({ name: "live", historyLimit: 500, identify: currentUser })
 
 /** Render a typed error as JSON with its HTTP status: one place for every route. */
 const errorResponse = (error: RealtimeError) => HttpServerResponse.unsafeJson(errorBody(error), { status: httpStatus(error) })
@@ -29,11 +33,12 @@ const readJson = <A, I>(schema: Schema.Schema<A, I>) =>
 /** Effect style: POST /rooms/:roomId/messages publishes a room message. */
 const postRoomMessage = Effect.gen(function* () {
   const { roomId } = yield* HttpRouter.schemaPathParams(Schema.Struct({ roomId: Schema.String }))
-  const input = yield* readJson(Schema.encodedSchema(PublishInput))
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const result = yield* Realtime.room(roomId).publish(input).pipe(
-    Effect.provideService(CurrentRequest, { headers: new Headers(request.headers as Record<string, string>) }),
-  )
+  const request = (yield* HttpServerRequest.HttpServerRequest).source as Request
+  // Only people with a session write; `identify` (above) makes them the message's actor.
+  yield* requireUserEffect(request)
+  // An `actor` in the body is the client's claim, not a fact: it is dropped, never passed on.
+  const { actor: _claimed, ...input } = yield* readJson(Schema.encodedSchema(PublishInput))
+  const result = yield* Realtime.room(roomId).publish(input).pipe(Effect.provideService(CurrentRequest, request))
   return yield* HttpServerResponse.json(result, { status: result.duplicate ? 200 : 201 })
 })
 
@@ -68,9 +73,12 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
   try {
     const channelId = decodePathIdSync(feed[1])
     if (feed[2] === "events" && request.method === "POST") {
+      await requireUser(request)
       const body = (await request.json().catch(() => undefined)) as Record<string, unknown> | undefined
       const idempotencyKey = request.headers.get("idempotency-key") ?? undefined
-      const result = await live.channel(channelId).publish({ ...(body as PublishInput), ...(idempotencyKey ? { idempotencyKey } : {}) })
+      // The actor is the session's (through `identify`); a body `actor` is dropped, never trusted.
+      const { actor: _claimed, ...input } = (body ?? {}) as PublishInput
+      const result = await live.channel(channelId).publish({ ...input, ...(idempotencyKey ? { idempotencyKey } : {}) })
       return Response.json(result, { status: result.duplicate ? 200 : 201 })
     }
     if (feed[2] === "history" && request.method === "GET") {
@@ -94,7 +102,7 @@ export default live.worker({
     const url = new URL(request.url)
     const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
     if (stream !== undefined) return stream
-    const handled = (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await promiseRoutes(request, url))
+    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })

@@ -9,8 +9,24 @@ export const percentile = (values, p) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
 }
 
+// The example app knows people by their session cookie (POST /login), one login per soak user.
+const sessions = new Map()
+export const sessionCookie = (base, user) => {
+  const key = `${base} ${user}`
+  if (!sessions.has(key)) {
+    sessions.set(
+      key,
+      fetch(`${base}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: user }) }).then((response) => {
+        if (!response.ok) throw new Error(`login refused: ${response.status}`)
+        return (response.headers.get("set-cookie") ?? "").split(";")[0]
+      }),
+    )
+  }
+  return sessions.get(key)
+}
+
 export const grantFor = async (base, room, user, kind = "rooms") => {
-  const response = await fetch(`${base}/api/grants/${kind}/${encodeURIComponent(room)}?user=${encodeURIComponent(user)}`)
+  const response = await fetch(`${base}/api/grants/${kind}/${encodeURIComponent(room)}`, { headers: { cookie: await sessionCookie(base, user) } })
   if (!response.ok) throw new Error(`grant refused: ${response.status}`)
   return response.json()
 }
@@ -19,7 +35,7 @@ export const publishOverHttp = async (base, room, message) => {
   try {
     const response = await fetch(`${base}/rooms/${encodeURIComponent(room)}/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-user-id": "publisher" },
+      headers: { "content-type": "application/json", cookie: await sessionCookie(base, "publisher") },
       body: JSON.stringify(message),
     })
     await response.arrayBuffer()

@@ -11,8 +11,10 @@
  * @since 0.1.0
  */
 import type { Effect } from "effect"
-import { InstanceNotDeclared } from "./RealtimeError.js"
+import { InstanceNotDeclared, type RealtimeError } from "./RealtimeError.js"
+import type { Actor } from "./schema/Common.js"
 
+/** Header names for {@link Identify} built by `identityFromHeaders` (an explicit opt-in). */
 export interface IdentityHeaders {
   /** Header holding the user id of the current request. Default `x-user-id`. */
   readonly userId?: string
@@ -46,8 +48,13 @@ export interface RealtimeOptions {
   readonly idempotency?: "retry" | "strict"
   /** A room with no connections and no writes for this long becomes `idle`. Default 5 minutes. */
   readonly idleAfterMs?: number
-  /** How the actor of a write is read from request headers. */
-  readonly identityHeaders?: IdentityHeaders
+  /**
+   * Who is making the current request: the actor of a write that passes no explicit `actor`.
+   * Back it with your own authentication (a session cookie, a bearer token). Without it, writes
+   * made during a request are anonymous: no header, query or body a client sends names an actor.
+   * `identityFromHeaders()` trusts identity headers, only for an edge that sets and strips them.
+   */
+  readonly identify?: Identify
   /** Binding names, when they differ from the defaults (`REALTIME_ROOMS`, ...). */
   readonly bindings?: RealtimeBindings
   /** Heartbeat interval told to clients (WebSocket ping, SSE comment), in ms. Default 30,000. */
@@ -83,6 +90,20 @@ export interface RealtimeOptions {
   /** CRDT rooms: the largest accepted Yjs update, and when the update log is compacted. */
   readonly yjs?: YjsOptions
 }
+
+/** What `identify` resolves to: the request's actor, or nothing (the write is anonymous). */
+export type IdentifyResult = Actor | undefined | null
+
+/**
+ * The application's answer to "who sent this request?". Runs in the Worker (never in a Durable
+ * Object) with the current request and the Worker's env; sync, async or an Effect. A typed
+ * failure (e.g. `Unauthorized`) fails the operation; a throw or an invalid actor is a
+ * `ConfigurationError`.
+ */
+export type Identify = (
+  request: Request,
+  env: Record<string, unknown>,
+) => IdentifyResult | Promise<IdentifyResult> | Effect.Effect<IdentifyResult, RealtimeError>
 
 export interface RateLimitOptions {
   readonly perSecond: number
@@ -153,7 +174,7 @@ export interface ResolvedConfig {
   readonly maxPayloadBytes: number
   readonly idempotency: "retry" | "strict"
   readonly idleAfterMs: number
-  readonly identityHeaders: Required<IdentityHeaders>
+  readonly identify: Identify | undefined
   readonly bindings: Required<RealtimeBindings>
   readonly heartbeatMs: number
   readonly maxConnections: number
@@ -191,11 +212,7 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
   maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
   idempotency: options.idempotency ?? "retry",
   idleAfterMs: options.idleAfterMs ?? 5 * 60_000,
-  identityHeaders: {
-    userId: options.identityHeaders?.userId ?? "x-user-id",
-    userName: options.identityHeaders?.userName ?? "x-user-name",
-    clientId: options.identityHeaders?.clientId ?? "x-client-id",
-  },
+  identify: options.identify,
   bindings: { ...defaultBindings, ...options.bindings },
   heartbeatMs: options.heartbeat ?? 30_000,
   maxConnections: options.maxConnections ?? 10_000,

@@ -22,7 +22,7 @@ import { callActor, type ActorNamespace } from "./internal/rpc.js"
 import { ResourceId } from "./schema/Common.js"
 import type { BroadcastInput, BroadcastResult, HistoryPage, HistoryQuery, PublishInput, PublishResult } from "./schema/Message.js"
 import type { ChannelStats, DestroyInput, DestroyResult, InstanceStats, RoomMetadata, RoomState, SetMetadataInput } from "./schema/Room.js"
-import { currentCaller } from "./services/Identity.js"
+import { currentCaller, identityFromHeaders } from "./services/Identity.js"
 import { workersEnv } from "./durable/workersEnv.js"
 import type { JoinInput, JoinResult, LeaveInput, LeaveResult, MembersResult, PresenceInput, SendToResult } from "./schema/Members.js"
 import type { Member } from "./schema/Protocol.js"
@@ -144,7 +144,7 @@ export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown
         return yield* Effect.dieMessage(`durable-realtime: no Durable Object binding "${binding}" for ${kind}s; see the README`)
       }
       const validId = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
-      const caller = yield* currentCaller(config)
+      const caller = yield* currentCaller(config, env)
       return yield* callActor(namespace, kind, { instance: config.name, id: validId }, op, input, caller)
     })
   const typed = <A>(kind: string, id: string, op: string) => (input?: unknown) => call(kind, id, op, input) as Op<A>
@@ -214,6 +214,11 @@ export class Realtime extends Context.Tag("durable-realtime/Realtime")<Realtime,
   static crdtRoom = (id: string): Lifted<CrdtRoomHandle> => lift((service) => service.crdtRoom(id))
   /** `yield* Realtime.channel(id).history(...)`. */
   static channel = (id: string): Lifted<ChannelHandle> => lift((service) => service.channel(id))
+  /**
+   * An `identify` option that trusts identity headers (`x-user-id`, `x-user-name`, `x-client-id`
+   * unless renamed): only for an edge that sets them and strips them from client requests.
+   */
+  static identityFromHeaders = identityFromHeaders
   /** Instance-wide counts of rooms, channels, members and messages. */
   static stats = (): Effect.Effect<InstanceStats, RealtimeError, Realtime> => Effect.flatMap(Realtime, (service) => service.stats())
 

@@ -5,7 +5,7 @@
  * instance (`error._tag === "RoomDestroyed"`, `error instanceof RoomDestroyed`).
  *
  * Inside a handler wrapped by `live.worker(...)`, the current request is ambient (AsyncLocalStorage),
- * so writes are attributed to the actor in its identity headers without passing it around.
+ * so writes are attributed to the actor the instance's `identify` finds in it, without passing it around.
  *
  * @example
  * ```ts
@@ -88,7 +88,7 @@ export const realtime = (
 
   const withAmbientRequest = <A>(effect: Effect.Effect<A, RealtimeError>): Effect.Effect<A, RealtimeError> => {
     const request = ambient.getStore()
-    return request === undefined ? effect : Effect.provideService(effect, CurrentRequest, { headers: request.headers })
+    return request === undefined ? effect : Effect.provideService(effect, CurrentRequest, request)
   }
 
   const promised = <H extends object>(select: () => H): Promised<H> =>

@@ -18,13 +18,15 @@ export {
   type RealtimeDeclaration,
   type RealtimeOptions,
   type IdentityHeaders,
+  type Identify,
+  type IdentifyResult,
   type RealtimeBindings,
   type YjsOptions,
   type LiveHooks,
   type LiveHookApi,
   type LiveConnectionInfo,
 } from "./Config.js"
-export { CurrentRequest, actorFromHeaders } from "./services/Identity.js"
+export { CurrentRequest, actorFromHeaders, identityFromHeaders } from "./services/Identity.js"
 export { liveHandler, liveRouter } from "./http/LiveRoutes.js"
 export { decodePathId, decodePathIdEither, decodePathIdSync } from "./http/PathId.js"
 

@@ -1,22 +1,24 @@
 import { SELF } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { uniqueId } from "./helpers.js"
+import { login } from "./example-session.js"
 
 describe("the example worker", () => {
-  it("POST /rooms/:id/messages publishes as the identified user (Effect route), GET pages history", async () => {
+  it("POST /rooms/:id/messages publishes as the logged-in user (Effect route), GET pages history", async () => {
     const roomId = uniqueId("example-room")
+    const user = await login("User 1")
     const response = await SELF.fetch(`http://example.com/rooms/${roomId}/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-user-id": "user_1" },
+      headers: user.headers(),
       body: JSON.stringify({ type: "task.created", data: { taskId: "task_123" }, idempotencyKey: "client_event_123" }),
     })
     expect(response.status).toBe(201)
     const body = (await response.json()) as { message: { seq: number; actor: { id: string } }; duplicate: boolean }
     expect(body.message.seq).toBe(1)
-    expect(body.message.actor.id).toBe("user_1")
+    expect(body.message.actor.id).toBe(user.actor.id)
     const retry = await SELF.fetch(`http://example.com/rooms/${roomId}/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: user.headers(),
       body: JSON.stringify({ type: "task.created", data: { taskId: "task_123" }, idempotencyKey: "client_event_123" }),
     })
     expect(retry.status).toBe(200)
@@ -28,7 +30,7 @@ describe("the example worker", () => {
   it("bad input gets its HTTP status and a typed error body", async () => {
     const response = await SELF.fetch(`http://example.com/rooms/${uniqueId("example-bad")}/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: (await login("Bad Input")).headers(),
       body: JSON.stringify({ type: "" }),
     })
     expect(response.status).toBe(400)
@@ -38,17 +40,18 @@ describe("the example worker", () => {
 
   it("channel feed: publish with an Idempotency-Key header and read history with a cursor (Promise routes)", async () => {
     const channelId = uniqueId("example-feed")
+    const user = await login("Deployer")
     for (let i = 0; i < 5; i++) {
       const response = await SELF.fetch(`http://example.com/channels/${channelId}/events`, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": `deploy-${i}` },
+        headers: user.headers({ "idempotency-key": `deploy-${i}` }),
         body: JSON.stringify({ type: "deploy.finished", data: { i } }),
       })
       expect(response.status).toBe(201)
     }
     const duplicate = await SELF.fetch(`http://example.com/channels/${channelId}/events`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "deploy-0" },
+      headers: user.headers({ "idempotency-key": "deploy-0" }),
       body: JSON.stringify({ type: "deploy.finished", data: { i: 0 } }),
     })
     expect(duplicate.status).toBe(200)

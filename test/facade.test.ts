@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { InvalidInput, Realtime, RoomDestroyed } from "../src/index.js"
-import { testInstance } from "./worker.js"
+import { headerIdentityInstance, testInstance } from "./worker.js"
 import { runTest, uniqueId } from "./helpers.js"
 
 describe("the Promise facade", () => {
@@ -24,12 +24,12 @@ describe("the Promise facade", () => {
     expect((rejection as RoomDestroyed)._tag).toBe("RoomDestroyed")
   })
 
-  it("attributes writes to the ambient request's identity headers, unless an actor is passed", async () => {
-    const room = testInstance.room(uniqueId("facade-actor"))
-    const request = new Request("http://local/", { headers: { "x-user-id": "user_42", "x-user-name": "Ada" } })
-    const fromHeaders = await testInstance.withRequest(request, () => room.publish({ type: "a" }))
+  it("attributes writes to the ambient request's identity (the instance's identify), unless an actor is passed", async () => {
+    const room = headerIdentityInstance.room(uniqueId("facade-actor"))
+    const request = new Request("http://local/", { headers: { "x-edge-user": "user_42", "x-edge-name": "Ada" } })
+    const fromHeaders = await headerIdentityInstance.withRequest(request, () => room.publish({ type: "a" }))
     expect(fromHeaders.message.actor).toEqual({ type: "user", id: "user_42", name: "Ada" })
-    const explicit = await testInstance.withRequest(request, () => room.publish({ type: "b", actor: { type: "service", id: "cron" } }))
+    const explicit = await headerIdentityInstance.withRequest(request, () => room.publish({ type: "b", actor: { type: "service", id: "cron" } }))
     expect(explicit.message.actor).toEqual({ type: "service", id: "cron" })
     const anonymous = await room.publish({ type: "c" })
     expect(anonymous.message.actor).toEqual({ type: "anonymous", id: "anonymous" })

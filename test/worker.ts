@@ -3,13 +3,45 @@
  * classes) plus instances with small limits for tests, and the live routes in front.
  */
 import { Effect } from "effect"
-import { realtime } from "../src/index.js"
+import { identityFromHeaders, realtime, Unauthorized, type Actor } from "../src/index.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
 import { testDb } from "./db-schema.js"
 import { seedRoutes } from "./transport-seed.js"
 
 export * from "../examples/worker.js"
+
+/** Identity headers trusted on purpose, under a name only a (hypothetical) edge sets: the opt-in. */
+export const headerIdentityInstance = realtime({ name: "headerid", identify: identityFromHeaders({ userId: "x-edge-user", userName: "x-edge-name" }) })
+
+/**
+ * `identify` backed by the test's own "authentication": `Authorization: Test <mode> <id>` answers
+ * in each form identify may take (sync, async, Effect), refuses, throws or answers garbage.
+ */
+const testIdentify = (request: Request) => {
+  const [scheme, mode, id = ""] = (request.headers.get("authorization") ?? "").split(" ")
+  if (scheme !== "Test") return undefined
+  const actor: Actor = { type: "user", id, name: `${mode} ${id}` }
+  switch (mode) {
+    case "sync":
+      return actor
+    case "async":
+      return Promise.resolve(actor)
+    case "effect":
+      return Effect.succeed(actor)
+    case "deny":
+      return Effect.fail(new Unauthorized({ reason: "invalid", message: "session expired" }))
+    case "reject":
+      return Promise.reject(new Unauthorized({ reason: "expired", message: "session expired" }))
+    case "throw":
+      throw new Error("identity provider unreachable")
+    case "garbage":
+      return { type: "admin", id } as unknown as Actor
+    default:
+      return null
+  }
+}
+export const identifiedInstance = realtime({ name: "identified", identify: testIdentify })
 
 /** Small limits so pruning, idling and payload checks are quick to reach. */
 export const testInstance = realtime({ name: "test", historyLimit: 20, maxPayloadBytes: 1024, idleAfterMs: 200 })

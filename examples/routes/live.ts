@@ -2,17 +2,13 @@
  * Example routes for the live pages, Promise style: grants for the browser, joining a room,
  * presence, and document snapshots.
  *
- * Who the user is would come from your session; the example takes a display name from the
- * `user` query parameter so two browser windows can be two people.
+ * Who the user is comes from the session cookie (routes/session.ts): a grant is issued to the
+ * logged-in person only, and joins and presence are attributed to them by the instance's
+ * `identify`. No query parameter, header or body field names the actor.
  */
 import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../../src/index.js"
 import type { RealtimeFacade } from "../../src/facade.js"
-
-const userFrom = (url: URL) => {
-  const name = (url.searchParams.get("user") ?? "").trim().slice(0, 40)
-  if (name === "") throw new InvalidInput({ field: "user", message: "user: pass ?user=<name>" })
-  return { type: "user" as const, id: name.toLowerCase().replace(/[^a-z0-9_-]/g, "-"), name }
-}
+import { requireUser } from "./session.js"
 
 const json = async (request: Request): Promise<Record<string, unknown>> => {
   const body = (await request.json().catch(() => undefined)) as unknown
@@ -24,26 +20,31 @@ type Route = (live: RealtimeFacade, request: Request, url: URL, id: string) => P
 
 const routes: ReadonlyArray<readonly [string, RegExp, Route]> = [
   // Grants: what a browser needs to connect (URL, subprotocols, expiry).
-  ["GET", /^\/api\/grants\/rooms\/([^/]+)$/, async (live, _request, url, id) => Response.json(await live.room(id).authorize({ actor: userFrom(url), ttlSeconds: 600 }))],
-  ["GET", /^\/api\/grants\/channels\/([^/]+)$/, async (live, _request, url, id) =>
-    Response.json(await live.channel(id).authorize({ actor: userFrom(url), permissions: ["read"], ttlSeconds: 600 }))],
-  ["GET", /^\/api\/grants\/docs\/([^/]+)$/, async (live, _request, url, id) => Response.json(await live.crdtRoom(id).authorize({ actor: userFrom(url), ttlSeconds: 600 }))],
+  ["GET", /^\/api\/grants\/rooms\/([^/]+)$/, async (live, request, _url, id) => Response.json(await live.room(id).authorize({ actor: await requireUser(request), ttlSeconds: 600 }))],
+  ["GET", /^\/api\/grants\/channels\/([^/]+)$/, async (live, request, _url, id) =>
+    Response.json(await live.channel(id).authorize({ actor: await requireUser(request), permissions: ["read"], ttlSeconds: 600 }))],
+  ["GET", /^\/api\/grants\/docs\/([^/]+)$/, async (live, request, _url, id) => Response.json(await live.crdtRoom(id).authorize({ actor: await requireUser(request), ttlSeconds: 600 }))],
   // Members over HTTP (a server-side bot, a REST client): join, then presence updates.
-  ["POST", /^\/rooms\/([^/]+)\/join$/, async (live, request, url, id) => {
+  // The member is the session's person (`identify`); only `metadata` / `presence` come from the body.
+  ["POST", /^\/rooms\/([^/]+)\/join$/, async (live, request, _url, id) => {
+    await requireUser(request)
     const body = await json(request)
-    return Response.json(await live.room(id).join({ actor: userFrom(url), metadata: body.metadata as Record<string, unknown> | undefined }))
+    return Response.json(await live.room(id).join({ metadata: body.metadata as Record<string, unknown> | undefined }))
   }],
-  ["POST", /^\/rooms\/([^/]+)\/presence$/, async (live, request, url, id) => {
+  ["POST", /^\/rooms\/([^/]+)\/presence$/, async (live, request, _url, id) => {
+    await requireUser(request)
     const body = await json(request)
-    return Response.json(await live.room(id).presence({ actor: userFrom(url), presence: body.presence as Record<string, unknown> }))
+    return Response.json(await live.room(id).presence({ presence: body.presence as Record<string, unknown> }))
   }],
   // Document snapshots for the editor's buttons.
   ["POST", /^\/api\/docs\/([^/]+)\/snapshots$/, async (live, request, _url, id) => {
+    await requireUser(request)
     const body = await json(request)
     return Response.json(await live.crdtRoom(id).snapshot({ label: typeof body.label === "string" ? body.label : undefined }), { status: 201 })
   }],
   ["GET", /^\/api\/docs\/([^/]+)\/snapshots$/, async (live, _request, _url, id) => Response.json(await live.crdtRoom(id).snapshots())],
   ["POST", /^\/api\/docs\/([^/]+)\/restore$/, async (live, request, _url, id) => {
+    await requireUser(request)
     const body = await json(request)
     return Response.json(await live.crdtRoom(id).restore({ snapshotId: String(body.snapshotId ?? "") }))
   }],

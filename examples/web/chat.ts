@@ -3,9 +3,9 @@
  * (presence), idempotent send and reconnects that catch up.
  */
 import { connectRoom, type Member, type StoredMessageEncoded } from "../../src/client/index.js"
-import { $, api, currentUser, initPage, showError, showStatus, withUser } from "./ui.js"
+import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
 
-initPage()
+await initPage()
 const roomId = new URL(location.href).searchParams.get("room") ?? "lobby"
 $("#room-name").textContent = roomId
 const list = $<HTMLUListElement>("#messages")
@@ -48,7 +48,7 @@ history.messages.forEach(render)
 const last = history.messages.at(-1)
 
 const room = connectRoom({
-  grant: () => api(withUser(`/api/grants/rooms/${encodeURIComponent(roomId)}`)),
+  grant: () => api(`/api/grants/rooms/${encodeURIComponent(roomId)}`),
   ...(last === undefined ? {} : { since: { epoch: last.epoch, seq: last.seq } }),
 })
 room.onState(showStatus)

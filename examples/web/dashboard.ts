@@ -3,9 +3,9 @@
  * resuming after a reload from the last event it showed.
  */
 import type { LiveGrant } from "../../src/schema/Protocol.js"
-import { $, api, initPage, showError, showStatus, withUser } from "./ui.js"
+import { $, api, initPage, showError, showStatus } from "./ui.js"
 
-initPage()
+await initPage()
 const channelId = new URL(location.href).searchParams.get("channel") ?? "deployments"
 $("#channel-name").textContent = channelId
 const positionKey = `dashboard:${channelId}:last`
@@ -41,7 +41,7 @@ const show = (message: { id: string; type: string; data: unknown; createdAt: str
 let source: EventSource | undefined
 const open = async () => {
   showStatus(source === undefined ? "connecting" : "reconnecting")
-  const grant = await api<LiveGrant>(withUser(`/api/grants/channels/${encodeURIComponent(channelId)}`))
+  const grant = await api<LiveGrant>(`/api/grants/channels/${encodeURIComponent(channelId)}`)
   const url = new URL(grant.eventsUrl, location.href)
   url.searchParams.set("access_token", grant.token)
   // After a reload, continue after the last event this page showed (EventSource only sends

@@ -9,12 +9,12 @@ import { yCollab } from "y-codemirror.next"
 import { WebsocketProvider } from "y-websocket"
 import * as Y from "yjs"
 import type { CrdtGrant } from "../../src/schema/Protocol.js"
-import { $, api, currentUser, initPage, showError, showStatus, withUser } from "./ui.js"
+import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
 
-initPage()
+await initPage()
 const docId = new URL(location.href).searchParams.get("doc") ?? "notes"
 $("#doc-name").textContent = docId
-const grantPath = withUser(`/api/grants/docs/${encodeURIComponent(docId)}`)
+const grantPath = `/api/grants/docs/${encodeURIComponent(docId)}`
 const grant = await api<CrdtGrant>(grantPath)
 const serverUrl = new URL(grant.yjs.serverUrl, location.href.replace(/^http/, "ws")).toString()
 

@@ -2,9 +2,9 @@
  * Database feed: one tenant's posts, kept current by the table's change stream (snapshot first,
  * then every insert, update and delete), over a grant bound to the tenant.
  */
-import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
+import { $, api, initPage, showError, showStatus } from "./ui.js"
 
-initPage()
+await initPage()
 const tenantId = new URL(location.href).searchParams.get("tenant") ?? "acme"
 $("#tenant-name").textContent = tenantId
 type Post = { id: string; tenantId: string; title: string; published: boolean }
@@ -34,7 +34,7 @@ const render = () => {
 
 const connect = async () => {
   showStatus(lastSeq === undefined ? "connecting" : "reconnecting")
-  const grant = await api<{ url: string; protocols: ReadonlyArray<string> }>("/db/grants", { method: "POST", body: JSON.stringify({ tenantId, userId: currentUser() }) })
+  const grant = await api<{ url: string; protocols: ReadonlyArray<string> }>("/db/grants", { method: "POST", body: JSON.stringify({ tenantId }) })
   const url = new URL(grant.url, location.href.replace(/^http/, "ws"))
   // First connection: the current rows, then changes. Later ones: what was missed since the last change.
   if (lastSeq === undefined) {

@@ -2,17 +2,16 @@
 
 const NAMES = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Ken", "Frances"]
 
-/** A display name, remembered per tab: `?user=` wins, so tests and demos can pick one. */
-export const currentUser = (): string => {
-  const fromUrl = new URL(location.href).searchParams.get("user")
-  if (fromUrl) sessionStorage.setItem("user", fromUrl)
-  let name = sessionStorage.getItem("user")
-  if (!name) {
-    name = `${NAMES[Math.floor(Math.random() * NAMES.length)]}-${Math.floor(Math.random() * 900 + 100)}`
-    sessionStorage.setItem("user", name)
-  }
-  return name
+export interface Me {
+  readonly type: "user"
+  readonly id: string
+  readonly name: string
 }
+
+let me: Me | undefined
+
+/** My display name, as the server's session says (after `initPage`). */
+export const currentUser = (): string => me?.name ?? ""
 
 export const $ = <E extends HTMLElement = HTMLElement>(selector: string): E => {
   const element = document.querySelector<E>(selector)
@@ -67,13 +66,26 @@ export const api = async <A>(path: string, init: RequestInit = {}): Promise<A> =
   return body as A
 }
 
-export const withUser = (path: string) => `${path}${path.includes("?") ? "&" : "?"}user=${encodeURIComponent(currentUser())}`
+/**
+ * Who I am: the session the server keeps in an HttpOnly cookie (`GET /me`). Without one, log in
+ * (`POST /login`) with a display name — `?user=` picks it, so tests and demos can choose, and a
+ * `?user=` that differs from the session's name logs in afresh. The server, not this page,
+ * decides the user id; nothing here is sent as an identity afterwards.
+ */
+const ensureSession = async (): Promise<Me> => {
+  const wanted = new URL(location.href).searchParams.get("user")?.trim() || undefined
+  const current = await fetch("/me", { credentials: "same-origin" }).then((response) => (response.ok ? (response.json() as Promise<{ actor: Me }>) : undefined))
+  if (current !== undefined && (wanted === undefined || current.actor.name === wanted)) return current.actor
+  const name = wanted ?? `${NAMES[Math.floor(Math.random() * NAMES.length)]}-${Math.floor(Math.random() * 900 + 100)}`
+  return (await api<{ actor: Me }>("/login", { method: "POST", body: JSON.stringify({ name }) })).actor
+}
 
-/** Mark the current page in the nav and show the user. */
-export const initPage = () => {
+/** Log in if needed, mark the current page in the nav and show the user. */
+export const initPage = async (): Promise<Me> => {
+  me = await ensureSession()
   for (const link of document.querySelectorAll<HTMLAnchorElement>("nav a")) {
     if (link.pathname === location.pathname) link.setAttribute("aria-current", "page")
-    link.href = `${link.pathname}?user=${encodeURIComponent(currentUser())}`
   }
-  $("#me").textContent = currentUser()
+  $("#me").textContent = me.name
+  return me
 }

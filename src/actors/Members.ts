@@ -172,7 +172,7 @@ export const makeMembers = (options: {
     }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
       Effect.gen(function* () {
         if (input.actor.type === "anonymous") {
-          return yield* new InvalidInput({ field: "actor", message: "actor: a member needs an actor (pass actor, or identity headers)" })
+          return yield* new InvalidInput({ field: "actor", message: "actor: a member needs an actor (pass actor, or give the instance an identify option)" })
         }
         const now = yield* Clock.currentTimeMillis
         const key = memberKey(input.actor)

@@ -28,8 +28,8 @@ beforeAll(async () => {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   })
-  ada = await browser.newContext()
-  bob = await browser.newContext()
+  ada = await logIn(await browser.newContext(), "Ada")
+  bob = await logIn(await browser.newContext(), "Bob")
 }, 90_000)
 
 afterAll(async () => {
@@ -37,10 +37,21 @@ afterAll(async () => {
   await server?.stop()
 })
 
+/** Log a browser context in (POST /login): the HttpOnly session cookie lands in its cookie jar. */
+async function logIn(context: BrowserContext, name: string): Promise<BrowserContext> {
+  const response = await context.request.post(`${server.url}/login`, { data: { name } })
+  expect(response.status()).toBe(200)
+  const cookies = await context.cookies(server.url)
+  expect(cookies.find((cookie) => cookie.name === "session")?.httpOnly).toBe(true)
+  return context
+}
+
 const open = async (context: BrowserContext, path: string, user: string): Promise<Page> => {
   const page = await context.newPage()
   page.on("pageerror", (error) => console.error(`[${user}] page error: ${error.message}`))
-  await page.goto(`${server.url}${path}${path.includes("?") ? "&" : "?"}user=${user}`)
+  // No ?user=: the page finds who it is from the session cookie.
+  await page.goto(`${server.url}${path}`)
+  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
   await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
   return page
 }
