@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { InvalidInput, PayloadTooLarge, RoomDestroyed } from "../src/RealtimeError.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
+import { login } from "./example-session.js"
 
 // The "test" instance has maxPayloadBytes: 1024.
 const cases: ReadonlyArray<{ readonly name: string; readonly input: unknown; readonly field: string; readonly tag?: string }> = [
@@ -112,7 +113,7 @@ describe("InvalidInput reads as sentences, with Schema's tree kept apart", () =>
   it("an HTTP route answers the sentence, and the Schema tree in `issue`", async () => {
     const response = await SELF.fetch(`http://example.com/channels/${uniqueId("readable-http")}/events`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: (await login("Readable")).headers(),
       body: JSON.stringify({ data: { ok: true } }),
     })
     expect(response.status).toBe(400)

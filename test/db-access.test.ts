@@ -3,6 +3,7 @@ import * as jose from "jose"
 import { describe, expect, it } from "vitest"
 import { audienceOf, ISSUER } from "../src/services/Grants.js"
 import { TEST_GRANT_SECRET, testGrantKey } from "./grant-keys.js"
+import { login } from "./example-session.js"
 import type { DbGrant } from "../src/db/index.js"
 import { openStream, post, postsGrant, streamUrl, subscribe, testDb, uid } from "./db-helpers.js"
 
@@ -122,13 +123,16 @@ describe("change-stream access", () => {
   })
 })
 
+// The example's grant route issues grants to a logged-in person only (examples/routes/session.ts).
+let cookie = ""
 const call = (path: string, method: string, body?: unknown) =>
-  SELF.fetch(`http://example.com${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+  SELF.fetch(`http://example.com${path}`, { method, headers: { "content-type": "application/json", cookie }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
 
 describe("the example worker's posts", () => {
   it("issues a tenant grant, streams insert/update/delete of that tenant's posts, and maps bad input to HTTP statuses", async () => {
     const tenantId = uid("tenant")
-    const grantResponse = await call("/db/grants", "POST", { tenantId, userId: "u1" })
+    cookie = (await login("Poster")).cookie
+    const grantResponse = await call("/db/grants", "POST", { tenantId })
     expect(grantResponse.status).toBe(201)
     const grant = (await grantResponse.json()) as DbGrant
     expect(grant.url).toContain("database=app")
@@ -144,7 +148,7 @@ describe("the example worker's posts", () => {
     await call("/db/posts", "POST", { id: "p3", tenantId, title: "x" })
     expect((await call("/db/posts", "POST", { id: "p3", tenantId, title: "x" })).status).toBe(409)
     expect((await call(`/db/posts/nope?tenantId=${tenantId}`, "DELETE")).status).toBe(404)
-    expect((await call("/db/grants", "POST", { tenantId })).status).toBe(400)
+    expect((await call("/db/grants", "POST", {})).status).toBe(400)
     const page = (await (await call(`/db/posts?tenantId=${tenantId}`, "GET")).json()) as { rows: Array<{ id: string }> }
     expect(page.rows.map((r) => r.id)).toEqual(["p3"])
     socket.close()

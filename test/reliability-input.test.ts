@@ -11,6 +11,7 @@ import { CloseCode } from "../src/RealtimeError.js"
 import { jsonTextTooDeep, RESERVED_KEYS } from "../src/schema/Common.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
 import { channelGrant, connect, liveService, roomGrant } from "./live-helpers.js"
+import { login } from "./example-session.js"
 
 /** `{"a":{"a":...1...}}`, `levels` objects deep, as text and as a value (built without recursion). */
 const deepText = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`
@@ -74,8 +75,9 @@ describe("S1 reserved keys: __proto__, constructor and prototype are refused wit
 
   it("over the example app's HTTP routes: 400 InvalidInput, never 500", async () => {
     const roomId = uniqueId("proto-http")
+    const { cookie } = await login("Ada")
     const post = (path: string, body: string) =>
-      SELF.fetch(`http://example.com${path}`, { method: "POST", headers: { "content-type": "application/json", "x-user-id": "ada" }, body })
+      SELF.fetch(`http://example.com${path}`, { method: "POST", headers: { "content-type": "application/json", cookie }, body })
     const responses = [
       await post(`/rooms/${roomId}/messages`, '{"type":"chat","data":{"__proto__":{"evil":true}}}'),
       await post(`/rooms/${roomId}/messages`, '{"type":"chat","data":1,"metadata":{"constructor":1}}'),
@@ -132,8 +134,9 @@ describe("S1 nesting depth: deep JSON is refused before any work (400 / error fr
   it("100,000-deep HTTP bodies on the example's publish routes: 400, never 500", async () => {
     const roomId = uniqueId("deep-http")
     const deep = `{"type":"chat","data":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+    const { cookie } = await login("Ada")
     for (const path of [`/rooms/${roomId}/messages`, `/channels/${roomId}/events`]) {
-      const response = await SELF.fetch(`http://example.com${path}`, { method: "POST", headers: { "content-type": "application/json", "x-user-id": "ada" }, body: deep })
+      const response = await SELF.fetch(`http://example.com${path}`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: deep })
       expect(response.status, path).toBe(400)
     }
   })
