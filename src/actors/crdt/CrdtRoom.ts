@@ -108,16 +108,22 @@ export const makeCrdtRoom = Effect.gen(function* () {
       yield* touch(now)
     }).pipe(Effect.catchAll((error) => Effect.logWarning("awareness expiry not scheduled", error)))
 
+  const yjsFrameBytes = Math.max(config.maxFrameBytes, config.yjs.maxUpdateBytes + 64)
   sockets = makeYjsSockets({
     ctx,
     connections,
     awareness,
     owners,
     awarenessLimits: { maxClients: config.yjs.maxAwarenessClients, maxStateBytes: config.yjs.maxAwarenessBytes },
+    // The instance's socket budgets; the byte bursts never below one largest Yjs frame.
+    rateLimits: {
+      connection: { ...config.rateLimit, bytesBurst: Math.max(config.rateLimit.bytesBurst, yjsFrameBytes) },
+      actor: { ...config.actorRateLimit, bytesBurst: Math.max(config.actorRateLimit.bytesBurst, yjsFrameBytes) },
+    },
     doc: store.doc,
     roomId: address.id,
     maxConnections: config.maxConnections,
-    maxFrameBytes: Math.max(config.maxFrameBytes, config.yjs.maxUpdateBytes + 64),
+    maxFrameBytes: yjsFrameBytes,
     destroyed: () => messaging.lifecycle.status().status === "destroyed",
     applyUpdate,
     awarenessChanged,

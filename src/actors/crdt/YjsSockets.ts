@@ -8,6 +8,12 @@
  * the sender included as the reference server does (a lone editor's provider counts it as
  * traffic), and is never stored.
  *
+ * Inbound frames pay a rate budget (frames and bytes per second, per connection and per actor
+ * across its connections, `RateBudget`) before they are decoded. A sync frame over budget closes
+ * the socket at once with 4009 (dropping it would leave the provider believing the server has
+ * an edit it never applied; its reconnect resyncs); an awareness or query frame over budget is
+ * dropped (the provider renews its state) and 20 such drops within 10 s close with 4009.
+ *
  * Awareness client ids follow the document's client id owners (`ClientOwners`): an id bound to
  * another actor closes the socket (1008); an unbound one becomes this actor's. A connection may
  * announce at most `maxAwarenessClients` ids, each state at most `maxAwarenessBytes`; what others
@@ -22,13 +28,15 @@
 import { Clock, Effect } from "effect"
 import * as Y from "yjs"
 import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeError.js"
-import type { Actor } from "../../schema/Common.js"
+import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import type { ConnectionsShape, SocketAttachment } from "../../services/Connections.js"
 import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessLimits } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
-import { awarenessFrame, decodeFrame, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
+import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"
+import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../Live.js"
+import { awarenessFrame, decodeFrame, MessageType, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
 
 export interface YjsSocketsOptions {
   readonly ctx: DurableObjectState
@@ -37,6 +45,8 @@ export interface YjsSocketsOptions {
   readonly owners: ClientOwners
   /** Per connection: client ids it may announce, and bytes per state. */
   readonly awarenessLimits: { readonly maxClients: number; readonly maxStateBytes: number }
+  /** Inbound rate budgets: per connection, and per actor across its connections in this document. */
+  readonly rateLimits: { readonly connection: RateLimits; readonly actor: RateLimits }
   readonly doc: () => Y.Doc
   readonly roomId: string
   readonly maxConnections: number
@@ -86,6 +96,16 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
   // Awareness client ids each connection announced; lost on hibernation, which only forgets
   // ids whose states are gone with the memory that held them.
   const announcedIds = new Map<string, Set<number>>()
+  const budget = makeRateBudget(options.rateLimits)
+  // Dropped awareness frames per connection, forgiven after a quiet window (as on room sockets).
+  const rateStrikes = new Map<string, { count: number; at: number }>()
+  const rateStrike = (connectionId: string, now: number): number => {
+    const last = rateStrikes.get(connectionId)
+    const count = last === undefined || now - last.at > RATE_STRIKE_WINDOW_MS ? 1 : last.count + 1
+    rateStrikes.set(connectionId, { count, at: now })
+    return count
+  }
+
   const announcedBy = (connectionId: string) => {
     let set = announcedIds.get(connectionId)
     if (set === undefined) announcedIds.set(connectionId, (set = new Set()))
@@ -215,11 +235,20 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
     Effect.gen(function* () {
       const attachment = attachmentOf(socket)
       if (attachment === null) return close(socket, CloseCode.policy, "unknown connection")
+      // Frames queued behind a close (a flood closed for its rate) are not processed.
+      if (socket.readyState !== WebSocket.OPEN) return
       if (typeof data === "string") return close(socket, CloseCode.unsupported, "y-websocket frames are binary")
       if (data.byteLength > options.maxFrameBytes) return close(socket, CloseCode.tooBig, `frame over ${options.maxFrameBytes} bytes`)
       const now = yield* Clock.currentTimeMillis
       if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) return close(socket, CloseCode.grantExpired, "grant expired")
       const raw = new Uint8Array(data)
+      const refusal = budget.admit(attachment.connectionId, ownerKey(attachment.actor ?? anonymousActor), raw.byteLength, now)
+      if (refusal !== undefined) {
+        // The first byte is the message type (a one-byte varUint for every known type).
+        if (raw[0] === MessageType.sync) return close(socket, CloseCode.rateLimited, describeRefusal(refusal))
+        if (rateStrike(attachment.connectionId, now) >= MAX_RATE_STRIKES) close(socket, CloseCode.rateLimited, describeRefusal(refusal))
+        return
+      }
       let frame: YjsFrame
       try {
         frame = decodeFrame(raw)
@@ -236,6 +265,8 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
       connections.invalidate()
       if (attachment === null) return
       announcedIds.delete(attachment.connectionId)
+      rateStrikes.delete(attachment.connectionId)
+      budget.forget(attachment.connectionId)
       const removed = awareness.removeOwner(attachment.connectionId)
       if (removed.length > 0) fanOut(awarenessFrame(encodeAwarenessUpdate(removed)))
       yield* options.closed(yield* Clock.currentTimeMillis)
