@@ -62,6 +62,11 @@ export interface RealtimeFacade {
 
 const ambient = new AsyncLocalStorage<Request>()
 
+/** The request made ambient by `worker(...)` / `withRequest(...)` (of any facade), if any: db grants take their URL's origin from it. */
+export const ambientRequest = (): Request | undefined => ambient.getStore()
+/** Run `body` with `request` ambient (what `worker(...)` does for each request). */
+export const runWithAmbientRequest = <A>(request: Request, body: () => A): A => ambient.run(request, body)
+
 /** Run an Effect and settle like a Promise API: resolve the value, reject with the typed error itself. */
 export const runToPromise = <A>(effect: Effect.Effect<A, RealtimeError>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) => {

@@ -96,10 +96,11 @@ describe("change-stream access", () => {
   it("a grant's filters may be left out of the URL (the grant's apply) and the grant binds the actor and expiry", async () => {
     const tenant = uid("t")
     const grant = await postsGrant({ tenantId: tenant }, { ttlSeconds: 120, actor: "alice" })
-    expect(grant.expiresAt).toBeGreaterThan(Date.now() + 100_000)
+    // Seed 003: expiresAt is an ISO string (it was epoch ms).
+    expect(Date.parse(grant.expiresAt)).toBeGreaterThan(Date.now() + 100_000)
     const socket = await subscribe("/realtime-db?namespace=default&database=dbtest&table=posts", grant.protocols)
     const ready = socket.frames.find((f) => f.type === "ready")!
-    expect(ready).toMatchObject({ filters: { tenantId: tenant }, expiresAt: grant.expiresAt, events: ["insert", "update", "delete"] })
+    expect(ready).toMatchObject({ filters: { tenantId: tenant }, expiresAt: Date.parse(grant.expiresAt), events: ["insert", "update", "delete"] })
     await testDb.table("posts").insert(post(tenant, "g1"))
     await testDb.table("posts").insert(post(uid("other"), "g2"))
     await socket.waitChanges(1)
@@ -141,7 +142,7 @@ describe("the example worker's posts", () => {
     expect((await call(`/db/posts/p1?tenantId=${tenantId}`, "PATCH", { published: true })).status).toBe(200)
     expect((await call(`/db/posts/p1?tenantId=${tenantId}`, "DELETE")).status).toBe(200)
     const changes = await socket.waitChanges(3)
-    expect(changes.map((c) => [c.seq, c.event, c.key])).toEqual([[1, "insert", "p1"], [2, "update", "p1"], [3, "delete", "p1"]])
+    expect(changes.map((c) => [c.seq, c.event, c.key])).toEqual([[1, "insert", { id: "p1" }], [2, "update", { id: "p1" }], [3, "delete", { id: "p1" }]])
     expect(changes[1].new).toEqual({ id: "p1", tenantId, title: "Hello", published: true })
     // Typed errors keep their statuses: a missing title, a duplicate id, a missing row, a bad grant request.
     expect((await call("/db/posts", "POST", { id: "p2", tenantId })).status).toBe(400)

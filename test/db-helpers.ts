@@ -42,7 +42,9 @@ export const streamUrl = (table: string, filters?: Record<string, unknown>, extr
 
 /** Open a change-stream socket; `socket` is undefined when refused (then read `response`). */
 export const openStream = async (url: string, protocols: ReadonlyArray<string> = ["durable-realtime.realtime.v1"]): Promise<{ response: Response; socket?: DbSocket }> => {
-  const response = await SELF.fetch(`http://example.com${url}`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": protocols.join(", ") } })
+  // Grants carry absolute ws(s):// URLs when an origin is known, path-only ones otherwise.
+  const target = /^wss?:\/\//.test(url) ? url.replace(/^ws/, "http") : `http://example.com${url}`
+  const response = await SELF.fetch(target, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": protocols.join(", ") } })
   const ws = response.webSocket
   if (ws === null) return { response }
   const frames: Array<Frame> = []

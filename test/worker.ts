@@ -7,6 +7,7 @@ import { identityFromHeaders, realtime, Unauthorized, type Actor } from "../src/
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
 import { testDb } from "./db-schema.js"
+import { seed003 } from "./db-seed003-app.js"
 import { seedRoutes } from "./transport-seed.js"
 
 export * from "../examples/worker.js"
@@ -89,6 +90,8 @@ const live = liveHandler()
 
 export default {
   async fetch(request: Request, env: unknown, ctx: ExecutionContext) {
+    // Seed 003's token route (its database's change stream is served by any database handler).
+    if (new URL(request.url).pathname === "/realtime/posts/token") return seed003.fetch!(request as never, env, ctx as never)
     return (await testDb.handler(request, env)) ?? (await live(request, env)) ?? (await seedRoutes(request)) ?? example.fetch!(request as never, env as never, ctx)
   },
 } satisfies ExportedHandler

@@ -8,7 +8,7 @@ await initPage()
 const tenantId = new URL(location.href).searchParams.get("tenant") ?? "acme"
 $("#tenant-name").textContent = tenantId
 type Post = { id: string; tenantId: string; title: string; published: boolean }
-type Change = { type: "database.change"; seq: number; event: "insert" | "update" | "delete"; key: string; old: Post | null; new: Post | null }
+type Change = { type: "database.change"; seq: number; event: "insert" | "update" | "delete"; key: { id: string }; old: Post | null; new: Post | null }
 const posts = new Map<string, Post>()
 let lastSeq: number | undefined
 let attempt = 0
@@ -55,8 +55,8 @@ const connect = async () => {
       socket.close()
     } else if (frame.type === "database.change") {
       const change = frame as unknown as Change
-      if (change.event === "delete") posts.delete(change.key)
-      else if (change.new !== null) posts.set(change.key, change.new)
+      if (change.event === "delete") posts.delete(change.key.id)
+      else if (change.new !== null) posts.set(change.key.id, change.new)
       lastSeq = change.seq
     } else if (frame.type === "error") showError(frame)
     render()

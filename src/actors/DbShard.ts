@@ -18,7 +18,7 @@ import { databaseDefinition } from "../db/Declaration.js"
 import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "../db/Migrations.js"
 import { OUTBOX_TABLE } from "../db/Names.js"
 import { drainAll, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
-import { shardIndexOfId } from "../db/Placement.js"
+import { shardIndexOfId, shardName } from "../db/Placement.js"
 import { planSelect, SelectQuery } from "../db/Query.js"
 import { applyBatch, decodeLocator, prepareBatch, tableOf, WriteBatch } from "../db/Writes.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
@@ -135,7 +135,7 @@ export const makeDbShard = Effect.gen(function* () {
       Effect.zipWith(
         pendingCount(sql),
         sql.all(`SELECT id, table_name, event, row_key, request_id, created_at, published_at FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
-        (pending, rows) => ({ pending, rows }),
+        (pending, rows) => ({ shard: shardName(shard), pending, rows }),
       ),
     ),
   )

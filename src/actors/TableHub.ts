@@ -234,6 +234,7 @@ export const makeTableHub = Effect.gen(function* () {
           filters: subscription.filters,
           events: subscription.events,
           expiresAt: subscription.expiresAt,
+          ...(subscription.expiresAt === null ? {} : { actor: subscription.actorMetadata ?? subscription.actor }),
         }),
       )
       if (subscription.expiresAt !== null) yield* jobs.ensure(HUB_EXPIRY_JOB, subscription.expiresAt)

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type { ChangeEvent, DatabaseDefinition } from "./Declaration.js"
-import { matches } from "./Placement.js"
+import { matches, shardName } from "./Placement.js"
 import type { DatabaseChangeFrame, Filters, ShardChange } from "./Protocol.js"
 
 export interface Subscriber {
@@ -56,10 +56,11 @@ export const changeFrame = (definition: DatabaseDefinition, change: ShardChange,
     database: definition.name,
     table: change.table,
     event: delivery.event,
-    key: (delivery.event === "delete" ? old : next)?.[keyColumn] ?? null,
+    // An object of the key columns, as the product document writes it: `{ "id": "post_1" }`.
+    key: { [keyColumn]: (delivery.event === "delete" ? old : next)?.[keyColumn] ?? null },
     old,
     new: next,
-    shard: change.shard,
+    shard: shardName(change.shard),
     requestId: change.requestId,
     createdAt: new Date(change.createdAt).toISOString(),
     ...(delivery.scope === undefined ? {} : { scope: delivery.scope }),

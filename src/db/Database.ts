@@ -9,18 +9,39 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { invalidInputFromParseError, InvalidInput, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
+import { invalidInputFromParseError, InvalidInput, NotFound, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
+import { ambientRequest } from "../facade.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
 import { checkRowShape } from "./Guards.js"
 import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
-import { shardId, shardOf } from "./Placement.js"
+import { shardId, shardIndexOf, shardName, shardOf } from "./Placement.js"
 import type { DbGrant } from "./Protocol.js"
 import { mergePages, SelectQuery, type Page } from "./Query.js"
 import type { InsertOf, PatchOf, RowOf, Table } from "./Table.js"
 import type { WriteOp, WriteResult } from "./Writes.js"
 
 type Op<A> = Effect.Effect<A, RealtimeError>
+
+/** What `outbox(shard)` answers. */
+export interface OutboxStats {
+  readonly shard: string
+  /** Changes not yet acknowledged by every hub they go to. */
+  readonly pending: number
+  /** The last rows, newest first. */
+  readonly rows: Array<OutboxEntry>
+}
+
+export interface OutboxEntry {
+  readonly id: number
+  readonly table_name: string
+  readonly event: string
+  readonly row_key: string
+  readonly request_id: string
+  readonly created_at: number
+  readonly published_at: number | null
+  readonly [column: string]: unknown
+}
 
 export interface WriteOptions {
   /** Travels with the change to subscribers (`requestId`); generated when left out. */
@@ -70,8 +91,8 @@ export interface DatabaseService<S extends Schemas> {
   /** Several writes, on the tables of one shard key, committed together or not at all. */
   readonly transaction: (shardKey: string | number, writes: ReadonlyArray<Write<S>>, options?: WriteOptions) => Op<ReadonlyArray<WriteResult>>
   readonly realtime: { readonly authorize: (input: RealtimeAuthorizeInput<S>) => Op<DbGrant> }
-  /** The outbox of one shard (pending count, last rows), for operators. */
-  readonly outbox: (shard: number) => Op<unknown>
+  /** The outbox of one shard (by index or name, `DB_SHARD_0000`): pending, parked and last rows, for operators. */
+  readonly outbox: (shard: number | string) => Op<OutboxStats>
 }
 
 export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, env: Record<string, unknown>): DatabaseService<S> => {
@@ -162,7 +183,18 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
         const results = yield* call(shardOf(shardKey, definition.shards), "write", { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
         return results as ReadonlyArray<WriteResult>
       }),
-    realtime: { authorize: (input) => authorizeTable(definition, env, input as DbAuthorizeInput) },
-    outbox: (shard) => call(shard, "outbox", {}),
+    realtime: {
+      authorize: (input) => {
+        const request = ambientRequest()
+        return authorizeTable(definition, env, input as DbAuthorizeInput, request === undefined ? undefined : new URL(request.url).origin)
+      },
+    },
+    outbox: (shard) => {
+      const index = shardIndexOf(shard, definition.shards)
+      if (index === undefined) {
+        return Effect.fail(new NotFound({ what: "shard", message: `${definition.name} has no shard ${JSON.stringify(shard)} (it has ${definition.shards}: ${shardName(0)}${definition.shards > 1 ? `..${shardName(definition.shards - 1)}` : ""})` }))
+      }
+      return Effect.map(call(index, "outbox", {}), (stats) => stats as OutboxStats)
+    },
   }
 }

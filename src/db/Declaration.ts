@@ -59,6 +59,11 @@ export interface DbOptions<S extends Schemas = Schemas> {
    */
   readonly maxRowBytes?: number
   /**
+   * Origin of the change-stream URL in grants (`https://api.example.com` → `wss://api.example.com/realtime-db?...`)
+   * when no request is ambient; default: the ambient request's origin, else a path-only URL.
+   */
+  readonly publicUrl?: string
+  /**
    * Delivery attempts of one change to its hub (sent alone, with backoff) before it is parked and
    * its subscribers get a `resync` frame with `reason: "gap"`. Default 8.
    */
@@ -96,6 +101,7 @@ export interface DatabaseDefinition {
   readonly routePath: string
   readonly maxRowBytes: number
   readonly deliveryAttempts: number
+  readonly publicUrl: string | undefined
   readonly bindings: { readonly shards: string; readonly hubs: string }
 }
 
@@ -180,6 +186,8 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
   if (!Number.isInteger(maxRowBytes) || maxRowBytes < 1_024 || maxRowBytes > MAX_ROW_BYTES_LIMIT) refuse("maxRowBytes", `must be an integer from 1,024 to ${MAX_ROW_BYTES_LIMIT}`)
   const deliveryAttempts = options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS
   if (!Number.isInteger(deliveryAttempts) || deliveryAttempts < 1 || deliveryAttempts > 100) refuse("deliveryAttempts", "must be an integer from 1 to 100")
+  const publicUrl = options.publicUrl
+  if (publicUrl !== undefined && !/^(https?|wss?):\/\/[^/?#\s]+\/?$/.test(publicUrl)) refuse("publicUrl", "must be an origin such as https://api.example.com")
   return {
     name: options.name,
     namespace,
@@ -190,6 +198,7 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
     routePath,
     maxRowBytes,
     deliveryAttempts,
+    publicUrl,
     bindings: { ...DEFAULT_BINDINGS, ...options.bindings },
   }
 }

@@ -26,6 +26,14 @@ const fnv1a = (text: string): number => {
 /** The shard of a shard-key value. */
 export const shardOf = (value: unknown, shards: number): number => (shards === 1 ? 0 : fnv1a(String(value)) % shards)
 
+/** The public name of shard `n` in change messages and `outbox(...)`: `DB_SHARD_0000`, `DB_SHARD_0001`, ... */
+export const shardName = (n: number) => `DB_SHARD_${String(n).padStart(4, "0")}`
+/** Shard `n` from its public name or its index; `undefined` for anything else. */
+export const shardIndexOf = (shard: unknown, shards: number): number | undefined => {
+  const n = typeof shard === "number" ? shard : typeof shard === "string" ? Number(/^DB_SHARD_(\d{4,})$/.exec(shard)?.[1] ?? Number.NaN) : Number.NaN
+  return Number.isInteger(n) && n >= 0 && n < shards ? n : undefined
+}
+
 /** The Durable Object id of shard `n`. */
 export const shardId = (n: number) => `shard-${n}`
 export const shardIndexOfId = (id: string): number => Number(/^shard-(\d+)$/.exec(id)?.[1] ?? Number.NaN)

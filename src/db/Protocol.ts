@@ -68,6 +68,8 @@ export const ForwardedSubscription = Schema.Struct({
   filters: Filters,
   events: Schema.Array(ChangeEventSchema),
   actor: Actor,
+  /** The actor as the grant's issuer wrote it (`{ kind, id, tenantId }`), when it carried metadata. */
+  actorMetadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   /** Grant expiry, epoch ms; null for public tables. */
   expiresAt: Schema.NullOr(Schema.Number),
   since: Schema.optional(Schema.Number),
@@ -89,10 +91,12 @@ export const DatabaseChangeFrame = Schema.Struct({
   database: Schema.String,
   table: Schema.String,
   event: ChangeEventSchema,
-  key: Schema.Unknown,
+  /** The key columns of the row: `{ "id": "post_1" }` (the table's `key` column, default its primary key). */
+  key: Row,
   old: Schema.NullOr(Row),
   new: Schema.NullOr(Row),
-  shard: Schema.Number,
+  /** The shard that committed the change: `DB_SHARD_0000`, `DB_SHARD_0001`, ... */
+  shard: Schema.String,
   requestId: Schema.String,
   /** ISO 8601 commit time. */
   createdAt: Schema.String,
@@ -122,6 +126,8 @@ export const DbReadyFrame = Schema.Struct({
   filters: Filters,
   events: Schema.Array(ChangeEventSchema),
   expiresAt: Schema.NullOr(Schema.Number),
+  /** Who the grant was issued to, with the actor metadata bound into it (absent for public tables). */
+  actor: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
 })
 
 export const ResyncFrame = Schema.Struct({
@@ -140,8 +146,10 @@ export type DbServerFrame = typeof DbServerFrame.Type
 
 /** What `database.realtime.authorize(...)` returns: `new WebSocket(url, protocols)`. */
 export interface DbGrant {
+  /** `wss://host/realtime-db?...` (path-only when no origin is known: browsers resolve it against the page). */
   readonly url: string
+  /** `["durable-realtime.realtime.v1", "durable-realtime.jwt.<token>"]` */
   readonly protocols: ReadonlyArray<string>
-  /** Epoch milliseconds. */
-  readonly expiresAt: number
+  /** ISO 8601. */
+  readonly expiresAt: string
 }

@@ -19,7 +19,7 @@
  */
 import type { Effect } from "effect"
 import { workersEnv } from "../durable/workersEnv.js"
-import { runToPromise } from "../facade.js"
+import { runToPromise, runWithAmbientRequest } from "../facade.js"
 import { dbHandler } from "../http/DbRoutes.js"
 import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"
 import { registerDatabase, resolveDeclaration, type DatabaseDefinition, type DbOptions, type Schemas } from "./Declaration.js"
@@ -38,11 +38,19 @@ export interface RealtimeDatabase<S extends Schemas> {
   readonly outbox: Promised<Pick<DatabaseService<S>, "outbox">>["outbox"]
   /** The change-stream route: answers `routePath`, resolves `undefined` for other paths. */
   readonly handler: (request: Request, env?: unknown) => Promise<Response | undefined>
+  /**
+   * Wrap a Worker's fetch handler: the change-stream route is answered first, and inside `fetch` the
+   * request is ambient, so `realtime.authorize(...)` returns a `wss://` URL on the request's origin.
+   */
+  readonly worker: <Env>(handler: { readonly fetch: (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> }) => ExportedHandler<Env>
+  /** Run `body` with `request` ambient (for routers that do not use `worker(...)`). */
+  readonly withRequest: <A>(request: Request, body: () => A) => A
 }
 
 export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: Record<string, unknown> }): RealtimeDatabase<S> => {
   const definition = resolveDeclaration(options)
   registerDatabase(definition)
+  const handler = dbHandler({ path: definition.routePath })
   let service: DatabaseService<S> | undefined
   const get = () => (service ??= makeDatabase<S>(definition, options.env ?? workersEnv()))
   const promised = <H extends object>(select: () => H): Promised<H> =>
@@ -60,6 +68,10 @@ export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: R
     transaction: (shardKey, writes, opts) => runToPromise(get().transaction(shardKey, writes, opts)),
     realtime: promised(() => get().realtime),
     outbox: (shard) => runToPromise(get().outbox(shard)),
-    handler: dbHandler({ path: definition.routePath }),
+    handler,
+    worker: (inner) => ({
+      fetch: async (request, env, ctx) => (await handler(request, env)) ?? (await runWithAmbientRequest(request, () => inner.fetch(request, env as never, ctx))),
+    }),
+    withRequest: runWithAmbientRequest,
   }
 }

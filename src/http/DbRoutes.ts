@@ -26,7 +26,8 @@ import * as Grants from "../services/Grants.js"
 import { workersEnv } from "../durable/workersEnv.js"
 
 const Params = Schema.Struct({
-  namespace: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
+  // Optional, as in the product document: most apps have one namespace.
+  namespace: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)), { default: () => "default" }),
   database: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
   table: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)),
   filters: Schema.optional(Schema.String.pipe(Schema.maxLength(4096))),
@@ -60,6 +61,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
     let filters: Filters
     let events: ReadonlyArray<ChangeEvent>
     let actor = anonymousActor
+    let actorMetadata: Record<string, unknown> | undefined
     let expiresAt: number | null = null
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((value) => value.trim())
     const tokens = offered.filter((value) => value.startsWith(DB_TOKEN_PROTOCOL_PREFIX))
@@ -80,6 +82,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
       filters = granted
       events = askedEvents ?? grantedEvents
       actor = grant.actor
+      actorMetadata = grant.actorMetadata
       expiresAt = grant.expiresAt
       if (missingRequired(table, filters).length > 0) return yield* new Forbidden({ message: "the grant lacks a required filter" })
     } else {
@@ -98,6 +101,7 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
       filters,
       events,
       actor,
+      ...(actorMetadata === undefined ? {} : { actorMetadata }),
       expiresAt,
       ...(params.since === undefined ? {} : { since: params.since }),
       ...(snapshot ? { snapshot: { limit: params.limit ?? 100, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) } } : {}),

@@ -30,6 +30,8 @@ export const GrantScope = Schema.Struct({
   /** Room, channel or document id; table name for tables. */
   resource: Schema.String,
   actor: Actor,
+  /** Actor metadata bound into the grant as the issuer wrote it (table grants: `{ kind, id, tenantId }`). */
+  actorMetadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   permissions: Schema.Array(Permission),
   filters: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   events: Schema.optional(Schema.Array(Schema.Literal("insert", "update", "delete"))),
