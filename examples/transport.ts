@@ -56,7 +56,9 @@ export const transportRoutes = async (request: Request, url: URL): Promise<Respo
   }
   if (route === "POST /transport/orders") {
     const body = await readJson(request)
-    const order = { id: crypto.randomUUID().slice(0, 8), item: String(body.item ?? "coffee"), by: String(body.by ?? "someone") }
+    // "by" is the session's person, not a name the client typed (a body `by` is ignored).
+    const user = await currentUser(request)
+    const order = { id: crypto.randomUUID().slice(0, 8), item: String(body.item ?? "coffee"), by: user?.name ?? "someone" }
     return Response.json(await sockets.toChannel("orders").broadcast({ event: "new-order", data: order }))
   }
   return new Response("not found", { status: 404 })

@@ -3,9 +3,10 @@
  * `notification` events, and a `WebSocket` that subscribes to the `orders` channel with a message
  * and reads `{ event, data }` frames.
  */
-import { $, api, currentUser, initPage, showError, showStatus, withUser } from "./ui.js"
+import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
 
-initPage()
+// Logs in if needed: the transport routes know the person from the session cookie.
+await initPage()
 const user = currentUser()
 let streamOpen = false
 let subscribed = false
@@ -17,7 +18,7 @@ const append = (list: string, text: string) => {
   $(list).prepend(item)
 }
 
-const source = new EventSource(withUser("/transport/events"))
+const source = new EventSource("/transport/events")
 source.addEventListener("open", () => {
   streamOpen = true
   update()
@@ -31,7 +32,7 @@ source.onerror = () => {
   showStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting")
 }
 
-const socketUrl = new URL(withUser("/transport/ws"), location.href)
+const socketUrl = new URL("/transport/ws", location.href)
 socketUrl.protocol = location.protocol === "https:" ? "wss:" : "ws:"
 const socket = new WebSocket(socketUrl)
 socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "subscribe", channel: "orders" })))
