@@ -50,7 +50,6 @@ export interface Declared {
   readonly identify: Identify | undefined
   readonly handlers: SocketHandlers
   readonly channels: Map<string, ChannelHandlers>
-  readonly maxBufferedBytes: number
   readonly binding: string
   readonly config: ResolvedConfig
   /** Set at the first call that serves traffic: later declarations are refused. */

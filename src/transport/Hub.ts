@@ -160,7 +160,7 @@ export const makeTransportHub = Effect.gen(function* () {
       if (connection.transport === "sse") {
         const initial = yield* Effect.either(readInitial(request))
         if (initial._tag === "Left") return errorResponse(initial.left)
-        return yield* openStream(connection, initial.right, declared.maxBufferedBytes)
+        return yield* openStream(connection, initial.right)
       }
       if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
         return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade request" }))
@@ -189,11 +189,11 @@ export const makeTransportHub = Effect.gen(function* () {
       return yield* Effect.mapError(Schema.decodeUnknown(Schema.Array(TransportEvent))(json), (error) => invalidInputFromParseError(error, "initial"))
     })
 
-  const openStream = (connection: ForwardedConnection, initial: ReadonlyArray<TransportEvent>, maxBufferedBytes: number) =>
+  const openStream = (connection: ForwardedConnection, initial: ReadonlyArray<TransportEvent>) =>
     Effect.gen(function* () {
       const id = connection.connectionId
       const stream = makeSseStream({
-        maxBufferedBytes,
+        maxBufferedBytes: config.sseBufferBytes,
         onEnd: () => {
           streams.delete(id)
           connections.removeSink(id)
@@ -266,7 +266,7 @@ export const makeTransportHub = Effect.gen(function* () {
         return safeClose(socket, 1011, "transport instance not declared")
       }
       const now = yield* Clock.currentTimeMillis
-      const verdict = guard.check(attachment.connectionId, message, now)
+      const verdict = guard.check(attachment.connectionId, attachment.actorId ?? attachment.connectionId, message, now)
       if (verdict._tag !== "Ok") {
         safeSend(socket, errorFrame(verdict.error))
         if (verdict.close !== undefined) safeClose(socket, verdict.close.code, verdict.close.reason)

@@ -1,16 +1,17 @@
 /**
  * Guards on what a client sends over a transport socket, before anything parses it: frame size
- * (`maxFrameBytes`) and a per-connection token bucket (`rateLimit`), with the same close codes as
- * the room sockets (1009 too big, 4009 rate limited after repeated strikes).
+ * (`maxFrameBytes`), then the shared `RateBudget` (frames and bytes, per connection and per user),
+ * with the same close codes as the room sockets (1009 too big, 4009 after repeated rate strikes).
  *
- * Buckets live in memory: hibernation forgets them, which only refills them.
+ * Budgets and strikes live in memory: hibernation forgets them, which only refills them.
  *
  * @since 0.1.0
  */
 import type { ResolvedConfig } from "../Config.js"
 import { CloseCode, LimitExceeded, PayloadTooLarge } from "../RealtimeError.js"
+import { describeRefusal, makeRateBudget } from "../services/RateBudget.js"
 
-/** Rate-limited frames tolerated (within the window) before the socket is closed. */
+/** Rate-limited messages tolerated (within the window) before the socket is closed. */
 export const MAX_RATE_STRIKES = 20
 const RATE_STRIKE_WINDOW_MS = 10_000
 
@@ -25,11 +26,13 @@ const sizeOf = (message: string | ArrayBuffer, limit: number): number => {
   return new TextEncoder().encode(message).byteLength
 }
 
-export const makeSocketGuard = (config: Pick<ResolvedConfig, "maxFrameBytes" | "rateLimit">) => {
-  const buckets = new Map<string, { tokens: number; at: number; strikes: number; lastStrikeAt: number }>()
+export const makeSocketGuard = (config: Pick<ResolvedConfig, "maxFrameBytes" | "rateLimit" | "actorRateLimit">) => {
+  const budget = makeRateBudget({ connection: config.rateLimit, actor: config.actorRateLimit })
+  const strikes = new Map<string, { count: number; lastAt: number }>()
   const ok: Verdict = { _tag: "Ok" }
   return {
-    check: (connectionId: string, message: string | ArrayBuffer, now: number): Verdict => {
+    /** Admit one message of a connection of `userId`, or say why not (and whether to close). */
+    check: (connectionId: string, userId: string, message: string | ArrayBuffer, now: number): Verdict => {
       const size = sizeOf(message, config.maxFrameBytes)
       if (size > config.maxFrameBytes) {
         return {
@@ -38,25 +41,23 @@ export const makeSocketGuard = (config: Pick<ResolvedConfig, "maxFrameBytes" | "
           close: { code: CloseCode.tooBig, reason: "message too big" },
         }
       }
-      let bucket = buckets.get(connectionId)
-      if (bucket === undefined) buckets.set(connectionId, (bucket = { tokens: config.rateLimit.burst, at: now, strikes: 0, lastStrikeAt: 0 }))
-      bucket.tokens = Math.min(config.rateLimit.burst, bucket.tokens + ((now - bucket.at) / 1000) * config.rateLimit.perSecond)
-      bucket.at = now
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1
-        return ok
-      }
-      if (now - bucket.lastStrikeAt > RATE_STRIKE_WINDOW_MS) bucket.strikes = 0
-      bucket.lastStrikeAt = now
-      bucket.strikes++
+      const refusal = budget.admit(connectionId, userId, typeof message === "string" ? message.length : message.byteLength, now)
+      if (refusal === undefined) return ok
+      let strike = strikes.get(connectionId)
+      if (strike === undefined) strikes.set(connectionId, (strike = { count: 0, lastAt: 0 }))
+      // Abuse is a sustained pattern: strikes older than the window are forgiven.
+      if (now - strike.lastAt > RATE_STRIKE_WINDOW_MS) strike.count = 0
+      strike.lastAt = now
+      strike.count++
       return {
         _tag: "Refused",
-        error: new LimitExceeded({ limit: "rate", message: `more than ${config.rateLimit.perSecond} messages per second` }),
-        ...(bucket.strikes >= MAX_RATE_STRIKES ? { close: { code: CloseCode.rateLimited, reason: "rate limit exceeded" } } : {}),
+        error: new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) }),
+        ...(strike.count >= MAX_RATE_STRIKES ? { close: { code: CloseCode.rateLimited, reason: "rate limit exceeded" } } : {}),
       }
     },
     forget: (connectionId: string) => {
-      buckets.delete(connectionId)
+      budget.forget(connectionId)
+      strikes.delete(connectionId)
     },
   }
 }

@@ -54,8 +54,8 @@ export interface TransportOptions extends SocketHandlers {
   readonly maxBufferedBytes?: number
   /** Largest message a socket client may send, in bytes. Default 64 KiB. */
   readonly maxFrameBytes?: number
-  /** Per-socket token bucket for client messages. Default 50/s, burst 100. */
-  readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number }
+  /** Per-socket budget for client messages (frames and bytes). Default 50/s, burst 100; 256 KiB/s, burst 1 MiB. Each user's sockets together also share the instance's `actorRateLimit` defaults. */
+  readonly rateLimit?: { readonly perSecond?: number; readonly burst?: number; readonly bytesPerSecond?: number; readonly bytesBurst?: number }
   /** The hub's Durable Object binding. Default `REALTIME_TRANSPORT`. */
   readonly binding?: string
   /** The Worker's env, when not read from `cloudflare:workers`. */
@@ -125,6 +125,7 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
     ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    ...(options.maxBufferedBytes === undefined ? {} : { sseBufferBytes: options.maxBufferedBytes }),
   })
   const declared: Declared = declare({
     name,
@@ -133,7 +134,6 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     identify: options.identify,
     handlers: { ...(options.onMessage === undefined ? {} : { onMessage: options.onMessage }), ...(options.onClose === undefined ? {} : { onClose: options.onClose }) },
     channels: new Map(),
-    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     binding: options.binding ?? DEFAULT_BINDING,
     config,
     sealed: false,
@@ -241,8 +241,8 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
       const result = runToPromise(prepare(event)).then((prepared) => {
         if (!dispatched) {
           queuedBytes += prepared.frame.length
-          if (queuedBytes > declared.maxBufferedBytes) {
-            throw new LimitExceeded({ limit: "frame", message: `more than ${declared.maxBufferedBytes} bytes sent before the stream opened` })
+          if (queuedBytes > config.sseBufferBytes) {
+            throw new LimitExceeded({ limit: "frame", message: `more than ${config.sseBufferBytes} bytes sent before the stream opened` })
           }
           queued.push(prepared.event)
           return opened.then((open) => ({ delivered: open ? 1 : 0 }))
