@@ -48,18 +48,18 @@ export const transportRoutes = async (request: Request, url: URL): Promise<Respo
     return response
   }
   if (route === "GET /transport/ws") return sockets.upgrade(request)
-  if (route === "POST /transport/notify") {
-    const body = await readJson(request)
-    const event = { event: "notification", data: { message: String(body.message ?? "Hello") } }
-    const to = typeof body.to === "string" && body.to !== "" ? body.to.toLowerCase() : undefined
-    return Response.json(to === undefined ? await notifications.broadcast(event) : await notifications.sendTo(to, event))
-  }
-  if (route === "POST /transport/orders") {
-    const body = await readJson(request)
-    // "by" is the session's person, not a name the client typed (a body `by` is ignored).
+  if (route === "POST /transport/notify" || route === "POST /transport/orders") {
+    // Writes need a session; the person is the session's, never a body field.
     const user = await currentUser(request)
-    const order = { id: crypto.randomUUID().slice(0, 8), item: String(body.item ?? "coffee"), by: user?.name ?? "someone" }
-    return Response.json(await sockets.toChannel("orders").broadcast({ event: "new-order", data: order }))
+    if (user === undefined) return Response.json({ error: { _tag: "Unauthorized", message: "log in first (POST /login)" } }, { status: 401 })
+    const body = await readJson(request)
+    if (route === "POST /transport/orders") {
+      const order = { id: crypto.randomUUID().slice(0, 8), item: String(body.item ?? "coffee").slice(0, 80), by: user.name ?? user.id }
+      return Response.json(await sockets.toChannel("orders").broadcast({ event: "new-order", data: order }))
+    }
+    const event = { event: "notification", data: { message: String(body.message ?? "Hello").slice(0, 200), from: user.name ?? user.id } }
+    // `everyone`: broadcast to every stream; otherwise sendTo(my user id): every tab of mine, nobody else's.
+    return Response.json(body.everyone === true ? await notifications.broadcast(event) : await notifications.sendTo(user.id, event))
   }
   return new Response("not found", { status: 404 })
 }

@@ -3,11 +3,10 @@
  * `notification` events, and a `WebSocket` that subscribes to the `orders` channel with a message
  * and reads `{ event, data }` frames.
  */
-import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
+import { $, api, initPage, showError, showStatus } from "./ui.js"
 
-// Logs in if needed: the transport routes know the person from the session cookie.
+// The session cookie (set by initPage's login) identifies this page on both connections.
 await initPage()
-const user = currentUser()
 let streamOpen = false
 let subscribed = false
 const update = () => showStatus(streamOpen && subscribed ? "live" : "connecting")
@@ -24,8 +23,8 @@ source.addEventListener("open", () => {
   update()
 })
 source.addEventListener("notification", (event) => {
-  const data = JSON.parse((event as MessageEvent<string>).data) as { message: string }
-  append("#notifications", data.message)
+  const data = JSON.parse((event as MessageEvent<string>).data) as { message: string; from?: string }
+  append("#notifications", data.from === undefined ? data.message : `${data.message} (from ${data.from})`)
 })
 source.onerror = () => {
   streamOpen = false
@@ -59,10 +58,9 @@ socket.addEventListener("close", () => {
   showStatus("closed")
 })
 
-$("#notify").addEventListener("click", () =>
-  api("/transport/notify", { method: "POST", body: JSON.stringify({ to: $<HTMLInputElement>("#to").value.trim(), message: $<HTMLInputElement>("#message").value }) }).catch(showError),
-)
-$("#order").addEventListener("click", () =>
-  api("/transport/orders", { method: "POST", body: JSON.stringify({ item: $<HTMLInputElement>("#item").value, by: user }) }).catch(showError),
-)
+const notify = (everyone: boolean) =>
+  api("/transport/notify", { method: "POST", body: JSON.stringify({ everyone, message: $<HTMLInputElement>("#message").value }) }).catch(showError)
+$("#notify-me").addEventListener("click", () => notify(false))
+$("#notify-all").addEventListener("click", () => notify(true))
+$("#order").addEventListener("click", () => api("/transport/orders", { method: "POST", body: JSON.stringify({ item: $<HTMLInputElement>("#item").value }) }).catch(showError))
 $("#echo").addEventListener("click", () => socket.send($<HTMLInputElement>("#echo-text").value))

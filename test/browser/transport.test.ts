@@ -36,16 +36,24 @@ afterAll(async () => {
   await server?.stop()
 })
 
+/** Log a browser context in (POST /login): the session cookie identifies both its connections. */
+const logIn = async (context: BrowserContext, name: string) => {
+  const response = await context.request.post(`${server.url}/login`, { data: { name } })
+  expect(response.status()).toBe(200)
+}
+
 const open = async (context: BrowserContext, user: string): Promise<Page> => {
+  await logIn(context, user)
   const page = await context.newPage()
   page.on("pageerror", (error) => console.error(`[${user}] page error: ${error.message}`))
-  await page.goto(`${server.url}/transport?user=${user}`)
+  await page.goto(`${server.url}/transport`)
+  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
   await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
   return page
 }
 
 describe("transport page in Chromium", () => {
-  it("an SSE notification reaches only its user, a WebSocket channel broadcast reaches every subscriber, and the socket echoes", async () => {
+  it("an SSE notification sent to a user reaches only that user, a broadcast reaches everyone, a WebSocket channel broadcast reaches every subscriber, and the socket echoes", async () => {
     const user = (name: string) => `${name}${Date.now().toString(36)}`
     const adaName = user("Ada")
     const bobName = user("Bob")
@@ -54,10 +62,16 @@ describe("transport page in Chromium", () => {
     // Each stream got the welcome notification the route sends as it opens.
     await expect.poll(() => bobPage.locator("#notifications li").allTextContents()).toContain("Connected: notifications arrive here")
 
-    await adaPage.fill("#to", bobName)
-    await adaPage.fill("#message", "Your order shipped")
-    await adaPage.click("#notify")
-    await expect.poll(() => bobPage.locator("#notifications li").allTextContents(), { timeout: 3000 }).toContain("Your order shipped")
+    // sendTo(my user id): Bob's own notification reaches Bob, not Ada.
+    await bobPage.fill("#message", "Your order shipped")
+    await bobPage.click("#notify-me")
+    await expect.poll(() => bobPage.locator("#notifications li").allTextContents(), { timeout: 3000 }).toContain(`Your order shipped (from ${bobName})`)
+    // broadcast: Ada's reaches both.
+    await adaPage.fill("#message", "Lunch is here")
+    await adaPage.click("#notify-all")
+    for (const page of [adaPage, bobPage]) {
+      await expect.poll(() => page.locator("#notifications li").allTextContents(), { timeout: 3000 }).toContain(`Lunch is here (from ${adaName})`)
+    }
 
     await adaPage.fill("#item", "green tea")
     await adaPage.click("#order")
@@ -69,7 +83,7 @@ describe("transport page in Chromium", () => {
     await expect.poll(() => bobPage.locator("#echoes li").allTextContents(), { timeout: 3000 }).toEqual([`${bobName}: ping from bob`])
 
     // sendTo(user) went to Bob only.
-    expect(await adaPage.locator("#notifications li").allTextContents()).not.toContain("Your order shipped")
+    expect(await adaPage.locator("#notifications li").allTextContents()).not.toContain(`Your order shipped (from ${bobName})`)
     await adaPage.screenshot({ path: join(artifacts, "transport-ada.png"), fullPage: true })
     await bobPage.screenshot({ path: join(artifacts, "transport-bob.png"), fullPage: true })
     await adaPage.close()
