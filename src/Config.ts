@@ -13,6 +13,7 @@
 import type { Effect } from "effect"
 import { InstanceNotDeclared, type RealtimeError } from "./RealtimeError.js"
 import type { Actor } from "./schema/Common.js"
+import type { CurrentRequest } from "./services/Identity.js"
 
 /** Header names for {@link Identify} built by `identityFromHeaders` (an explicit opt-in). */
 export interface IdentityHeaders {
@@ -96,14 +97,13 @@ export type IdentifyResult = Actor | undefined | null
 
 /**
  * The application's answer to "who sent this request?". Runs in the Worker (never in a Durable
- * Object) with the current request and the Worker's env; sync, async or an Effect. A typed
- * failure (e.g. `Unauthorized`) fails the operation; a throw or an invalid actor is a
- * `ConfigurationError`.
+ * Object) with the current request and the Worker's env: a function answering sync, async or with
+ * an Effect, or an Effect that reads `CurrentRequest` itself. A typed failure (e.g.
+ * `Unauthorized`) fails the operation; a throw or an invalid actor is a `ConfigurationError`.
  */
-export type Identify = (
-  request: Request,
-  env: Record<string, unknown>,
-) => IdentifyResult | Promise<IdentifyResult> | Effect.Effect<IdentifyResult, RealtimeError>
+export type Identify =
+  | ((request: Request, env: Record<string, unknown>) => IdentifyResult | Promise<IdentifyResult> | Effect.Effect<IdentifyResult, RealtimeError>)
+  | Effect.Effect<IdentifyResult, RealtimeError, CurrentRequest>
 
 export interface RateLimitOptions {
   readonly perSecond: number

@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest"
 import { CurrentRequest, Realtime, type Actor } from "../src/index.js"
 import { runExit, failureOf, runTest, uniqueId } from "./helpers.js"
-import { headerIdentityInstance, identifiedInstance, testInstance } from "./worker.js"
+import { effectIdentifiedInstance, headerIdentityInstance, identifiedInstance, testInstance } from "./worker.js"
 
 /** Every header a client could use to claim an identity under the default names. */
 const spoofing = { "x-user-id": "ada", "x-user-name": "Ada", "x-client-id": "ada-laptop", "x-edge-user": "ada" }
@@ -67,6 +67,15 @@ describe("S6 actors come from the application: identify(request) decides, server
     expect(viaEffect.message.actor.id).toBe("carol")
     const members = await identifiedInstance.room(roomId).members()
     expect(members.members.map((m) => m.actor.id)).toEqual(["bob"])
+  })
+
+  it("identify may be an Effect that reads CurrentRequest itself", async () => {
+    const roomId = uniqueId("identify-effect")
+    const request = asRequest({ "x-test-session": "valid:carol", ...spoofing })
+    const carol = await effectIdentifiedInstance.withRequest(request, () => effectIdentifiedInstance.room(roomId).publish({ type: "a" }))
+    expect(carol.message.actor).toEqual({ type: "user", id: "carol" })
+    const nobody = await effectIdentifiedInstance.withRequest(asRequest(spoofing), () => effectIdentifiedInstance.room(roomId).publish({ type: "b" }))
+    expect(nobody.message.actor).toEqual({ type: "anonymous", id: "anonymous" })
   })
 
   it("no answer is anonymous; an explicit actor from server code wins", async () => {

@@ -3,7 +3,7 @@
  * classes) plus instances with small limits for tests, and the live routes in front.
  */
 import { Effect } from "effect"
-import { identityFromHeaders, realtime, Unauthorized, type Actor } from "../src/index.js"
+import { CurrentRequest, identityFromHeaders, realtime, Unauthorized, type Actor } from "../src/index.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
 import { testDb } from "./db-schema.js"
@@ -43,6 +43,12 @@ const testIdentify = (request: Request) => {
   }
 }
 export const identifiedInstance = realtime({ name: "identified", identify: testIdentify })
+
+/** `identify` as an Effect that reads the request itself: a (test) session header checked server-side. */
+export const effectIdentifiedInstance = realtime({
+  name: "identified-effect",
+  identify: Effect.map(CurrentRequest, (request): Actor | undefined => (request.headers.get("x-test-session") === "valid:carol" ? { type: "user", id: "carol" } : undefined)),
+})
 
 /** Small limits so pruning, idling and payload checks are quick to reach. */
 export const testInstance = realtime({ name: "test", historyLimit: 20, maxPayloadBytes: 1024, idleAfterMs: 200 })

@@ -46,7 +46,7 @@ export const actorFromHeaders = (headers: Headers, names: IdentityHeaders = {}):
  */
 export const identityFromHeaders =
   (names: IdentityHeaders = {}): Identify =>
-  (request) =>
+  (request: Request) =>
     actorFromHeaders(request.headers, names)
 
 const isRealtimeError = Schema.is(RealtimeError)
@@ -63,9 +63,12 @@ const misconfigured = (message: string): ConfigurationError => {
   return new ConfigurationError({ setting: "identify", message })
 }
 
+type IdentifyFunction = Exclude<Identify, Effect.Effect<any, any, any>>
+
 const runIdentify = (identify: Identify, request: Request, env: Record<string, unknown>): Effect.Effect<IdentifyResult, RealtimeError> =>
   Effect.suspend(() => {
-    let answer: ReturnType<Identify>
+    if (Effect.isEffect(identify)) return Effect.provideService(identify, CurrentRequest, request)
+    let answer: ReturnType<IdentifyFunction>
     try {
       answer = identify(request, env)
     } catch (error) {
