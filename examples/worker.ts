@@ -12,6 +12,7 @@ import { liveRoutes } from "./routes/live.js"
 import { currentUser, requireUser, requireUserEffect, sessionRoutes } from "./routes/session.js"
 import { appDb, dbRoutes } from "./db.js"
 import { transportRoutes } from "./transport.js"
+import { inspectorRoutes } from "./routes/inspector.js"
 
 export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, RealtimeRoom, RealtimeTableHub, RealtimeTransportHub } from "../src/durable/index.js"
 
@@ -97,12 +98,15 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
   }
 }
 
+/** The inspector's JSON routes behind the example's admin check (routes/inspector.ts). */
+const inspector = inspectorRoutes(live)
+
 export default live.worker({
   async fetch(request, env) {
     const url = new URL(request.url)
     const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
     if (stream !== undefined) return stream
-    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await promiseRoutes(request, url))
+    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await inspector(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })

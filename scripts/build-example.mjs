@@ -6,10 +6,14 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const pages = ["chat", "editor", "dashboard", "feed", "transport"].filter((page) => readdirSync(join(root, "examples/web")).includes(`${page}.ts`))
+const files = readdirSync(join(root, "examples/web"))
+// Plain pages (.ts) and the React pages (.tsx, on durable-realtime/react).
+const entries = ["chat.ts", "editor.ts", "dashboard.ts", "feed.ts", "transport.ts", "react-chat.tsx", "react-editor.tsx", "react-feed.tsx", "inspector.tsx"].filter((file) => files.includes(file))
+const pages = entries.map((file) => file.replace(/\.tsx?$/, ""))
 
 await build({
-  entryPoints: pages.map((page) => join(root, "examples/web", `${page}.ts`)),
+  entryPoints: entries.map((file) => join(root, "examples/web", file)),
+  jsx: "automatic",
   outdir: join(root, "examples/public/build"),
   bundle: true,
   format: "esm",
