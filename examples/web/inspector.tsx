@@ -172,4 +172,4 @@ const Inspector = () => {
   )
 }
 
-mount(<Inspector />)
+void mount(<Inspector />)

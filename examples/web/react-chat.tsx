@@ -103,7 +103,7 @@ const Chat = ({ roomId }: { roomId: string }) => {
 }
 
 const roomId = param("room", "lobby")
-mount(
+void mount(
   <RoomProvider id={roomId} initialPresence={{ typing: false }}>
     <Chat roomId={roomId} />
   </RoomProvider>,

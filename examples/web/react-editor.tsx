@@ -8,8 +8,7 @@ import { EditorView, keymap, lineNumbers } from "@codemirror/view"
 import { useEffect, useRef, useState } from "react"
 import { yCollab } from "y-codemirror.next"
 import { useYDoc } from "../../src/react/index.js"
-import { mount, Page, param } from "./react-ui.js"
-import { currentUser } from "./ui.js"
+import { mount, myName, Page, param } from "./react-ui.js"
 
 const colors = ["#e11d48", "#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2"]
 
@@ -21,7 +20,7 @@ const Editor = ({ docId }: { docId: string }) => {
   useEffect(() => {
     if (awareness === undefined || host.current === null) return
     const text = doc.getText("codemirror")
-    awareness.setLocalStateField("user", { name: currentUser(), color: colors[doc.clientID % colors.length], colorLight: "#e5e7eb" })
+    awareness.setLocalStateField("user", { name: myName(), color: colors[doc.clientID % colors.length], colorLight: "#e5e7eb" })
     const view = new EditorView({
       parent: host.current,
       state: EditorState.create({
@@ -55,4 +54,4 @@ const Editor = ({ docId }: { docId: string }) => {
   )
 }
 
-mount(<Editor docId={param("doc", "notes")} />)
+void mount(<Editor docId={param("doc", "notes")} />)

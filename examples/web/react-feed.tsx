@@ -47,4 +47,4 @@ const Feed = ({ tenantId }: { tenantId: string }) => {
   )
 }
 
-mount(<Feed tenantId={param("tenant", "acme")} />)
+void mount(<Feed tenantId={param("tenant", "acme")} />)

@@ -5,15 +5,22 @@
 import { StrictMode, type ReactNode } from "react"
 import { createRoot } from "react-dom/client"
 import { RealtimeProvider, type GrantFetcher, type HistoryLoader } from "../../src/react/index.js"
-import { api, currentUser, describeError, withUser } from "./ui.js"
+import { api, describeError, ensureSession, type Me } from "./ui.js"
+
+let me: Me | undefined
+/** My display name, as the session says (after `mount`). */
+export const myName = (): string => me?.name ?? ""
 
 const grantPaths: Record<string, string> = { room: "rooms", channel: "channels", crdtRoom: "docs" }
 
-/** Grants from the example's routes: rooms, channels and documents by id, tables by the tenant filter. */
+/**
+ * Grants from the example's routes (they read who you are from the session cookie): rooms,
+ * channels and documents by id, tables by the tenant filter.
+ */
 export const grant: GrantFetcher = ((kind, id, { filters }) =>
   kind === "table"
-    ? api("/db/grants", { method: "POST", body: JSON.stringify({ tenantId: filters?.tenantId, userId: currentUser() }) })
-    : api(withUser(`/api/grants/${grantPaths[kind]}/${encodeURIComponent(id)}`))) as GrantFetcher
+    ? api("/db/grants", { method: "POST", body: JSON.stringify({ tenantId: filters?.tenantId }) })
+    : api(`/api/grants/${grantPaths[kind]}/${encodeURIComponent(id)}`)) as GrantFetcher
 
 /** History pages from the example's routes (newest first; the hooks order them). */
 export const history: HistoryLoader = (kind, id, { limit, cursor }) =>
@@ -31,7 +38,7 @@ const PAGES = [
 
 /** The header every page has: navigation, who I am, the connection state; and an error line. */
 export const Page = (props: { readonly status?: keyof typeof LABELS; readonly error?: unknown; readonly children: ReactNode }) => {
-  const user = currentUser()
+  const user = myName()
   const error = describeError(props.error)
   return (
     <>
@@ -39,7 +46,7 @@ export const Page = (props: { readonly status?: keyof typeof LABELS; readonly er
         <strong>durable-realtime · React</strong>
         <nav>
           {PAGES.map(([path, label]) => (
-            <a key={path} href={`${path}?user=${encodeURIComponent(user)}`} aria-current={location.pathname === path ? "page" : undefined}>
+            <a key={path} href={path} aria-current={location.pathname === path ? "page" : undefined}>
               {label}
             </a>
           ))}
@@ -61,8 +68,12 @@ export const Page = (props: { readonly status?: keyof typeof LABELS; readonly er
   )
 }
 
-/** Render a page under Strict Mode (effects run twice in development: the hooks keep one socket). */
-export const mount = (app: ReactNode) =>
+/**
+ * Log in if needed (the session cookie; `?user=` picks the name), then render the page under
+ * Strict Mode (effects run twice in development: the hooks keep one socket).
+ */
+export const mount = async (app: ReactNode) => {
+  me = await ensureSession()
   createRoot(document.getElementById("root")!).render(
     <StrictMode>
       <RealtimeProvider grant={grant} history={history}>
@@ -70,5 +81,6 @@ export const mount = (app: ReactNode) =>
       </RealtimeProvider>
     </StrictMode>,
   )
+}
 
 export const param = (name: string, fallback: string) => new URL(location.href).searchParams.get(name) ?? fallback

@@ -72,7 +72,7 @@ export const api = async <A>(path: string, init: RequestInit = {}): Promise<A> =
  * `?user=` that differs from the session's name logs in afresh. The server, not this page,
  * decides the user id; nothing here is sent as an identity afterwards.
  */
-const ensureSession = async (): Promise<Me> => {
+export const ensureSession = async (): Promise<Me> => {
   const wanted = new URL(location.href).searchParams.get("user")?.trim() || undefined
   const current = await fetch("/me", { credentials: "same-origin" }).then((response) => (response.ok ? (response.json() as Promise<{ actor: Me }>) : undefined))
   if (current !== undefined && (wanted === undefined || current.actor.name === wanted)) return current.actor

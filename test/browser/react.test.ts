@@ -32,9 +32,16 @@ beforeAll(async () => {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   })
-  ada = await browser.newContext()
-  bob = await browser.newContext()
+  ada = await logIn(await browser.newContext(), "Ada")
+  bob = await logIn(await browser.newContext(), "Bob")
 }, 90_000)
+
+/** Log a browser context in (POST /login), as the app's browser test does: the session cookie lands in its jar. */
+async function logIn(context: BrowserContext, name: string): Promise<BrowserContext> {
+  const response = await context.request.post(`${server.url}/login`, { data: { name } })
+  expect(response.status()).toBe(200)
+  return context
+}
 
 afterAll(async () => {
   await browser?.close()
@@ -53,7 +60,9 @@ const open = async (context: BrowserContext, path: string, user: string) => {
       if (typeof frame.payload === "string" && frame.payload.startsWith('{"type":"presence"')) presenceFrames.push(Date.now())
     })
   })
-  await page.goto(`${server.url}${path}${path.includes("?") ? "&" : "?"}user=${user}`)
+  // No ?user=: the page finds who it is from the session cookie.
+  await page.goto(`${server.url}${path}`)
+  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
   await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
   return { page, sockets, presenceFrames }
 }
