@@ -9,10 +9,8 @@
 import { createRealtime, type TransportSocket } from "../src/transport/index.js"
 import { currentUser } from "./routes/session.js"
 
-const identify = async (request: Request) => {
-  const user = await currentUser(request)
-  return user === undefined ? null : { id: user.id, ...(user.name === undefined ? {} : { name: user.name }) }
-}
+/** The session's person, as every route of the example app sees it (the same `identify` as `live`). */
+const identify = currentUser
 
 /** Notifications: one SSE stream per open page. */
 export const notifications = createRealtime({ name: "example-notifications", driver: "sse", identify })

@@ -154,6 +154,14 @@ describe("transport hub: identity fails closed", () => {
     expect(anonymous.response.status).toBe(401)
     expect(((await anonymous.response.json()) as { error: { message: string } }).error.message).toContain("identify")
   })
+
+  it("an identify that throws or answers a non-actor refuses with ConfigurationError (500), as realtime() instances do", async () => {
+    for (const user of ["ada", "garbage"]) {
+      const stream = await openStream("/seed004/broken-identify/sse", user)
+      expect(stream.response.status).toBe(500)
+      expect(((await stream.response.json()) as { error: { _tag: string } }).error._tag).toBe("ConfigurationError")
+    }
+  })
 })
 
 describe("transport hub: bounded SSE buffer", () => {

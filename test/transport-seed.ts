@@ -10,7 +10,7 @@ import { createRealtime } from "../src/transport/index.js"
 
 const identify = (request: Request) => {
   const id = request.headers.get("x-test-user")
-  return id === null || id === "" ? null : { id }
+  return id === null || id === "" ? null : { type: "user" as const, id }
 }
 
 // --- Server-Sent Events -------------------------------------------------------------------
@@ -96,6 +96,14 @@ export const limited = createRealtime({
 limited.channel("room-1")
 export const limitedSse = createRealtime({ name: "transport-limits-sse", driver: "sse", identify, maxConnections: 2, heartbeat: 300, maxBufferedBytes: 16 * 1024 })
 export const anonymous = createRealtime({ name: "transport-no-identify", driver: "sse" })
+export const brokenIdentify = createRealtime({
+  name: "transport-identify-throws",
+  driver: "sse",
+  identify: (request) => {
+    if (request.headers.get("x-test-user") === "garbage") return { id: 42 } as never
+    throw new Error("session store down")
+  },
+})
 
 /** The router of the test Worker for these examples. */
 export const seedRoutes = async (request: Request): Promise<Response | undefined> => {
@@ -113,6 +121,8 @@ export const seedRoutes = async (request: Request): Promise<Response | undefined
       return limitedSse.sse(request).response
     case "/seed004/anonymous/sse":
       return anonymous.sse(request).response
+    case "/seed004/broken-identify/sse":
+      return brokenIdentify.sse(request).response
     default:
       return undefined
   }

@@ -40,14 +40,11 @@ export interface ChannelHandlers {
   readonly onLeave?: (socket: TransportSocket, userId: string) => unknown
 }
 
-export type Identify = (request: Request) => TransportIdentity | null | undefined | Promise<TransportIdentity | null | undefined>
-
 export interface Declared {
   readonly name: string
   /** The instance key of the hub's address (kept apart from `realtime({ name })` instances). */
   readonly key: string
   readonly driver: "sse" | "websocket"
-  readonly identify: Identify | undefined
   readonly handlers: SocketHandlers
   readonly channels: Map<string, ChannelHandlers>
   readonly binding: string

@@ -11,7 +11,7 @@
  * import { createRealtime } from "durable-realtime/transport"
  * export { RealtimeTransportHub } from "durable-realtime/durable"
  *
- * const realtime = createRealtime({ driver: "sse", identify: (request) => sessionUser(request) })
+ * const realtime = createRealtime({ driver: "sse", identify: (request) => sessionUser(request) }) // { type: "user", id, name? } | null
  * export async function GET(request: Request) {
  *   const { response, stream } = realtime.sse(request)
  *   stream.send({ event: "notification", data: { message: "You have a new message" } })
@@ -23,7 +23,8 @@
  */
 import { waitUntil } from "cloudflare:workers"
 import { Effect, Schema } from "effect"
-import { registerInstance } from "../Config.js"
+import { registerInstance, type Identify } from "../Config.js"
+import { CurrentRequest, currentCaller } from "../services/Identity.js"
 import { errorResponse } from "../actors/LiveGrant.js"
 import { AddressHeaders } from "../actors/Actor.js"
 import { workersEnv } from "../durable/workersEnv.js"
@@ -31,7 +32,7 @@ import { runToPromise } from "../facade.js"
 import { objectName, type ActorNamespace } from "../internal/rpc.js"
 import { InvalidInput, invalidInputFromParseError, LimitExceeded, StorageFailure, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { localHub } from "./Ambient.js"
-import { declare, instanceKey, type ChannelHandlers, type Declared, type Identify, type SocketHandlers } from "./Declarations.js"
+import { declare, instanceKey, type ChannelHandlers, type Declared, type SocketHandlers } from "./Declarations.js"
 import { prepareEvent } from "./Frames.js"
 import { CONNECTION_HEADER } from "./Hub.js"
 import { callHub, HUB_ID, HUB_KIND, HubOps } from "./Ops.js"
@@ -46,7 +47,11 @@ export interface TransportOptions extends SocketHandlers {
   readonly heartbeat?: number
   /** Open connections (streams + sockets) of the instance; the next one gets 503. Default 10,000. */
   readonly maxConnections?: number
-  /** Who a request is: `{ id, name? }`, or null to refuse it (401). Without it every connection is refused. */
+  /**
+   * Who a request is — the same option as `realtime({ identify })`: `(request, env)` answers an
+   * actor `{ type: "user", id, name? }` (sync, Promise or Effect), or null to refuse it (401).
+   * Without it every connection is refused. A throw or a non-actor is a `ConfigurationError` (500).
+   */
   readonly identify?: Identify
   /** Largest event (`{ event, data }` as JSON), in bytes. Default 64 KiB. */
   readonly maxPayloadBytes?: number
@@ -126,12 +131,12 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     ...(options.maxBufferedBytes === undefined ? {} : { sseBufferBytes: options.maxBufferedBytes }),
+    ...(options.identify === undefined ? {} : { identify: options.identify }),
   })
   const declared: Declared = declare({
     name,
     key,
     driver,
-    identify: options.identify,
     handlers: { ...(options.onMessage === undefined ? {} : { onMessage: options.onMessage }), ...(options.onClose === undefined ? {} : { onClose: options.onClose }) },
     channels: new Map(),
     binding: options.binding ?? DEFAULT_BINDING,
@@ -188,18 +193,19 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     stats: () => Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.stats, {})),
   }
 
-  /** The identity of a request, or `Unauthorized`: no identify option, null, or an invalid shape all refuse. */
-  const identityOf = (request: Request): Effect.Effect<TransportIdentity, Unauthorized> =>
+  /**
+   * The identity of a request, from the same `identify(request, env)` machinery as `realtime()`
+   * instances: none (no option, or it answered null/undefined) is `Unauthorized`; a typed failure
+   * of the app's identify refuses with that error; a throw or a non-actor is a `ConfigurationError`.
+   */
+  const identityOf = (request: Request): Effect.Effect<TransportIdentity, RealtimeError> =>
     Effect.gen(function* () {
-      const identify = declared.identify
-      if (identify === undefined) {
+      if (config.identify === undefined) {
         return yield* new Unauthorized({ reason: "missing", message: `transport "${name}" has no identify(request) option: connections are refused until the application says who they are` })
       }
-      const raw = yield* Effect.tryPromise({ try: async () => identify(request), catch: (cause) => cause }).pipe(
-        Effect.catchAll((cause) => Effect.as(Effect.logError(`durable-realtime transport: identify(request) threw; refusing the connection`, cause), null)),
-      )
-      if (raw === null || raw === undefined) return yield* new Unauthorized({ reason: "missing", message: "identify(request) returned no identity" })
-      return yield* Effect.mapError(Schema.decodeUnknown(TransportIdentity)(raw), (error) => new Unauthorized({ reason: "invalid", message: `identify(request) returned an invalid identity: ${error.message.slice(0, 200)}` }))
+      const actor = yield* Effect.provideService(currentCaller(config, options.env ?? workersEnv()), CurrentRequest, request)
+      if (actor === undefined) return yield* new Unauthorized({ reason: "missing", message: "identify(request) recognised no one: log in first" })
+      return { id: actor.id, ...(actor.name === undefined ? {} : { name: actor.name }) }
     })
 
   const connect = (connection: ForwardedConnection, init: { readonly body?: string; readonly upgrade?: boolean }) =>

@@ -5,7 +5,8 @@
  */
 export { createRealtime } from "./createRealtime.js"
 export type { ConnectionTarget, TransportEffects, TransportOptions, TransportRealtime, TransportStream } from "./createRealtime.js"
-export type { ChannelHandlers, Identify, SocketHandlers, TransportSocket } from "./Declarations.js"
+export type { ChannelHandlers, SocketHandlers, TransportSocket } from "./Declarations.js"
+export type { Identify, IdentifyResult } from "../Config.js"
 export { ChannelName, Delivered, EventName, HubStats, TransportEvent, TransportIdentity } from "./Schema.js"
 export { RealtimeTransportHub } from "../durable/TransportHubObject.js"
-export { InvalidInput, LimitExceeded, PayloadTooLarge, StorageFailure, Unauthorized, httpStatus, errorBody } from "../RealtimeError.js"
+export { ConfigurationError, InstanceNotDeclared, InvalidInput, LimitExceeded, PayloadTooLarge, StorageFailure, Unauthorized, httpStatus, errorBody } from "../RealtimeError.js"

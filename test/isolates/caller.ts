@@ -11,7 +11,7 @@ import { here, xiTransport } from "./transport-app.js"
 
 here.isolate = "caller"
 /** A transport instance declared only here: the objects' isolate has never heard of it. */
-export const callerOnlyTransport = createRealtime({ name: "xi-transport-caller-only", driver: "websocket", identify: () => ({ id: "someone" }) })
+export const callerOnlyTransport = createRealtime({ name: "xi-transport-caller-only", driver: "websocket", identify: () => ({ type: "user" as const, id: "someone" }) })
 
 /** Declared only here: the objects' isolate has never heard of it. */
 export const callerOnly = realtime({ name: "xi-caller-only", historyLimit: 5 })

@@ -13,7 +13,7 @@ export const xiTransport = createRealtime({
   driver: "websocket",
   identify: (request) => {
     const id = new URL(request.url).searchParams.get("user")
-    return id === null || id === "" ? null : { id }
+    return id === null || id === "" ? null : { type: "user" as const, id }
   },
   onMessage: (socket, message) => {
     socket.send(JSON.stringify({ event: "echo", data: { message, ranIn: here.isolate, userId: socket.userId } }))
