@@ -36,7 +36,9 @@
  * ## Frames
  * JSON text frames, one object each, discriminated by `type`. Client → server: {@link ClientFrame}.
  * Server → client: {@link ServerFrame}. A client frame larger than `maxFrameBytes` is refused
- * before parsing; a frame that fails its Schema gets an `error` frame (and changes nothing);
+ * before parsing, and so is one nesting JSON deeper than 64 levels (a bracket scan of the text);
+ * frames are budgeted in frames and bytes per connection and per actor (`rateLimit`,
+ * `actorRateLimit`); a frame that fails its Schema gets an `error` frame (and changes nothing);
  * repeated abuse or exceeding the rate limit repeatedly closes with `CloseCode.policy` /
  * `CloseCode.rateLimited`. Frames carrying an `id` are answered with an `ack` (or an `error`
  * with the same `id`).
@@ -60,7 +62,8 @@
  * ## Close codes
  * {@link CloseCode} from `RealtimeError.ts`: 4001 grant expired (fetch a new grant and reconnect),
  * 4003 forbidden (do not retry), 4004 destroyed, 4008 too many connections, 4009 rate limited,
- * 1008 policy (repeated bad frames), 1009 frame too big.
+ * 4010 SSE reader too slow (reconnect with `Last-Event-ID`), 1008 policy (repeated bad frames),
+ * 1009 frame too big.
  *
  * @since 0.1.0
  */
