@@ -10,6 +10,7 @@ import { instanceConfig } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { makeRateBudget } from "../src/services/RateBudget.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
+import { login } from "./example-session.js"
 import { connect, liveService, roomGrant, type TestSocket } from "./live-helpers.js"
 
 /** Default limits, big history, no connection cap in the way (see test/worker.ts). */
@@ -150,12 +151,14 @@ describe("R6 presence and member metadata are bounded by maxPresenceBytes (Paylo
     const member = (await runTest(room.members())).members.find((m) => m.actor.id === "ada")!
     expect(JSON.stringify(member.presence).length).toBeLessThanOrEqual(4096)
     expect(member.presence.cursor).toBe(1)
-    const response = await SELF.fetch(`http://example.com/rooms/${roomId}/presence?user=ada`, {
+    const session = await login("Ada")
+    const response = await SELF.fetch(`http://example.com/rooms/${roomId}/presence`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-user-id": "ada" },
+      headers: session.headers(),
       body: JSON.stringify({ presence: { blob: "z".repeat(70_000) } }),
     })
     expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ error: { _tag: "PayloadTooLarge", field: "presence" } })
     // Over a socket (the frame itself is under maxFrameBytes of the default instance).
     const floodRoom = floodService().room(roomId)
     const socket = await connect(await runTest(floodRoom.authorize({ actor: ada })))

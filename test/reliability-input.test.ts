@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest"
 import { CloseCode } from "../src/RealtimeError.js"
 import { jsonTextTooDeep, RESERVED_KEYS } from "../src/schema/Common.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
-import { channelGrant, connect, liveService, roomGrant } from "./live-helpers.js"
 import { login } from "./example-session.js"
+import { channelGrant, connect, liveService, roomGrant } from "./live-helpers.js"
 
 /** `{"a":{"a":...1...}}`, `levels` objects deep, as text and as a value (built without recursion). */
 const deepText = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`
@@ -131,7 +131,7 @@ describe("S1 nesting depth: deep JSON is refused before any work (400 / error fr
     expect((await runTest(room.history())).messages).toEqual([])
   })
 
-  it("100,000-deep HTTP bodies on the example's publish routes: 400, never 500", async () => {
+  it("100,000-deep HTTP bodies on the example's publish, join and presence routes: 400, never 500", async () => {
     const roomId = uniqueId("deep-http")
     const deep = `{"type":"chat","data":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
     const { cookie } = await login("Ada")
@@ -150,12 +150,13 @@ describe("S1 malformed percent-encoding in an id: 400, never an uncaught URIErro
       "/realtime/livetest/crdt/%/yjs",
       "/rooms/%E0%A4%A/messages",
       "/channels/%E0%A4%A/history",
-      "/api/grants/rooms/%E0%A4%A?user=ada",
+      "/api/grants/rooms/%E0%A4%A",
       "/db/posts/%E0%A4%A?tenantId=t1",
     ]
+    const session = await login("Ada")
     const statuses: Record<string, number> = {}
     for (const path of paths) {
-      const response = await SELF.fetch(`http://example.com${path}`, { headers: { Upgrade: "websocket", "x-user-id": "ada" } })
+      const response = await SELF.fetch(`http://example.com${path}`, { headers: { Upgrade: "websocket", ...session.headers() } })
       statuses[path] = response.status
       expect(await response.text(), path).not.toMatch(/URIError/)
     }
