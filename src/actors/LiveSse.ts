@@ -169,11 +169,14 @@ export const makeSse = (options: {
         writer.closed.catch(leave)
         yield* Effect.either(options.scheduleExpiry(grant.expiresAt))
         yield* Effect.either(jobs.ensure(SSE_HEARTBEAT_JOB, now + config.heartbeatMs))
+        yield* Effect.either(messaging.reportIfChanged)
         return new Response(stream.readable, { headers })
       })
 
     const heartbeat = encoder.encode(": heartbeat\n\n")
     const heartbeatJob = Effect.gen(function* () {
+      // Streams leave outside any message (the reader went away): the directory hears of it here.
+      yield* Effect.either(messaging.reportIfChanged)
       if (streams.size === 0) return null
       const now = yield* Clock.currentTimeMillis
       for (const stream of streams.values()) stream.write(heartbeat)

@@ -307,7 +307,7 @@ export const makeMembers = (options: {
         const member = members.get(key)
         if (member === undefined || openConnections(key, connectionId) > 0) return
         const now = yield* Clock.currentTimeMillis
-        if (member.expiresAt !== null && member.expiresAt > now) return
+        if (member.expiresAt !== null && member.expiresAt > now && !orphanedAtWake.has(key)) return
         yield* remove(key, "disconnect")
       })
 
@@ -315,11 +315,15 @@ export const makeMembers = (options: {
     // hibernated: hibernated sockets are still listed) get the HTTP grace period; a client that
     // reconnects within it keeps its membership, anyone else is removed by the expiry job.
     const orphanDeadline = (yield* Clock.currentTimeMillis) + config.presenceTtlMs
+    // A socket that closed while the object hibernated is no longer listed when the close wakes it,
+    // so its member looks orphaned; the close event that follows is its real leave.
+    const orphanedAtWake = new Set<string>()
     let orphans = 0
     for (const member of members.values()) {
       if (member.via !== "socket" || member.expiresAt !== null || openConnections(member.key) > 0) continue
       member.expiresAt = orphanDeadline
       yield* Effect.orDie(save(member))
+      orphanedAtWake.add(member.key)
       orphans++
     }
     if (orphans > 0) yield* Effect.orDie(scheduleExpiry(orphanDeadline))

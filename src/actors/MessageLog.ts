@@ -79,6 +79,10 @@ export const makeMessageLog = (
     const floor = (yield* readMeta<number>(sql, "seq_floor")) ?? 0
     const maxRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages"))
     let lastSeq = Math.max(floor, maxRow?.seq ?? 0)
+    // Stored rows are the contiguous run firstStored..lastSeq (appends go on top; pruning, deleteAll
+    // and truncateAfter remove from either end), so the stored count needs no COUNT(*) per report.
+    const minRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages"))
+    let firstStored = minRow?.seq ?? lastSeq + 1
     let epoch = (yield* readMeta<string>(sql, "epoch")) ?? newEpoch()
     yield* Effect.orDie(writeMeta(sql, "epoch", epoch))
     // Physically prune in batches of a tenth of the limit; reads hide the overhang.
@@ -164,8 +168,12 @@ export const makeMessageLog = (
             row.created_at,
             row.idempotency_key,
           )
+          if (firstStored > lastSeq) firstStored = seq
           lastSeq = seq
-          if (seq % pruneEvery === 0) exec("DELETE FROM messages WHERE seq < ?", oldestVisible())
+          if (seq % pruneEvery === 0) {
+            exec("DELETE FROM messages WHERE seq < ?", oldestVisible())
+            firstStored = Math.max(firstStored, oldestVisible())
+          }
           return { message: toMessage(row), duplicate: false }
         })
         if ("conflict" in outcome) {
@@ -247,6 +255,7 @@ export const makeMessageLog = (
       const row = yield* sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible())
       yield* writeMeta(sql, "seq_floor", lastSeq)
       yield* sql.run("DELETE FROM messages")
+      firstStored = lastSeq + 1
       // Positions into the deleted history can no longer be resumed.
       epoch = newEpoch()
       yield* writeMeta(sql, "epoch", epoch)
@@ -267,11 +276,17 @@ export const makeMessageLog = (
     const truncateAfter = (seq: number) =>
       Effect.gen(function* () {
         const removed = yield* sql.run("DELETE FROM messages WHERE seq > ?", seq)
+        // Rare (a restore): ask SQLite, since rows up to `seq` may have been pruned long ago.
+        const min = yield* sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages")
+        firstStored = min?.seq ?? seq + 1
         yield* writeMeta(sql, "seq_floor", seq)
         lastSeq = seq
         yield* renewEpoch
         return removed
       })
+
+    /** Messages history shows now (stored and not past `historyLimit`), without a query. */
+    const storedCount = () => Math.max(0, lastSeq - Math.max(firstStored, oldestVisible()) + 1)
 
     const count = Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible()), (row) => row?.n ?? 0)
 
@@ -286,6 +301,7 @@ export const makeMessageLog = (
       renewEpoch,
       truncateAfter,
       count,
+      storedCount,
       lastCreatedAt,
       lastSeq: () => lastSeq,
       epoch: () => epoch,

@@ -16,6 +16,7 @@ import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
 import { ActorContext, NoInput, operation, type Operation } from "./Actor.js"
 import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
+import { readMeta, writeMeta } from "./Meta.js"
 import { makeMessageLog } from "./MessageLog.js"
 import { CloseCode } from "../RealtimeError.js"
 
@@ -31,7 +32,19 @@ export interface MessagingHooks {
   readonly onDestroy?: (input: { readonly deleteSnapshots: boolean; readonly deleteHistory: boolean }) => Effect.Effect<number, RealtimeError>
   /** SSE streams and their queued bytes, for `state()`. */
   readonly sse?: () => NonNullable<RoomState["sse"]>
+  /** Whether the actor holds content besides messages (a CRDT room's document), so it counts as a room. */
+  readonly hasContent?: () => boolean
 }
+
+/** What a room or channel last told the directory, kept so a restart can tell whether it changed. */
+interface ReportedFigures {
+  readonly messages: number
+  readonly members: number
+  readonly connections: number
+  readonly destroyed: boolean
+}
+
+const REPORTED_KEY = "directory_reported"
 
 export const makeMessaging = (hooks: MessagingHooks = {}) =>
   Effect.gen(function* () {
@@ -47,17 +60,35 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
 
     const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)
 
+    // Reports carry what is stored and connected now: messages history holds (so deleting history
+    // or pruning lowers it), members, open sockets and streams.
+    const figures = (): ReportedFigures => ({
+      messages: log.storedCount(),
+      members: hooks.members?.() ?? 0,
+      connections: connections.count(),
+      destroyed: lifecycle.status().status === "destroyed",
+    })
+    let reported = yield* readMeta<ReportedFigures>(sql, REPORTED_KEY)
+    const differs = (a: ReportedFigures | undefined, b: ReportedFigures) =>
+      a === undefined
+        ? b.messages > 0 || b.members > 0 || b.connections > 0 || b.destroyed || log.lastSeq() > 0 || (hooks.hasContent?.() ?? false)
+        : a.messages !== b.messages || a.members !== b.members || a.connections !== b.connections || a.destroyed !== b.destroyed
+
+    /**
+     * Schedule a report when the figures moved since the last one. Cheap (no I/O when nothing
+     * changed): for paths that cannot tell whether they changed a count (a stream that went away,
+     * members that expired, a wake after a restart that dropped every socket).
+     */
+    const reportIfChanged = Effect.gen(function* () {
+      if (differs(reported, figures())) yield* scheduleReport(yield* Clock.currentTimeMillis)
+    })
+
     const reportJob = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      yield* directory.report({
-        kind,
-        id: address.id,
-        messages: log.lastSeq(),
-        members: hooks.members?.() ?? 0,
-        connections: connections.count(),
-        destroyed: lifecycle.status().status === "destroyed",
-        version: now,
-      })
+      const current = figures()
+      yield* directory.report({ kind, id: address.id, ...current, version: now })
+      yield* writeMeta(sql, REPORTED_KEY, current)
+      reported = current
       return null
     })
 
@@ -133,7 +164,11 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     const operations: Record<string, Operation> = { publish, broadcast, history, state, destroy }
     const jobHandlers = { [IDLE_JOB]: lifecycle.idleJob, [DIRECTORY_JOB]: reportJob }
 
-    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, actorOf }
+    // On every start: a restart that dropped sockets (or members expiring while no report went out)
+    // leaves the directory with old figures; the object says so as soon as it runs again.
+    yield* Effect.orDie(reportIfChanged)
+
+    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, reportIfChanged, actorOf }
   })
 
 export type Messaging = Effect.Effect.Success<ReturnType<typeof makeMessaging>>

@@ -15,7 +15,7 @@ import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js
 import { blobsMigration } from "./Blobs.js"
 import { makeLive } from "./Live.js"
 import type { SseStats } from "./LiveSse.js"
-import { makeMembers, membersMigration } from "./Members.js"
+import { makeMembers, MEMBER_EXPIRY_JOB, membersMigration } from "./Members.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { iso, makeMessaging } from "./Messaging.js"
 import { readMeta, writeMeta } from "./Meta.js"
@@ -42,6 +42,8 @@ export interface RoomExtension {
   /** Bring the document back to a snapshot's state. */
   readonly restoreDocument?: (document: Uint8Array) => Effect.Effect<void, RealtimeError>
   readonly onDestroy?: (input: { readonly deleteHistory: boolean }) => Effect.Effect<void, RealtimeError>
+  /** Whether the room holds content besides messages (a document), so it counts as a room. */
+  readonly hasContent?: () => boolean
 }
 
 interface MetadataFact {
@@ -57,6 +59,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   const members = yield* makeMembers({ sql, jobs, connections, config })
   const messaging = yield* makeMessaging({
     members: () => members.count(),
+    ...(extension.hasContent === undefined ? {} : { hasContent: extension.hasContent }),
     sse: (): SseStats => live.sseStats(),
     onDestroy: ({ deleteSnapshots, deleteHistory }) =>
       Effect.gen(function* () {
@@ -97,6 +100,8 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
         // Connected clients hold positions of the old life: tell them, rather than let them believe nothing changed.
         connections.broadcast(JSON.stringify({ type: "discontinuity", reason: "epoch", since: formatPosition(before), ...position }))
         yield* messaging.lifecycle.touch(now, true)
+        // Removed messages leave the instance's count.
+        yield* messaging.reportIfChanged
         return { removedMessages, ...position }
       }),
   })
@@ -140,7 +145,12 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   const presence = operation(PresenceInput, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
-      return yield* members.updatePresence(messaging.actorOf(input.actor, caller), input.presence, "http")
+      const actor = messaging.actorOf(input.actor, caller)
+      const joining = !members.has(actor)
+      const member = yield* members.updatePresence(actor, input.presence, "http")
+      // presence() joins when needed: that member (and so this room) counts in stats().
+      if (joining) yield* messaging.scheduleReport(yield* Clock.currentTimeMillis)
+      return member
     }),
   )
 
@@ -157,7 +167,13 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
 
   const behavior = {
     operations: { ...messaging.operations, ...snapshots.operations, setMetadata, getMetadata, join, leave, presence, members: list, sendTo },
-    jobs: { ...messaging.jobs, ...members.jobs, ...live.jobs },
+    jobs: {
+      ...messaging.jobs,
+      ...members.jobs,
+      // Members that expired (or orphans of a restart) leave the counts too.
+      [MEMBER_EXPIRY_JOB]: Effect.tap(members.jobs[MEMBER_EXPIRY_JOB], () => messaging.reportIfChanged),
+      ...live.jobs,
+    },
     fetch: live.fetch,
     webSocketMessage: live.webSocketMessage,
     webSocketClose: live.webSocketClose,

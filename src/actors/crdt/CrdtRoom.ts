@@ -63,6 +63,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
         const applied = yield* store.apply(update, "restore", SERVER_ACTOR, yield* Clock.currentTimeMillis)
         if (!applied.duplicate) sockets?.fanOut(updateFrame(update))
       }),
+    hasContent: () => store.lastSeq() > 0,
     onDestroy: ({ deleteHistory }) =>
       Effect.gen(function* () {
         awareness.clear()
@@ -95,6 +96,8 @@ export const makeCrdtRoom = Effect.gen(function* () {
       if (!applied.duplicate) {
         sockets?.fanOut(forward ?? updateFrame(update), origin)
         yield* touch(now)
+        // A room with a document counts in stats(), even with no message or member.
+        yield* messaging.reportIfChanged
         const log = store.log()
         if (log.count >= config.yjs.compactAfterUpdates || log.bytes >= config.yjs.compactAfterBytes) yield* jobs.ensure(COMPACT_JOB, now)
       }
