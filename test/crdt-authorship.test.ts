@@ -145,9 +145,19 @@ describe("R9 Yjs authorship: client ids belong to their first writer", () => {
       return (await mallory.closed).code
     }
     expect(await takeOver(50)).toBe(1008)
+    const lastClock = alice.awareness.meta.get(aliceId)!.clock
     alice.close()
     await until(() => !bob.awareness.getStates().has(aliceId), "alice gone from bob's view")
     expect(await takeOver(100)).toBe(1008)
+    // Alice's provider comes back and re-announces the clock its state had: accepted at once
+    // (the server forwards it one clock later, so every replica takes it).
+    const returning = await connectYjs(await grant(id, "alice", "Alice"), { doc: alice.doc })
+    await returning.synced
+    returning.sendRaw(awarenessOf(aliceId, lastClock, { user: { name: "Alice", color: "#f00" } }))
+    await until(() => bob.awareness.getStates().has(aliceId), "bob sees alice back")
+    expect(bob.awareness.meta.get(aliceId)!.clock).toBe(lastClock + 1)
+    returning.close()
+    await until(() => !bob.awareness.getStates().has(aliceId), "alice gone again")
     await abortAllDurableObjects()
     await bob.closed
     expect(await takeOver(150)).toBe(1008)
@@ -162,6 +172,25 @@ describe("R9 Yjs authorship: client ids belong to their first writer", () => {
     expect(back.socket.readyState).toBe(WebSocket.OPEN)
     watcher.close()
     back.close()
+  })
+
+  it("relays of others' states (a stock provider echoes every state it receives) are skipped, not refused", async () => {
+    const id = uniqueId("r9-relay")
+    const editors = await Promise.all(["ann", "ben", "cid", "dot", "eve", "fay"].map(async (name) => connectYjs(await grant(id, name))))
+    await Promise.all(editors.map((editor) => editor.synced))
+    for (const editor of editors) editor.awareness.setLocalState({ user: { name: "x" } })
+    const relayer = editors[0]!
+    await until(() => relayer.awareness.getStates().size === editors.length, "everyone present")
+    // The full present set, at the clocks the server sent: more states than one connection may
+    // announce, all of them other actors' ids.
+    const present = (await runTest(room(id).awareness())).states
+    relayer.sendRaw(awarenessFrame(encodeAwarenessUpdate(present.map((state) => ({ clientId: state.clientId, clock: state.clock, state: state.state as Record<string, unknown> })))))
+    // Removals relayed at the same clock (a provider's own timeout of a remote state) too.
+    relayer.sendRaw(awarenessFrame(encodeAwarenessUpdate(present.filter((state) => state.clientId !== relayer.doc.clientID).map((state) => ({ clientId: state.clientId, clock: state.clock, state: null })))))
+    await sleep(100)
+    expect(relayer.socket.readyState).toBe(WebSocket.OPEN)
+    expect((await runTest(room(id).awareness())).states).toHaveLength(editors.length)
+    for (const editor of editors) editor.close()
   })
 
   it("stamps the grant's actor into what others see: a name cannot be forged", async () => {

@@ -125,7 +125,8 @@ export const makeAwareness = () => {
     const removed: Array<AwarenessState> = []
     for (const [clientId, entry] of entries) {
       if (entry.state === null || !select(entry)) continue
-      entry.clock += 1
+      // The clock stays (as the reference server does): receivers remove a state on a null of
+      // the same clock, and the owner's next renewal (clock + 1) is new again.
       entry.state = null
       removed.push({ clientId, clock: entry.clock, state: null })
     }
@@ -151,9 +152,18 @@ export const makeAwareness = () => {
 
   const clock = (clientId: number) => entries.get(clientId)?.clock ?? 0
 
+  /** What the server holds for a client id (removed clients keep their clock). */
+  const known = (clientId: number): { readonly clock: number; readonly state: Record<string, unknown> | null } | undefined => entries.get(clientId)
+
+  const presentCount = () => {
+    let count = 0
+    for (const entry of entries.values()) if (entry.state !== null) count++
+    return count
+  }
+
   const clear = () => entries.clear()
 
-  return { apply, present, removeOwner, expire, nextExpiry, clock, clear }
+  return { apply, present, removeOwner, expire, nextExpiry, clock, known, presentCount, clear }
 }
 
 export type Awareness = ReturnType<typeof makeAwareness>

@@ -14,10 +14,12 @@
  * an edit it never applied; its reconnect resyncs); an awareness or query frame over budget is
  * dropped (the provider renews its state) and 20 such drops within 10 s close with 4009.
  *
- * Awareness client ids follow the document's client id owners (`ClientOwners`): an id bound to
- * another actor closes the socket (1008); an unbound one becomes this actor's. A connection may
- * announce at most `maxAwarenessClients` ids, each state at most `maxAwarenessBytes`; what others
- * see of a state is stamped with the connection's actor (`stampState`).
+ * Awareness client ids follow the document's client id owners (`ClientOwners`): a newer state for
+ * an id bound to another actor closes the socket (1008); an unbound one becomes this actor's.
+ * States no newer than the server's are skipped: the stock provider relays every state it
+ * receives, so they come back from every editor. A connection may announce at most
+ * `maxAwarenessClients` ids of its own, each state at most `maxAwarenessBytes`; what others see of
+ * a state is stamped with the connection's actor (`stampState`).
  *
  * A read-only grant may sync but its writes are dropped; awareness needs `presence`. A frame
  * that is not binary, too large, malformed, or carries a corrupt update closes the socket with
@@ -32,7 +34,7 @@ import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import type { ConnectionsShape, SocketAttachment } from "../../services/Connections.js"
 import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
-import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessLimits } from "./Awareness.js"
+import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"
 import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../Live.js"
@@ -91,7 +93,6 @@ const closeCodeFor = (error: RealtimeError): number => {
 
 export const makeYjsSockets = (options: YjsSocketsOptions) => {
   const { ctx, connections, awareness } = options
-  const decodeLimits: AwarenessLimits = { maxStates: options.awarenessLimits.maxClients, maxStateBytes: options.awarenessLimits.maxStateBytes }
 
   // Awareness client ids each connection announced; lost on hibernation, which only forgets
   // ids whose states are gone with the memory that held them.
@@ -200,26 +201,38 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
           if (!permissions.includes("presence")) return
           let states
           try {
-            states = decodeAwarenessUpdate(frame.update, decodeLimits)
+            // A stock provider relays every state it receives: the present ones may come back.
+            states = decodeAwarenessUpdate(frame.update, { maxStates: options.awarenessLimits.maxClients + awareness.presentCount(), maxStateBytes: options.awarenessLimits.maxStateBytes })
           } catch (cause) {
             return close(socket, CloseCode.policy, `malformed awareness update: ${cause instanceof Error ? cause.message : String(cause)}`)
           }
+          const owner = ownerKey(actor)
+          const fresh: Array<AwarenessState> = []
+          for (const state of states) {
+            const known = awareness.known(state.clientId)
+            const bound = options.owners.ownerOf(state.clientId)
+            const mine = bound === undefined || bound === owner
+            // The owner back after a close: its provider re-announces the clock the removal kept.
+            const returning = mine && known !== undefined && known.state === null && state.state !== null && state.clock === known.clock
+            // Not newer: a relay of what the server sent (y-websocket echoes every awareness
+            // change it applies) or stale. It changes nothing and is nobody's claim.
+            if (known !== undefined && state.clock <= known.clock && !returning) continue
+            if (!mine) return close(socket, CloseCode.policy, `awareness client ${state.clientId} belongs to another actor`)
+            fresh.push(returning ? { ...state, clock: known.clock + 1 } : state)
+          }
+          if (fresh.length === 0) return
           const announced = announcedBy(attachment.connectionId)
-          const ids = states.map((state) => state.clientId)
-          const added = ids.filter((id) => !announced.has(id))
-          if (announced.size + new Set(added).size > options.awarenessLimits.maxClients) {
+          const added = new Set(fresh.map((state) => state.clientId).filter((id) => !announced.has(id)))
+          if (announced.size + added.size > options.awarenessLimits.maxClients) {
             return close(socket, CloseCode.policy, `a connection may announce at most ${options.awarenessLimits.maxClients} awareness client ids`)
           }
-          const owner = ownerKey(actor)
-          const taken = options.owners.foreign(ids, owner)
-          if (taken !== undefined) return close(socket, CloseCode.policy, `awareness client ${taken} belongs to another actor`)
           const now = yield* Clock.currentTimeMillis
-          // Removals of ids nobody announced bind nothing; a live state claims its id for good.
-          const claimed = options.owners.unbound(states.filter((state) => state.state !== null).map((state) => state.clientId))
+          // A live state claims its id for good; a removal binds nothing.
+          const claimed = options.owners.unbound(fresh.filter((state) => state.state !== null).map((state) => state.clientId))
           const bound = yield* Effect.either(options.owners.bind(claimed, owner, now))
           if (bound._tag === "Left") return close(socket, 1011, "awareness client ids not stored")
           for (const id of added) announced.add(id)
-          const stamped = states.map((state) => ({ ...state, state: stampState(state.state, actor) }))
+          const stamped = fresh.map((state) => ({ ...state, state: stampState(state.state, actor) }))
           const changed = awareness.apply(stamped, attachment.connectionId, now)
           if (changed.length > 0) fanOut(awarenessFrame(encodeAwarenessUpdate(changed)))
           return yield* options.awarenessChanged(now)
