@@ -9,6 +9,7 @@ import {
   connectChannel,
   connectionErrorToRealtimeError,
   connectRoom,
+  errorFromTag,
   type ChannelClient,
   type ConnectionOptions,
   type ConnectionState,
@@ -133,13 +134,13 @@ export class RoomStore<P extends Presence = Presence, Data = unknown> implements
   /** Store and deliver a message; re-sent under its idempotency key across reconnects until acknowledged. */
   publish(message: PublishMessage): Promise<{ readonly message: TypedMessage<Data>; readonly duplicate: boolean }> {
     if (this.#client === undefined) return Promise.reject(new StorageFailure({ message: `${this.kind} ${this.id} is not connected` }))
-    return this.#client.publish(message) as Promise<{ readonly message: TypedMessage<Data>; readonly duplicate: boolean }>
+    return (this.#client.publish(message) as Promise<{ readonly message: TypedMessage<Data>; readonly duplicate: boolean }>).catch(rethrowTagged)
   }
 
   /** An ephemeral event to the other connections; resolves with the recipient count. */
   broadcast(event: { readonly type: string; readonly data?: unknown }, options?: { readonly includeSelf?: boolean }): Promise<number> {
     if (this.#client === undefined) return Promise.reject(new StorageFailure({ message: `${this.kind} ${this.id} is not connected` }))
-    return this.#client.broadcast(event, options)
+    return this.#client.broadcast(event, options).catch(rethrowTagged)
   }
 
   /** Merge into this connection's presence now (locally) and send it throttled. `null` removes a key. */
@@ -199,6 +200,13 @@ export class RoomStore<P extends Presence = Presence, Data = unknown> implements
       },
     )
   }
+}
+
+/** A refused request (an `error` frame: `{ tag, message }`) or a lost connection, as a tagged error. */
+const rethrowTagged = (cause: unknown): never => {
+  const frame = cause as { tag?: unknown; message?: unknown }
+  if (typeof frame?.tag === "string") throw errorFromTag(frame.tag, typeof frame.message === "string" ? frame.message : frame.tag)
+  throw toError(cause)
 }
 
 /** A thrown value as a tagged error (error bodies from routes carry `_tag`). */
