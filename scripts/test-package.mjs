@@ -83,6 +83,19 @@ try {
     }
   }
 
+  // Each entry ships as ESM with declarations and a source map; nothing else is importable.
+  for (const entry of ["index", "client/index", "durable/index", "db/index"]) {
+    for (const file of [`dist/${entry}.js`, `dist/${entry}.d.ts`, `dist/${entry}.js.map`]) {
+      if (!shipped.includes(file)) throw new Error(`the tarball lacks ${file}`)
+    }
+  }
+  const probe = (code) => run(process.execPath, ["--input-type=module", "-e", code], project)
+  const deep = probe(`try { import.meta.resolve("durable-realtime/dist/actors/Room.js"); console.log("resolved") } catch (error) { console.log(error.code) }`).trim()
+  if (deep !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw new Error(`a deep import resolved: ${deep}`)
+  // The client entry runs outside Workers (browsers, Node 22+): it loads in plain Node.
+  const client = probe(`const client = await import("durable-realtime/client"); console.log(typeof client.connectRoom)`).trim()
+  if (client !== "function") throw new Error(`durable-realtime/client in Node: ${client}`)
+
   step("typecheck (tsc --noEmit)")
   const tsc = [join(modules, "typescript/bin/tsc"), "-p", join(project, "tsconfig.json")]
   run(process.execPath, tsc, project)
