@@ -6,9 +6,10 @@
  */
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
-import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
+import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, JsonValue, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
+import { feedRoutes } from "./routes/feeds.js"
 import { currentUser, requireUser, requireUserEffect, sessionRoutes } from "./routes/session.js"
 import { appDb, dbRoutes } from "./db.js"
 import { transportRoutes } from "./transport.js"
@@ -31,15 +32,18 @@ const readJson = <A, I>(schema: Schema.Schema<A, I>) =>
     Effect.flatMap((body) => Effect.mapError(Schema.decodeUnknown(schema)(body), (error) => invalidInputFromParseError(error, "body"))),
   )
 
-/** Effect style: POST /rooms/:roomId/messages publishes a room message. */
+/**
+ * Effect style: POST /rooms/:roomId/messages publishes the request body as a
+ * `message.created` message (seed 000: `room.publish({ type: "message.created", data: body })`).
+ */
 const postRoomMessage = Effect.gen(function* () {
   const { roomId } = yield* HttpRouter.schemaPathParams(Schema.Struct({ roomId: Schema.String }))
   const request = (yield* HttpServerRequest.HttpServerRequest).source as Request
   // Only people with a session write; `identify` (above) makes them the message's actor.
   yield* requireUserEffect(request)
-  // An `actor` in the body is the client's claim, not a fact: it is dropped, never passed on.
-  const { actor: _claimed, ...input } = yield* readJson(Schema.encodedSchema(PublishInput))
-  const result = yield* Realtime.room(roomId).publish(input).pipe(Effect.provideService(CurrentRequest, request))
+  // Checked at the edge (plain JSON, bounded depth) before it travels to the room.
+  const body = yield* readJson(JsonValue)
+  const result = yield* Realtime.room(roomId).publish({ type: "message.created", data: body }).pipe(Effect.provideService(CurrentRequest, request))
   return yield* HttpServerResponse.json(result, { status: result.duplicate ? 200 : 201 })
 })
 
@@ -106,7 +110,7 @@ export default live.worker({
     const url = new URL(request.url)
     const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
     if (stream !== undefined) return stream
-    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await inspector(request, url)) ?? (await promiseRoutes(request, url))
+    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await feedRoutes(request, url)) ?? (await inspector(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })

@@ -26,10 +26,14 @@ const routes: ReadonlyArray<readonly [string, RegExp, Route]> = [
   ["GET", /^\/api\/grants\/docs\/([^/]+)$/, async (live, request, _url, id) => Response.json(await live.crdtRoom(id).authorize({ actor: await requireUser(request), ttlSeconds: 600 }))],
   // Members over HTTP (a server-side bot, a REST client): join, then presence updates.
   // The member is the session's person (`identify`); only `metadata` / `presence` come from the body.
+  // Seed 000's join route, as written: the member is the current user, online.
   ["POST", /^\/rooms\/([^/]+)\/join$/, async (live, request, _url, id) => {
     await requireUser(request)
-    const body = await json(request)
-    return Response.json(await live.room(id).join({ metadata: body.metadata as Record<string, unknown> | undefined }))
+    return Response.json(await live.room(id).join({
+      presence: {
+        status: "online",
+      },
+    }))
   }],
   ["POST", /^\/rooms\/([^/]+)\/presence$/, async (live, request, _url, id) => {
     await requireUser(request)
