@@ -229,7 +229,7 @@ export const makeTransportHub = Effect.gen(function* () {
       }
       if (!memberships.has(channel, attachment.connectionId)) {
         if (memberships.channelsOf(attachment.connectionId).length >= MAX_CHANNELS_PER_CONNECTION) {
-          return yield* new LimitExceeded({ limit: "rate", message: `a socket may be in at most ${MAX_CHANNELS_PER_CONNECTION} channels` })
+          return yield* new InvalidInput({ field: "channel", message: `channel: a socket may be in at most ${MAX_CHANNELS_PER_CONNECTION} channels; unsubscribe from one first` })
         }
         yield* memberships.add(channel, attachment.connectionId, userId)
         if (handlers.onJoin !== undefined) {
@@ -242,7 +242,7 @@ export const makeTransportHub = Effect.gen(function* () {
     })
 
   /** A text message that is a channel subscription, or undefined for an application message. */
-  const controlOf = (message: string): Either<ChannelControl> | undefined => {
+  const controlOf = (message: string): ParsedControl | undefined => {
     if (!message.startsWith("{") || !message.includes("subscribe")) return undefined
     let json: unknown
     try {
@@ -253,7 +253,7 @@ export const makeTransportHub = Effect.gen(function* () {
     const type = (json as { type?: unknown } | null)?.type
     if (type !== "subscribe" && type !== "unsubscribe") return undefined
     const decoded = Schema.decodeUnknownEither(ChannelControl)(json)
-    return decoded._tag === "Right" ? { ok: decoded.right } : { error: new InvalidInput({ field: "channel", message: `channel: ${decoded.left.message.slice(0, 300)}` }) }
+    return decoded._tag === "Right" ? { ok: decoded.right } : { error: invalidInputFromParseError(decoded.left, "message") }
   }
 
   const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
@@ -359,4 +359,5 @@ export const makeTransportHub = Effect.gen(function* () {
   } satisfies ActorBehavior
 })
 
-type Either<A> = { readonly ok: A } | { readonly error: InvalidInput }
+/** A channel message that decoded, or why it did not. */
+type ParsedControl = { readonly ok: ChannelControl } | { readonly error: InvalidInput }
