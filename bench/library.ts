@@ -4,8 +4,11 @@
  */
 import { realtime } from "../src/index.js"
 
+/** Rate budgets (frames and bytes, per connection and per actor) off the load generator's path. */
+const UNTHROTTLED = { perSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1e12, bytesBurst: 1e12 }
+
 /** Socket rate limits off the benchmark's path: the load generator is one trusted client per socket. */
-export const bench = realtime({ name: "bench", historyLimit: 2_000_000, rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } })
+export const bench = realtime({ name: "bench", historyLimit: 2_000_000, rateLimit: UNTHROTTLED, actorRateLimit: UNTHROTTLED })
 
 const permissionsFrom = (url: URL) => {
   const listed = url.searchParams.get("permissions")

@@ -18,13 +18,17 @@ import { RealtimeRoom } from "../src/durable/index.js"
 import { objectName } from "../src/internal/rpc.js"
 import { realtime } from "../src/index.js"
 
+/** Rate budgets (frames and bytes, per connection and per actor) off the load generator's path. */
+const UNTHROTTLED = { perSecond: 1_000_000, burst: 1_000_000, bytesPerSecond: 1e12, bytesBurst: 1e12 }
+
 export const COUNTED_INSTANCE = "bench-counted"
 
 /** Same limits as `bench` in bench/library.ts (no pruning at these depths, no socket rate limit), on the counted class. */
 export const counted = realtime({
   name: COUNTED_INSTANCE,
   historyLimit: 2_000_000,
-  rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+  rateLimit: UNTHROTTLED,
+  actorRateLimit: UNTHROTTLED,
   bindings: { rooms: "COUNTED_ROOMS" },
 })
 
