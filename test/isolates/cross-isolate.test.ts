@@ -142,6 +142,12 @@ describe("Durable Objects in a separate worker script", () => {
     )
     expect(refused).toBeInstanceOf(InstanceNotDeclared)
     expect(refused).toMatchObject({ instance: "xi-caller-only", kind: "room" })
+    // A socket for it passes the Worker (which declared it) and is refused by the object: no socket.
+    const grant = await callerOnly.room(uniqueId("nobody-socket")).authorize({ actor: { type: "user", id: "ada" } })
+    const upgrade = await SELF.fetch(`http://example.com${grant.url}`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": grant.protocols.join(", ") } })
+    expect(upgrade.webSocket).toBeNull()
+    expect(upgrade.status).toBe(500)
+    expect(await upgrade.json()).toMatchObject({ error: { _tag: "InstanceNotDeclared", instance: "xi-caller-only", kind: "room" } })
     const dbRefused = await callerOnlyDb.table("items").insert({ id: "a" }).then(
       () => undefined,
       (error: unknown) => error,
