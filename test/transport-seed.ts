@@ -105,6 +105,10 @@ export const brokenIdentify = createRealtime({
   },
 })
 
+/** Fan-out measurement instances (default limits, nothing else connects to them). */
+export const fanoutWs = createRealtime({ name: "transport-fanout-ws", driver: "websocket", identify })
+export const fanoutSse = createRealtime({ name: "transport-fanout-sse", driver: "sse", identify })
+
 /** The router of the test Worker for these examples. */
 export const seedRoutes = async (request: Request): Promise<Response | undefined> => {
   const path = new URL(request.url).pathname
@@ -121,6 +125,10 @@ export const seedRoutes = async (request: Request): Promise<Response | undefined
       return limitedSse.sse(request).response
     case "/seed004/anonymous/sse":
       return anonymous.sse(request).response
+    case "/seed004/fanout/ws":
+      return fanoutWs.upgrade(request)
+    case "/seed004/fanout/sse":
+      return fanoutSse.sse(request).response
     case "/seed004/broken-identify/sse":
       return brokenIdentify.sse(request).response
     default:
