@@ -4,14 +4,14 @@
  * after its owner leaves, before or after a restart. What others see of awareness carries the
  * grant's actor, stamped by the server.
  */
-import { abortAllDurableObjects } from "cloudflare:test"
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import * as Y from "yjs"
 import { encodeAwarenessUpdate } from "../src/actors/crdt/Awareness.js"
 import { awarenessFrame, updateFrame } from "../src/actors/crdt/YjsProtocol.js"
 import type { Actor } from "../src/schema/Common.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
-import { connectYjs, crdtService, editUpdate, fromBase64, toBase64, until } from "./crdt-helpers.js"
+import { connectYjs, crdtService, crdtStub, editUpdate, fromBase64, toBase64, until } from "./crdt-helpers.js"
 import { eventually, sleep } from "./live-helpers.js"
 
 const room = (id: string) => crdtService().crdtRoom(id)
@@ -172,6 +172,34 @@ describe("R9 Yjs authorship: client ids belong to their first writer", () => {
     expect(back.socket.readyState).toBe(WebSocket.OPEN)
     watcher.close()
     back.close()
+  })
+
+  it("ids that only announced awareness are forgotten at a wake once a day old; writers' ids are kept", async () => {
+    const id = uniqueId("r9-prune")
+    const writer = await connectYjs(await grant(id, "alice"))
+    const viewer = await connectYjs(await grant(id, "carol"))
+    await Promise.all([writer.synced, viewer.synced])
+    writer.doc.getText("t").insert(0, "written")
+    viewer.awareness.setLocalState({ user: { name: "carol" } })
+    await stored(id, "written")
+    const bindings = () =>
+      runInDurableObject(crdtStub(id), (_instance, state) =>
+        state.storage.sql.exec<{ client_id: number; owner: string }>("SELECT client_id, owner FROM yjs_client_owners ORDER BY owner").toArray().map((row) => ({ ...row })),
+      )
+    await eventually(async () => ((await bindings()).length === 2 ? true : undefined), 3000, "both ids bound")
+    expect(await bindings()).toEqual([
+      { client_id: writer.doc.clientID, owner: "user:alice" },
+      { client_id: viewer.doc.clientID, owner: "user:carol" },
+    ])
+    // A day and a bit later (bound_at moved back), the next wake keeps only the writer's.
+    await runInDurableObject(crdtStub(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE yjs_client_owners SET bound_at = bound_at - ?", 25 * 3600 * 1000)
+    })
+    await abortAllDurableObjects()
+    await Promise.all([writer.closed, viewer.closed])
+    expect(await serverText(id)).toBe("written")
+    expect(await bindings()).toEqual([{ client_id: writer.doc.clientID, owner: "user:alice" }])
+    expect(failureOf(await runExit(room(id).applyYjsUpdate({ updateBase64: toBase64(await forgedUpdate(id, writer.doc.clientID, "X")), actor: { type: "user", id: "mallory" } })))._tag).toBe("InvalidInput")
   })
 
   it("relays of others' states (a stock provider echoes every state it receives) are skipped, not refused", async () => {

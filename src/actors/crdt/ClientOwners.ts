@@ -9,7 +9,8 @@
  * update costs one map lookup per client id it writes. A binding is never moved: reconnects of the
  * same actor (same grant actor, any connection) keep writing; any other actor is refused.
  *
- * The owner is the actor's `type:id` (its name may change and does not matter).
+ * The owner is the actor's `type:id` (its name may change and does not matter). Bindings of ids
+ * that never wrote to the document (awareness only) are forgotten at a wake once a day old.
  *
  * @since 0.2.0
  */
@@ -74,13 +75,30 @@ export const makeClientOwners = (sql: SqlShape) =>
             () => commit(clients, owner),
           )
 
+    /**
+     * Forget bindings older than `before` whose client never wrote to the document (`wrote` says
+     * whether it did): ids only ever used for awareness, one per provider session, which would
+     * otherwise pile up with every page load of every viewer. Writers' bindings are kept for good.
+     */
+    const pruneUnwritten = (before: number, wrote: (client: number) => boolean) =>
+      Effect.gen(function* () {
+        const old = yield* sql.all<{ client_id: number }>("SELECT client_id FROM yjs_client_owners WHERE bound_at < ?", before)
+        const stale = old.map((row) => row.client_id).filter((client) => !wrote(client))
+        if (stale.length === 0) return 0
+        yield* sql.transaction((exec) => {
+          for (const client of stale) exec("DELETE FROM yjs_client_owners WHERE client_id = ?", client)
+        })
+        for (const client of stale) owners.delete(client)
+        return stale.length
+      })
+
     /** Forget every binding (the document itself was deleted). */
     const clearIn = (exec: RawExec) => {
       exec("DELETE FROM yjs_client_owners")
     }
     const cleared = () => owners.clear()
 
-    return { ownerOf: (client: number) => owners.get(client), foreign, unbound, bindIn, commit, bind, clearIn, cleared, size: () => owners.size }
+    return { ownerOf: (client: number) => owners.get(client), foreign, unbound, bindIn, commit, bind, pruneUnwritten, clearIn, cleared, size: () => owners.size }
   })
 
 export type ClientOwners = Effect.Effect.Success<ReturnType<typeof makeClientOwners>>

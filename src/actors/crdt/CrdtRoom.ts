@@ -42,6 +42,9 @@ export const crdtRoomMigrations = [...roomMigrations, yjsMigration, clientOwners
 export const COMPACT_JOB = "yjs-compact"
 export const AWARENESS_JOB = "awareness-expiry"
 
+/** How long a client id that only ever announced awareness stays bound after its first use. */
+export const UNWRITTEN_BINDING_MS = 24 * 60 * 60 * 1000
+
 const SERVER_ACTOR: Actor = { type: "service", id: "server" }
 
 export const makeCrdtRoom = Effect.gen(function* () {
@@ -52,6 +55,11 @@ export const makeCrdtRoom = Effect.gen(function* () {
   const { address, config } = yield* ActorContext
   const owners = yield* makeClientOwners(sql)
   const store = yield* makeYjsStore(sql, { owners, maxClockJump: config.yjs.maxClockJump })
+  // Nothing is present at a wake (awareness is memory-only): day-old awareness-only ids can go.
+  yield* Effect.catchAll(
+    owners.pruneUnwritten((yield* Clock.currentTimeMillis) - UNWRITTEN_BINDING_MS, (client) => Y.getState(store.doc().store, client) > 0),
+    (error) => Effect.logWarning("awareness-only client ids not pruned", error),
+  )
   const awareness = makeAwareness()
   let sockets: ReturnType<typeof makeYjsSockets> | undefined
 
