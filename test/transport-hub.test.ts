@@ -142,6 +142,17 @@ describe("transport hub: sendTo", () => {
   })
 })
 
+describe("transport hub: the instance's API inside its own handlers", () => {
+  it("stats() and close(socket) called from onMessage are answered in the hub (no RPC to itself, which would wait for itself)", async () => {
+    const ws = await connectWs("/seed004/limits/ws", uniqueId("self"))
+    ws.send("stats")
+    const stats = JSON.parse((await ws.waitFor((message) => message.startsWith("stats "), 5000)).slice(6)) as { sockets: number }
+    expect(stats.sockets).toBeGreaterThanOrEqual(1)
+    ws.send("bye")
+    expect((await ws.closed).code).toBe(1000)
+  })
+})
+
 describe("transport hub: identity fails closed", () => {
   it("refuses SSE and WebSocket requests identify() does not recognise with 401, and an instance without identify refuses everyone", async () => {
     const stream = await openStream("/seed004/sse")

@@ -6,6 +6,7 @@
  *    the socket lives in a Durable Object that may wake in an isolate where the request never ran.
  * The test identity is a request header, which only a test may trust.
  */
+import { Effect } from "effect"
 import { createRealtime } from "../src/transport/index.js"
 
 const identify = (request: Request) => {
@@ -88,11 +89,17 @@ export const limited = createRealtime({
   maxPayloadBytes: 1024,
   maxFrameBytes: 2048,
   rateLimit: { perSecond: 5, burst: 10 },
-  onMessage: (socket, message) => {
+  onMessage: async (socket, message) => {
     if (message === "fail") throw new Error("refused by the handler")
+    // The instance's own API from inside its hub: answered there, not by an RPC to itself.
+    if (message === "stats") return socket.send(`stats ${JSON.stringify(await limitedApi().stats())}`)
+    if (message === "bye") return void (await limitedApi().effect.close(socket).pipe(Effect.runPromise))
     socket.send(message === "whoami" ? `id ${socket.id}` : `got ${message}`)
   },
 })
+function limitedApi() {
+  return limited
+}
 limited.channel("room-1")
 export const limitedSse = createRealtime({ name: "transport-limits-sse", driver: "sse", identify, maxConnections: 2, heartbeat: 300, maxBufferedBytes: 16 * 1024 })
 export const anonymous = createRealtime({ name: "transport-no-identify", driver: "sse" })

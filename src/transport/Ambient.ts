@@ -1,12 +1,13 @@
 /**
  * The hub a handler is running in, so `realtime.broadcast(...)`, `sendTo(...)` and
- * `toChannel(...).broadcast(...)` called from inside `onMessage` / `onJoin` / `onClose` fan out
+ * `toChannel(...).broadcast(...)`, `close(...)` and `stats()` called from inside `onMessage` / `onJoin` / `onClose` fan out
  * directly instead of calling the hub over RPC: the hub is busy running that very handler (one
  * message at a time), so a call to itself would wait for itself forever.
  *
  * @since 0.1.0
  */
 import { AsyncLocalStorage } from "node:async_hooks"
+import type { HubStats } from "./Schema.js"
 
 export interface LocalHub {
   /** The instance key this hub serves. */
@@ -15,6 +16,8 @@ export interface LocalHub {
   readonly sendToUser: (userId: string, frame: string) => number
   readonly sendToConnection: (connectionId: string, frame: string) => number
   readonly channelBroadcast: (channel: string, frame: string) => number
+  readonly closeConnection: (connectionId: string) => number
+  readonly stats: () => HubStats
 }
 
 export const currentHub = new AsyncLocalStorage<LocalHub>()

@@ -103,12 +103,31 @@ export const makeTransportHub = Effect.gen(function* () {
     return sent
   }
 
+  const closeConnection = (connectionId: string): number => {
+    const stream = streams.get(connectionId)
+    if (stream !== undefined) {
+      stream.close()
+      return 1
+    }
+    const socket = socketById(connectionId)
+    if (socket === undefined) return 0
+    safeClose(socket, CloseCode.normal, "closed by the server")
+    return 1
+  }
+
+  const stats = () => {
+    const sockets = connections.list().filter((entry) => entry.socket.readyState <= 1).length
+    return { connections: sockets + streams.size, sockets, streams: streams.size, channels: memberships.counts() }
+  }
+
   const local: LocalHub = {
     key: address.instance,
     broadcast: (frame) => connections.broadcast(frame),
     sendToUser: (userId, frame) => connections.sendTo(userId, frame),
     sendToConnection,
     channelBroadcast,
+    closeConnection,
+    stats,
   }
 
   const handleOf = (socket: WebSocket, attachment: SocketAttachment): TransportSocket => ({
@@ -328,25 +347,8 @@ export const makeTransportHub = Effect.gen(function* () {
     sendToUser: implement(HubOps.sendToUser, ({ userId, event }) => withFrame(event, (frame) => ({ delivered: local.sendToUser(userId, frame) }))),
     sendToConnection: implement(HubOps.sendToConnection, ({ connectionId, event }) => withFrame(event, (frame) => ({ delivered: sendToConnection(connectionId, frame) }))),
     channelBroadcast: implement(HubOps.channelBroadcast, ({ channel, event }) => withFrame(event, (frame) => ({ delivered: channelBroadcast(channel, frame) }))),
-    closeConnection: implement(HubOps.closeConnection, ({ connectionId }) =>
-      Effect.sync(() => {
-        const stream = streams.get(connectionId)
-        if (stream !== undefined) {
-          stream.close()
-          return { delivered: 1 }
-        }
-        const socket = socketById(connectionId)
-        if (socket === undefined) return { delivered: 0 }
-        safeClose(socket, CloseCode.normal, "closed by the server")
-        return { delivered: 1 }
-      }),
-    ),
-    stats: implement(HubOps.stats, () =>
-      Effect.sync(() => {
-        const sockets = connections.list().filter((entry) => entry.socket.readyState <= 1).length
-        return { connections: sockets + streams.size, sockets, streams: streams.size, channels: memberships.counts() }
-      }),
-    ),
+    closeConnection: implement(HubOps.closeConnection, ({ connectionId }) => Effect.sync(() => ({ delivered: closeConnection(connectionId) }))),
+    stats: implement(HubOps.stats, () => Effect.sync(stats)),
   }
 
   return {

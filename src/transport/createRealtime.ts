@@ -189,8 +189,16 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
           route(event, (frame) => localHub(key)?.channelBroadcast(channel, frame), (ev, ns) => callHub(ns, key, HubOps.channelBroadcast, { channel, event: ev })),
         ),
     }),
-    close: (target) => Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.closeConnection, { connectionId: target.id })),
-    stats: () => Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.stats, {})),
+    close: (target) =>
+      Effect.suspend(() => {
+        const local = localHub(key)
+        return local !== undefined ? Effect.succeed({ delivered: local.closeConnection(target.id) }) : Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.closeConnection, { connectionId: target.id }))
+      }),
+    stats: () =>
+      Effect.suspend(() => {
+        const local = localHub(key)
+        return local !== undefined ? Effect.succeed(local.stats()) : Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.stats, {}))
+      }),
   }
 
   /**
