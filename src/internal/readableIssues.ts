@@ -113,6 +113,8 @@ const sentence = (root: AST.AST | undefined, path: Path, problems: ReadonlyArray
   if (own !== undefined) return own.message
   const first = EXPECTED.exec(problems[0]!.message)!
   const actual = clip(first[2]!)
+  // `{ type: body.type }` with no `type` in the body: to the person who sent it, the field is missing.
+  if (actual === "undefined") return expected === undefined ? "is missing" : `is missing (${expected})`
   // A refinement names the exact rule that failed; a type mismatch is best told as the field's expectation.
   const wanted = problems.length === 1 && problems[0]!.tag === "Refinement" ? first[1] : (expected ?? first[1])
   return `expected ${wanted}, got ${actual}`
