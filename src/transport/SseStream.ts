@@ -3,8 +3,9 @@
  *
  * The stream is the hub's own `ReadableStream` with a byte-length queuing strategy: every event is
  * queued until the runtime sends it on, and `desiredSize` says how far the reader is behind. A
- * reader more than `maxBufferedBytes` behind is dropped (the stream errors, the client's
- * `EventSource` reconnects) rather than letting its backlog grow in the object's memory.
+ * reader more than `maxBufferedBytes` behind is dropped (its stream ends with a comment saying
+ * why; the client's `EventSource` reconnects) rather than letting its backlog grow in the
+ * object's memory.
  *
  * Wire: `event: <event>` / `data: <JSON of data>` per event, so
  * `EventSource.addEventListener("<event>", ...)` fires; heartbeats are comment lines.
@@ -26,6 +27,7 @@ export const sseBytesOfFrame = (frame: string): Uint8Array => {
 
 export const HEARTBEAT_COMMENT = encoder.encode(": heartbeat\n\n")
 const OPENED_COMMENT = encoder.encode(": connected\n\n")
+const FELL_BEHIND_COMMENT = encoder.encode(": closing: this reader fell too far behind (maxBufferedBytes); reconnect\n\n")
 
 export interface SseStream {
   readonly body: ReadableStream<Uint8Array>
@@ -66,11 +68,14 @@ export const makeSseStream = (options: {
       return false
     }
     if ((controller.desiredSize ?? 0) < 0) {
-      // More than maxBufferedBytes queued: this reader is not keeping up. Drop it.
+      // More than maxBufferedBytes queued: this reader is not keeping up. End its stream with a
+      // comment saying why (past the bound on purpose: it is small); nothing more is queued, and
+      // the client's EventSource reconnects on its own.
       try {
-        controller.error(new Error("durable-realtime: SSE reader fell behind"))
+        controller.enqueue(FELL_BEHIND_COMMENT)
+        controller.close()
       } catch {
-        // already errored
+        // already closed
       }
       end("overflow")
       return false
