@@ -22,6 +22,9 @@ afterEach(() => {
 
 export type Frame = { readonly type: string; readonly [key: string]: any }
 
+/** When each frame arrived (for latency figures). */
+export const receivedAt = new WeakMap<object, number>()
+
 export interface DbSocket {
   readonly frames: Array<Frame>
   readonly changes: () => Array<Frame>
@@ -53,6 +56,7 @@ export const openStream = async (url: string, protocols: ReadonlyArray<string> =
   ws.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data as string)
     if (!isFrame(frame)) offProtocol.push(frame)
+    receivedAt.set(frame, Date.now())
     frames.push(frame)
   })
   ws.addEventListener("close", (event) => resolveClosed({ code: event.code, reason: event.reason }))

@@ -48,3 +48,21 @@ export const testDb = db({
   shards: 3,
   bufferSize: 20,
 })
+
+/**
+ * R5 probes: one shard, so every tenant shares it (and its drain); three delivery attempts, so a
+ * failing hub's change is parked within seconds.
+ */
+export const items = table({
+  id: text().primaryKey(),
+  tenantId: text().notNull().index(),
+  title: text().notNull(),
+})
+
+export const r5Db = db({
+  name: "r5",
+  schema: { items },
+  realtime: { tables: { items: { filters: ["tenantId"], requiredFilters: ["tenantId"] } } },
+  shards: 1,
+  deliveryAttempts: 3,
+})

@@ -17,7 +17,7 @@ import { InvalidInput } from "../RealtimeError.js"
 import { databaseDefinition } from "../db/Declaration.js"
 import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "../db/Migrations.js"
 import { OUTBOX_TABLE } from "../db/Names.js"
-import { drainAll, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
+import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
 import { shardIndexOfId, shardName } from "../db/Placement.js"
 import { planSelect, SelectQuery } from "../db/Query.js"
 import { applyBatch, decodeLocator, prepareBatch, tableOf, WriteBatch } from "../db/Writes.js"
@@ -61,6 +61,8 @@ export const makeDbShard = Effect.gen(function* () {
   // Drains never overlap, so each hub receives this shard's outbox ids in order.
   const drainLock = yield* Effect.makeSemaphore(1)
   const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
+  /** A drain outside the job: a change held back for a retry gets the job armed for its time. */
+  const drainAndArm = Effect.flatMap(drain, (outcome) => (outcome.retryAt === undefined ? Effect.void : jobs.ensure(DRAIN_JOB, outcome.retryAt)))
   // Single flight: a write during a running drain only asks it to go round once more, so a burst
   // of writes becomes a few large batches instead of one queued drain per write.
   let draining = false
@@ -68,7 +70,7 @@ export const makeDbShard = Effect.gen(function* () {
   const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
     do {
       again = false
-      const outcome = yield* Effect.exit(drain)
+      const outcome = yield* Effect.exit(drainAndArm)
       // A failure is left to the durable job (with its backoff); no tight retry loop here.
       if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
     } while (again)
@@ -129,21 +131,27 @@ export const makeDbShard = Effect.gen(function* () {
     }),
   )
 
-  /** The outbox as it stands (for operators and tests): pending count and the last rows. */
+  /** The outbox as it stands (for operators and tests): pending and parked counts, the last rows, the parked ones. */
   const outbox = operation(Schema.Struct({ limit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }) }), (input) =>
     Effect.orDie(
-      Effect.zipWith(
-        pendingCount(sql),
-        sql.all(`SELECT id, table_name, event, row_key, request_id, created_at, published_at FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
-        (pending, rows) => ({ shard: shardName(shard), pending, rows }),
-      ),
+      Effect.gen(function* () {
+        const columns = "id, table_name, event, row_key, request_id, created_at, published_at, size, attempts, retry_at, parked_at, error"
+        return {
+          shard: shardName(shard),
+          pending: yield* pendingCount(sql),
+          parked: yield* parkedCount(sql),
+          rows: yield* sql.all(`SELECT ${columns} FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
+          parkedRows: yield* sql.all(`SELECT ${columns} FROM ${OUTBOX_TABLE} WHERE parked_at IS NOT NULL ORDER BY id DESC LIMIT ?`, input.limit),
+        }
+      }),
     ),
   )
 
   const drainJob = Effect.gen(function* () {
-    yield* drain
+    const outcome = yield* drain
     yield* prunePublished(sql)
-    return null
+    // Come back when the earliest held-back change may be retried.
+    return outcome.retryAt ?? null
   })
 
   const onWake = Effect.gen(function* () {

@@ -17,7 +17,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import { CloseCode, InvalidInput, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { deliveryFor, frameCache, type Subscriber } from "../db/Changes.js"
+import { deliveryFor, frameCache, gapFrameFor, type Subscriber } from "../db/Changes.js"
 import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../db/Declaration.js"
 import { DB_SUBPROTOCOL } from "../db/Names.js"
 import { shardId, shardOf } from "../db/Placement.js"
@@ -41,6 +41,8 @@ export const hubMigrations = [
 ]
 
 export const HUB_EXPIRY_JOB = "grant-expiry"
+/** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
+export const REPLAY_CHARS = 16 * 1024 * 1024
 
 /** The per-socket identity, serialized once at accept. */
 const Attachment = Schema.Struct({
@@ -109,6 +111,11 @@ export const makeTableHub = Effect.gen(function* () {
       for (const entry of sockets) {
         const subscriber = attachmentOf(entry.socket)
         if (subscriber === null) continue
+        if (change.parked === true) {
+          const gap = gapFrameFor(change, at, subscriber)
+          if (gap !== undefined) send(entry.socket, gap)
+          continue
+        }
         const delivery = deliveryFor(change, subscriber)
         if (delivery !== undefined) send(entry.socket, frameOf(delivery))
       }
@@ -152,6 +159,9 @@ export const makeTableHub = Effect.gen(function* () {
   const replay = (since: number) =>
     Effect.gen(function* () {
       if (since > seq) return { resync: "ahead" as const, changes: [] }
+      // A replay is sent before ready, in one go: bounded like every batch (1 MB rows make a 1,000-change buffer large).
+      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(length(change)) AS n FROM hub_changes WHERE seq > ?", since)))?.n ?? 0
+      if (chars > REPLAY_CHARS) return { resync: "behind" as const, changes: [] }
       const rows = yield* Effect.orDie(sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", since))
       if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }
       return { resync: undefined, changes: rows.map((row) => ({ seq: row.seq, change: JSON.parse(row.change) as ShardChange })) }
@@ -199,6 +209,12 @@ export const makeTableHub = Effect.gen(function* () {
           resumed = true
           const subscriber: Subscriber = subscription
           for (const { seq: at, change } of plan.changes) {
+            const gap = gapFrameFor(change, at, subscriber)
+            if (gap !== undefined) {
+              frames.push(gap)
+              replayed++
+              continue
+            }
             const delivery = deliveryFor(change, subscriber)
             if (delivery === undefined) continue
             frames.push(frameCache(definition, change, at)(delivery))

@@ -13,7 +13,7 @@
  */
 import type { ChangeEvent, DatabaseDefinition } from "./Declaration.js"
 import { matches, shardName } from "./Placement.js"
-import type { DatabaseChangeFrame, Filters, ShardChange } from "./Protocol.js"
+import type { DatabaseChangeFrame, Filters, ResyncFrame, ShardChange } from "./Protocol.js"
 
 export interface Subscriber {
   readonly filters: Filters
@@ -24,9 +24,14 @@ export interface Subscriber {
 
 type Delivery = { readonly event: ChangeEvent; readonly scope?: "entered" | "left" }
 
-export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delivery | undefined => {
+/** Whether the subscriber's snapshot already reflects this change. */
+const inSnapshot = (change: ShardChange, subscriber: Subscriber) => {
   const watermark = subscriber.watermarks?.[String(change.shard)]
-  if (watermark !== undefined && change.outboxId <= watermark) return undefined
+  return watermark !== undefined && change.outboxId <= watermark
+}
+
+export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delivery | undefined => {
+  if (change.parked === true || inSnapshot(change, subscriber)) return undefined
   const before = matches(change.old, subscriber.filters)
   const after = matches(change.new, subscriber.filters)
   let delivery: Delivery | undefined
@@ -66,6 +71,21 @@ export const changeFrame = (definition: DatabaseDefinition, change: ShardChange,
     ...(delivery.scope === undefined ? {} : { scope: delivery.scope }),
   }
 }
+
+/**
+ * The `resync` frame of a parked change (its images never reached the hub, so whether it matched
+ * a subscriber's filters is unknown: every subscriber of the partition is told, except one whose
+ * snapshot already reflects it).
+ */
+export const gapFrameFor = (change: ShardChange, seq: number, subscriber: Subscriber): string | undefined =>
+  change.parked !== true || inSnapshot(change, subscriber)
+    ? undefined
+    : JSON.stringify({
+        type: "resync",
+        reason: "gap",
+        seq,
+        message: `a ${change.table} change (${shardName(change.shard)}, outbox ${change.outboxId}) could not be delivered; take a new snapshot`,
+      } satisfies typeof ResyncFrame.Type)
 
 /**
  * Encodes each distinct delivery of one change once, however many subscribers get it.

@@ -26,10 +26,14 @@ type Op<A> = Effect.Effect<A, RealtimeError>
 /** What `outbox(shard)` answers. */
 export interface OutboxStats {
   readonly shard: string
-  /** Changes not yet acknowledged by every hub they go to. */
+  /** Changes not yet acknowledged by every hub they go to (a parked one until its gap marker is). */
   readonly pending: number
+  /** Changes parked after `deliveryAttempts` failed deliveries (kept, never pruned). */
+  readonly parked: number
   /** The last rows, newest first. */
   readonly rows: Array<OutboxEntry>
+  /** The last parked rows, newest first, with their last `error`. */
+  readonly parkedRows: Array<OutboxEntry>
 }
 
 export interface OutboxEntry {
@@ -40,6 +44,12 @@ export interface OutboxEntry {
   readonly request_id: string
   readonly created_at: number
   readonly published_at: number | null
+  /** Characters of the change's images. */
+  readonly size: number
+  readonly attempts: number
+  readonly retry_at: number | null
+  readonly parked_at: number | null
+  readonly error: string | null
   readonly [column: string]: unknown
 }
 

@@ -63,6 +63,21 @@ export const outboxStatements: ReadonlyArray<string> = [
   `CREATE INDEX IF NOT EXISTS ${OUTBOX_PENDING_INDEX} ON ${OUTBOX_TABLE} (id) WHERE published_at IS NULL`,
 ]
 
+/**
+ * `durable_realtime_002_realtime_delivery`: what the drain needs to isolate hubs and bound batches
+ * without reading row images: the target hubs and image size of each change (written with it),
+ * and per change its delivery attempts, next retry, and when it was parked (with the last error).
+ */
+export const DELIVERY_MIGRATION = `${SQL_PREFIX}_002_realtime_delivery`
+export const deliveryStatements: ReadonlyArray<string> = [
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN hubs TEXT`,
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN size INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN retry_at INTEGER`,
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN parked_at INTEGER`,
+  `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN error TEXT`,
+]
+
 const saveSnapshot = (snapshot: SchemaSnapshot) =>
   `INSERT INTO _meta (key, value) VALUES (${literal(SCHEMA_META_KEY)}, ${literal(JSON.stringify(snapshot))}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`
 
@@ -120,14 +135,20 @@ export const planMigrations = (
       migrations: [
         { name: first, statements: [...tables, saveSnapshot(current)] },
         { name: realtime, statements: outboxStatements },
+        { name: DELIVERY_MIGRATION, statements: deliveryStatements },
       ],
     }
   }
-  const migrations: Array<Migration> = [{ name: realtime, statements: outboxStatements }]
+  const migrations: Array<Migration> = [
+    { name: realtime, statements: outboxStatements },
+    { name: DELIVERY_MIGRATION, statements: deliveryStatements },
+  ]
   if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(current)) {
     const diff = diffSchema(stored, definition)
     if ("refused" in diff) return diff
-    const next = applied.filter((name) => name.startsWith(`${SQL_PREFIX}_`)).length + (applied.includes(realtime) ? 1 : 2)
+    // The next number after the highest numbered schema/realtime migration (never below 3).
+    const numbers = applied.map((name) => Number(new RegExp(`^${SQL_PREFIX}_(\\d{3})_(schema|realtime)$`).exec(name)?.[1] ?? 0))
+    const next = Math.max(2, ...numbers) + 1
     migrations.push({ name: migrationName(next, "schema"), statements: [...diff.statements, saveSnapshot(current)] })
   }
   return { migrations }

@@ -1,16 +1,31 @@
 /**
- * Draining a shard's outbox to the table hubs.
+ * Draining a shard's outbox to the table hubs: bounded, in order per hub, one hub's failure
+ * delaying only that hub.
  *
- * Pending rows (`published_at IS NULL`) are read in id order, grouped by target hub (an update
- * that changes a required-filter value targets two), and sent to each hub in order. A row is
- * marked `published_at` only when every hub it targets acknowledged it; otherwise it stays pending
- * and is sent again by the next drain (a hub drops ids it already applied). Drains of one shard
- * never overlap (the caller holds a one-permit lock), so each hub receives a shard's ids in order.
+ * - **Bounded.** A pass reads pending rows' metadata (target hubs, image size: columns written
+ *   with the change) and loads images for at most `DRAIN_BATCH` rows and `ROUND_CHARS` characters
+ *   per round. Each hub gets its changes in RPCs of at most `SEND_CHARS` characters (the V8
+ *   serializer writes a character in at most 2 bytes: ≤ 8 MiB of the runtime's 32 MiB limit); a
+ *   change larger than that goes alone (rows are bounded by `maxRowBytes` ≤ 8 MiB at write time).
+ * - **Ordered per hub.** Each hub receives a shard's changes in outbox id order: a hub's changes
+ *   go in sequence, and once a change of a hub is held back, nothing later of that hub is sent in
+ *   the same pass. A change goes to one hub, or to two for an update that moves it between
+ *   partitions; it is marked `published_at` when every hub it targets acknowledged it.
+ * - **Isolated.** A hub that fails is skipped for the rest of the pass (other hubs keep flowing)
+ *   and retried at the failing change's `retry_at` (backoff from 500 ms doubling, capped at 30 s).
+ *   When a batch of several changes fails, they are sent one by one to find the change that fails.
+ * - **Never retried forever.** A change that fails alone `deliveryAttempts` times is parked: kept
+ *   (images and last error stay in the outbox, `parked_at` set, never pruned), counted in
+ *   `outbox(...)`, logged with its id, and replaced in the hub's stream by a gap marker, so the
+ *   hub's later changes continue and its subscribers get a `resync` frame saying to resynchronise.
+ *
+ * Drains of one shard never overlap (the caller holds a one-permit lock). Hubs drop outbox ids
+ * they already applied, so a change re-sent after a partial failure is applied once.
  *
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
-import { StorageFailure, type RealtimeError } from "../RealtimeError.js"
+import type { RealtimeError } from "../RealtimeError.js"
 import type { SqlShape } from "../services/Sql.js"
 import type { DatabaseDefinition } from "./Declaration.js"
 import { OUTBOX_TABLE } from "./Names.js"
@@ -18,12 +33,32 @@ import { hubIdOf } from "./Placement.js"
 import type { ShardChange } from "./Protocol.js"
 import type { DbRow } from "./Rows.js"
 
-/** Rows sent per round; a drain loops until nothing is pending. */
+/** Rows whose images are loaded per round. */
 export const DRAIN_BATCH = 200
+/** Characters of row images loaded per round. */
+export const ROUND_CHARS = 8 * 1024 * 1024
+/** Characters of row images per RPC to one hub. */
+export const SEND_CHARS = 4 * 1024 * 1024
+/** Pending rows' metadata read per step while looking past held-back hubs. */
+const SCAN = 500
 /** Published rows are kept this long (for inspection), then pruned by the drain job. */
 export const PUBLISHED_RETENTION_MS = 10 * 60_000
+/** Delay before retrying a change after its n-th failed attempt: 500 ms doubling, at most 30 s. */
+export const retryDelay = (attempts: number) => Math.min(30_000, 500 * 2 ** Math.max(0, attempts - 1))
 
-interface OutboxRow {
+export type SendToHub = (hubId: string, changes: ReadonlyArray<ShardChange>) => Effect.Effect<unknown, RealtimeError>
+
+interface Pending {
+  readonly id: number
+  readonly hubs: string | null
+  readonly size: number
+  readonly attempts: number
+  readonly retry_at: number | null
+  readonly parked_at: number | null
+  readonly [column: string]: string | number | null
+}
+
+interface Loaded {
   readonly id: number
   readonly table_name: string
   readonly event: string
@@ -34,78 +69,193 @@ interface OutboxRow {
   readonly [column: string]: string | number | null
 }
 
-export type SendToHub = (hubId: string, changes: ReadonlyArray<ShardChange>) => Effect.Effect<unknown, RealtimeError>
+export interface DrainOutcome {
+  readonly published: number
+  readonly parked: number
+  /** When the earliest held-back change may be retried; `undefined` when nothing is held back. */
+  readonly retryAt: number | undefined
+}
 
 export const pendingCount = (sql: SqlShape) =>
   Effect.map(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM ${OUTBOX_TABLE} WHERE published_at IS NULL`), (row) => row?.n ?? 0)
 
-/** One round: send up to DRAIN_BATCH pending rows. Returns how many were published; fails if a hub did not acknowledge. */
-const drainRound = (sql: SqlShape, definition: DatabaseDefinition, shard: number, send: SendToHub) =>
-  Effect.gen(function* () {
-    const rows = yield* sql.all<OutboxRow>(`SELECT * FROM ${OUTBOX_TABLE} WHERE published_at IS NULL ORDER BY id LIMIT ?`, DRAIN_BATCH)
-    if (rows.length === 0) return { published: 0, more: false }
-    const byHub = new Map<string, Array<ShardChange>>()
-    const targets = new Map<number, ReadonlyArray<string>>()
-    for (const row of rows) {
-      const table = definition.tables.get(row.table_name)
-      const old = row.old_row === null ? null : (JSON.parse(row.old_row) as DbRow)
-      const next = row.new_row === null ? null : (JSON.parse(row.new_row) as DbRow)
-      if (table === undefined) {
-        // A table removed from the declaration: nobody can subscribe to it any more.
-        targets.set(row.id, [])
-        continue
-      }
-      const hubs = [...new Set([old, next].filter((image): image is DbRow => image !== null).map((image) => hubIdOf(table, image)))]
-      targets.set(row.id, hubs)
-      const change: ShardChange = {
-        shard,
-        outboxId: row.id,
-        table: row.table_name,
-        event: row.event as ShardChange["event"],
-        old,
-        new: next,
-        requestId: row.request_id,
-        createdAt: row.created_at,
-      }
-      for (const hub of hubs) {
-        const list = byHub.get(hub)
-        if (list === undefined) byHub.set(hub, [change])
-        else list.push(change)
-      }
-    }
-    const outcomes = yield* Effect.forEach(
-      [...byHub.entries()],
-      ([hub, changes]) => Effect.map(Effect.either(send(hub, changes)), (outcome) => [hub, outcome] as const),
-      { concurrency: "unbounded" },
-    )
-    const failed = new Set(outcomes.filter(([, outcome]) => outcome._tag === "Left").map(([hub]) => hub))
-    const done = rows.filter((row) => (targets.get(row.id) ?? []).every((hub) => !failed.has(hub))).map((row) => row.id)
-    const now = yield* Clock.currentTimeMillis
-    if (done.length > 0) {
-      // One JSON parameter, not one per id: SQLite in a Durable Object binds at most 100 parameters.
-      yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, now, JSON.stringify(done))
-    }
-    if (failed.size > 0) {
-      const first = outcomes.find(([, outcome]) => outcome._tag === "Left")
-      const reason = first !== undefined && first[1]._tag === "Left" ? first[1].left.message : "unknown"
-      return yield* new StorageFailure({ message: `outbox: ${failed.size} hub(s) did not acknowledge (${reason.slice(0, 200)}); retrying` })
-    }
-    return { published: done.length, more: rows.length === DRAIN_BATCH }
+export const parkedCount = (sql: SqlShape) =>
+  Effect.map(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM ${OUTBOX_TABLE} WHERE parked_at IS NOT NULL`), (row) => row?.n ?? 0)
+
+const parseImage = (json: string | null) => (json === null ? null : (JSON.parse(json) as DbRow))
+
+/** Hubs of a row written before the `hubs` column existed: read from its images. */
+const legacyHubs = (sql: SqlShape, definition: DatabaseDefinition, id: number) =>
+  Effect.map(sql.one<Loaded>(`SELECT table_name, old_row, new_row FROM ${OUTBOX_TABLE} WHERE id = ?`, id), (row) => {
+    const table = row === undefined ? undefined : definition.tables.get(row.table_name)
+    if (row === undefined || table === undefined) return []
+    const images = [parseImage(row.old_row), parseImage(row.new_row)].filter((image): image is DbRow => image !== null)
+    return [...new Set(images.map((image) => hubIdOf(table, image)))]
   })
 
-/** Drain until nothing is pending. Fails (to be retried by the job) when a hub is unreachable. */
+/** One change (or its gap marker) queued for one hub. */
+interface Item {
+  readonly row: Pending
+  readonly change: ShardChange
+  readonly chars: number
+}
+
+/** Split a hub's queue into RPCs of at most SEND_CHARS characters (at least one change each). */
+const chunksOf = (items: ReadonlyArray<Item>): ReadonlyArray<ReadonlyArray<Item>> => {
+  const chunks: Array<Array<Item>> = []
+  let current: Array<Item> = []
+  let chars = 0
+  for (const item of items) {
+    if (current.length > 0 && chars + item.chars > SEND_CHARS) {
+      chunks.push(current)
+      current = []
+      chars = 0
+    }
+    current.push(item)
+    chars += item.chars
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
+
+const markerOf = (change: ShardChange): ShardChange => ({ ...change, old: null, new: null, parked: true })
+
+/** Drain until nothing more can be sent now. Fails only when the shard's own storage fails. */
 export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: number, send: SendToHub) =>
   Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    // Hubs held back in this pass: nothing more of theirs is sent, so their order holds.
+    const held = new Set<string>()
+    let retryAt: number | undefined
     let published = 0
-    for (;;) {
-      const round = yield* drainRound(sql, definition, shard, send)
-      published += round.published
-      if (!round.more) return published
+    let parked = 0
+    let from = 0
+    const holdUntil = (hubs: ReadonlyArray<string>, at: number) => {
+      for (const hub of hubs) held.add(hub)
+      retryAt = retryAt === undefined ? at : Math.min(retryAt, at)
     }
+
+    for (;;) {
+      const scanned = yield* sql.all<Pending>(
+        `SELECT id, hubs, CASE WHEN size > 0 THEN size ELSE COALESCE(length(old_row), 0) + COALESCE(length(new_row), 0) END AS size, attempts, retry_at, parked_at
+         FROM ${OUTBOX_TABLE} WHERE published_at IS NULL AND id > ? ORDER BY id LIMIT ?`,
+        from,
+        SCAN,
+      )
+      if (scanned.length === 0) break
+      const chosen: Array<{ readonly row: Pending; readonly hubs: ReadonlyArray<string> }> = []
+      let chars = 0
+      for (const row of scanned) {
+        const hubs = row.hubs === null ? yield* legacyHubs(sql, definition, row.id) : (JSON.parse(row.hubs) as ReadonlyArray<string>)
+        if (hubs.some((hub) => held.has(hub))) {
+          for (const hub of hubs) held.add(hub)
+          continue
+        }
+        if (row.retry_at !== null && row.retry_at > now) {
+          holdUntil(hubs, row.retry_at)
+          continue
+        }
+        const cost = row.parked_at === null ? row.size : 0
+        if (chosen.length > 0 && (chosen.length >= DRAIN_BATCH || chars + cost > ROUND_CHARS)) break
+        chosen.push({ row, hubs })
+        chars += cost
+      }
+      if (chosen.length === 0) {
+        if (scanned.length < SCAN) break
+        from = scanned[scanned.length - 1].id
+        continue
+      }
+      // Everything before the first chosen row is held back: later steps start after it.
+      from = Math.max(from, chosen[0].row.id - 1)
+
+      const loaded = new Map<number, Loaded>()
+      for (const row of yield* sql.all<Loaded>(
+        `SELECT id, table_name, event, CASE WHEN parked_at IS NULL THEN old_row END AS old_row, CASE WHEN parked_at IS NULL THEN new_row END AS new_row, request_id, created_at
+         FROM ${OUTBOX_TABLE} WHERE id IN (SELECT value FROM json_each(?))`,
+        // One JSON parameter, not one per id: SQLite in a Durable Object binds at most 100 parameters.
+        JSON.stringify(chosen.map(({ row }) => row.id)),
+      )) {
+        loaded.set(row.id, row)
+      }
+      const queues = new Map<string, Array<Item>>()
+      for (const { row, hubs } of chosen) {
+        const data = loaded.get(row.id)!
+        const change: ShardChange = {
+          shard,
+          outboxId: row.id,
+          table: data.table_name,
+          event: data.event as ShardChange["event"],
+          old: parseImage(data.old_row),
+          new: parseImage(data.new_row),
+          requestId: data.request_id,
+          createdAt: data.created_at,
+          ...(row.parked_at === null ? {} : { parked: true as const }),
+        }
+        // A table removed from the declaration has no hubs: nobody can subscribe to it any more.
+        if (!definition.tables.has(data.table_name)) continue
+        for (const hub of hubs) {
+          const queue = queues.get(hub)
+          const item = { row, change, chars: row.parked_at === null ? row.size : 0 }
+          if (queue === undefined) queues.set(hub, [item])
+          else queue.push(item)
+        }
+      }
+
+      /** Send one hub's queue in order; returns the ids it acknowledged. Stops at the first change held back. */
+      const deliver = (hub: string, queue: ReadonlyArray<Item>) =>
+        Effect.gen(function* () {
+          const acknowledged: Array<number> = []
+          const sendOne = (item: Item): Effect.Effect<boolean> =>
+            Effect.gen(function* () {
+              const outcome = yield* Effect.either(send(hub, [item.change]))
+              if (outcome._tag === "Right") return true
+              const attempts = item.row.attempts + 1
+              const error = outcome.left.message.slice(0, 500)
+              if (item.change.parked === true || attempts < definition.deliveryAttempts) {
+                // A parked change's marker is retried on its own backoff; an ordinary change until its budget is spent.
+                const at = now + retryDelay(item.change.parked === true ? attempts - definition.deliveryAttempts : attempts)
+                yield* Effect.orDie(sql.run(`UPDATE ${OUTBOX_TABLE} SET attempts = ?, retry_at = ?, error = ? WHERE id = ?`, attempts, at, error, item.row.id))
+                holdUntil([hub], at)
+                return false
+              }
+              yield* Effect.orDie(sql.run(`UPDATE ${OUTBOX_TABLE} SET attempts = ?, parked_at = ?, retry_at = NULL, error = ? WHERE id = ?`, attempts, now, error, item.row.id))
+              parked++
+              yield* Effect.logWarning(`durable-realtime/db: outbox change ${item.row.id} of ${definition.instance} shard ${shard} (${item.change.table}) parked after ${attempts} attempts: ${error}`)
+              return yield* sendOne({ row: { ...item.row, attempts, parked_at: now }, change: markerOf(item.change), chars: 0 })
+            })
+          for (const chunk of chunksOf(queue)) {
+            const whole = chunk.length > 1 ? yield* Effect.either(send(hub, chunk.map((item) => item.change))) : undefined
+            if (whole?._tag === "Right") {
+              for (const item of chunk) acknowledged.push(item.row.id)
+              continue
+            }
+            // One by one: find the change that fails, deliver the ones before it.
+            for (const item of chunk) {
+              if (!(yield* sendOne(item))) return acknowledged
+              acknowledged.push(item.row.id)
+            }
+          }
+          return acknowledged
+        })
+
+      const outcomes = yield* Effect.forEach([...queues.entries()], ([hub, queue]) => Effect.map(deliver(hub, queue), (ids) => [hub, new Set(ids)] as const), {
+        concurrency: "unbounded",
+      })
+      const acknowledgedBy = new Map(outcomes)
+      const done = chosen
+        .filter(({ row, hubs }) => !loaded.has(row.id) || !definition.tables.has(loaded.get(row.id)!.table_name) || hubs.every((hub) => acknowledgedBy.get(hub)?.has(row.id) === true))
+        .map(({ row }) => row.id)
+      if (done.length > 0) {
+        const at = yield* Clock.currentTimeMillis
+        yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, at, JSON.stringify(done))
+        published += done.length
+      }
+    }
+    return { published, parked, retryAt } satisfies DrainOutcome
   })
 
-/** Forget published rows older than the retention. */
+/** Forget published rows older than the retention; parked rows are kept for inspection. */
 export const prunePublished = (sql: SqlShape) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    sql.run(`DELETE FROM ${OUTBOX_TABLE} WHERE published_at IS NOT NULL AND published_at < ?`, now - PUBLISHED_RETENTION_MS),
+    sql.run(`DELETE FROM ${OUTBOX_TABLE} WHERE published_at IS NOT NULL AND published_at < ? AND parked_at IS NULL`, now - PUBLISHED_RETENTION_MS),
   )

@@ -57,6 +57,11 @@ export const ShardChange = Schema.Struct({
   requestId: Schema.String,
   /** Commit time, epoch milliseconds. */
   createdAt: Schema.Number,
+  /**
+   * A gap marker: this change failed `deliveryAttempts` times and was parked by the shard (images
+   * left out). The hub gives it a seq and sends its subscribers a `resync` frame (`reason: "gap"`).
+   */
+  parked: Schema.optional(Schema.Literal(true)),
 })
 export type ShardChange = typeof ShardChange.Type
 
@@ -132,8 +137,12 @@ export const DbReadyFrame = Schema.Struct({
 
 export const ResyncFrame = Schema.Struct({
   type: Schema.Literal("resync"),
-  reason: Schema.Literal("behind", "ahead"),
-  /** The stream's current seq; nothing before it is replayed. */
+  /**
+   * `behind`: the buffer no longer reaches back to `since`; `ahead`: `since` is past the stream;
+   * `gap`: a change could not be delivered (parked after its delivery attempts) and is missing at `seq`.
+   */
+  reason: Schema.Literal("behind", "ahead", "gap"),
+  /** The stream's current seq (for `gap`, the missing change's seq); nothing before it is replayed. */
   seq: Schema.Number,
   message: Schema.String,
 })

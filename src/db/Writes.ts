@@ -16,7 +16,7 @@ import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
 import { checkRowShape, oversize } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
-import { shardOf } from "./Placement.js"
+import { hubIdOf, shardOf } from "./Placement.js"
 import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
 import { insertSchema, patchSchema } from "./Table.js"
 
@@ -169,9 +169,12 @@ export const applyBatch = (
     const next = row === null ? null : encodeRow(table, row, index)
     if (table.realtime === undefined) return
     const key = (event === "delete" ? old : row)![table.realtime.key]
+    const previous = old === null ? null : JSON.stringify(old)
+    // The drain routes and sizes batches from these two columns, never loading images to do so.
+    const hubs = old === null || row === null ? [hubIdOf(table, (old ?? row)!)] : [...new Set([hubIdOf(table, old), hubIdOf(table, row)])]
     exec(
-      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      table.name, event, JSON.stringify(key), old === null ? null : JSON.stringify(old), next, meta.requestId, meta.now,
+      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0),
     )
   }
   const missing = (table: ResolvedTable, where: DbRow) => {
