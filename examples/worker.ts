@@ -10,6 +10,7 @@ import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, 
 
 import { liveRoutes } from "./routes/live.js"
 import { feedRoutes } from "./routes/feeds.js"
+import { postsTokenRoute } from "./routes/posts-token.js"
 import { currentUser, requireUser, requireUserEffect, sessionRoutes } from "./routes/session.js"
 import { appDb, dbRoutes } from "./db.js"
 import { transportRoutes } from "./transport.js"
@@ -110,7 +111,7 @@ export default live.worker({
     const url = new URL(request.url)
     const stream = (await live.handler(request, env)) ?? (await appDb.handler(request))
     if (stream !== undefined) return stream
-    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await feedRoutes(request, url)) ?? (await inspector(request, url)) ?? (await promiseRoutes(request, url))
+    const handled = (await sessionRoutes(request, url)) ?? (await liveRoutes(live, request, url)) ?? (await dbRoutes(request, url)) ?? (await transportRoutes(request, url)) ?? (await feedRoutes(request, url)) ?? (await postsTokenRoute(request, url)) ?? (await inspector(request, url)) ?? (await promiseRoutes(request, url))
     return handled ?? effectHandler.handler(request)
   },
 })
