@@ -5,9 +5,12 @@
  * clients saw while a flood ran.
  */
 import { env, SELF } from "cloudflare:test"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { instanceConfig } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
+import { httpStatus } from "../src/RealtimeError.js"
+import { CurrentRequest } from "../src/services/Identity.js"
 import { makeRateBudget } from "../src/services/RateBudget.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { login } from "./example-session.js"
@@ -127,6 +130,38 @@ describe("R6 rate budgets: frames and bytes, per connection and per actor", () =
     expect(during.publishMs).toBeLessThan(2_000)
     expect(during.historyMs).toBeLessThan(2_000)
     bob.close()
+  })
+})
+
+describe("R6 HTTP writes of an identified actor spend the same actor budget as its sockets", () => {
+  it("publishes on behalf of an identified caller are held to its actor budget (429), shared with its sockets; explicit actors and other people are not", async () => {
+    const service = makeRealtime(instanceConfig("httpbudget"), env as unknown as Record<string, unknown>)
+    const budget = instanceConfig("httpbudget").actorRateLimit
+    const roomId = uniqueId("flood-http")
+    const room = service.room(roomId)
+    const as = (user: string) => <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.provideService(effect, CurrentRequest, new Request("http://example.com/", { headers: { "x-test-user": user } }))
+    const started = Date.now()
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, n) => runExit(as("mallory")(room.publish({ type: "spam", data: n })))))
+    const elapsedS = (Date.now() - started) / 1000
+    const stored = outcomes.filter((exit) => exit._tag === "Success").length
+    const refused = outcomes.filter((exit) => exit._tag === "Failure").map((exit) => failureOf(exit))
+    console.log(`R6 HTTP flood (one identified caller, 40 concurrent publishes, budget burst ${budget.burst} + ${budget.perSecond}/s) figures: ${JSON.stringify({ stored, refused: refused.length, elapsedS })}`)
+    expect(stored).toBeLessThanOrEqual(budget.burst + budget.perSecond * elapsedS)
+    expect(refused.length).toBeGreaterThan(0)
+    expect(refused.every((error) => error._tag === "LimitExceeded" && httpStatus(error) === 429)).toBe(true)
+    // Its socket shares the bucket: drained over HTTP, its socket frames are refused too.
+    const socket = await connect(await runTest(room.authorize({ actor: { type: "user", id: "mallory" } })))
+    socket.send({ type: "publish", id: "s1", message: { type: "x" } })
+    expect(await socket.waitFor((f) => f.type === "error" && f.id === undefined)).toMatchObject({ tag: "LimitExceeded" })
+    socket.close()
+    // Another person, and server code naming an explicit actor, are not limited by Mallory's flood.
+    await runTest(as("ada")(room.publish({ type: "fine" })))
+    await runTest(as("mallory")(room.publish({ type: "server", actor: { type: "service", id: "importer" } })))
+    await runTest(as("mallory")(room.join({ actor: { type: "service", id: "importer" } })))
+    // Joins and presence over HTTP spend it too.
+    const presence = await Promise.all(Array.from({ length: 20 }, (_, n) => runExit(as("mallory")(room.presence({ presence: { n } })))))
+    expect(presence.filter((exit) => exit._tag === "Failure").map((exit) => failureOf(exit)._tag)).toContain("LimitExceeded")
   })
 })
 

@@ -89,6 +89,13 @@ export const crdtTestInstance = realtime({ name: "crdttest", yjs: { compactAfter
 /** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
 export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
 
+/** Identified HTTP writers (test header) with a small actor budget: HTTP writes share it with sockets. */
+export const httpBudgetInstance = realtime({
+  name: "httpbudget",
+  identify: identityFromHeaders({ userId: "x-test-user" }),
+  actorRateLimit: { perSecond: 5, burst: 10 },
+})
+
 /** Connection ids seen by the `onClose` hook (same isolate as the Durable Objects in tests). */
 export const closedConnections: Array<string> = []
 

@@ -19,7 +19,7 @@ import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
 import { ClientFrame, memberKey, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
-import { describeRefusal, makeRateBudget } from "../services/RateBudget.js"
+import { describeRefusal } from "../services/RateBudget.js"
 import { ActorContext, ObjectState } from "./Actor.js"
 import type { Members } from "./Members.js"
 import { iso, messageFrame, type Messaging } from "./Messaging.js"
@@ -89,7 +89,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     // Rate budgets (frames and bytes, per connection and per actor) and strike counts live in
     // memory: hibernation or eviction drops them, which only refills the buckets.
-    const budget = makeRateBudget({ connection: config.rateLimit, actor: config.actorRateLimit })
+    const budget = messaging.budget
     const strikes = new Map<string, { strikes: number; rateStrikes: number; lastStrikeAt: number }>()
 
     const info = (attachment: SocketAttachment): LiveConnectionInfo => ({

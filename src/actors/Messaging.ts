@@ -18,7 +18,9 @@ import { ActorContext, NoInput, operation, type Operation } from "./Actor.js"
 import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
 import { readMeta, writeMeta } from "./Meta.js"
 import { makeMessageLog } from "./MessageLog.js"
-import { CloseCode } from "../RealtimeError.js"
+import { CloseCode, LimitExceeded } from "../RealtimeError.js"
+import { memberKey } from "../schema/Protocol.js"
+import { describeRefusal, makeRateBudget } from "../services/RateBudget.js"
 
 export const iso = (millis: number) => new Date(millis).toISOString()
 
@@ -94,6 +96,19 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
 
     const actorOf = (explicit: Actor | undefined, caller: Actor | undefined) => explicit ?? caller ?? anonymousActor
 
+    // Rate budgets of this object (frames and bytes, per connection and per actor), in memory.
+    // Sockets spend them per frame (Live.ts); HTTP/RPC writes on behalf of an identified caller
+    // spend the caller's actor bucket, the one its sockets share. Server code that names an
+    // explicit `actor`, and calls without an identified caller, are the application's own.
+    const budget = makeRateBudget({ connection: config.rateLimit, actor: config.actorRateLimit })
+    const chargeCaller = (explicit: Actor | undefined, caller: Actor | undefined): Effect.Effect<void, LimitExceeded> =>
+      explicit !== undefined || caller === undefined || caller.type === "anonymous"
+        ? Effect.void
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const refusal = budget.admitActor(memberKey(caller), 0, now)
+            return refusal === undefined ? Effect.void : Effect.fail(new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) }))
+          })
+
     /** Store (unless ephemeral) and fan out. The one path both publish and broadcast take. */
     const deliver = (
       input: BroadcastInput extends infer _ ? typeof BroadcastInput.Type : never,
@@ -121,12 +136,12 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
 
     const publish = operation(PublishInput, (input, caller) =>
       Effect.map(
-        deliver({ ...input, ephemeral: false, except: undefined }, caller),
+        Effect.zipRight(chargeCaller(input.actor, caller), deliver({ ...input, ephemeral: false, except: undefined }, caller)),
         (result): PublishResult => ({ message: result.message!, duplicate: result.duplicate }),
       ),
     )
 
-    const broadcast = operation(BroadcastInput, deliver)
+    const broadcast = operation(BroadcastInput, (input, caller) => Effect.zipRight(chargeCaller(input.actor, caller), deliver(input, caller)))
 
     const history = operation(HistoryQuery, (query) => log.page(query))
 
@@ -168,7 +183,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     // leaves the directory with old figures; the object says so as soon as it runs again.
     yield* Effect.orDie(reportIfChanged)
 
-    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, reportIfChanged, actorOf }
+    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, reportIfChanged, actorOf, budget, chargeCaller }
   })
 
 export type Messaging = Effect.Effect.Success<ReturnType<typeof makeMessaging>>

@@ -125,6 +125,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   const join = operation(JoinInput, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
+      yield* messaging.chargeCaller(input.actor, caller)
       const actor = messaging.actorOf(input.actor, caller)
       const { member, joined } = yield* members.join({ actor, metadata: input.metadata, presence: input.presence, via: "http" })
       const now = yield* Clock.currentTimeMillis
@@ -145,6 +146,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   const presence = operation(PresenceInput, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
+      yield* messaging.chargeCaller(input.actor, caller)
       const actor = messaging.actorOf(input.actor, caller)
       const joining = !members.has(actor)
       const member = yield* members.updatePresence(actor, input.presence, "http")

@@ -58,6 +58,11 @@ export interface RateBudget {
    * for longer than the flood itself).
    */
   readonly admit: (connectionId: string, actorKey: string, bytes: number, now: number) => RateRefusal | undefined
+  /**
+   * Admit one write that arrived without a connection (HTTP/RPC on behalf of an identified actor):
+   * only the actor's bucket pays, the same bucket its sockets share.
+   */
+  readonly admitActor: (actorKey: string, bytes: number, now: number) => RateRefusal | undefined
   /** A connection closed: drop its bucket, and its actor's once no connection of it is left. */
   readonly forget: (connectionId: string) => void
   /** Buckets held (for tests: the budget's memory is bounded by open connections). */
@@ -67,7 +72,28 @@ export interface RateBudget {
 export const makeRateBudget = (limits: { readonly connection: RateLimits; readonly actor: RateLimits }): RateBudget => {
   const connections = new Map<string, Bucket & { readonly actorKey: string }>()
   const actors = new Map<string, Bucket & { users: number }>()
+  // Actors seen only over HTTP have no connection whose close would drop their bucket: once there
+  // are many, the ones that have refilled completely (they hold nothing worth keeping) are swept.
+  const sweepAbove = 1024
+  const refillMs = Math.max(limits.actor.burst / limits.actor.perSecond, limits.actor.bytesBurst / limits.actor.bytesPerSecond) * 1000
+  const sweep = (now: number) => {
+    for (const [key, bucket] of actors) if (bucket.users <= 0 && now - bucket.at >= refillMs) actors.delete(key)
+  }
   return {
+    admitActor: (actorKey, bytes, now) => {
+      let shared = actors.get(actorKey)
+      if (shared === undefined) {
+        if (actors.size >= sweepAbove) sweep(now)
+        shared = { ...fresh(limits.actor, now), users: 0 }
+        actors.set(actorKey, shared)
+      }
+      refill(shared, limits.actor, now)
+      const lacks = lacking(shared, bytes)
+      if (lacks !== undefined) return { scope: "actor", unit: lacks, limits: limits.actor }
+      shared.frames -= 1
+      shared.bytes -= bytes
+      return undefined
+    },
     admit: (connectionId, actorKey, bytes, now) => {
       let own = connections.get(connectionId)
       if (own === undefined) {
