@@ -8,7 +8,7 @@ import { objectName } from "../src/internal/rpc.js"
 import { eventually, sleep } from "./live-helpers.js"
 import { uniqueId } from "./helpers.js"
 import { connectWs, eventsNamed, openStream, openWs } from "./transport-helpers.js"
-import { limited, limitedSse, seedSse, seedWs } from "./transport-seed.js"
+import { leftRoom, limited, limitedSse, seedSse, seedWs } from "./transport-seed.js"
 
 const hubStub = (name: string) => {
   const namespace = (env as unknown as { REALTIME_TRANSPORT: DurableObjectNamespace }).REALTIME_TRANSPORT
@@ -139,6 +139,29 @@ describe("transport hub: sendTo", () => {
     await stream.close()
     expect(await stream.send({ event: "late", data: 4 })).toEqual({ delivered: 0 })
     await body.cancel()
+  })
+})
+
+describe("transport hub: channels", () => {
+  it("unsubscribe runs onLeave and stops channel broadcasts; a closing socket leaves its channels (onLeave runs)", async () => {
+    const ada = uniqueId("ada")
+    const bob = uniqueId("bob")
+    const adaWs = await connectWs("/seed004/limits/ws", ada)
+    const bobWs = await connectWs("/seed004/limits/ws", bob)
+    for (const ws of [adaWs, bobWs]) {
+      ws.send(JSON.stringify({ type: "subscribe", channel: "room-1" }))
+      await ws.waitForEvent("subscribed")
+    }
+    adaWs.send(JSON.stringify({ type: "unsubscribe", channel: "room-1" }))
+    expect((await adaWs.waitForEvent("unsubscribed")).data).toEqual({ channel: "room-1" })
+    expect(leftRoom).toContain(ada)
+    // Other tests' sockets may be in room-1 too: count only these two.
+    await limited.toChannel("room-1").broadcast({ event: "after-leave", data: null })
+    await bobWs.waitForEvent("after-leave")
+    bobWs.close()
+    await eventually(() => (leftRoom.includes(bob) ? true : undefined), 3000, "onLeave for the closed socket")
+    expect(adaWs.messages.some((message) => message.includes("after-leave"))).toBe(false)
+    adaWs.close()
   })
 })
 

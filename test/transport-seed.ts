@@ -100,7 +100,13 @@ export const limited = createRealtime({
 function limitedApi() {
   return limited
 }
-limited.channel("room-1")
+/** (channel, userId) pairs the room-1 onLeave hook saw, in this isolate (the hub's, in these tests). */
+export const leftRoom: Array<string> = []
+limited.channel("room-1", {
+  onLeave: (_socket, userId) => {
+    leftRoom.push(userId)
+  },
+})
 export const limitedSse = createRealtime({ name: "transport-limits-sse", driver: "sse", identify, maxConnections: 2, heartbeat: 300, maxBufferedBytes: 16 * 1024 })
 export const anonymous = createRealtime({ name: "transport-no-identify", driver: "sse" })
 export const brokenIdentify = createRealtime({
