@@ -134,3 +134,27 @@ describe("transport input: socket messages", () => {
     expect((await ws.closed).code).toBe(4009)
   })
 })
+
+describe("transport: Effect forms of sse and upgrade", () => {
+  it("effect.upgrade answers the socket; effect.sse the stream with Effect send/close; a wrong driver fails typed", async () => {
+    const response = await Effect.runPromise(seedWs.effect.upgrade(new Request("http://example.com/", { headers: { Upgrade: "websocket", "x-test-user": uniqueId("ada") } })))
+    expect(response.status).toBe(101)
+    const socket = response.webSocket!
+    const echoed = new Promise<string>((resolve) => socket.addEventListener("message", (event) => resolve(event.data as string)))
+    socket.accept()
+    socket.send(JSON.stringify({ via: "effect" }))
+    expect(JSON.parse(await echoed)).toEqual({ echo: { via: "effect" } })
+    socket.close(1000, "done")
+
+    const { response: streamResponse, stream } = await Effect.runPromise(seedSse.effect.sse(new Request("http://example.com/", { headers: { "x-test-user": uniqueId("ada") } })))
+    expect(streamResponse.status).toBe(200)
+    expect(await Effect.runPromise(stream.send({ event: "from-effect", data: 1 }))).toEqual({ delivered: 1 })
+    expect(await Effect.runPromise(stream.close)).toEqual({ delivered: 1 })
+    expect(await streamResponse.text()).toContain("event: from-effect\ndata: 1\n\n")
+
+    const wrong = failureOf(await Effect.runPromiseExit(seedSse.effect.upgrade(new Request("http://example.com/", { headers: { Upgrade: "websocket" } }))))
+    expect(wrong).toMatchObject({ _tag: "InvalidInput", field: "driver" })
+    const wrongSse = failureOf(await Effect.runPromiseExit(seedWs.effect.sse(new Request("http://example.com/"))))
+    expect(wrongSse).toMatchObject({ _tag: "InvalidInput", field: "driver" })
+  })
+})

@@ -86,6 +86,16 @@ export interface TransportEffects {
   readonly toChannel: (name: string) => { readonly broadcast: (event: TransportEvent) => Effect.Effect<Delivered, RealtimeError> }
   readonly close: (target: ConnectionTarget) => Effect.Effect<Delivered, RealtimeError>
   readonly stats: () => Effect.Effect<HubStats, RealtimeError>
+  /** `upgrade(request)` for Effect handlers: refusals (400/401/503) are Responses; a wrong driver fails. */
+  readonly upgrade: (request: Request) => Effect.Effect<Response, RealtimeError>
+  /** `sse(request)` for Effect handlers: the Response once decided, and the stream's operations as Effects. */
+  readonly sse: (request: Request) => Effect.Effect<{ readonly response: Response; readonly stream: TransportStreamEffects }, RealtimeError>
+}
+
+/** An SSE stream's operations as Effects. */
+export interface TransportStreamEffects extends ConnectionTarget {
+  readonly send: (event: TransportEvent) => Effect.Effect<Delivered, RealtimeError>
+  readonly close: Effect.Effect<Delivered, RealtimeError>
 }
 
 export interface TransportRealtime {
@@ -194,6 +204,16 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
         const local = localHub(key)
         return local !== undefined ? Effect.succeed({ delivered: local.closeConnection(target.id) }) : Effect.flatMap(namespace, (ns) => callHub(ns, key, HubOps.closeConnection, { connectionId: target.id }))
       }),
+    upgrade: (request) => upgradeEffect(request, undefined),
+    sse: (request) =>
+      Effect.flatMap(
+        Effect.try({ try: () => sse(request), catch: (error) => error as RealtimeError }),
+        ({ response, stream }) =>
+          Effect.map(Effect.promise(() => response), (decided) => ({
+            response: decided,
+            stream: { id: stream.id, send: (event: TransportEvent) => effect.sendTo(stream, event), close: effect.close(stream) },
+          })),
+      ),
     stats: () =>
       Effect.suspend(() => {
         const local = localHub(key)
@@ -277,8 +297,7 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
     return { response, stream }
   }
 
-  const upgrade: TransportRealtime["upgrade"] = (request, handlers) =>
-    runToPromise(
+  const upgradeEffect = (request: Request, handlers: SocketHandlers | undefined): Effect.Effect<Response, RealtimeError> =>
       Effect.gen(function* () {
         if (driver !== "websocket") {
           return yield* new InvalidInput({ field: "driver", message: `driver: transport "${name}" uses the "${driver}" driver; upgrade(request) needs driver: "websocket"` })
@@ -298,8 +317,9 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
           const identity = yield* identityOf(request)
           return yield* connect({ connectionId: crypto.randomUUID(), identity, transport: "websocket" }, { upgrade: true })
         }).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
-      }),
-    )
+      })
+
+  const upgrade: TransportRealtime["upgrade"] = (request, handlers) => runToPromise(upgradeEffect(request, handlers))
 
   const channel: TransportRealtime["channel"] = (channelName, handlers = {}) => {
     const decoded = Schema.decodeUnknownEither(ChannelName)(channelName)

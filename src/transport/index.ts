@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 export { createRealtime } from "./createRealtime.js"
-export type { ConnectionTarget, TransportEffects, TransportOptions, TransportRealtime, TransportStream } from "./createRealtime.js"
+export type { ConnectionTarget, TransportEffects, TransportOptions, TransportRealtime, TransportStream, TransportStreamEffects } from "./createRealtime.js"
 export type { ChannelHandlers, SocketHandlers, TransportSocket } from "./Declarations.js"
 export type { Identify, IdentifyResult } from "../Config.js"
 export { ChannelName, Delivered, EventName, HubStats, TransportEvent, TransportIdentity } from "./Schema.js"
