@@ -16,7 +16,7 @@ import { awarenessFrame, updateFrame } from "../src/actors/crdt/YjsProtocol.js"
 import type { CrdtGrant } from "../src/schema/Protocol.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { connectYjs, crdtService, editUpdate, fromBase64, until, type YjsClient } from "./crdt-helpers.js"
-import { sleep } from "./live-helpers.js"
+import { eventually, sleep } from "./live-helpers.js"
 
 const room = (id: string) => crdtService().crdtRoom(id)
 const grant = (id: string, actorId: string) => runTest(room(id).authorize({ actor: { type: "user", id: actorId }, ttlSeconds: 120 }))
@@ -198,6 +198,17 @@ describe("R6 Yjs floods: awareness caps, rate budgets per connection and per act
     expect(latencies.maxMs).toBeLessThan(5000)
     // The honest editor is untouched and converged.
     expect(server.getText("t").toString()).toBe(editor.doc.getText("t").toString())
+    // Why 4009 and not a silent drop: the flooder's provider reconnects, and sync step 2 (one
+    // frame) brings what was refused, so no replica is left believing the server has it.
+    const back = await connectYjs(await grant(id, "mallory"), { doc: offline })
+    await back.synced
+    const resynced = await eventually(async () => {
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, fromBase64((await runTest(room(id).syncYjs())).updateBase64))
+      return doc.getText("spam").length === PROBE_FRAMES ? doc : undefined
+    }, 5000, "the flooder's reconnect resyncs")
+    expect(resynced.getText("spam").toString()).toBe(offline.getText("spam").toString())
+    back.close()
     watcher.close()
     editor.close()
   })
