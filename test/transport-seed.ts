@@ -68,7 +68,7 @@ export async function GET_WS_INLINE(request: Request) {
 // Server-side handling:
 ws.channel("orders", {
   onJoin: async (socket, userId) => {
-    await ws.sendTo(socket, { event: "connected", data: { channel: "orders", userId } })
+    await ws.sendTo(socket, { event: "connected", data: { channel: "orders" } })
   },
 })
 export async function newOrder(order: unknown) {
