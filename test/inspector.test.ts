@@ -94,6 +94,9 @@ describe("inspector", () => {
     expect(databases[0].shards.map((shard) => shard.shard)).toEqual([0, 1, 2])
     for (const shard of databases[0].shards) expect(shard.pending).toBeGreaterThanOrEqual(0)
     expect(databases[0].tables.find((table) => table.name === "posts")).toMatchObject({ access: "private", requiredFilters: ["tenantId"] })
+    // Tables without required filters have one hub each, listed with its position.
+    expect(databases[0].hubs.map((hub) => hub.table)).toEqual(["notes"])
+    expect(databases[0].hubs[0].seq).toBeGreaterThanOrEqual(0)
 
     const { body: hub } = await call<HubState>(`/databases/dbtest/hubs/posts?filters=${encodeURIComponent(JSON.stringify({ tenantId: tenant }))}`)
     expect(hub).toMatchObject({ table: "posts", seq: 1, connections: 1 })

@@ -20,8 +20,8 @@ type InstanceStats = { rooms: number; channels: number; members: number; connect
 type RoomDetails = { kind: "room"; state: RoomState; members: ReadonlyArray<Member>; lastMessages: ReadonlyArray<Message> }
 type ChannelDetails = { kind: "channel"; stats: { subscribers: number; messages: number }; lastMessages: ReadonlyArray<Message> }
 type DocumentDetails = { kind: "crdtRoom"; state: RoomState; members: ReadonlyArray<Member>; document: { storedBytes: number; logUpdates: number; awarenessClients: number }; lastMessages: ReadonlyArray<Message> }
-type DatabaseOverview = { name: string; shards: ReadonlyArray<{ shard: number; pending: number; oldestPendingAt: number | null }>; tables: ReadonlyArray<{ name: string }> }
-type HubState = { hub: string; seq: number; connections: number }
+type HubState = { table: string; hub: string; seq: number; connections: number }
+type DatabaseOverview = { name: string; shards: ReadonlyArray<{ shard: number; pending: number; oldestPendingAt: number | null }>; tables: ReadonlyArray<{ name: string }>; hubs: ReadonlyArray<HubState> }
 
 const API = "/admin/realtime"
 const PATHS = { room: "rooms", channel: "channels", crdtRoom: "documents" } as const
@@ -111,6 +111,22 @@ const Databases = () => {
               ))}
             </tbody>
           </table>
+          {database.hubs.length === 0 ? null : (
+            <table>
+              <thead>
+                <tr><th>hub</th><th>seq</th><th>subscribers</th></tr>
+              </thead>
+              <tbody>
+                {database.hubs.map((hub) => (
+                  <tr key={hub.hub} data-hub={hub.table}>
+                    <td><code>{hub.hub}</code></td>
+                    <td>{hub.seq}</td>
+                    <td>{hub.connections}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
           <p className="toolbar">
             Hub of <input id="hub-filters" value={filters} onChange={(event) => setFilters(event.target.value)} aria-label="Hub filters" />
             {database.tables.map((table) => (

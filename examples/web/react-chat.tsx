@@ -8,7 +8,7 @@ import { mount, Page, param } from "./react-ui.js"
 
 type ChatPresence = { typing?: boolean; cursor?: { x: number; y: number } | null }
 type ChatData = { text: string }
-const { useRoom, useMessages, useMembers, useOthers, useMyPresence } = createRoomHooks<ChatPresence, ChatData>()
+const { useRoom, useMessages, useMembers, useOthers, useMyPresence, useEvent } = createRoomHooks<ChatPresence, ChatData>()
 
 const Chat = ({ roomId }: { roomId: string }) => {
   const room = useRoom()
@@ -18,6 +18,9 @@ const Chat = ({ roomId }: { roomId: string }) => {
   const [, updatePresence] = useMyPresence()
   const [text, setText] = useState("")
   const [error, setError] = useState<unknown>(undefined)
+  // Waves are ephemeral events: delivered to whoever is here, never stored.
+  const [wave, setWave] = useState("")
+  useEvent("wave", (event) => setWave(`${event.actor.name ?? event.actor.id} waved`))
   // One key per composed message: a double click or a retry after a dropped socket stores it once.
   const draftKey = useRef(crypto.randomUUID())
 
@@ -76,6 +79,14 @@ const Chat = ({ roomId }: { roomId: string }) => {
               Send
             </button>
           </form>
+          <p className="toolbar">
+            <button id="wave" type="button" disabled={room.state !== "live"} onClick={() => void room.broadcast({ type: "wave" }).catch(setError)}>
+              Wave
+            </button>
+            <span id="wave-note" className="muted">
+              {wave}
+            </span>
+          </p>
           <div id="board" onPointerMove={move} onPointerLeave={() => updatePresence({ cursor: null })}>
             {others.map((member) =>
               member.presence.cursor ? (

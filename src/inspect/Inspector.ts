@@ -71,6 +71,8 @@ export interface DatabaseOverview {
   readonly namespace: string
   readonly shards: ReadonlyArray<ShardBacklog>
   readonly tables: ReadonlyArray<{ readonly name: string; readonly access: string; readonly filters: ReadonlyArray<string>; readonly requiredFilters: ReadonlyArray<string>; readonly events: ReadonlyArray<string> }>
+  /** The hubs of tables without required filters (one each); partitioned tables' hubs are looked up by their filters. */
+  readonly hubs: ReadonlyArray<HubState>
 }
 
 export interface HubState {
@@ -178,7 +180,12 @@ export const Inspect = {
           requiredFilters: table.realtime!.requiredFilters,
           events: table.realtime!.events,
         }))
-      return { name: definition.name, namespace: definition.namespace, shards: backlog, tables }
+      const hubs = yield* Effect.forEach(
+        tables.filter((table) => table.requiredFilters.length === 0),
+        (table) => Inspect.hub(database, env, table.name, {}),
+        { concurrency: 4 },
+      )
+      return { name: definition.name, namespace: definition.namespace, shards: backlog, tables, hubs }
     }),
 
   /** The change-stream hub of one table partition (its required-filter values): stream position and subscribers. */

@@ -86,6 +86,11 @@ describe("React example pages in Chromium", () => {
     await bobPage.press("#text", "Enter")
     await expect.poll(() => adaPage.locator("#messages li span").allTextContents(), { timeout: 2000 }).toEqual(["hello Bob", "hi Ada"])
 
+    // An ephemeral event (broadcast → useEvent) reaches the other person only.
+    await adaPage.click("#wave")
+    await expect.poll(() => bobPage.locator("#wave-note").textContent(), { timeout: 2000 }).toBe("Ada waved")
+    expect(await adaPage.locator("#wave-note").textContent()).toBe("")
+
     // 40 pointer moves in about 200 ms: Bob sees Ada's last position; Ada sent a handful of frames.
     const board = await adaPage.locator("#board").boundingBox()
     const before = adaTab.presenceFrames.length
