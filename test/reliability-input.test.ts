@@ -97,6 +97,9 @@ describe("S1 nesting depth: deep JSON is refused before any work (400 / error fr
     expect(jsonTextTooDeep(`{"a":"${"[".repeat(1000)}"}`, 2)).toBe(false)
     expect(jsonTextTooDeep(`{"a":"\\"${"{".repeat(10)}"}`, 2)).toBe(false)
     expect(jsonTextTooDeep("[".repeat(100_000), 64)).toBe(true)
+    // An escaped backslash ends before the quote: the brackets after the string count.
+    expect(jsonTextTooDeep(`{"a":"\\\\","b":[[1]]}`, 2)).toBe(true)
+    expect(jsonTextTooDeep(`{"a":"\\\\\\"[[["}`, 2)).toBe(false)
   })
 
   it("100,000-deep values on publish, join, presence and metadata: InvalidInput, nothing stored", async () => {

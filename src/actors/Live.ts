@@ -322,7 +322,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           return strike(socket, state)
         }
         // Nesting is checked on the text, before JSON.parse spends time and stack on it.
-        if (jsonTextTooDeep(message, MAX_FRAME_DEPTH)) {
+        // (A frame shorter than the limit cannot nest past it: tiny frames such as pings skip the scan.)
+        if (message.length > MAX_FRAME_DEPTH && jsonTextTooDeep(message, MAX_FRAME_DEPTH)) {
           safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: nested deeper than ${MAX_JSON_DEPTH} levels` })))
           return strike(socket, state)
         }
