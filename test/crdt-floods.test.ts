@@ -213,6 +213,29 @@ describe("R6 Yjs floods: awareness caps, rate budgets per connection and per act
     editor.close()
   })
 
+  it("bytes are budgeted too: 300 KB updates past the byte burst (1 MiB) close with 4009", async () => {
+    const { id, watcher, editor } = await scene("r6-bytes")
+    const mallory = await connectYjs(await grant(id, "mallory"))
+    await mallory.synced
+    const offline = new Y.Doc()
+    offline.clientID = mallory.doc.clientID
+    const chunk = "y".repeat(300 * 1024)
+    const updates = Array.from({ length: 6 }, () => updateFrame(editUpdate(offline, (doc) => doc.getText("big").insert(0, chunk))))
+    for (const update of updates) mallory.sendRaw(update)
+    const closed = await mallory.closed
+    const server = new Y.Doc()
+    Y.applyUpdate(server, fromBase64((await runTest(room(id).syncYjs())).updateBase64))
+    const storedKiB = server.getText("big").length / 1024
+    console.log(`R6 Yjs byte-budget figures: sent=6 x 300 KiB at once, stored=${storedKiB} KiB, close=${closed.code}`)
+    expect(closed.code).toBe(4009)
+    // Six frames are far under the frame budget: the bytes stopped them (burst 1 MiB + 256 KiB/s;
+    // a slow host refills one more while the object works).
+    expect(storedKiB).toBeLessThan(6 * 300)
+    expect(storedKiB).toBeGreaterThanOrEqual(3 * 300)
+    watcher.close()
+    editor.close()
+  })
+
   it("one actor's connections share one budget: six sockets cannot send six connections' worth", async () => {
     const { id, watcher, editor } = await scene("r6-actor-budget")
     // Bare sockets that read nothing: the test host (the same workerd) spends no time on them.
