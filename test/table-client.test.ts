@@ -265,4 +265,21 @@ describe("subscribeTable", () => {
     expect(opened[0].startsWith("wss://api.example.com/__realtime?")).toBe(true)
     stream.close()
   })
+
+  it("a path-only grant URL with nowhere to resolve it (no page, no baseUrl) stops with InvalidInput instead of retrying", async () => {
+    let connects = 0
+    const statuses: Array<{ status: TableStatus; error?: string }> = []
+    const stream = subscribeTable({
+      grant: async () => ({ url: "/realtime-db?namespace=default&database=dbtest&table=notes", protocols: [] }),
+      connect: async () => {
+        connects++
+        throw new Error("never reached")
+      },
+      onChange: () => undefined,
+      onStatus: (status, error) => statuses.push({ status, ...(error ? { error: `${error._tag}:${(error as { field?: string }).field}` } : {}) }),
+    })
+    await eventually(() => (stream.status() === "closed" ? true : undefined), 2000, "closed")
+    expect(connects).toBe(0)
+    expect(statuses).toEqual([{ status: "closed", error: "InvalidInput:baseUrl" }])
+  })
 })

@@ -32,7 +32,7 @@
  *
  * @since 0.1.0
  */
-import { CloseCode, type RealtimeError } from "../RealtimeError.js"
+import { CloseCode, InvalidInput, type RealtimeError } from "../RealtimeError.js"
 import { backoffDelay, type BackoffOptions } from "./Backoff.js"
 import type { Timers } from "./Connection.js"
 import { errorFromClose, errorFromStatus, errorFromTag } from "./Errors.js"
@@ -311,10 +311,23 @@ export const subscribeTable = <Row = TableRow>(options: SubscribeTableOptions<Ro
     if (closed) return
     let current: SocketLike
     let grant: TableGrant
+    let url: string
     try {
       grant = typeof options.grant === "function" ? await options.grant() : options.grant
       if (closed) return
-      current = await connect(urlFor(grant), grant.protocols)
+    } catch (cause) {
+      // The app's grant route refused or failed: its tagged error body when it sent one.
+      const tagged = cause as { _tag?: unknown; message?: unknown }
+      return scheduleReconnect(typeof tagged?._tag === "string" ? (cause as RealtimeError) : errorFromStatus(undefined, cause instanceof Error ? cause.message : String(cause)))
+    }
+    try {
+      url = urlFor(grant)
+    } catch {
+      // A path-only URL with no page to resolve it against (Node): a setup mistake, not a network one.
+      return stop(new InvalidInput({ field: "baseUrl", message: `baseUrl: the grant's URL ${grant.url.slice(0, 100)} is path-only; pass baseUrl (or have the server return an absolute URL)` }))
+    }
+    try {
+      current = await connect(url, grant.protocols)
     } catch (cause) {
       const status = cause instanceof ConnectFailed ? cause.status : undefined
       const error = errorFromStatus(status, cause instanceof Error ? cause.message : String(cause))

@@ -11,6 +11,7 @@ import { build } from "esbuild"
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startExampleApp, type DevServer } from "../../scripts/dev-server.js"
+import { subscribeTable, type TableChange, type TableStatus } from "../../src/client/index.js"
 
 const root = join(import.meta.dirname, "../..")
 const artifacts = join(root, "test-artifacts")
@@ -178,6 +179,52 @@ describe("React example pages in Chromium", () => {
     await shot(page, "react-feed")
     await writer.close()
     await page.close()
+  })
+})
+
+describe("subscribeTable in Node", () => {
+  it("follows a table over Node's own WebSocket: snapshot, then changes, each once", async () => {
+    // Log in like a browser does and keep the session cookie for the grant route.
+    const login = await fetch(`${server.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Node" }) })
+    expect(login.status).toBe(200)
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]
+    const tenant = unique("node-tenant")
+    const request = (path: string, method: string, body?: unknown) =>
+      fetch(`${server.url}${path}`, { method, headers: { "content-type": "application/json", cookie }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    expect((await request("/db/posts", "POST", { id: "n1", tenantId: tenant, title: "Before" })).status).toBe(201)
+
+    type Post = { id: string; title: string }
+    const rows = new Map<string, Post>()
+    const changes: Array<TableChange<Post>> = []
+    const statuses: Array<TableStatus> = []
+    let grants = 0
+    const stream = subscribeTable<Post>({
+      grant: async () => {
+        grants++
+        return (await request("/db/grants", "POST", { tenantId: tenant })).json()
+      },
+      baseUrl: server.url,
+      onSnapshot: ({ rows: page }) => {
+        rows.clear()
+        for (const row of page) rows.set(row.id, row)
+      },
+      onChange: (change) => {
+        changes.push(change)
+        if (change.new === null) rows.delete(change.old!.id)
+        else rows.set(change.new.id, change.new)
+      },
+      onStatus: (status) => statuses.push(status),
+    })
+    await expect.poll(() => stream.status(), { timeout: 5000 }).toBe("live")
+    expect([...rows.values()].map((row) => row.title)).toEqual(["Before"])
+    expect((await request("/db/posts", "POST", { id: "n2", tenantId: tenant, title: "After" })).status).toBe(201)
+    expect((await request(`/db/posts/n1?tenantId=${tenant}`, "DELETE")).status).toBe(200)
+    await expect.poll(() => changes.length, { timeout: 3000 }).toBe(2)
+    expect(changes.map((change) => change.event)).toEqual(["insert", "delete"])
+    expect([...rows.values()].map((row) => row.title)).toEqual(["After"])
+    expect(grants).toBe(1)
+    stream.close()
+    expect(statuses.at(-1)).toBe("closed")
   })
 })
 
