@@ -29,6 +29,7 @@ export {
 export { CurrentRequest, actorFromHeaders, identityFromHeaders } from "./services/Identity.js"
 export { liveHandler, liveRouter } from "./http/LiveRoutes.js"
 export { decodePathId, decodePathIdEither, decodePathIdSync } from "./http/PathId.js"
+export { parseJsonText, readJsonBody, readJsonBodyPromise, type JsonBodyOptions } from "./http/JsonBody.js"
 
 // Errors
 export {

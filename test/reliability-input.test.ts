@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { CloseCode } from "../src/RealtimeError.js"
 import { jsonTextTooDeep, RESERVED_KEYS } from "../src/schema/Common.js"
+import { parseJsonText, readJsonBody, readJsonBodyPromise } from "../src/http/JsonBody.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
 import { login } from "./example-session.js"
 import { channelGrant, connect, liveService, roomGrant } from "./live-helpers.js"
@@ -142,6 +143,28 @@ describe("S1 nesting depth: deep JSON is refused before any work (400 / error fr
       const response = await SELF.fetch(`http://example.com${path}`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: deep })
       expect(response.status, path).toBe(400)
     }
+  })
+})
+
+describe("S1 readJsonBody: an app's own routes get the same rules before parsing", () => {
+  const body = (text: string, headers: Record<string, string> = {}) => new Request("http://example.com/", { method: "POST", body: text, headers })
+
+  it("depth before JSON.parse, reserved keys, size from Content-Length or while reading; typed errors only", async () => {
+    expect(await runTest(readJsonBody(body('{"type":"chat","data":[1,{"a":null}]}')))).toEqual({ type: "chat", data: [1, { a: null }] })
+    const refusals = [
+      [body(deepText(100_000)), "InvalidInput", /nested deeper than 64/],
+      [body(`{"data":{"__proto__":{"evil":true}}}`), "InvalidInput", /reserved key "__proto__"/],
+      [body("{not json"), "InvalidInput", /must be JSON/],
+      [body("x".repeat(2_000_000)), "PayloadTooLarge", /exceeds the limit of 1048576/],
+      [body("{}", { "content-length": "5000000" }), "PayloadTooLarge", /5000000 bytes/],
+    ] as const
+    for (const [request, tag, message] of refusals) {
+      const error = failureOf(await runExit(readJsonBody(request))) as { _tag: string; message: string }
+      expect(error._tag).toBe(tag)
+      expect(error.message).toMatch(message)
+    }
+    await expect(readJsonBodyPromise(body("[".repeat(70) + "]".repeat(70)))).rejects.toMatchObject({ _tag: "InvalidInput" })
+    expect(failureOf(await runExit(parseJsonText('{"constructor":1}', "metadata")))).toMatchObject({ _tag: "InvalidInput", field: "metadata" })
   })
 })
 
