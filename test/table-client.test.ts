@@ -282,4 +282,54 @@ describe("subscribeTable", () => {
     expect(connects).toBe(0)
     expect(statuses).toEqual([{ status: "closed", error: "InvalidInput:baseUrl" }])
   })
+
+  it("a live gap marker (resync reason gap, a parked change): onGap and on past it, or a new snapshot with onSnapshot", async () => {
+    const fakeServer = () => {
+      const opened: Array<string> = []
+      const listeners: Array<(event: { data: unknown }) => void> = []
+      const connect: Connector = async (url) => {
+        opened.push(url)
+        return {
+          send: () => undefined,
+          close: () => undefined,
+          addEventListener: (type: string, listener: (event: never) => void) => {
+            if (type === "message") listeners.push(listener as never)
+          },
+        } as SocketLike
+      }
+      const push = (frame: unknown) => listeners.at(-1)!({ data: JSON.stringify(frame) })
+      return { opened, listeners, connect, push }
+    }
+    const change = (seq: number) => ({ type: "database.change", seq, namespace: "default", database: "main", table: "posts", event: "insert", key: { id: `p${seq}` }, old: null, new: { id: `p${seq}` }, shard: "DB_SHARD_0000", requestId: "r", createdAt: "2026-05-25T00:00:00.000Z" })
+    const grant = { url: "wss://api.example.com/realtime-db?table=posts", protocols: [] }
+
+    const plain = fakeServer()
+    const seen: Array<number> = []
+    const gaps: Array<{ reason: string; seq: number }> = []
+    const continuing = subscribeTable({ grant, connect: plain.connect, onChange: (c) => seen.push(c.seq), onGap: (gap) => gaps.push(gap) })
+    await eventually(() => (plain.listeners.length === 1 ? true : undefined), 2000, "connected")
+    plain.push({ type: "ready", seq: 0 })
+    for (const seq of [1, 2, 3]) plain.push(change(seq))
+    plain.push({ type: "resync", reason: "gap", seq: 4, message: "a posts change could not be delivered" })
+    plain.push(change(5))
+    expect(seen).toEqual([1, 2, 3, 5])
+    expect(gaps).toEqual([{ reason: "gap", seq: 4 }])
+    expect(continuing.seq()).toBe(5)
+    continuing.close()
+
+    const snapshotting = fakeServer()
+    const snapshots: Array<string> = []
+    const resyncing = subscribeTable({ grant, connect: snapshotting.connect, onChange: () => undefined, onSnapshot: (snapshot) => snapshots.push(snapshot.reason) })
+    await eventually(() => (snapshotting.listeners.length === 1 ? true : undefined), 2000, "connected")
+    snapshotting.push({ type: "database.snapshot", table: "posts", rows: [], nextCursor: null })
+    snapshotting.push({ type: "ready", seq: 3 })
+    snapshotting.push({ type: "resync", reason: "gap", seq: 4, message: "parked" })
+    await eventually(() => (snapshotting.listeners.length === 2 ? true : undefined), 2000, "reconnected for a snapshot")
+    expect(snapshotting.opened[1]).toContain("snapshot=true")
+    snapshotting.push({ type: "database.snapshot", table: "posts", rows: [{ id: "p1" }], nextCursor: null })
+    snapshotting.push({ type: "ready", seq: 4 })
+    expect(snapshots).toEqual(["initial", "resync"])
+    expect(resyncing.seq()).toBe(4)
+    resyncing.close()
+  })
 })
