@@ -79,7 +79,7 @@ describe("migrations", () => {
     const v1 = db({ name, schema: { items: table({ id: text().primaryKey(), label: text().notNull() }) }, realtime: { tables: { items: true } } })
     await v1.table("items").insert({ id: "i1", label: "one" })
     const first = await migrationsOf(name)
-    expect(first.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery"])
+    expect(first.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/)])
     expect(first.objects).toEqual(["durable_realtime_db_realtime_outbox", "durable_realtime_db_realtime_outbox_pending", "items"])
 
     // A later deploy adds a defaulted column with an index: the next numbered migration.
@@ -89,13 +89,13 @@ describe("migrations", () => {
     expect(row).toEqual({ id: "i2", label: "two", rank: 3 })
     expect(await v2.table("items").get({ id: "i1" })).toEqual({ id: "i1", label: "one", rank: 0 })
     const second = await migrationsOf(name)
-    expect(second.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", "durable_realtime_003_schema"])
+    expect(second.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/), "durable_realtime_003_schema"])
     expect(second.objects).toContain("items__rank__idx")
 
     // Booting again with the same declaration applies nothing new.
     await restart(name)
     await v2.table("items").get({ id: "i1" })
-    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(4)
+    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(5)
 
     // Dropping a column is refused, and nothing is changed.
     await restart(name)
@@ -106,6 +106,24 @@ describe("migrations", () => {
     // Restore the declaration the shard knows, so its alarms keep working.
     db({ name, schema: { items: table({ id: text().primaryKey(), label: text().notNull(), rank: integer().notNull().default(0).index() }) }, realtime: { tables: { items: true } } })
     await restart(name)
-    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(4)
+    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(5)
+  })
+  it("S4-db: a table that gains required filters is rebuilt with keys unique per tenant, its rows kept", async () => {
+    const name = uid("keys")
+    const columns = () => ({ id: text().primaryKey(), org: text().notNull().index(), label: text().notNull() })
+    const v1 = db({ name, schema: { items: table(columns()) }, realtime: { tables: { items: { filters: ["org"] } } } })
+    await v1.table("items").insert({ id: "i1", org: "o1", label: "one" })
+    await v1.table("items").insert({ id: "i2", org: "o2", label: "two" })
+    expect((await v1.table("items").insert({ id: "i1", org: "o2", label: "clash" }).catch((e) => e))._tag).toBe("ConstraintViolation")
+    await restart(name)
+    const v2 = db({ name, schema: { items: table(columns()) }, realtime: { tables: { items: { filters: ["org"], requiredFilters: ["org"] } } } })
+    expect(await v2.table("items").get({ id: "i1", org: "o1" })).toEqual({ id: "i1", org: "o1", label: "one" })
+    expect(await v2.table("items").insert({ id: "i1", org: "o2", label: "o2's own i1" })).toEqual({ id: "i1", org: "o2", label: "o2's own i1" })
+    expect((await v2.table("items").get({ id: "i1", org: "o1" }))?.label).toBe("one")
+    expect((await v2.table("items").get({ id: "i2", org: "o2" }))?.label).toBe("two")
+    const after = await migrationsOf(name)
+    expect(after.applied.filter((n) => n.startsWith("durable_realtime_002_tenant_keys_"))).toHaveLength(2)
+    expect(after.objects).toContain("items__org__idx")
+    expect(after.objects).not.toContain("items__tenant_keys")
   })
 })

@@ -109,7 +109,7 @@ export const post = (tenantId: string, id: string, extra: Record<string, unknown
   id,
   tenantId,
   authorId: "a1",
-  // Unique across tenants: slugs are unique per shard, and tests share storage (isolate: false).
+  // Unique across tenants too, so tests may share slugs-by-id freely (slugs are unique per tenant).
   slug: `slug-${id}-${tenantId}`,
   title: `Title ${id}`,
   ...extra,

@@ -5,7 +5,8 @@
  */
 import { SELF } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
-import { openStream, post, postsGrant, testDb, uid } from "./db-helpers.js"
+import { shardOf } from "../src/db/Placement.js"
+import { openStream, post, postsGrant, sleep, subscribe, testDb, uid } from "./db-helpers.js"
 
 const postJson = (path: string, body: string, method = "POST") =>
   SELF.fetch(`http://example.com${path}`, { method, headers: { "content-type": "application/json" }, body })
@@ -110,5 +111,56 @@ describe("S3 change streams: two grant tokens in one handshake are refused", () 
     const single = await openStream(mine.url, mine.protocols)
     expect(single.socket).toBeDefined()
     single.socket!.close()
+  })
+})
+
+describe("S4-db tenant-scoped keys: another tenant on the same shard learns nothing from a primary key or unique value", () => {
+  /** Two tenants whose rows live on the same shard. */
+  const sameShardTenants = () => {
+    const first = uid("ta")
+    for (let i = 0; ; i++) {
+      const second = uid(`tb${i}`)
+      if (shardOf(second, testDb.definition.shards) === shardOf(first, testDb.definition.shards)) return [first, second] as const
+    }
+  }
+
+  it("the same id and the same unique slug in two tenants of one shard are both stored (no 409); a duplicate within one tenant is a 409", async () => {
+    const [a, b] = sameShardTenants()
+    const posts = testDb.table("posts")
+    const streamA = await subscribe((await postsGrant({ tenantId: a })).url, (await postsGrant({ tenantId: a })).protocols)
+    await posts.insert(post(a, "same", { slug: "shared-slug", title: "A's" }))
+    // Before: 409 ConstraintViolation here told tenant b that "same" (and the slug) existed.
+    const mine = await posts.insert(post(b, "same", { slug: "shared-slug", title: "B's" }))
+    expect(mine).toMatchObject({ id: "same", tenantId: b, title: "B's" })
+    const duplicate = await rejectionOf(posts.insert(post(a, "same", { slug: "other-slug" })))
+    expect(duplicate._tag).toBe("ConstraintViolation")
+    const duplicateSlug = await rejectionOf(posts.insert(post(a, "another", { slug: "shared-slug" })))
+    expect(duplicateSlug._tag).toBe("ConstraintViolation")
+    // Reads, updates and deletes of one tenant's row never touch the other's.
+    expect((await posts.get({ id: "same", tenantId: a }))?.title).toBe("A's")
+    expect((await posts.update({ id: "same", tenantId: b }, { title: "B2" })).title).toBe("B2")
+    expect((await posts.get({ id: "same", tenantId: a }))?.title).toBe("A's")
+    await posts.delete({ id: "same", tenantId: b })
+    expect(await posts.get({ id: "same", tenantId: b })).toBeNull()
+    expect((await posts.get({ id: "same", tenantId: a }))?.title).toBe("A's")
+    // Tenant a's stream saw only its own insert.
+    await streamA.waitChanges(1)
+    await sleep(100)
+    expect(streamA.changes().map((c) => [c.event, c.new.tenantId])).toEqual([["insert", a]])
+    streamA.close()
+  })
+
+  it("a select across tenants pages through rows sharing a primary key without skipping or repeating one", async () => {
+    const [a, b] = sameShardTenants()
+    const posts = testDb.table("posts")
+    for (const tenant of [a, b]) for (const id of ["k1", "k2"]) await posts.insert(post(tenant, `${id}-${a}`, { slug: `${id}-${tenant}` }))
+    const seen: Array<string> = []
+    let cursor: string | null = null
+    do {
+      const page: { rows: ReadonlyArray<{ id: string; tenantId: string }>; nextCursor: string | null } = await posts.select({ where: { authorId: "a1" }, limit: 1, cursor, order: { column: "id" } })
+      for (const row of page.rows) if (row.id.endsWith(a)) seen.push(`${row.id.slice(0, 2)}:${row.tenantId === a ? "a" : "b"}`)
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    expect(seen.sort()).toEqual(["k1:a", "k1:b", "k2:a", "k2:b"])
   })
 })

@@ -57,7 +57,7 @@ describe("S4: table streams never widen a grant", () => {
         const model = new Map<string, Row>()
         const expected: Array<Array<string>> = scopes.map(() => [])
         const posts = testDb.table("posts")
-        // Primary keys are unique per shard, across tenants: scope the generated ids to this run.
+        // Ids are scoped to this run so runs never meet (keys are unique per tenant, and each run is a new tenant).
         for (const generated of ops) {
           const op = { ...generated, id: `${generated.id}-${tenant}` }
           const before = model.get(op.id) ?? null

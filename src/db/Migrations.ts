@@ -15,6 +15,7 @@ import type { ColumnSpec } from "./Columns.js"
 import { sqlType } from "./Columns.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
 import { migrationName, OUTBOX_PENDING_INDEX, OUTBOX_TABLE, SQL_PREFIX } from "./Names.js"
+import { fnv1a } from "./Placement.js"
 import { ident, literal, toSql } from "./Rows.js"
 
 export interface Migration {
@@ -36,15 +37,35 @@ const defaultClause = (spec: ColumnSpec) => {
   return ` DEFAULT ${literal(value)}`
 }
 
-const columnDefinition = (name: string, spec: ColumnSpec) =>
-  `${ident(name)} ${sqlType(spec.kind)}${spec.primaryKey ? " PRIMARY KEY" : ""}${spec.notNull && !spec.primaryKey ? " NOT NULL" : ""}${spec.unique && !spec.primaryKey ? " UNIQUE" : ""}${defaultClause(spec)}`
+/**
+ * A column's definition. In a table placed by a required filter (`scoped`), keys and unique
+ * columns are unique per value of that filter (a table constraint, see `createTable`), not inline.
+ */
+const columnDefinition = (name: string, spec: ColumnSpec, scoped = false) =>
+  scoped
+    ? `${ident(name)} ${sqlType(spec.kind)}${spec.notNull || spec.primaryKey ? " NOT NULL" : ""}${defaultClause(spec)}`
+    : `${ident(name)} ${sqlType(spec.kind)}${spec.primaryKey ? " PRIMARY KEY" : ""}${spec.notNull && !spec.primaryKey ? " NOT NULL" : ""}${spec.unique && !spec.primaryKey ? " UNIQUE" : ""}${defaultClause(spec)}`
+
+/** Whether a table's keys are scoped to its first required filter (tenant-scoped uniqueness). */
+export const tenantScoped = (table: ResolvedTable) => table.shardColumn !== table.primaryKey
 
 const indexName = (table: string, column: string) => `${table}__${column}__idx`
 
 const createIndex = (table: string, column: string) => `CREATE INDEX IF NOT EXISTS ${ident(indexName(table, column))} ON ${ident(table)} (${ident(column)})`
 
+/**
+ * A table's DDL. With required filters, the primary key and every unique column are unique per
+ * value of the first required filter (`PRIMARY KEY (tenantId, id)`), so one tenant can neither
+ * collide with nor learn of another tenant's ids on the same shard.
+ */
 export const createTable = (table: ResolvedTable): ReadonlyArray<string> => [
-  `CREATE TABLE IF NOT EXISTS ${ident(table.name)} (${table.columns.map(([name, spec]) => columnDefinition(name, spec)).join(", ")})`,
+  tenantScoped(table)
+    ? `CREATE TABLE IF NOT EXISTS ${ident(table.name)} (${[
+        ...table.columns.map(([name, spec]) => columnDefinition(name, spec, true)),
+        `PRIMARY KEY (${ident(table.shardColumn)}, ${ident(table.primaryKey)})`,
+        ...table.columns.filter(([name, spec]) => spec.unique && !spec.primaryKey && name !== table.shardColumn).map(([name]) => `UNIQUE (${ident(table.shardColumn)}, ${ident(name)})`),
+      ].join(", ")})`
+    : `CREATE TABLE IF NOT EXISTS ${ident(table.name)} (${table.columns.map(([name, spec]) => columnDefinition(name, spec)).join(", ")})`,
   ...table.columns.filter(([, spec]) => spec.index && !spec.primaryKey).map(([name]) => createIndex(table.name, name)),
 ]
 
@@ -77,6 +98,31 @@ export const deliveryStatements: ReadonlyArray<string> = [
   `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN parked_at INTEGER`,
   `ALTER TABLE ${OUTBOX_TABLE} ADD COLUMN error TEXT`,
 ]
+
+/**
+ * `durable_realtime_002_tenant_keys_<digest>`: tables created before keys were unique per tenant
+ * (or before a table got its required filters) are rebuilt with the tenant-scoped DDL (copy, drop,
+ * rename, indexes again). The digest names the scoped tables and their tenant columns, so a change
+ * of them is a new migration. On a new database it runs over tables that are still empty. It runs
+ * after any schema migration of the same boot, so the copy sees every declared column.
+ */
+export const tenantKeysMigration = (definition: DatabaseDefinition) =>
+  `${SQL_PREFIX}_002_tenant_keys_${fnv1a(JSON.stringify([...definition.tables.values()].filter(tenantScoped).map((table) => [table.name, table.shardColumn, table.primaryKey]))).toString(16)}`
+export const tenantKeysStatements = (definition: DatabaseDefinition): ReadonlyArray<string> =>
+  [...definition.tables.values()].filter(tenantScoped).flatMap((table) => {
+    const staging = `${table.name}__tenant_keys`
+    const columns = table.columns.map(([name]) => ident(name)).join(", ")
+    // The staging table without its indexes: they are made under their own names after the rename.
+    const [create, ...indexes] = createTable(table)
+    return [
+      `DROP TABLE IF EXISTS ${ident(staging)}`,
+      create.replace(`CREATE TABLE IF NOT EXISTS ${ident(table.name)} (`, `CREATE TABLE ${ident(staging)} (`),
+      `INSERT INTO ${ident(staging)} (${columns}) SELECT ${columns} FROM ${ident(table.name)}`,
+      `DROP TABLE ${ident(table.name)}`,
+      `ALTER TABLE ${ident(staging)} RENAME TO ${ident(table.name)}`,
+      ...indexes,
+    ]
+  })
 
 const saveSnapshot = (snapshot: SchemaSnapshot) =>
   `INSERT INTO _meta (key, value) VALUES (${literal(SCHEMA_META_KEY)}, ${literal(JSON.stringify(snapshot))}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`
@@ -136,6 +182,7 @@ export const planMigrations = (
         { name: first, statements: [...tables, saveSnapshot(current)] },
         { name: realtime, statements: outboxStatements },
         { name: DELIVERY_MIGRATION, statements: deliveryStatements },
+        { name: tenantKeysMigration(definition), statements: tenantKeysStatements(definition) },
       ],
     }
   }
@@ -151,5 +198,6 @@ export const planMigrations = (
     const next = Math.max(2, ...numbers) + 1
     migrations.push({ name: migrationName(next, "schema"), statements: [...diff.statements, saveSnapshot(current)] })
   }
+  migrations.push({ name: tenantKeysMigration(definition), statements: tenantKeysStatements(definition) })
   return { migrations }
 }

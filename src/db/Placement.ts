@@ -14,7 +14,7 @@
 import type { ResolvedTable } from "./Declaration.js"
 import type { DbRow } from "./Rows.js"
 
-const fnv1a = (text: string): number => {
+export const fnv1a = (text: string): number => {
   let hash = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)

@@ -31,14 +31,22 @@ export interface Page {
   readonly nextCursor: string | null
 }
 
-const encodeCursor = (value: unknown, key: unknown) => btoa(JSON.stringify([value, key])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+/**
+ * A cursor is the last row's `[order value, primary key]`, plus its first required filter's value
+ * when keys are unique per tenant (two tenants' rows may share a primary key on one shard).
+ */
+const encodeCursor = (table: ResolvedTable, column: string, row: DbRow) =>
+  btoa(JSON.stringify([row[column], row[table.primaryKey], ...(table.shardColumn === table.primaryKey ? [] : [row[table.shardColumn]])]))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "")
 
-const decodeCursor = (cursor: string): Effect.Effect<readonly [unknown, unknown], InvalidInput> =>
+const decodeCursor = (table: ResolvedTable, cursor: string): Effect.Effect<ReadonlyArray<unknown>, InvalidInput> =>
   Effect.try({
     try: () => {
       const parsed = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/")))
-      if (!Array.isArray(parsed) || parsed.length !== 2) throw new Error("shape")
-      return [parsed[0], parsed[1]] as const
+      if (!Array.isArray(parsed) || parsed.length !== (table.shardColumn === table.primaryKey ? 2 : 3)) throw new Error("shape")
+      return parsed as ReadonlyArray<unknown>
     },
     catch: () => new InvalidInput({ field: "cursor", message: "cursor: not a cursor returned by select" }),
   })
@@ -104,19 +112,21 @@ export const planSelect = (table: ResolvedTable, query: SelectQuery): Effect.Eff
     }
     const pk = table.primaryKey
     const cmp = order.direction === "asc" ? ">" : "<"
+    // Keyset columns: the order column, then the primary key, then (keys unique per tenant) the tenant column.
+    const keyset = [...new Set([order.column, pk, table.shardColumn])]
     if (query.cursor !== undefined && query.cursor !== null) {
-      const [value, key] = yield* decodeCursor(query.cursor)
-      if (order.column === pk) {
-        clauses.push(`${ident(pk)} ${cmp} ?`)
-        params.push(key as SqlValue)
-      } else {
-        clauses.push(`(${ident(order.column)} ${cmp} ? OR (${ident(order.column)} = ? AND ${ident(pk)} ${cmp} ?))`)
-        const stored = toSql(specs.get(order.column)!, value)
-        params.push(stored, stored, key as SqlValue)
-      }
+      const cursor = yield* decodeCursor(table, query.cursor)
+      const values = (order.column === pk ? cursor.slice(1) : cursor).map((value, i) => toSql(specs.get(keyset[i])!, value))
+      // (a > ?) OR (a = ? AND b > ?) OR (a = ? AND b = ? AND c > ?)
+      const alternatives = keyset.map((column, i) => {
+        for (let j = 0; j < i; j++) params.push(values[j])
+        params.push(values[i])
+        return [...keyset.slice(0, i).map((before) => `${ident(before)} = ?`), `${ident(column)} ${cmp} ?`].join(" AND ")
+      })
+      clauses.push(`(${alternatives.map((alternative) => `(${alternative})`).join(" OR ")})`)
     }
     const dir = order.direction.toUpperCase()
-    const orderBy = order.column === pk ? `${ident(pk)} ${dir}` : `${ident(order.column)} ${dir}, ${ident(pk)} ${dir}`
+    const orderBy = keyset.map((column) => `${ident(column)} ${dir}`).join(", ")
     // One row more than asked tells whether there is a next page.
     params.push(query.limit + 1)
     return {
@@ -126,7 +136,7 @@ export const planSelect = (table: ResolvedTable, query: SelectQuery): Effect.Eff
         const rows = raw.map((row) => decodeRow(table, row))
         const page = rows.slice(0, query.limit)
         const last = page[page.length - 1]
-        return { rows: page, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last[order.column], last[pk]) : null }
+        return { rows: page, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(table, order.column, last) : null }
       },
     }
   })
@@ -146,9 +156,9 @@ export const mergePages = (table: ResolvedTable, query: SelectQuery, pages: Read
   const pk = table.primaryKey
   const all = pages
     .flatMap((page) => page.rows)
-    .sort((a, b) => sign * (compareValues(a[column], b[column]) || compareValues(a[pk], b[pk])))
+    .sort((a, b) => sign * (compareValues(a[column], b[column]) || compareValues(a[pk], b[pk]) || compareValues(a[table.shardColumn], b[table.shardColumn])))
   const rows = all.slice(0, query.limit)
   const more = all.length > query.limit || pages.some((page) => page.nextCursor !== null)
   const last = rows[rows.length - 1]
-  return { rows, nextCursor: more && last !== undefined ? encodeCursor(last[column], last[pk]) : null }
+  return { rows, nextCursor: more && last !== undefined ? encodeCursor(table, column, last) : null }
 }

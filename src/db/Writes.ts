@@ -137,6 +137,9 @@ const whereClause = (table: ResolvedTable, where: DbRow) => {
   }
 }
 
+/** A row's identity: its primary key, and its tenant column when keys are unique per tenant. */
+const locatorOf = (table: ResolvedTable, row: DbRow): DbRow => ({ [table.primaryKey]: row[table.primaryKey], [table.shardColumn]: row[table.shardColumn] })
+
 const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | undefined => {
   const clause = whereClause(table, where)
   const raw = exec(`SELECT ${selectList(table)} FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)[0]
@@ -193,7 +196,7 @@ export const applyBatch = (
               `INSERT INTO ${ident(table.name)} (${columns.map(ident).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
               ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
             )
-            const row = readRow(exec, table, { [table.primaryKey]: write.row[table.primaryKey] })!
+            const row = readRow(exec, table, locatorOf(table, write.row))!
             outbox(exec, table, "insert", null, row, index)
             return { op: "insert", table: table.name, row }
           }
@@ -207,7 +210,7 @@ export const applyBatch = (
               ...columns.map((column) => toSql(specs.get(column)!, write.patch[column])),
               ...clause.params,
             )
-            const row = readRow(exec, table, { [table.primaryKey]: write.where[table.primaryKey] })!
+            const row = readRow(exec, table, locatorOf(table, write.where))!
             outbox(exec, table, "update", old, row, index)
             return { op: "update", table: table.name, row }
           }
