@@ -147,6 +147,10 @@ describe("React example pages in Chromium", () => {
     await bobPage.keyboard.type(" And Bob.")
     await expect.poll(() => shown(adaPage), { timeout: 3000 }).toBe("Hello from Ada. And Bob.")
     expect(await shown(bobPage)).toBe("Hello from Ada. And Bob.")
+    // Awareness through the hook's provider: each sees the other.
+    await expect.poll(() => adaPage.locator("#peers").textContent(), { timeout: 3000 }).toContain("Bob")
+    await expect.poll(() => bobPage.locator("#peers").textContent(), { timeout: 3000 }).toContain("Ada")
+    await expect.poll(() => adaPage.locator(".cm-ySelectionInfo").allTextContents(), { timeout: 3000 }).toContain("Bob")
     // One editor (not two) under Strict Mode: one CodeMirror instance in the page.
     expect(await adaPage.locator(".cm-editor").count()).toBe(1)
     await shot(adaPage, "react-editor-ada")
