@@ -20,7 +20,7 @@ export const OriginId = Schema.Union(
 )
 
 export const ApplyYjsUpdateInput = Schema.Struct({
-  updateBase64: Base64.pipe(Schema.minLength(1, { message: () => "must not be empty" })),
+  updateBase64: Base64.pipe(Schema.minLength(1, { message: () => "must not be empty" })).annotations({ description: "a Yjs update as non-empty standard base64" }),
   clientId: Schema.optional(OriginId),
   actor: Schema.optional(Actor),
 })

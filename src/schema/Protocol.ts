@@ -346,7 +346,7 @@ export type CloseFrame = typeof CloseFrame.Type
 export const AuthorizeInput = Schema.Struct({
   actor: Actor,
   permissions: Schema.optionalWith(Schema.Array(LivePermission), { default: () => ["read", "publish", "presence"] as const }),
-  ttlSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 24 * 3600)), { default: () => 3600 }),
+  ttlSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 24 * 3600)).annotations({ description: "whole seconds from 1 to 86400" }), { default: () => 3600 }),
   /** Origin to prefix the URL with (`https://app.example.com`); the URL is path-only without it. */
   baseUrl: Schema.optional(Schema.String),
 })
