@@ -19,37 +19,45 @@ const MAX_TREE = 4_000
 
 type Path = ReadonlyArray<PropertyKey>
 
-/** The sub-schema at a path of an input, on whichever side of a transformation has it. */
-const schemaAt = (ast: AST.AST, path: Path, depth = 0): AST.AST | undefined => {
-  if (depth > 32) return undefined
-  if (path.length === 0) return ast
+/**
+ * The sub-schemas at a path of an input, on whichever side of a transformation has it; every
+ * branch of a union that has the path (a tagged union's `type` is each member's literal).
+ */
+const schemasAt = (ast: AST.AST, path: Path, depth = 0): ReadonlyArray<AST.AST> => {
+  if (depth > 32) return []
+  if (path.length === 0) return [ast]
   const [key, ...rest] = path
   switch (ast._tag) {
-    case "Transformation":
-      return schemaAt(ast.from, path, depth + 1) ?? schemaAt(ast.to, path, depth + 1)
+    case "Transformation": {
+      const from = schemasAt(ast.from, path, depth + 1)
+      return from.length > 0 ? from : schemasAt(ast.to, path, depth + 1)
+    }
     case "Refinement":
-      return schemaAt(ast.from, path, depth + 1)
+      return schemasAt(ast.from, path, depth + 1)
     case "Suspend":
-      return schemaAt(ast.f(), path, depth + 1)
+      return schemasAt(ast.f(), path, depth + 1)
     case "Union":
-      for (const member of ast.types) {
-        const found = schemaAt(member, path, depth + 1)
-        if (found !== undefined) return found
-      }
-      return undefined
+      return ast.types.flatMap((member) => schemasAt(member, path, depth + 1))
     case "TypeLiteral": {
       const property = ast.propertySignatures.find((signature) => signature.name === key)
-      if (property !== undefined) return schemaAt(property.type, rest, depth + 1)
+      if (property !== undefined) return schemasAt(property.type, rest, depth + 1)
       const index = ast.indexSignatures[0]
-      return index === undefined ? undefined : schemaAt(index.type, rest, depth + 1)
+      return index === undefined ? [] : schemasAt(index.type, rest, depth + 1)
     }
     case "TupleType": {
       const element = typeof key === "number" ? ast.elements[key]?.type ?? ast.rest[0]?.type : undefined
-      return element === undefined ? undefined : schemaAt(element, rest, depth + 1)
+      return element === undefined ? [] : schemasAt(element, rest, depth + 1)
     }
     default:
-      return undefined
+      return []
   }
+}
+
+/** What the schema expects at a path, in words. */
+const expectedAt = (root: AST.AST, path: Path): string | undefined => {
+  const found = schemasAt(root, path)
+  if (found.length === 0) return undefined
+  return describeExpected(found.length === 1 ? found[0]! : AST.Union.make(found))
 }
 
 const literalText = (literal: AST.LiteralValue) => (typeof literal === "bigint" ? `${literal}n` : JSON.stringify(literal))
@@ -65,7 +73,7 @@ export const describeExpected = (ast: AST.AST, depth = 0): string | undefined =>
       if (own !== undefined) return own
       const members = ast.types.filter((member) => member._tag !== "UndefinedKeyword")
       if (members.length > 0 && members.every((member) => member._tag === "Literal")) {
-        const literals = members.map((member) => literalText((member as AST.Literal).literal))
+        const literals = [...new Set(members.map((member) => literalText((member as AST.Literal).literal)))]
         return literals.length === 1 ? literals[0] : `one of ${literals.join(", ")}`
       }
       const parts = [...new Set(members.map((member) => describeExpected(member, depth + 1)).filter((part) => part !== undefined))]
@@ -106,7 +114,7 @@ const clip = (text: string) => (text.length > MAX_ACTUAL ? `${text.slice(0, MAX_
 
 /** One sentence for the problems of one path. */
 const sentence = (root: AST.AST | undefined, path: Path, problems: ReadonlyArray<Problem>): string => {
-  const expected = root === undefined ? undefined : Option.fromNullable(schemaAt(root, path)).pipe(Option.flatMapNullable((ast) => describeExpected(ast)), Option.getOrUndefined)
+  const expected = root === undefined ? undefined : expectedAt(root, path)
   if (problems.some((problem) => problem.tag === "Missing")) return expected === undefined ? "is missing" : `is missing (${expected})`
   // A schema's own message ("must not be empty") says it best.
   const own = problems.find((problem) => !EXPECTED.test(problem.message))
