@@ -141,4 +141,18 @@ describe("R5 head-of-line isolation: one tenant cannot stop change delivery for 
     console.log(`R5 isolation figures: broken hub with 601 queued changes; healthy tenant's 5 changes in ${healthyMs} ms; parked after ${parkedMs} ms (3 attempts); recovered stream (gap + 600 changes) by ${recoveredMs} ms`)
     for (const socket of [brokenSocket, healthySocket]) socket.close()
   })
+  it("a hub's resume buffer is bounded in bytes as well as in changes: too far back is an explicit resync", async () => {
+    const tenant = uid("buffered")
+    const live = await tenantStream(tenant)
+    // 30 changes of ~5,000 characters: 150,000 characters against a 65,536 bufferBytes.
+    for (let i = 0; i < 30; i++) await items.insert({ id: `${tenant}-${String(i).padStart(2, "0")}`, tenantId: tenant, title: "y".repeat(5_000) })
+    const changes = await live.waitChanges(30)
+    expect(changes.map((c) => c.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    const grant = await r5Db.realtime.authorize({ table: "items", filters: { tenantId: tenant }, actor: { type: "user", id: "resumer" } })
+    const tooFar = await subscribe(`${grant.url}&since=0`, grant.protocols)
+    expect(tooFar.frames[0]).toMatchObject({ type: "resync", reason: "behind", seq: 30 })
+    const recent = await subscribe(`${grant.url}&since=25`, grant.protocols)
+    expect(recent.changes().map((c) => c.seq)).toEqual([26, 27, 28, 29, 30])
+    for (const socket of [live, tooFar, recent]) socket.close()
+  })
 })

@@ -65,4 +65,6 @@ export const r5Db = db({
   realtime: { tables: { items: { filters: ["tenantId"], requiredFilters: ["tenantId"] } } },
   shards: 1,
   deliveryAttempts: 3,
+  // Small, so the buffer's size bound is reached with a few rows.
+  bufferBytes: 65_536,
 })

@@ -38,6 +38,11 @@ export const hubMigrations = [
       "CREATE TABLE IF NOT EXISTS hub_changes (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, change TEXT NOT NULL)",
     ],
   },
+  {
+    // Sizes beside the buffer (a small table): bounding it in characters never reads a change's text.
+    name: "table_hub_002_sizes",
+    statements: ["CREATE TABLE IF NOT EXISTS hub_change_sizes (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL)"],
+  },
 ]
 
 export const HUB_EXPIRY_JOB = "grant-expiry"
@@ -138,7 +143,9 @@ export const makeTableHub = Effect.gen(function* () {
             continue
           }
           next++
-          exec("INSERT INTO hub_changes (seq, shard, outbox_id, change) VALUES (?, ?, ?, ?)", next, change.shard, change.outboxId, JSON.stringify(change))
+          const json = JSON.stringify(change)
+          exec("INSERT INTO hub_changes (seq, shard, outbox_id, change) VALUES (?, ?, ?, ?)", next, change.shard, change.outboxId, json)
+          exec("INSERT INTO hub_change_sizes (seq, size) VALUES (?, ?)", next, json.length)
           highWater.set(change.shard, change.outboxId)
           fresh.push({ seq: next, change })
         }
@@ -146,7 +153,16 @@ export const makeTableHub = Effect.gen(function* () {
           exec("INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)", shard, outboxId)
         }
         // The buffer keeps the last `bufferSize` changes for resume.
-        if (fresh.length > 0) exec("DELETE FROM hub_changes WHERE seq <= ?", next - definition.bufferSize)
+        if (fresh.length > 0) {
+          // Bounded in count (`bufferSize`) and in size (`bufferBytes`): the newest changes that fit are kept.
+          const overBudget = exec<{ seq: number }>(
+            "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_change_sizes) WHERE total > ? ORDER BY seq DESC LIMIT 1",
+            definition.bufferBytes,
+          )[0]?.seq
+          const cutoff = Math.max(next - definition.bufferSize, overBudget ?? 0)
+          exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
+          exec("DELETE FROM hub_change_sizes WHERE seq <= ?", cutoff)
+        }
         return fresh
       })
       if (applied.length > 0) seq = applied[applied.length - 1].seq
@@ -160,7 +176,7 @@ export const makeTableHub = Effect.gen(function* () {
     Effect.gen(function* () {
       if (since > seq) return { resync: "ahead" as const, changes: [] }
       // A replay is sent before ready, in one go: bounded like every batch (1 MB rows make a 1,000-change buffer large).
-      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(length(change)) AS n FROM hub_changes WHERE seq > ?", since)))?.n ?? 0
+      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_change_sizes WHERE seq > ?", since)))?.n ?? 0
       if (chars > REPLAY_CHARS) return { resync: "behind" as const, changes: [] }
       const rows = yield* Effect.orDie(sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", since))
       if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }

@@ -51,6 +51,8 @@ export interface DbOptions<S extends Schemas = Schemas> {
   readonly shards?: number
   /** Recent changes each hub keeps for `since` resume. Default 1,000. */
   readonly bufferSize?: number
+  /** And at most this much of them (JSON length of the changes): large rows cannot fill a hub's storage. Default 64 MiB. */
+  readonly bufferBytes?: number
   /** Path of the change-stream route. Default `/realtime-db`. */
   readonly routePath?: string
   /**
@@ -98,6 +100,7 @@ export interface DatabaseDefinition {
   readonly tables: ReadonlyMap<string, ResolvedTable>
   readonly shards: number
   readonly bufferSize: number
+  readonly bufferBytes: number
   readonly routePath: string
   readonly maxRowBytes: number
   readonly deliveryAttempts: number
@@ -182,6 +185,8 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
   if (tables.size === 0) refuse("schema", "declares no tables")
   const routePath = options.routePath ?? DEFAULT_ROUTE_PATH
   if (!/^\/[A-Za-z0-9_\-/]*$/.test(routePath)) refuse("routePath", "must be a path such as /realtime-db")
+  const bufferBytes = options.bufferBytes ?? 64 * 1_048_576
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 65_536 || bufferBytes > 1_073_741_824) refuse("bufferBytes", "must be an integer from 65,536 to 1 GiB")
   const maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
   if (!Number.isInteger(maxRowBytes) || maxRowBytes < 1_024 || maxRowBytes > MAX_ROW_BYTES_LIMIT) refuse("maxRowBytes", `must be an integer from 1,024 to ${MAX_ROW_BYTES_LIMIT}`)
   const deliveryAttempts = options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS
@@ -195,6 +200,7 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
     tables,
     shards,
     bufferSize,
+    bufferBytes,
     routePath,
     maxRowBytes,
     deliveryAttempts,
