@@ -15,13 +15,18 @@
  * 401 `Unauthorized` (private table without a valid grant, a grant for another table),
  * 403 `Forbidden` (filters or events wider than the grant), 404 `NotFound` (no such realtime table).
  *
+ * Change frames carry `key` as an object of the key column (`{ "id": "post_1" }`), `shard` as a
+ * name (`DB_SHARD_0000`) and `createdAt` as ISO 8601, as the product document writes them.
+ *
  * ## Frames (server → client), in order
  * `resync?` or replayed `database.change*` (with `since`), or `database.snapshot` (with `snapshot`),
  * then `ready`, then live `database.change` frames. `seq` is per hub stream (a table, or one
  * partition of its required-filter values): it grows by one per change with no gap; a subscriber
  * whose filters skip a change sees a larger step. Reconnect with `since=<last seq>` to get what was
  * missed from the hub's buffer; when the buffer no longer reaches back that far, a `resync` frame
- * says so and the client should take a new snapshot.
+ * says so and the client should take a new snapshot. A change the shard could not deliver (parked
+ * after its delivery attempts) takes its `seq` as a `resync` frame with `reason: "gap"`: take a
+ * new snapshot, later changes follow.
  *
  * An update that moves a row out of a subscriber's filters arrives as `event: "delete"` with the
  * last image it was allowed to see as `old`, `new: null` and `scope: "left"`; a row moving into
