@@ -37,7 +37,7 @@ const hubOf = (tenantId: string) => {
   return bindings.REALTIME_TABLE_HUBS.get(bindings.REALTIME_TABLE_HUBS.idFromName(objectName("default/r5", "tableHub", hubIdOf(table, { tenantId }))))
 }
 
-describe("R5 head-of-line isolation: one tenant cannot stop change delivery for the others on its shard", () => {
+describe("R5a–R5b bounded drain and head-of-line isolation: one tenant cannot stop change delivery for the others on its shard", () => {
   it("40 × ~1 MB rows from one tenant plus a steady stream from two others on the same shard: every change arrives, in order", async () => {
     const big = uid("big")
     const [a, b] = [uid("steady-a"), uid("steady-b")]

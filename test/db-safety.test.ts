@@ -1,5 +1,6 @@
 /**
- * Hostile rows and handshakes against the realtime database (issue 13, items 5 and 8): rows over
+ * Hostile rows and handshakes against the realtime database (issue 13, items 5 and 8; clauses R5c,
+ * S1-db, S3-db, S4-db of docs/RELIABILITY.md): rows over
  * `maxRowBytes`, prototype keys, 100,000-deep bodies, two grant tokens. Each refusal is a typed
  * error with its HTTP status, and nothing is stored or streamed.
  */
@@ -28,7 +29,7 @@ const pendingOf = async () => {
   return total
 }
 
-describe("S2 rows: maxRowBytes bounds every row at write time", () => {
+describe("R5c row limits: maxRowBytes bounds every row at write time", () => {
   it("a row over maxRowBytes (default 1 MiB) is refused with 413 PayloadTooLarge and nothing is stored or streamed", async () => {
     const tenant = uid("big")
     // The example app's route, as a client would send it: 3 MB were accepted before.
@@ -58,7 +59,7 @@ describe("S2 rows: maxRowBytes bounds every row at write time", () => {
   })
 })
 
-describe("S1 rows: prototype keys and deep nesting are refused with InvalidInput, never a 500", () => {
+describe("S1-db rows: prototype keys and deep nesting are refused with InvalidInput, never a 500", () => {
   it("__proto__, constructor and prototype keys in a row, a JSON column or a patch: 400, nothing stored", async () => {
     const tenant = uid("proto")
     for (const key of ["__proto__", "constructor", "prototype"]) {
@@ -98,7 +99,7 @@ describe("S1 rows: prototype keys and deep nesting are refused with InvalidInput
   })
 })
 
-describe("S3 change streams: two grant tokens in one handshake are refused", () => {
+describe("S3-db change streams: two grant tokens in one handshake are refused", () => {
   it("/realtime-db with two token subprotocols answers 401 before accept, even when both are valid", async () => {
     const tenant = uid("two")
     const mine = await postsGrant({ tenantId: tenant })
