@@ -2,10 +2,19 @@ import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } fr
 import { describe, expect, it } from "vitest"
 import { declareRealtime } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
+import { applyMemberFrame } from "../src/client/MembersView.js"
+import type { Member, ServerFrame } from "../src/schema/Protocol.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
 
 const stubOf = (roomId: string) => stubFor("livetest", "room", roomId)
+
+type Frame = { type: string; [key: string]: any }
+/** The member `id` in a coalesced `members` frame's `joined` list. */
+const joinedIn = (frame: Frame, id: string) => frame.type === "members" && frame.joined.some((member: { id: string }) => member.id === id)
+/** The `left` entry of member `id` in a `members` frame. */
+const leftIn = (frame: Frame, id: string) => frame.type === "members" && frame.left.some((entry: { member: { id: string } }) => entry.member.id === id)
+const leftEntry = (frame: Frame, id: string) => frame.left.find((entry: { member: { id: string } }) => entry.member.id === id)
 
 describe("members and presence", () => {
   it("join, presence (partial merge), members and leave over HTTP, with room metadata on join", async () => {
@@ -53,16 +62,17 @@ describe("members and presence", () => {
     expect((await runTest(room.members())).count).toBe(0)
   })
 
-  it("socket members join on connect, get live joined/left/presence events, and leave with their last socket", async () => {
+  it("socket members join on connect, get live members (joined/left) and presence frames, and leave with their last socket", async () => {
     const roomId = uniqueId("members-ws")
     const room = liveService().room(roomId)
     const watcher = await connect(await roomGrant(roomId, "watcher"))
     const aliceGrant = await roomGrant(roomId, "alice")
     const tab1 = await connect(aliceGrant)
     const tab2 = await connect(aliceGrant)
-    const joined = await watcher.waitFor((f) => f.type === "joined" && f.member.id === "user:alice")
-    expect(joined.member.via).toBe("socket")
-    expect(watcher.frames.filter((f) => f.type === "joined" && f.member.id === "user:alice")).toHaveLength(1)
+    const joined = await watcher.waitFor((f) => joinedIn(f, "user:alice"))
+    expect(joined.joined.find((m: { id: string }) => m.id === "user:alice").via).toBe("socket")
+    await sleep(120)
+    expect(watcher.frames.filter((f) => joinedIn(f, "user:alice"))).toHaveLength(1)
     expect((await runTest(room.members())).members.find((m) => m.id === "user:alice")!.connections).toBe(2)
     tab1.send({ type: "presence", id: "p1", presence: { cursor: { x: 5 } } })
     await tab1.waitFor((f) => f.type === "ack" && f.id === "p1")
@@ -70,23 +80,59 @@ describe("members and presence", () => {
     expect(update.updates).toEqual([{ member: "user:alice", actor: { type: "user", id: "alice" }, presence: { cursor: { x: 5 } } }])
     // A HTTP join from the server side reaches the sockets too.
     await runTest(room.join({ actor: { type: "service", id: "bot" } }))
-    await watcher.waitFor((f) => f.type === "joined" && f.member.id === "service:bot")
+    await watcher.waitFor((f) => joinedIn(f, "service:bot"))
     tab1.close()
     await tab1.closed
     await sleep(50)
-    expect(watcher.frames.some((f) => f.type === "left" && f.member.id === "user:alice")).toBe(false)
+    expect(watcher.frames.some((f) => leftIn(f, "user:alice"))).toBe(false)
     tab2.close()
-    const left = await watcher.waitFor((f) => f.type === "left" && f.member.id === "user:alice")
-    expect(left.reason).toBe("disconnect")
+    const left = await watcher.waitFor((f) => leftIn(f, "user:alice"))
+    expect(leftEntry(left, "user:alice").reason).toBe("disconnect")
+    expect(left.count).toBe(2)
     expect((await runTest(room.members())).members.map((m) => m.id).sort()).toEqual(["service:bot", "user:watcher"])
     watcher.close()
+  })
+
+  it("announces a burst of joins and leaves in coalesced members frames, and pages the member list after ready", async () => {
+    const roomId = uniqueId("members-fill")
+    const room = liveService().room(roomId)
+    const watcher = await connect(await roomGrant(roomId, "watcher"))
+    const ids = Array.from({ length: 12 }, (_, index) => `filler-${index}`)
+    await Promise.all(ids.map((id) => runTest(room.join({ actor: { type: "user", id } }))))
+    await runTest(room.leave({ actor: { type: "user", id: "filler-0" } }))
+    await watcher.waitFor((f) => leftIn(f, "user:filler-0"))
+    const announced = watcher.frames.filter((f) => f.type === "members")
+    // 12 joins and a leave, one frame each before; now one frame per 100 ms interval.
+    expect(announced.length).toBeLessThan(8)
+    // Folding the watcher's frames gives the room's member list (filler-0 may have joined and left within one frame).
+    const folded = watcher.frames.reduce((list, frame) => applyMemberFrame(list, frame as ServerFrame), [] as ReadonlyArray<Member>)
+    const expected = ["user:watcher", ...ids.slice(1).map((id) => `user:${id}`)].sort()
+    expect(folded.map((m) => m.id).sort()).toEqual(expected)
+    expect((await runTest(room.members())).members.map((m) => m.id).sort()).toEqual(expected)
+    expect(announced.at(-1)!.count).toBe(12) // watcher + 11 fillers
+    // 110 more members: a newcomer's ready carries 100 and the count, the rest follow at once.
+    await Promise.all(Array.from({ length: 110 }, (_, index) => runTest(room.join({ actor: { type: "user", id: `more-${index}` } }))))
+    const late = await connect(await roomGrant(roomId, "late"))
+    const ready = await late.waitFor((f) => f.type === "ready")
+    expect(ready.members).toHaveLength(100)
+    expect(ready.memberCount).toBe(123)
+    const pages = await eventually(() => {
+      const after = late.frames.slice(late.frames.indexOf(ready) + 1).filter((f) => f.type === "members" && f.left.length === 0)
+      return after.length > 0 ? after : undefined
+    })
+    expect(pages[0]!.joined).toHaveLength(23)
+    const listed = new Set([...ready.members, ...pages[0]!.joined].map((m: { id: string }) => m.id))
+    expect(listed.size).toBe(123)
+    expect(listed.has("user:late")).toBe(true)
+    watcher.close()
+    late.close()
   })
 
   it("coalesces a burst of presence updates into at most one fan-out per interval, the last value winning", async () => {
     const roomId = uniqueId("presence-burst")
     const watcher = await connect(await roomGrant(roomId, "watcher"))
     const mover = await connect(await roomGrant(roomId, "mover"))
-    await watcher.waitFor((f) => f.type === "joined" && f.member.id === "user:mover")
+    await watcher.waitFor((f) => joinedIn(f, "user:mover"))
     // 10 moves within the burst limit (10) of the rate limiter, well inside one 100 ms interval.
     for (let x = 1; x <= 10; x++) mover.send({ type: "presence", presence: { cursor: { x } } })
     const last = await watcher.waitFor((f) => f.type === "presence" && f.updates.some((u: { presence: { cursor: { x: number } } }) => u.presence.cursor.x === 10))
@@ -124,8 +170,8 @@ describe("members and presence", () => {
     await evictDurableObject(stubOf(roomId), { webSockets: "hibernate" })
     // Fire the alarm (it may already have fired on its own: alarms are real here).
     await runDurableObjectAlarm(stubOf(roomId))
-    const left = await watcher.waitFor((f) => f.type === "left" && f.member.id === "user:http-user")
-    expect(left.reason).toBe("expired")
+    const left = await watcher.waitFor((f) => leftIn(f, "user:http-user"))
+    expect(leftEntry(left, "user:http-user").reason).toBe("expired")
     const ids = (await runTest(room.members())).members.map((m) => m.id).sort()
     expect(ids).toEqual(["user:refresher", "user:watcher"])
     // The refreshed member expires later, and the socket member never does.

@@ -10,5 +10,6 @@ import yjsEdit from "./yjs-edit.mjs"
 import yjsJoin from "./yjs-join.mjs"
 import yjsStorage from "./yjs-storage.mjs"
 import db from "./db.mjs"
+import roomFill from "./room-fill.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsStorage, db]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsStorage, db, roomFill]

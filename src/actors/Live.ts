@@ -16,7 +16,7 @@ import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
 import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
-import { ClientFrame, memberKey, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
+import { ClientFrame, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type MembersFrame, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { describeRefusal } from "../services/RateBudget.js"
@@ -185,7 +185,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           safeClose(server, CloseCode.destroyed, `${kind} destroyed`)
           return new Response(null, { status: 101, webSocket: client, headers })
         }
-        // A room member joins before the socket is in the fan-out: others get `joined`, this one gets `ready` with the list.
+        // A room member joins before the socket is in the fan-out: others get it in the next `members` frame, this one gets `ready` with the list.
         if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
         server.serializeAttachment(attachment)
@@ -193,6 +193,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         connections.added(server, attachment)
         if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
+        // The member list is paged: `ready` carries the first page, the rest follow right after it.
+        const memberList = members?.list() ?? []
         const ready: ReadyFrame = {
           type: "ready",
           connectionId,
@@ -206,9 +208,13 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           permissions: grant.permissions,
           expiresAt: grant.expiresAt,
           heartbeatMs: config.heartbeatMs,
-          ...(members === undefined ? {} : { members: members.list(), metadata: options.metadata?.() ?? {} }),
+          ...(members === undefined ? {} : { members: memberList.slice(0, READY_MEMBERS), memberCount: memberList.length, metadata: options.metadata?.() ?? {} }),
         }
         server.send(JSON.stringify(ready))
+        for (let start = READY_MEMBERS; start < memberList.length; start += READY_MEMBERS) {
+          const page: MembersFrame = { type: "members", joined: memberList.slice(start, start + READY_MEMBERS), left: [], count: memberList.length }
+          server.send(JSON.stringify(page))
+        }
         yield* scheduleExpiry(grant.expiresAt)
         yield* Effect.either(messaging.lifecycle.touch(now, true))
         yield* Effect.either(messaging.scheduleReport(now))

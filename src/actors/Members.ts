@@ -12,13 +12,19 @@
  * frame. The batch is persisted in the same step (one transaction per interval, never a history row,
  * never a socket attachment write), so a room that hibernates wakes with its members' presence.
  *
+ * Joins and leaves are announced the same way: one `members` frame per flush carries every join
+ * and leave of the interval. Announcing each join to every member at once made filling a room with
+ * N members cost N²/2 frames (499,500 for 1,000 members); batched, it costs one frame per member per
+ * flush. The flush interval also grows with the audience ({@link FLUSH_MS_PER_CONNECTION}), so
+ * announcements to a large room stay a bounded share of the object's one thread.
+ *
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
 import type { ResolvedConfig } from "../Config.js"
 import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { jsonByteLength, type Actor } from "../schema/Common.js"
-import { memberKey, type LeftFrame, type Member } from "../schema/Protocol.js"
+import { memberKey, type Member, type MemberLeaveReason, type MembersFrame } from "../schema/Protocol.js"
 import type { ConnectionsShape } from "../services/Connections.js"
 import type { JobsShape } from "../services/Jobs.js"
 import type { SqlShape } from "../services/Sql.js"
@@ -42,6 +48,13 @@ export const membersMigration = {
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"
+
+/**
+ * Each flush sends one frame to every connection, so the interval is at least this many ms per
+ * connection (1,000 sockets: one flush a second, ~1,000 frames/s); below 50 connections the
+ * configured `presenceIntervalMs` rules.
+ */
+export const FLUSH_MS_PER_CONNECTION = 1
 
 interface MemberState {
   key: string
@@ -100,8 +113,13 @@ export const makeMembers = (options: {
       })
     }
     const dirty = new Set<string>()
+    // Joins and leaves not yet announced. A member that left keeps its entry when it rejoins
+    // (clients apply `left` before `joined`), so a client that saw it in a `ready` meanwhile stays right.
+    const pendingJoined = new Set<string>()
+    const pendingLeft = new Map<string, { readonly member: Member; readonly reason: MemberLeaveReason }>()
     let lastFlushAt = 0
     let flushScheduled = false
+    const flushIntervalMs = () => Math.max(config.presenceIntervalMs, connections.count() * FLUSH_MS_PER_CONNECTION)
 
     /** Open sockets and streams of one member, leaving out one connection (the one closing). */
     const openConnections = (key: string, excluding?: string): number => {
@@ -168,7 +186,6 @@ export const makeMembers = (options: {
       readonly metadata?: Record<string, unknown> | undefined
       readonly presence?: Record<string, unknown> | undefined
       readonly via: "http" | "socket"
-      readonly except?: ReadonlySet<string>
     }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
       Effect.gen(function* () {
         if (input.actor.type === "anonymous") {
@@ -210,11 +227,14 @@ export const makeMembers = (options: {
         dirty.delete(key)
         if (member.expiresAt !== null) yield* scheduleExpiry(member.expiresAt)
         const result = view(member)
-        if (existing === undefined) fanOut({ type: "joined", member: result }, input.except)
+        if (existing === undefined) {
+          pendingJoined.add(key)
+          yield* announce
+        }
         return { member: result, joined: existing === undefined }
       })
 
-    const remove = (key: string, reason: LeftFrame["reason"]): Effect.Effect<Member | undefined, Failure> =>
+    const remove = (key: string, reason: MemberLeaveReason): Effect.Effect<Member | undefined, Failure> =>
       Effect.gen(function* () {
         const member = members.get(key)
         if (member === undefined) return undefined
@@ -222,16 +242,30 @@ export const makeMembers = (options: {
         members.delete(key)
         dirty.delete(key)
         const result = view(member)
-        fanOut({ type: "left", member: result, reason } satisfies LeftFrame)
+        pendingJoined.delete(key)
+        pendingLeft.set(key, { member: result, reason })
+        yield* announce
         return result
       })
 
     const leave = (actor: Actor) => remove(memberKey(actor), "leave")
 
-    /** Fan out every pending presence change as one frame and persist it. */
+    /** Fan out every pending join and leave as one frame, then every pending presence change as one frame (persisted). */
     const flush = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       lastFlushAt = now
+      if (pendingJoined.size > 0 || pendingLeft.size > 0) {
+        const counts = connectionCounts()
+        const joined: Array<Member> = []
+        for (const key of pendingJoined) {
+          const member = members.get(key)
+          if (member !== undefined) joined.push(view(member, counts))
+        }
+        const left = [...pendingLeft.values()]
+        pendingJoined.clear()
+        pendingLeft.clear()
+        fanOut({ type: "members", joined, left, count: members.size } satisfies MembersFrame)
+      }
       if (dirty.size === 0) return
       const batch = [...dirty].map((key) => members.get(key)).filter((member) => member !== undefined)
       dirty.clear()
@@ -241,6 +275,20 @@ export const makeMembers = (options: {
         }
       })
       fanOut({ type: "presence", updates: batch.map((member) => ({ member: member.key, actor: member.actor, presence: member.presence })) })
+    })
+
+    /**
+     * Something is pending: flush now when the last flush is an interval old, else at the end of the
+     * interval (a durable job). An overdue flush runs here even while the job waits: under a steady
+     * stream of joins the alarm can run late, and announcements must not wait for the stream to stop.
+     */
+    const announce: Effect.Effect<void, Failure> = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const interval = flushIntervalMs()
+      if (now - lastFlushAt >= interval) return yield* flush
+      if (flushScheduled) return
+      flushScheduled = true
+      yield* jobs.schedule(PRESENCE_FLUSH_JOB, lastFlushAt + interval)
     })
 
     /** Merge a presence update. Members not yet in the room join (over `via`). */
@@ -264,12 +312,7 @@ export const makeMembers = (options: {
           if (previous === null) yield* scheduleExpiry(member.expiresAt)
         }
         dirty.add(key)
-        if (now - lastFlushAt >= config.presenceIntervalMs && !flushScheduled) {
-          yield* flush
-        } else if (!flushScheduled) {
-          flushScheduled = true
-          yield* jobs.schedule(PRESENCE_FLUSH_JOB, lastFlushAt + config.presenceIntervalMs)
-        }
+        yield* announce
         return view(member)
       })
 
@@ -332,6 +375,8 @@ export const makeMembers = (options: {
       yield* sql.run("DELETE FROM members")
       members.clear()
       dirty.clear()
+      pendingJoined.clear()
+      pendingLeft.clear()
     })
 
     return {

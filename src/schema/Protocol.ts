@@ -217,8 +217,13 @@ export const ReadyFrame = Schema.Struct({
   /** Grant expiry (epoch milliseconds): refresh before it. */
   expiresAt: Schema.Number,
   heartbeatMs: Schema.Number,
-  /** Rooms: the members now, and the room's metadata. */
+  /**
+   * Rooms: the first {@link READY_MEMBERS} members now, and the room's metadata. When `memberCount`
+   * is larger, the rest follow at once, before any other frame, as `members` frames (`joined` only).
+   */
   members: Schema.optional(Schema.Array(Member)),
+  /** Rooms: how many members the room has now. */
+  memberCount: Schema.optional(Schema.Number),
   metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
 })
 
@@ -237,14 +242,25 @@ export const EventFrame = Schema.Struct({
   }),
 })
 
-/** A member joined (first connection or HTTP join). */
-export const JoinedFrame = Schema.Struct({ type: Schema.Literal("joined"), member: Member })
+/** Members a room's `ready` frame carries; the rest follow in `members` frames of this size. */
+export const READY_MEMBERS = 100
 
-/** A member left: explicitly, with its last socket, or when its presence expired. */
-export const LeftFrame = Schema.Struct({
-  type: Schema.Literal("left"),
-  member: Member,
-  reason: Schema.Literal("leave", "disconnect", "expired", "destroyed"),
+/** Why a member left: explicitly, with its last socket, when its presence expired, or the room was destroyed. */
+export const MemberLeaveReason = Schema.Literal("leave", "disconnect", "expired", "destroyed")
+export type MemberLeaveReason = typeof MemberLeaveReason.Type
+
+/**
+ * Membership changes since the last `members` frame, coalesced like presence: at most one frame per
+ * flush interval, so filling a room with N members costs O(N) frames per interval, not one frame
+ * per join per member (O(N²)). Apply `left` first, then `joined` (a member that left and came back
+ * within one interval is in both); `joined` replaces a member the client already has (same `id`).
+ */
+export const MembersFrame = Schema.Struct({
+  type: Schema.Literal("members"),
+  joined: Schema.Array(Member),
+  left: Schema.Array(Schema.Struct({ member: Member, reason: MemberLeaveReason })),
+  /** Members in the room after this frame. */
+  count: Schema.Number,
 })
 
 /** Presence changes since the last presence frame, coalesced: at most one frame per interval. */
@@ -318,8 +334,7 @@ export const ServerFrame = Schema.Union(
   ReadyFrame,
   MessageFrame,
   EventFrame,
-  JoinedFrame,
-  LeftFrame,
+  MembersFrame,
   PresenceUpdateFrame,
   AckFrame,
   ErrorFrame,
@@ -331,8 +346,7 @@ export type ServerFrame = typeof ServerFrame.Type
 export type ReadyFrame = typeof ReadyFrame.Type
 export type MessageFrame = typeof MessageFrame.Type
 export type EventFrame = typeof EventFrame.Type
-export type JoinedFrame = typeof JoinedFrame.Type
-export type LeftFrame = typeof LeftFrame.Type
+export type MembersFrame = typeof MembersFrame.Type
 export type PresenceUpdateFrame = typeof PresenceUpdateFrame.Type
 export type AckFrame = typeof AckFrame.Type
 export type ErrorFrame = typeof ErrorFrame.Type
