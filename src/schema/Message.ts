@@ -24,7 +24,7 @@ export const PublishInput = Schema.Struct({
   metadata: Schema.optional(JsonObject),
   idempotencyKey: Schema.optional(IdempotencyKey),
   actor: Schema.optional(Actor),
-})
+}).annotations({ description: "a message: { type, data?, metadata?, idempotencyKey? }" })
 export type PublishInput = typeof PublishInput.Encoded
 
 /**
