@@ -12,7 +12,7 @@
  * ```
  */
 import { Schema } from "effect"
-import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../src/index.js"
+import { decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, type RealtimeError } from "../src/index.js"
 import { boolean, db, table, text } from "../src/db/index.js"
 import { requireUser } from "./routes/session.js"
 
@@ -52,7 +52,7 @@ export const dbRoutes = async (request: Request, url: URL): Promise<Response | u
     if (match[1] === "grants" && request.method === "POST") {
       const actor = await requireUser(request)
       const body = Schema.decodeUnknownEither(GrantRequest)(await json(request))
-      if (body._tag === "Left") throw new InvalidInput({ field: "body", message: `body: ${body.left.message}` })
+      if (body._tag === "Left") throw invalidInputFromParseError(body.left, "body")
       const grant = await appDb.realtime.authorize({
         table: "posts",
         filters: { tenantId: body.right.tenantId },
