@@ -39,6 +39,8 @@ export const DRAIN_BATCH = 200
 export const ROUND_CHARS = 8 * 1024 * 1024
 /** Characters of row images per RPC to one hub. */
 export const SEND_CHARS = 4 * 1024 * 1024
+/** Characters of row images one hub may take of a round, so one large tenant leaves room for the others. */
+export const HUB_ROUND_CHARS = 4 * 1024 * 1024
 /** Pending rows' metadata read per step while looking past held-back hubs. */
 const SCAN = 500
 /** Published rows are kept this long (for inspection), then pruned by the drain job. */
@@ -145,8 +147,16 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       if (scanned.length === 0) break
       const chosen: Array<{ readonly row: Pending; readonly hubs: ReadonlyArray<string> }> = []
       let chars = 0
+      // Per hub this round: a hub over HUB_ROUND_CHARS waits for the next round (with everything
+      // after it, to keep its order), so other hubs' changes further on go out in this one.
+      const hubChars = new Map<string, number>()
+      const deferred = new Set<string>()
       for (const row of scanned) {
         const hubs = row.hubs === null ? yield* legacyHubs(sql, definition, row.id) : (JSON.parse(row.hubs) as ReadonlyArray<string>)
+        if (hubs.some((hub) => deferred.has(hub))) {
+          for (const hub of hubs) deferred.add(hub)
+          continue
+        }
         if (hubs.some((hub) => held.has(hub))) {
           for (const hub of hubs) held.add(hub)
           continue
@@ -157,8 +167,13 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
         }
         const cost = row.parked_at === null ? row.size : 0
         if (chosen.length > 0 && (chosen.length >= DRAIN_BATCH || chars + cost > ROUND_CHARS)) break
+        if (hubs.some((hub) => (hubChars.get(hub) ?? 0) > 0 && (hubChars.get(hub) ?? 0) + cost > HUB_ROUND_CHARS)) {
+          for (const hub of hubs) deferred.add(hub)
+          continue
+        }
         chosen.push({ row, hubs })
         chars += cost
+        for (const hub of hubs) hubChars.set(hub, (hubChars.get(hub) ?? 0) + cost)
       }
       if (chosen.length === 0) {
         if (scanned.length < SCAN) break
