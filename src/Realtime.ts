@@ -18,7 +18,9 @@
 import { Context, Effect, Layer, Schema } from "effect"
 import { declareRealtime, isRealtimeDeclaration, type RealtimeDeclaration, type RealtimeOptions, type ResolvedConfig } from "./Config.js"
 import { invalidInputFromParseError, type RealtimeError } from "./RealtimeError.js"
-import { callActor, type ActorNamespace } from "./internal/rpc.js"
+import { ChannelOps, CrdtRoomOps, DirectoryOps, RoomOps } from "./actors/Ops.js"
+import * as Operations from "./internal/Operations.js"
+import { sendToActor, type ActorNamespace } from "./internal/rpc.js"
 import { ResourceId } from "./schema/Common.js"
 import type { BroadcastInput, BroadcastResult, HistoryPage, HistoryQuery, PublishInput, PublishResult } from "./schema/Message.js"
 import type { ChannelStats, DestroyInput, DestroyResult, InstanceStats, RoomMetadata, RoomState, SetMetadataInput } from "./schema/Room.js"
@@ -33,6 +35,7 @@ import type {
   ApplyYjsUpdateResult,
   AwarenessResult,
   CompactResult,
+  DocumentStats as DocumentStatsSchema,
   RestoreInput,
   RestoreResult,
   SetAwarenessInput,
@@ -92,19 +95,9 @@ export interface CrdtRoomHandle extends Omit<RoomHandle, "authorize"> {
   readonly authorize: (input: AuthorizeInput) => Op<CrdtGrant>
 }
 
-export interface DocumentStats {
-  readonly stateVectorBase64: string
-  readonly lastSeq: number
-  readonly compactedThrough: number
-  readonly logUpdates: number
-  readonly storedBytes: number
-  readonly encodedBytes: number
-  readonly awarenessClients: number
-  /** Since the object last woke: update bytes received, bytes and rows written for them. */
-  readonly receivedBytes: number
-  readonly writtenBytes: number
-  readonly writtenRows: number
-}
+/** A CRDT room's document figures (`documentStats()`). */
+export type DocumentStats = DocumentStatsSchema
+
 
 export interface ChannelHandle {
   readonly publish: (input: PublishInput) => Op<PublishResult>
@@ -124,78 +117,97 @@ export interface RealtimeService {
   readonly channel: (id: string) => ChannelHandle
   readonly crdtRoom: (id: string) => CrdtRoomHandle
   readonly stats: () => Op<InstanceStats>
-  /** Call any operation of any actor kind; the typed handles are built on this. */
-  readonly call: (kind: string, id: string, op: string, input?: unknown) => Op<unknown>
+}
+
+/** Each service's directory client, for the library's own tools (the inspector): not public. */
+const directories = new WeakMap<RealtimeService, Operations.Client<typeof DirectoryOps>>()
+
+/** The directory operations of a service built by `makeRealtime` (internal: the inspector lists resources with it). */
+export const directoryOf = (service: RealtimeService): Operations.Client<typeof DirectoryOps> => {
+  const directory = directories.get(service)
+  if (directory === undefined) throw new Error("durable-realtime: not a service built by makeRealtime")
+  return directory
 }
 
 /** Build the service for one instance over the Worker's env (its Durable Object bindings). */
 export const makeRealtime = (config: ResolvedConfig, env: Record<string, unknown>): RealtimeService => {
-  const bindingFor: Record<string, string> = {
+  const bindingFor = {
     room: config.bindings.rooms,
     channel: config.bindings.channels,
     directory: config.bindings.directory,
     crdtRoom: config.bindings.crdtRooms,
-  }
-  const call = (kind: string, id: string, op: string, input?: unknown): Op<unknown> =>
-    Effect.gen(function* () {
-      const binding = bindingFor[kind] ?? kind
-      const namespace = env[binding] as ActorNamespace | undefined
-      if (namespace === undefined) {
-        return yield* Effect.dieMessage(`durable-realtime: no Durable Object binding "${binding}" for ${kind}s; see the README`)
-      }
-      const validId = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
-      const caller = yield* currentCaller(config, env)
-      return yield* callActor(namespace, kind, { instance: config.name, id: validId }, op, input, caller)
-    })
-  const typed = <A>(kind: string, id: string, op: string) => (input?: unknown) => call(kind, id, op, input) as Op<A>
+  } as const
+  /** How a handle reaches one actor: its binding, its validated id, the caller of the request. */
+  const sendTo =
+    (kind: keyof typeof bindingFor, id: string): Operations.Send =>
+    (op, input) =>
+      Effect.gen(function* () {
+        const binding = bindingFor[kind]
+        const namespace = env[binding] as ActorNamespace | undefined
+        if (namespace === undefined) {
+          return yield* Effect.dieMessage(`durable-realtime: no Durable Object binding "${binding}" for ${kind}s; see the README`)
+        }
+        const validId = yield* Effect.mapError(Schema.decodeUnknown(ResourceId)(id), (error) => invalidInputFromParseError(error, "id"))
+        const caller = yield* currentCaller(config, env)
+        return yield* sendToActor(namespace, kind, { instance: config.name, id: validId }, op, input, caller)
+      })
 
-  const roomOps = (kind: "room" | "crdtRoom", id: string): Omit<RoomHandle, "authorize"> => ({
-      publish: typed<PublishResult>(kind, id, "publish"),
-      broadcast: typed<BroadcastResult>(kind, id, "broadcast"),
-      history: typed<HistoryPage>(kind, id, "history"),
-      metadata: (input) => (input === undefined ? typed<RoomMetadata>(kind, id, "getMetadata")() : typed<RoomMetadata>(kind, id, "setMetadata")(input)),
-      state: typed<RoomState>(kind, id, "state"),
-      destroy: typed<DestroyResult>(kind, id, "destroy"),
-      join: (input) => typed<JoinResult>(kind, id, "join")(input ?? {}),
-      leave: (input) => typed<LeaveResult>(kind, id, "leave")(input ?? {}),
-      presence: typed<Member>(kind, id, "presence"),
-      members: typed<MembersResult>(kind, id, "members"),
-      sendTo: (actorId, event) => typed<SendToResult>(kind, id, "sendTo")({ actorId, event }),
-      snapshot: (input) => typed<SnapshotInfo>(kind, id, "snapshot")(input ?? {}),
-      snapshots: typed<SnapshotsResult>(kind, id, "snapshots"),
-      restore: typed<RestoreResult>(kind, id, "restore"),
+  /** What rooms and CRDT rooms share, over either kind's client. */
+  const roomOps = (ops: Operations.Client<typeof RoomOps>): Omit<RoomHandle, "authorize"> => ({
+    publish: ops.publish,
+    broadcast: ops.broadcast,
+    history: ops.history,
+    metadata: (input) => (input === undefined ? ops.getMetadata() : ops.setMetadata(input)),
+    state: () => ops.state(),
+    destroy: ops.destroy,
+    join: (input) => ops.join(input ?? {}),
+    leave: (input) => ops.leave(input ?? {}),
+    presence: ops.presence,
+    members: () => ops.members(),
+    sendTo: (actorId, event) => ops.sendTo({ actorId, event }),
+    snapshot: (input) => ops.snapshot(input ?? {}),
+    snapshots: () => ops.snapshots(),
+    restore: ops.restore,
   })
 
-  return {
+  const directory = Operations.client(DirectoryOps, sendTo("directory", "directory"))
+  const service: RealtimeService = {
     name: config.name,
     config,
-    call,
-    crdtRoom: (id) => ({
-      ...roomOps("crdtRoom", id),
-      applyYjsUpdate: typed<ApplyYjsUpdateResult>("crdtRoom", id, "applyYjsUpdate"),
-      syncYjs: (input) => typed<SyncYjsResult>("crdtRoom", id, "syncYjs")(input ?? {}),
-      awareness: (input) => (input === undefined ? typed<AwarenessResult>("crdtRoom", id, "getAwareness")() : typed<AwarenessResult>("crdtRoom", id, "setAwareness")(input)),
-      stream: (query) => typed<StreamPage>("crdtRoom", id, "stream")(query ?? {}),
-      compact: typed<CompactResult>("crdtRoom", id, "compact"),
-      documentStats: typed<DocumentStats>("crdtRoom", id, "documentStats"),
-      authorize: (input) => authorizeCrdt(config, env, id, input),
-    }),
+    crdtRoom: (id) => {
+      const ops = Operations.client(CrdtRoomOps, sendTo("crdtRoom", id))
+      return {
+        ...roomOps(ops),
+        applyYjsUpdate: ops.applyYjsUpdate,
+        syncYjs: (input) => ops.syncYjs(input ?? {}),
+        awareness: (input) => (input === undefined ? ops.getAwareness() : ops.setAwareness(input)),
+        stream: (query) => ops.stream(query ?? {}),
+        compact: () => ops.compact(),
+        documentStats: () => ops.documentStats(),
+        authorize: (input) => authorizeCrdt(config, env, id, input),
+      }
+    },
     room: (id) => ({
-      ...roomOps("room", id),
+      ...roomOps(Operations.client(RoomOps, sendTo("room", id))),
       authorize: (input) => authorizeLive(config, env, "room", id, input),
     }),
-    channel: (id) => ({
-      publish: typed<PublishResult>("channel", id, "publish"),
-      broadcast: typed<BroadcastResult>("channel", id, "broadcast"),
-      history: typed<HistoryPage>("channel", id, "history"),
-      stats: typed<ChannelStats>("channel", id, "stats"),
-      state: typed<RoomState>("channel", id, "state"),
-      destroy: typed<DestroyResult>("channel", id, "destroy"),
-      sendTo: (actorId, event) => typed<SendToResult>("channel", id, "sendTo")({ actorId, event }),
-      authorize: (input) => authorizeLive(config, env, "channel", id, input),
-    }),
-    stats: () => call("directory", "directory", "stats") as Op<InstanceStats>,
+    channel: (id) => {
+      const ops = Operations.client(ChannelOps, sendTo("channel", id))
+      return {
+        publish: ops.publish,
+        broadcast: ops.broadcast,
+        history: ops.history,
+        stats: () => ops.stats(),
+        state: () => ops.state(),
+        destroy: ops.destroy,
+        sendTo: (actorId, event) => ops.sendTo({ actorId, event }),
+        authorize: (input) => authorizeLive(config, env, "channel", id, input),
+      }
+    },
+    stats: () => directory.stats(),
   }
+  directories.set(service, directory)
+  return service
 }
 
 type Lifted<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer E> ? (...args: P) => Effect.Effect<A, E, Realtime> : never }

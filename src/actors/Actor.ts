@@ -12,6 +12,7 @@ import type { ResolvedConfig } from "../Config.js"
 import { invalidInputFromParseError, type RealtimeError } from "../RealtimeError.js"
 import { Actor as ActorSchema, ResourceId, type Actor } from "../schema/Common.js"
 import type { JobHandlers } from "../services/Jobs.js"
+import type { Dispatch } from "../internal/Operations.js"
 
 export type ActorKind = "room" | "channel" | "crdtRoom" | "directory" | "dbShard" | "tableHub" | "transportHub"
 
@@ -53,11 +54,15 @@ export class ObjectState extends Context.Tag("durable-realtime/ObjectState")<
 /** Header names the Worker uses to tell an object which actor a forwarded request is for. */
 export const AddressHeaders = { instance: "x-durable-realtime-instance", id: "x-durable-realtime-id" } as const
 
-/** A decoded operation handler. */
-export type Operation = (input: unknown, caller: Actor | undefined) => Effect.Effect<unknown, RealtimeError>
+/**
+ * What the host calls for one operation: raw payload and caller in, the encoded success out.
+ * Built from the kind's declared operations (`Operations.implement`, declarations in `Ops.ts`).
+ */
+export type Operation = Dispatch
 
 /** What an actor gives its host. Transports (fetch, sockets) are optional capabilities. */
 export interface ActorBehavior {
+  /** The dispatcher: one entry per declared operation of the actor's kind. */
   readonly operations: Readonly<Record<string, Operation>>
   readonly jobs: JobHandlers
   /** Runs after the actor is built and on every wake (re-arm alarms, rebuild caches). */

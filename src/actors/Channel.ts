@@ -5,12 +5,13 @@
 import { Effect } from "effect"
 import type { ChannelStats } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
-import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
+import { handler, implement, type Dispatcher } from "../internal/Operations.js"
+import { ActorContext, type ActorBehavior } from "./Actor.js"
+import { ChannelOnlyOps, type ChannelOps } from "./Ops.js"
 import { makeLive } from "./Live.js"
 import type { SseStats } from "./LiveSse.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { anonymousActor } from "../schema/Common.js"
-import { SendToInput } from "../schema/Members.js"
 import { iso, makeMessaging } from "./Messaging.js"
 
 export const channelMigrations = [messageLogMigration]
@@ -20,7 +21,7 @@ export const makeChannel = Effect.gen(function* () {
   const { address } = yield* ActorContext
   const messaging = yield* makeMessaging({ sse: (): SseStats => live.sseStats() })
 
-  const stats = operation(NoInput, () =>
+  const stats = handler(ChannelOnlyOps.stats, () =>
     Effect.gen(function* () {
       const messages = yield* messaging.log.count
       const lastPublished = yield* messaging.log.lastCreatedAt
@@ -39,12 +40,12 @@ export const makeChannel = Effect.gen(function* () {
 
   const live = yield* makeLive({ kind: "channel", messaging })
 
-  const sendTo = operation(SendToInput, (input, caller) =>
+  const sendTo = handler(ChannelOnlyOps.sendTo, (input, caller) =>
     Effect.map(live.sendTo(input.actorId, input.event, caller ?? anonymousActor), (delivered) => ({ delivered })),
   )
 
   return {
-    operations: { ...messaging.operations, stats, sendTo },
+    operations: { ...messaging.operations, ...implement(ChannelOnlyOps, { stats, sendTo }) } satisfies Dispatcher<typeof ChannelOps>,
     jobs: { ...messaging.jobs, ...live.jobs },
     fetch: live.fetch,
     webSocketMessage: live.webSocketMessage,

@@ -21,7 +21,7 @@ import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } f
 import { shardIndexOfId, shardName } from "../db/Placement.js"
 import { planSelect, SelectQuery } from "../db/Query.js"
 import { applyBatch, decodeLocator, prepareBatch, tableOf, WriteBatch } from "../db/Writes.js"
-import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
 import { Jobs } from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
 import { ActorContext, ObjectState, operation, type ActorBehavior } from "./Actor.js"
@@ -56,7 +56,7 @@ export const makeDbShard = Effect.gen(function* () {
   const send: SendToHub = (hubId, changes) => {
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
-    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, "publish", { changes })
+    return callActorUnchecked(hubs, "tableHub", { instance: definition.instance, id: hubId }, "publish", { changes })
   }
   // Drains never overlap, so each hub receives this shard's outbox ids in order.
   const drainLock = yield* Effect.makeSemaphore(1)

@@ -5,10 +5,11 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { DirectoryEntry } from "../services/Directory.js"
+import { handler, implement } from "../internal/Operations.js"
 import { Sql } from "../services/Sql.js"
-import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
-import { directoryIndexOperations } from "./DirectoryIndex.js"
+import { ActorContext, type ActorBehavior } from "./Actor.js"
+import { listResources } from "./DirectoryIndex.js"
+import { DirectoryOps } from "./Ops.js"
 import type { InstanceStats } from "../schema/Room.js"
 
 export const directoryMigrations = [
@@ -28,7 +29,7 @@ export const makeDirectory = Effect.gen(function* () {
   const sql = yield* Sql
   const { address } = yield* ActorContext
 
-  const report = operation(DirectoryEntry, (entry) =>
+  const report = handler(DirectoryOps.report, (entry) =>
     Effect.asVoid(
       sql.run(
         `INSERT INTO entries (kind, id, messages, members, connections, destroyed, version) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -46,7 +47,7 @@ export const makeDirectory = Effect.gen(function* () {
     ),
   )
 
-  const stats = operation(NoInput, () =>
+  const stats = handler(DirectoryOps.stats, () =>
     Effect.map(
       sql.one<{ rooms: number; channels: number; members: number; messages: number; connections: number }>(
         `SELECT
@@ -69,5 +70,5 @@ export const makeDirectory = Effect.gen(function* () {
   )
 
   // `list`: the paged index of resources (DirectoryIndex.ts).
-  return { operations: { report, stats, ...directoryIndexOperations(sql) }, jobs: {} } satisfies ActorBehavior
+  return { operations: implement(DirectoryOps, { report, stats, list: listResources(sql) }), jobs: {} } satisfies ActorBehavior
 })

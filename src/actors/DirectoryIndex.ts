@@ -10,9 +10,8 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { InvalidInput } from "../RealtimeError.js"
+import { InvalidInput, type StorageFailure } from "../RealtimeError.js"
 import type { SqlShape, SqlValue } from "../services/Sql.js"
-import { operation, type Operation } from "./Actor.js"
 
 export const ResourceKind = Schema.Literal("room", "channel", "crdtRoom")
 export type ResourceKind = typeof ResourceKind.Type
@@ -61,9 +60,10 @@ const decodeCursor = (cursor: string): Effect.Effect<readonly [string, string], 
   return Effect.fail(new InvalidInput({ field: "cursor", message: "cursor: not a cursor this directory issued" }))
 }
 
-/** The index's operations, added to the directory actor's. */
-export const directoryIndexOperations = (sql: SqlShape): Record<string, Operation> => ({
-  list: operation(ResourceListQuery, (query) =>
+/** The directory's `list` operation (declared in `Ops.ts`): one page of the index. */
+export const listResources =
+  (sql: SqlShape) =>
+  (query: typeof ResourceListQuery.Type): Effect.Effect<ResourcePage, InvalidInput | StorageFailure> =>
     Effect.gen(function* () {
       const where: Array<string> = []
       const params: Array<SqlValue> = []
@@ -89,6 +89,4 @@ export const directoryIndexOperations = (sql: SqlShape): Record<string, Operatio
         resources: page.map((row): ResourceSummary => ({ kind: row.kind, id: row.id, messages: row.messages, members: row.members, connections: row.connections, destroyed: row.destroyed === 1 })),
         nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last) : null,
       } satisfies ResourcePage
-    }),
-  ),
-})
+    })

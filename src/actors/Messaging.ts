@@ -8,13 +8,15 @@
 import { Clock, Effect } from "effect"
 import type { RealtimeError } from "../RealtimeError.js"
 import { anonymousActor, type Actor } from "../schema/Common.js"
-import { BroadcastInput, HistoryQuery, PublishInput, type BroadcastResult, type PublishResult, type StoredMessage } from "../schema/Message.js"
-import { DestroyInput, type DestroyResult, type RoomState } from "../schema/Room.js"
+import { BroadcastInput, type BroadcastResult, type PublishResult, type StoredMessage } from "../schema/Message.js"
+import type { DestroyResult, RoomState } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../services/Directory.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
-import { ActorContext, NoInput, operation, type Operation } from "./Actor.js"
+import { handler, implement } from "../internal/Operations.js"
+import { ActorContext } from "./Actor.js"
+import { MessagingOps } from "./Ops.js"
 import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
 import { readMeta, writeMeta } from "./Meta.js"
 import { makeMessageLog } from "./MessageLog.js"
@@ -134,18 +136,18 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
         return { message, duplicate, delivered }
       })
 
-    const publish = operation(PublishInput, (input, caller) =>
+    const publish = handler(MessagingOps.publish, (input, caller) =>
       Effect.map(
         Effect.zipRight(chargeCaller(input.actor, caller), deliver({ ...input, ephemeral: false, except: undefined }, caller)),
         (result): PublishResult => ({ message: result.message!, duplicate: result.duplicate }),
       ),
     )
 
-    const broadcast = operation(BroadcastInput, (input, caller) => Effect.zipRight(chargeCaller(input.actor, caller), deliver(input, caller)))
+    const broadcast = handler(MessagingOps.broadcast, (input, caller) => Effect.zipRight(chargeCaller(input.actor, caller), deliver(input, caller)))
 
-    const history = operation(HistoryQuery, (query) => log.page(query))
+    const history = handler(MessagingOps.history, (query) => log.page(query))
 
-    const state = operation(NoInput, () =>
+    const state = handler(MessagingOps.state, () =>
       Effect.gen(function* () {
         const fact = lifecycle.status()
         const lastActivity = yield* lifecycle.lastActivity
@@ -164,7 +166,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       }),
     )
 
-    const destroy = operation(DestroyInput, (input) =>
+    const destroy = handler(MessagingOps.destroy, (input) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const deletedMessages = input.deleteHistory ? yield* log.deleteAll : 0
@@ -176,7 +178,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       }),
     )
 
-    const operations: Record<string, Operation> = { publish, broadcast, history, state, destroy }
+    const operations = implement(MessagingOps, { publish, broadcast, history, state, destroy })
     const jobHandlers = { [IDLE_JOB]: lifecycle.idleJob, [DIRECTORY_JOB]: reportJob }
 
     // On every start: a restart that dropped sockets (or members expiring while no report went out)

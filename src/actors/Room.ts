@@ -6,12 +6,14 @@ import { Clock, Effect } from "effect"
 import type { RealtimeError } from "../RealtimeError.js"
 import { anonymousActor } from "../schema/Common.js"
 import { formatPosition } from "../schema/Protocol.js"
-import { JoinInput, LeaveInput, PresenceInput, SendToInput, type JoinResult, type LeaveResult, type MembersResult } from "../schema/Members.js"
-import { SetMetadataInput, type RoomMetadata } from "../schema/Room.js"
+import type { JoinResult, LeaveResult, MembersResult } from "../schema/Members.js"
+import type { RoomMetadata } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
-import { ActorContext, NoInput, operation, type ActorBehavior } from "./Actor.js"
+import { handler, implement, type Dispatcher } from "../internal/Operations.js"
+import { ActorContext, type ActorBehavior } from "./Actor.js"
+import { RoomOnlyOps, type RoomOps } from "./Ops.js"
 import { blobsMigration } from "./Blobs.js"
 import { makeLive } from "./Live.js"
 import type { SseStats } from "./LiveSse.js"
@@ -108,7 +110,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
 
   const live = yield* makeLive({ kind: "room", messaging, members, metadata: () => metadata.metadata })
 
-  const setMetadata = operation(SetMetadataInput, (input) =>
+  const setMetadata = handler(RoomOnlyOps.setMetadata, (input) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
       const now = yield* Clock.currentTimeMillis
@@ -120,9 +122,9 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
     }),
   )
 
-  const getMetadata = operation(NoInput, () => Effect.sync(view))
+  const getMetadata = handler(RoomOnlyOps.getMetadata, () => Effect.sync(view))
 
-  const join = operation(JoinInput, (input, caller) =>
+  const join = handler(RoomOnlyOps.join, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
       yield* messaging.chargeCaller(input.actor, caller)
@@ -135,7 +137,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
     }),
   )
 
-  const leave = operation(LeaveInput, (input, caller) =>
+  const leave = handler(RoomOnlyOps.leave, (input, caller) =>
     Effect.gen(function* () {
       const member = yield* members.leave(messaging.actorOf(input.actor, caller))
       if (member !== undefined) yield* messaging.scheduleReport(yield* Clock.currentTimeMillis)
@@ -143,7 +145,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
     }),
   )
 
-  const presence = operation(PresenceInput, (input, caller) =>
+  const presence = handler(RoomOnlyOps.presence, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
       yield* messaging.chargeCaller(input.actor, caller)
@@ -156,19 +158,19 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
     }),
   )
 
-  const list = operation(NoInput, () =>
+  const list = handler(RoomOnlyOps.members, () =>
     Effect.sync(() => {
       const all = members.list()
       return { members: all, count: all.length } satisfies MembersResult
     }),
   )
 
-  const sendTo = operation(SendToInput, (input, caller) =>
+  const sendTo = handler(RoomOnlyOps.sendTo, (input, caller) =>
     Effect.map(live.sendTo(input.actorId, input.event, caller ?? anonymousActor), (delivered) => ({ delivered })),
   )
 
   const behavior = {
-    operations: { ...messaging.operations, ...snapshots.operations, setMetadata, getMetadata, join, leave, presence, members: list, sendTo },
+    operations: { ...messaging.operations, ...snapshots.operations, ...implement(RoomOnlyOps, { setMetadata, getMetadata, join, leave, presence, members: list, sendTo }) } satisfies Dispatcher<typeof RoomOps>,
     jobs: {
       ...messaging.jobs,
       ...members.jobs,

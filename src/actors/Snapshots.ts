@@ -9,9 +9,10 @@
  */
 import { Clock, Effect } from "effect"
 import { NotFound, type RealtimeError } from "../RealtimeError.js"
-import { RestoreInput, SnapshotInput, type RestoreResult, type SnapshotInfo, type SnapshotsResult } from "../schema/Crdt.js"
+import type { RestoreResult, SnapshotInfo, SnapshotsResult } from "../schema/Crdt.js"
 import type { SqlShape } from "../services/Sql.js"
-import { NoInput, operation } from "./Actor.js"
+import { handler, implement } from "../internal/Operations.js"
+import { SnapshotOps } from "./Ops.js"
 import { deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
 import { iso } from "./Messaging.js"
 
@@ -53,7 +54,7 @@ export const makeSnapshots = (options: {
 }) => {
   const { sql } = options
 
-  const snapshot = operation(SnapshotInput, (input) =>
+  const snapshot = handler(SnapshotOps.snapshot, (input) =>
     Effect.gen(function* () {
       yield* options.assertWritable
       const content = yield* options.capture
@@ -68,14 +69,14 @@ export const makeSnapshots = (options: {
     }),
   )
 
-  const list = operation(NoInput, () =>
+  const list = handler(SnapshotOps.snapshots, () =>
     Effect.map(
       sql.all<SnapshotRow>("SELECT * FROM snapshots ORDER BY created_at DESC, id"),
       (rows): SnapshotsResult => ({ snapshots: rows.map(info) }),
     ),
   )
 
-  const restore = operation(RestoreInput, (input) =>
+  const restore = handler(SnapshotOps.restore, (input) =>
     Effect.gen(function* () {
       yield* options.assertWritable
       const row = yield* sql.one<SnapshotRow>("SELECT * FROM snapshots WHERE id = ?", input.snapshotId)
@@ -95,5 +96,5 @@ export const makeSnapshots = (options: {
     return count
   })
 
-  return { operations: { snapshot, snapshots: list, restore }, deleteAll }
+  return { operations: implement(SnapshotOps, { snapshot, snapshots: list, restore }), deleteAll }
 }

@@ -23,7 +23,7 @@ import { DB_SUBPROTOCOL } from "../db/Names.js"
 import { shardId, shardOf } from "../db/Placement.js"
 import { ForwardedSubscription, PublishChanges, ShardChange, SubscriptionHeader, type DbServerFrame } from "../db/Protocol.js"
 import { mergePages, type Page } from "../db/Query.js"
-import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
@@ -195,7 +195,7 @@ export const makeTableHub = Effect.gen(function* () {
       const answers = yield* Effect.forEach(
         targets,
         (n) =>
-          Effect.flatMap(callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "snapshot", { table: table.name, query }), (answer) =>
+          Effect.flatMap(callActorUnchecked(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "snapshot", { table: table.name, query }), (answer) =>
             Effect.orDie(Schema.decodeUnknown(SnapshotAnswer)(answer)),
           ),
         { concurrency: "unbounded" },

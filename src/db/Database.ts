@@ -11,7 +11,7 @@
 import { Effect, Schema } from "effect"
 import { invalidInputFromParseError, InvalidInput, NotFound, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { ambientRequest } from "../facade.js"
-import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
 import { checkRowShape } from "./Guards.js"
 import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
@@ -113,7 +113,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
       : Effect.succeed(namespace)
   }
   const call = (shard: number, op: string, input: unknown) =>
-    Effect.flatMap(shards(), (namespace) => callActor(namespace, "dbShard", { instance: definition.instance, id: shardId(shard) }, op, input))
+    Effect.flatMap(shards(), (namespace) => callActorUnchecked(namespace, "dbShard", { instance: definition.instance, id: shardId(shard) }, op, input))
 
   const resolve = (name: string): Effect.Effect<ResolvedTable, InvalidInput> => {
     const table = definition.tables.get(name)

@@ -19,6 +19,8 @@ import { errorResponse } from "../actors/LiveGrant.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
 import { ActorAddress as ActorAddressSchema, ActorContext, ActorRequest, AddressHeaders, ObjectState, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
 import { metaMigration, readMetaSync, writeMeta } from "../actors/Meta.js"
+import { DirectoryOps } from "../actors/Ops.js"
+import { lookup } from "../internal/Operations.js"
 import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"
 import * as Connections from "../services/Connections.js"
 import { DirectoryClient } from "../services/Directory.js"
@@ -78,7 +80,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
         const namespace = env[config.bindings.directory] as ActorNamespace | undefined
         return namespace === undefined
           ? Effect.void
-          : Effect.asVoid(callActor(namespace, "directory", { instance: address.instance, id: "directory" }, "report", entry))
+          : Effect.asVoid(callActor(namespace, "directory", { instance: address.instance, id: "directory" }, DirectoryOps.report, entry))
       },
     })
     const sql = Sql.layer(this.ctx.storage)
@@ -137,7 +139,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     const hosted = await this.hosted(request.address)
     if (hosted === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "address", message: "address: missing" })))
     if (hosted instanceof InstanceNotDeclared) return encodeExit(Exit.fail(hosted))
-    const handler = hosted.behavior.operations[request.op]
+    const handler = lookup(hosted.behavior.operations, request.op)
     if (handler === undefined) {
       return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: ${this.kind} has no operation "${request.op}"` })))
     }

@@ -124,3 +124,19 @@ export const RestoreResult = Schema.Struct({
   removedMessages: Schema.Number,
 })
 export type RestoreResult = typeof RestoreResult.Type
+
+/** A CRDT room's document figures (`documentStats()`): for dashboards, tests and benchmarks. */
+export const DocumentStats = Schema.Struct({
+  stateVectorBase64: Schema.String,
+  lastSeq: Schema.Number,
+  compactedThrough: Schema.Number,
+  logUpdates: Schema.Number,
+  storedBytes: Schema.Number,
+  encodedBytes: Schema.Number,
+  awarenessClients: Schema.Number,
+  /** Since the object last woke: update bytes received, bytes and rows written for them. */
+  receivedBytes: Schema.Number,
+  writtenBytes: Schema.Number,
+  writtenRows: Schema.Number,
+})
+export type DocumentStats = typeof DocumentStats.Type

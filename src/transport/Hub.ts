@@ -18,7 +18,8 @@ import { currentHub, type LocalHub } from "./Ambient.js"
 import { declaredInstance, type TransportSocket } from "./Declarations.js"
 import { checkedFrame } from "./Frames.js"
 import { makeMemberships, MAX_CHANNELS_PER_CONNECTION, membershipMigration } from "./Memberships.js"
-import { HubOps, implement } from "./Ops.js"
+import * as Operations from "../internal/Operations.js"
+import { HubOps } from "./Ops.js"
 import { ChannelControl, ForwardedConnection, TransportEvent } from "./Schema.js"
 import { HEARTBEAT_COMMENT, makeSseStream, sseBytesOfFrame, type SseStream } from "./SseStream.js"
 import { makeSocketGuard } from "./SocketGuard.js"
@@ -342,14 +343,14 @@ export const makeTransportHub = Effect.gen(function* () {
   const withFrame = <A>(event: Parameters<typeof checkedFrame>[0], send: (frame: string) => A) =>
     Effect.map(checkedFrame(event, config.maxPayloadBytes), send)
 
-  const operations = {
-    broadcast: implement(HubOps.broadcast, ({ event }) => withFrame(event, (frame) => ({ delivered: local.broadcast(frame) }))),
-    sendToUser: implement(HubOps.sendToUser, ({ userId, event }) => withFrame(event, (frame) => ({ delivered: local.sendToUser(userId, frame) }))),
-    sendToConnection: implement(HubOps.sendToConnection, ({ connectionId, event }) => withFrame(event, (frame) => ({ delivered: sendToConnection(connectionId, frame) }))),
-    channelBroadcast: implement(HubOps.channelBroadcast, ({ channel, event }) => withFrame(event, (frame) => ({ delivered: channelBroadcast(channel, frame) }))),
-    closeConnection: implement(HubOps.closeConnection, ({ connectionId }) => Effect.sync(() => ({ delivered: closeConnection(connectionId) }))),
-    stats: implement(HubOps.stats, () => Effect.sync(stats)),
-  }
+  const operations = Operations.implement(HubOps, {
+    broadcast: ({ event }) => withFrame(event, (frame) => ({ delivered: local.broadcast(frame) })),
+    sendToUser: ({ userId, event }) => withFrame(event, (frame) => ({ delivered: local.sendToUser(userId, frame) })),
+    sendToConnection: ({ connectionId, event }) => withFrame(event, (frame) => ({ delivered: sendToConnection(connectionId, frame) })),
+    channelBroadcast: ({ channel, event }) => withFrame(event, (frame) => ({ delivered: channelBroadcast(channel, frame) })),
+    closeConnection: ({ connectionId }) => Effect.sync(() => ({ delivered: closeConnection(connectionId) })),
+    stats: () => Effect.sync(stats),
+  })
 
   return {
     operations,

@@ -13,19 +13,13 @@ import { Clock, Effect, Schema } from "effect"
 import * as Y from "yjs"
 import { InvalidInput, PayloadTooLarge, Unauthorized } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
-import {
-  ApplyYjsUpdateInput,
-  SetAwarenessInput,
-  StreamQuery,
-  SyncYjsInput,
-  type ApplyYjsUpdateResult,
-  type AwarenessResult,
-  type SyncYjsResult,
-} from "../../schema/Crdt.js"
+import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
 import { Connections } from "../../services/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
 import { Sql } from "../../services/Sql.js"
-import { ActorContext, NoInput, ObjectState, operation, type ActorBehavior } from "../Actor.js"
+import { handler, implement, type Dispatcher } from "../../internal/Operations.js"
+import { ActorContext, ObjectState, type ActorBehavior } from "../Actor.js"
+import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
 import { GRANT_EXPIRY_JOB } from "../Live.js"
 import { errorResponse, ForwardedGrant, LiveHeaders } from "../LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../Room.js"
@@ -148,14 +142,14 @@ export const makeCrdtRoom = Effect.gen(function* () {
 
   const stateVector = () => toBase64(Y.encodeStateVector(store.doc()))
 
-  const applyYjsUpdate = operation(ApplyYjsUpdateInput, (input, caller) =>
+  const applyYjsUpdate = handler(CrdtOnlyOps.applyYjsUpdate, (input, caller) =>
     Effect.map(
       applyUpdate(fromBase64(input.updateBase64), input.clientId === undefined ? null : String(input.clientId), messaging.actorOf(input.actor, caller), undefined),
       (applied): ApplyYjsUpdateResult => ({ stateVectorBase64: stateVector(), seq: applied.seq, duplicate: applied.duplicate }),
     ),
   )
 
-  const syncYjs = operation(SyncYjsInput, (input) =>
+  const syncYjs = handler(CrdtOnlyOps.syncYjs, (input) =>
     Effect.gen(function* () {
       let update: Uint8Array
       try {
@@ -170,7 +164,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
   const presentStates = (): AwarenessResult => ({ states: awareness.present() })
 
   /** HTTP awareness follows the socket rules: the id's owner only, bound on first use, stamped. */
-  const setAwareness = operation(SetAwarenessInput, (input, caller) =>
+  const setAwareness = handler(CrdtOnlyOps.setAwareness, (input, caller) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
       const actor = messaging.actorOf(input.actor, caller)
@@ -187,13 +181,13 @@ export const makeCrdtRoom = Effect.gen(function* () {
     }),
   )
 
-  const getAwareness = operation(NoInput, () => Effect.sync(presentStates))
+  const getAwareness = handler(CrdtOnlyOps.getAwareness, () => Effect.sync(presentStates))
 
-  const stream = operation(StreamQuery, (query) => store.stream(query.cursor, query.limit))
+  const stream = handler(CrdtOnlyOps.stream, (query) => store.stream(query.cursor, query.limit))
 
-  const compact = operation(NoInput, () => store.compact)
+  const compact = handler(CrdtOnlyOps.compact, () => store.compact)
 
-  const documentStats = operation(NoInput, () =>
+  const documentStats = handler(CrdtOnlyOps.documentStats, () =>
     Effect.gen(function* () {
       const doc = store.doc()
       return {
@@ -227,7 +221,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
     })
 
   return {
-    operations: { ...room.operations, applyYjsUpdate, syncYjs, setAwareness, getAwareness, stream, compact, documentStats },
+    operations: { ...room.operations, ...implement(CrdtOnlyOps, { applyYjsUpdate, syncYjs, setAwareness, getAwareness, stream, compact, documentStats }) } satisfies Dispatcher<typeof CrdtRoomOps>,
     jobs: { ...room.jobs, [COMPACT_JOB]: compactJob, [AWARENESS_JOB]: awarenessJob },
     fetch,
     webSocketMessage: (socket, message) => (yjs.isYjs(socket) ? yjs.message(socket, message) : room.webSocketMessage(socket, message)),

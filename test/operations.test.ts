@@ -1,0 +1,98 @@
+/**
+ * Operations are declared once per actor kind (`src/actors/Ops.ts`, `src/internal/Operations.ts`):
+ * the Worker decodes every answer with the operation's success Schema, the actor encodes it with
+ * the same Schema, and the dispatcher answers only the declared names.
+ */
+import { env } from "cloudflare:test"
+import { Effect, Exit, Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { instanceConfig } from "../src/Config.js"
+import { RoomOps } from "../src/actors/Ops.js"
+import * as Operations from "../src/internal/Operations.js"
+import { EncodedExit, encodeExit, sendToActor, type ActorNamespace } from "../src/internal/rpc.js"
+import { makeRealtime } from "../src/Realtime.js"
+import { RoomDestroyed } from "../src/RealtimeError.js"
+import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
+
+const bindings = env as unknown as Record<string, unknown>
+
+/** A room namespace whose every object answers `answer` (what a broken or foreign object could send). */
+const stubbedRooms = (answer: unknown): ActorNamespace => ({
+  idFromName: (name) => ({ name }) as unknown as DurableObjectId,
+  get: () => ({ invoke: async () => answer }),
+})
+
+/** The test instance's service over a stubbed room namespace. */
+const overStub = (answer: unknown) => makeRealtime(instanceConfig("test"), { ...bindings, REALTIME_ROOMS: stubbedRooms(answer) })
+
+const storedMessage = {
+  id: "m1",
+  seq: 1,
+  epoch: "e1",
+  type: "note",
+  data: { text: "hi" },
+  actor: { type: "service", id: "svc" },
+  createdAt: "2026-11-30T00:00:00.000Z",
+}
+
+describe("declared operations: answers are decoded with their Schema", () => {
+  it("a success value that does not match the declared Schema fails with StorageFailure instead of passing through", async () => {
+    const wrong = encodeExit(Exit.succeed({ message: { id: 42 }, duplicate: "no" }))
+    const failure = failureOf(await runExit(overStub(wrong).room(uniqueId("stub")).publish({ type: "note" })))
+    expect(failure).toMatchObject({ _tag: "StorageFailure" })
+    expect(failure.message).toContain("publish: undecodable answer")
+  })
+
+  it("a matching success value is decoded, and a typed failure arrives as its class", async () => {
+    const right = encodeExit(Exit.succeed({ message: storedMessage, duplicate: false }))
+    const result = await runTest(overStub(right).room(uniqueId("stub")).publish({ type: "note" }))
+    expect(result).toEqual({ message: storedMessage, duplicate: false })
+    const destroyed = encodeExit(Exit.fail(new RoomDestroyed({ kind: "room", id: "r", message: "room r was destroyed" })))
+    const failure = failureOf(await runExit(overStub(destroyed).room(uniqueId("stub")).history()))
+    expect(failure).toBeInstanceOf(RoomDestroyed)
+  })
+
+  it("an answer that is not an Exit at all fails with StorageFailure", async () => {
+    const failure = failureOf(await runExit(overStub({ hello: "world" }).room(uniqueId("stub")).state()))
+    expect(failure).toMatchObject({ _tag: "StorageFailure" })
+  })
+
+  it("the actor side refuses to send a value its declaration does not allow (typed StorageFailure)", async () => {
+    const probe = Operations.make("probe", { payload: Schema.Struct({}), success: Schema.Struct({ count: Schema.Number }) })
+    const dispatch = Operations.serve(probe, () => Effect.succeed({ count: "many" } as unknown as { count: number }))
+    const failure = failureOf(await runExit(dispatch({}, undefined)))
+    expect(failure).toMatchObject({ _tag: "StorageFailure" })
+    expect(failure.message).toContain("probe: the actor's answer does not match its declaration")
+  })
+})
+
+describe("declared operations: the dispatcher answers only declared names", () => {
+  const rooms = bindings.REALTIME_ROOMS as ActorNamespace
+  const rawCall = (op: string) =>
+    Effect.flatMap(sendToActor(rooms, "room", { instance: "test", id: uniqueId("ops") }, op, {}), (answer) =>
+      Effect.flatMap(Effect.orDie(Schema.decodeUnknown(EncodedExit)(answer)), (exit) => exit),
+    )
+
+  it("refuses an unknown operation name with InvalidInput naming it", async () => {
+    const failure = failureOf(await runExit(rawCall("noSuchOperation")))
+    expect(failure).toMatchObject({ _tag: "InvalidInput", field: "op" })
+    expect(failure.message).toContain('room has no operation "noSuchOperation"')
+  })
+
+  it("refuses names every object inherits (toString, constructor, __proto__, hasOwnProperty)", async () => {
+    for (const op of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      const failure = failureOf(await runExit(rawCall(op)))
+      expect(failure).toMatchObject({ _tag: "InvalidInput", field: "op" })
+    }
+  })
+
+  it("answers every declared operation of a room (no declared name is missing from the dispatcher)", async () => {
+    const room = service().room(uniqueId("declared"))
+    await runTest(room.publish({ type: "note" }))
+    for (const name of Object.keys(RoomOps)) {
+      const exit = await runExit(rawCall(name))
+      // Some need a payload; none may be unknown to the dispatcher.
+      if (Exit.isFailure(exit)) expect(failureOf(exit)).not.toMatchObject({ field: "op" })
+    }
+  })
+})
