@@ -5,9 +5,10 @@ import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 import { buildObjectsScript } from "./test/isolates/build.js"
 
-// The real editing trace ships with the tests (test/fixtures, CC BY 4.0, attribution in its
-// README) so a fresh clone runs the whole suite; it is handed to the Worker as a binding.
-const tracePath = resolve(dirname(fileURLToPath(import.meta.url)), "test/fixtures/automerge-paper.json.gz")
+// The real editing trace is read from ../shared/traces at run time (never copied into the repo) and
+// handed to the Worker as a binding; without it the trace test replays a generated trace
+// (test/fixtures/editingTrace.ts), so a fresh clone runs the whole suite.
+const tracePath = resolve(dirname(fileURLToPath(import.meta.url)), "../shared/traces/automerge-paper.json.gz")
 const traceBindings: Record<string, string> = existsSync(tracePath) ? { AUTOMERGE_PAPER_TRACE_GZ_BASE64: readFileSync(tracePath).toString("base64") } : {}
 
 // The cross-isolate topology: the Durable Objects run in their own worker script (pre-bundled
