@@ -9,7 +9,8 @@ import history from "./history.mjs"
 import yjsEdit from "./yjs-edit.mjs"
 import yjsJoin from "./yjs-join.mjs"
 import yjsStorage from "./yjs-storage.mjs"
+import yjsIngest from "./yjs-ingest.mjs"
 import db from "./db.mjs"
 import roomFill from "./room-fill.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsStorage, db, roomFill]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, roomFill]

@@ -71,6 +71,13 @@ export interface ActorBehavior {
   readonly fetch?: (request: Request) => Effect.Effect<Response>
   /** Hibernation API events. Each runs in the mailbox, after a wake if the object hibernated. */
   readonly webSocketMessage?: (socket: WebSocket, message: string | ArrayBuffer) => Effect.Effect<void>
+  /**
+   * A synchronous fast path for hot frames, called instead of `webSocketMessage` only when the
+   * mailbox is idle (nothing queued or running), so messages stay one at a time and in order.
+   * Returns `undefined` when it handled the frame, or an Effect the host then runs in the mailbox
+   * (the rest of the work, or the whole of it as `webSocketMessage` would).
+   */
+  readonly webSocketMessageNow?: (socket: WebSocket, message: string | ArrayBuffer) => Effect.Effect<void> | undefined
   readonly webSocketClose?: (socket: WebSocket, code: number, reason: string, wasClean: boolean) => Effect.Effect<void>
   readonly webSocketError?: (socket: WebSocket, error: unknown) => Effect.Effect<void>
 }

@@ -44,6 +44,8 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   protected abstract readonly makeActor: Effect.Effect<ActorBehavior, never, HostServices>
 
   #hosted: Hosted | undefined
+  // Mailbox entries queued or running: a synchronous fast path may run only when this is 0.
+  #inMailbox = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -127,8 +129,13 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   }
 
   /** Run an Effect inside the actor's mailbox: one message at a time. */
-  protected runInMailbox<A>(hosted: Hosted, effect: Effect.Effect<A, RealtimeError, HostServices>) {
-    return hosted.runtime.runPromiseExit(hosted.mailbox.withPermits(1)(effect))
+  protected async runInMailbox<A>(hosted: Hosted, effect: Effect.Effect<A, RealtimeError, HostServices>) {
+    this.#inMailbox++
+    try {
+      return await hosted.runtime.runPromiseExit(hosted.mailbox.withPermits(1)(effect))
+    } finally {
+      this.#inMailbox--
+    }
   }
 
   /** The RPC entry point: one operation, answered with an encoded Exit. */
@@ -164,6 +171,12 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const hosted = await this.hosted()
     if (hosted === undefined || hosted instanceof InstanceNotDeclared) return
+    const now = hosted.behavior.webSocketMessageNow
+    if (now !== undefined && this.#inMailbox === 0) {
+      const rest = now(socket, message)
+      if (rest !== undefined) await this.runInMailbox(hosted, rest)
+      return
+    }
     const handler = hosted.behavior.webSocketMessage
     if (handler === undefined) return
     await this.runInMailbox(hosted, handler(socket, message))

@@ -66,6 +66,11 @@ export const makeClientOwners = (sql: SqlShape) =>
       for (const client of clients) if (!owners.has(client)) owners.set(client, owner)
     }
 
+    /** Undo `commit` for bindings whose transaction failed after they were committed in memory. */
+    const forget = (clients: ReadonlyArray<number>) => {
+      for (const client of clients) owners.delete(client)
+    }
+
     /** Bind in a transaction of its own (awareness announcements). */
     const bind = (clients: ReadonlyArray<number>, owner: string, now: number) =>
       clients.length === 0
@@ -98,7 +103,7 @@ export const makeClientOwners = (sql: SqlShape) =>
     }
     const cleared = () => owners.clear()
 
-    return { ownerOf: (client: number) => owners.get(client), foreign, unbound, bindIn, commit, bind, pruneUnwritten, clearIn, cleared, size: () => owners.size }
+    return { ownerOf: (client: number) => owners.get(client), foreign, unbound, bindIn, commit, forget, bind, pruneUnwritten, clearIn, cleared, size: () => owners.size }
   })
 
 export type ClientOwners = Effect.Effect.Success<ReturnType<typeof makeClientOwners>>

@@ -4,8 +4,10 @@
  *
  * Every update, from either side, takes one path: size check, validation and apply
  * (`YjsStore`), one row in the ordered update stream, then fan-out to the other y-websocket
- * connections. The log is folded into a base state by a durable job when it passes
- * `compactAfterUpdates` or `compactAfterBytes`.
+ * connections. The log is folded into the base state by a durable job once it has brought 1.5×
+ * the base's bytes (and at least `compactAfterUpdates` updates), or `compactAfterBytes`
+ * (`YjsStore.compactionDue`); by the update path itself if that job is overdue.
+ * y-websocket update frames take a synchronous path (`applyUpdateNow`) when the mailbox is idle.
  *
  * @since 0.1.0
  */
@@ -15,10 +17,10 @@ import { InvalidInput, PayloadTooLarge, Unauthorized } from "../../RealtimeError
 import type { Actor } from "../../schema/Common.js"
 import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
 import { Connections } from "../../services/Connections.js"
-import { Jobs } from "../../services/Jobs.js"
+import { Jobs, type JobHandler } from "../../services/Jobs.js"
 import { Sql } from "../../services/Sql.js"
 import { handler, implement, type Dispatcher } from "../../internal/Operations.js"
-import { ActorContext, ObjectState, type ActorBehavior } from "../Actor.js"
+import { ActorContext, ObjectState, type ActorBehavior, type Operation } from "../Actor.js"
 import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
 import { GRANT_EXPIRY_JOB } from "../Live.js"
 import { errorResponse, ForwardedGrant, LiveHeaders } from "../LiveGrant.js"
@@ -40,6 +42,12 @@ export const AWARENESS_JOB = "awareness-expiry"
 export const UNWRITTEN_BINDING_MS = 24 * 60 * 60 * 1000
 
 const SERVER_ACTOR: Actor = { type: "service", id: "server" }
+
+/** Least time between two stores of coalesced y-websocket updates (see `flushPending`). */
+export const FLUSH_INTERVAL_MS = 8
+
+/** How long a due compaction job may wait for its alarm before the update path folds the log itself. */
+export const COMPACT_OVERDUE_MS = 2000
 
 export const makeCrdtRoom = Effect.gen(function* () {
   const sql = yield* Sql
@@ -82,29 +90,132 @@ export const makeCrdtRoom = Effect.gen(function* () {
       yield* messaging.lifecycle.touch(now, persist)
     })
 
+  const tooLarge = (size: number) =>
+    new PayloadTooLarge({
+      field: "updateBase64",
+      size,
+      limit: config.yjs.maxUpdateBytes,
+      message: `updateBase64: ${size} bytes exceeds the limit of ${config.yjs.maxUpdateBytes} bytes`,
+    })
+
+  /**
+   * When the log is due for a fold (`compactionDue`): "schedule" the durable job the first time
+   * it is noticed, "now" when that job is overdue by `COMPACT_OVERDUE_MS` (under a continuous
+   * update stream the alarm waited until the stream paused, and the log grew without bound).
+   */
+  let compactDueSince: number | undefined
+  const compaction = (now: number): "no" | "schedule" | "now" => {
+    if (!store.compactionDue(config.yjs.compactAfterUpdates, config.yjs.compactAfterBytes)) {
+      compactDueSince = undefined
+      return "no"
+    }
+    if (compactDueSince === undefined) return "schedule"
+    return now - compactDueSince >= COMPACT_OVERDUE_MS ? "now" : "no"
+  }
+
+  /** What follows a stored update, off its hot path: activity, the directory report, compaction. */
+  let lastBookkeeping = 0
+  const bookkeeping = (now: number) =>
+    Effect.gen(function* () {
+      lastBookkeeping = now
+      yield* touch(now)
+      // A room with a document counts in stats(), even with no message or member.
+      yield* messaging.reportIfChanged
+      switch (compaction(now)) {
+        case "schedule":
+          compactDueSince = now
+          return yield* jobs.ensure(COMPACT_JOB, now)
+        case "now": {
+          compactDueSince = undefined
+          const folded = yield* Effect.either(store.compact)
+          if (folded._tag === "Left") yield* jobs.ensure(COMPACT_JOB, now)
+          return
+        }
+      }
+    })
+  /** Whether an update applied at `now` needs `bookkeeping` (else at most about once a second). */
+  const bookkeepingDue = (now: number) => now - lastBookkeeping >= 1000 || messaging.lifecycle.status().status !== "active" || compaction(now) !== "no"
+
   const applyUpdate = (update: Uint8Array, origin: string | null, actor: Actor, forward: Uint8Array | undefined) =>
     Effect.gen(function* () {
       yield* messaging.lifecycle.assertWritable
-      if (update.byteLength > config.yjs.maxUpdateBytes) {
-        return yield* new PayloadTooLarge({
-          field: "updateBase64",
-          size: update.byteLength,
-          limit: config.yjs.maxUpdateBytes,
-          message: `updateBase64: ${update.byteLength} bytes exceeds the limit of ${config.yjs.maxUpdateBytes} bytes`,
-        })
-      }
+      if (update.byteLength > config.yjs.maxUpdateBytes) return yield* tooLarge(update.byteLength)
       const now = yield* Clock.currentTimeMillis
       const applied = yield* store.apply(update, origin, actor, now)
       if (!applied.duplicate) {
         sockets?.fanOut(forward ?? updateFrame(update), origin)
-        yield* touch(now)
-        // A room with a document counts in stats(), even with no message or member.
-        yield* messaging.reportIfChanged
-        const log = store.log()
-        if (log.count >= config.yjs.compactAfterUpdates || log.bytes >= config.yjs.compactAfterBytes) yield* jobs.ensure(COMPACT_JOB, now)
+        yield* bookkeeping(now)
       }
       return applied
     })
+
+  /**
+   * The y-websocket update path without the Effect runtime (see `YjsSockets.messageNow`): the
+   * same checks, validation, one-row store and forward as `applyUpdate`, synchronously. It
+   * answers `undefined` when it cannot take the update here (destroyed room, too large for one
+   * row): the caller then runs `applyUpdate` in the mailbox. Bookkeeping comes back as an Effect
+   * for the mailbox when due.
+   */
+  /**
+   * Coalescing: a y-websocket update is applied in memory at once (the next one is validated
+   * against it) and stored right away when the last store was at least `FLUSH_INTERVAL_MS` ago;
+   * updates arriving sooner are stored together when that interval has passed, one row per run
+   * of one connection's updates, in one transaction (one commit instead of one per frame, which
+   * was most of the cost of a stream). Nothing is forwarded before its row is stored (and the
+   * runtime's output gate holds the frames until the write is durable), and every other entry
+   * point (each mailbox message, operation, job) stores what is pending before it reads the
+   * document: nothing an unstored update caused is visible to anyone, and an update lost with
+   * the object before its store was never visible nor acknowledged (its provider resends it on
+   * reconnect, as for any frame in flight).
+   */
+  let lastFlushAt = 0
+  let flushTimer: ReturnType<typeof setTimeout> | undefined
+  const flushPending = (): void => {
+    if (flushTimer !== undefined) clearTimeout(flushTimer)
+    flushTimer = undefined
+    lastFlushAt = Date.now()
+    const stored = store.flushPending()
+    if ("failure" in stored) {
+      // The writers' providers believe the server has their edits: make them reconnect and resync.
+      sockets?.closeConnections(stored.dropped, 1011, "updates not stored; reconnect to resync")
+      Effect.runFork(Effect.logError("pending y-websocket updates not stored", stored.failure))
+      return
+    }
+    for (const run of stored) sockets?.fanOut(run.forward ?? updateFrame(run.update), run.origin)
+  }
+  /**
+   * Store now if the last store is old enough, else once it is. The check runs on every update
+   * (the clock advances with each frame): under a saturating stream a timer may wait until the
+   * stream pauses; the timer stores the tail of a burst.
+   */
+  const scheduleFlush = (now: number) => {
+    if (now - lastFlushAt >= FLUSH_INTERVAL_MS) return flushPending()
+    if (flushTimer === undefined) flushTimer = setTimeout(flushPending, lastFlushAt + FLUSH_INTERVAL_MS - now)
+  }
+  /** Run `effect` after storing (and forwarding) whatever updates are pending. */
+  const afterPending = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.zipRight(
+      Effect.sync(() => {
+        if (store.hasPending()) flushPending()
+      }),
+      effect,
+    )
+
+  /**
+   * The y-websocket update path without the Effect runtime (see `YjsSockets.messageNow`): the
+   * same checks and validation as `applyUpdate`, synchronously, with the store coalesced (above).
+   * It answers `undefined` when it cannot take the update here (destroyed room, too large for
+   * one row): the caller then runs `applyUpdate` in the mailbox. Bookkeeping comes back as an
+   * Effect for the mailbox when due.
+   */
+  const applyUpdateNow = (update: Uint8Array, origin: string, actor: Actor, forward: Uint8Array | undefined, now: number) => {
+    if (messaging.lifecycle.status().status === "destroyed" || update.byteLength > config.yjs.maxUpdateBytes || !store.fitsOneRow(update.byteLength)) return undefined
+    const applied = store.applyPending(update, origin, actor, forward, now)
+    if ("_tag" in applied) return { error: applied }
+    if (!applied.pending) return { then: undefined }
+    scheduleFlush(now)
+    return { then: bookkeepingDue(now) ? Effect.catchAll(bookkeeping(now), (error) => Effect.logWarning("crdt bookkeeping failed", error)) : undefined }
+  }
 
   const awarenessChanged = (now: number) =>
     Effect.gen(function* () {
@@ -131,6 +242,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
     maxFrameBytes: yjsFrameBytes,
     destroyed: () => messaging.lifecycle.status().status === "destroyed",
     applyUpdate,
+    applyUpdateNow,
     awarenessChanged,
     accepted: (grant, now) =>
       Effect.all([jobs.ensure(GRANT_EXPIRY_JOB, grant.expiresAt), touch(now), messaging.scheduleReport(now)]).pipe(
@@ -220,12 +332,19 @@ export const makeCrdtRoom = Effect.gen(function* () {
       return yield* yjs.accept(grant.right)
     })
 
+  const operations = { ...room.operations, ...implement(CrdtOnlyOps, { applyYjsUpdate, syncYjs, setAwareness, getAwareness, stream, compact, documentStats }) } satisfies Dispatcher<typeof CrdtRoomOps>
+  const allJobs: Record<string, JobHandler> = { ...room.jobs, [COMPACT_JOB]: compactJob, [AWARENESS_JOB]: awarenessJob }
   return {
-    operations: { ...room.operations, ...implement(CrdtOnlyOps, { applyYjsUpdate, syncYjs, setAwareness, getAwareness, stream, compact, documentStats }) } satisfies Dispatcher<typeof CrdtRoomOps>,
-    jobs: { ...room.jobs, [COMPACT_JOB]: compactJob, [AWARENESS_JOB]: awarenessJob },
-    fetch,
-    webSocketMessage: (socket, message) => (yjs.isYjs(socket) ? yjs.message(socket, message) : room.webSocketMessage(socket, message)),
-    webSocketClose: (socket, code, reason) => (yjs.isYjs(socket) ? yjs.closed(socket, code, reason) : room.webSocketClose(socket, code, reason)),
-    webSocketError: (socket) => (yjs.isYjs(socket) ? yjs.closed(socket, 1011, "error") : room.webSocketError(socket)),
+    // Every operation stores pending updates first (see `flushPending`).
+    operations: Object.fromEntries(Object.entries(operations).map(([name, op]): [string, Operation] => [name, (input, caller) => afterPending(op(input, caller))])),
+    jobs: Object.fromEntries(Object.entries(allJobs).map(([name, job]) => [name, Effect.suspend(() => afterPending(job))])),
+    fetch: (request) => afterPending(fetch(request)),
+    webSocketMessage: (socket, message) => afterPending(yjs.isYjs(socket) ? yjs.message(socket, message) : room.webSocketMessage(socket, message)),
+    webSocketMessageNow: (socket, message) => {
+      const rest = yjs.isYjs(socket) ? yjs.messageNow(socket, message) : room.webSocketMessage(socket, message)
+      return rest === undefined ? undefined : afterPending(rest)
+    },
+    webSocketClose: (socket, code, reason) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, code, reason) : room.webSocketClose(socket, code, reason)),
+    webSocketError: (socket) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, 1011, "error") : room.webSocketError(socket)),
   } satisfies ActorBehavior
 })

@@ -90,9 +90,32 @@ export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: numb
 
 const hasPending = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
 
+/** Log bytes per base byte before a fold (see `compactionDue`). */
+export const LOG_TO_BASE = 1.5
+
 export interface AppliedUpdate {
   readonly seq: number
   readonly duplicate: boolean
+}
+
+/** Consecutive pending updates from one connection (one row once stored). */
+interface PendingRun {
+  readonly origin: string
+  readonly actor: Actor
+  readonly owner: string
+  readonly updates: Array<Uint8Array>
+  readonly fresh: Array<number>
+  /** The original frame when the run is one update that arrived as one (forwarded as is). */
+  forward: Uint8Array | undefined
+  readonly at: number
+}
+
+/** A stored run: its row's seq, its merged update, and the frame to forward if it is the original. */
+export interface StoredRun {
+  readonly seq: number
+  readonly origin: string
+  readonly update: Uint8Array
+  readonly forward: Uint8Array | undefined
 }
 
 export interface YjsStoreOptions {
@@ -108,6 +131,8 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
     let lastSeq = compactedThrough
     let logCount = 0
     let logBytes = 0
+    // Bytes of the stored base (what one compaction rewrites): the compaction trigger scales with it.
+    let baseBytes = 0
     // Bytes received in updates and bytes written for them (log rows, compacted bases), since this
     // object woke: their ratio is the write amplification benchmarks report.
     const written = { receivedBytes: 0, writtenBytes: 0, writtenRows: 0 }
@@ -117,6 +142,7 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       const next = new Y.Doc()
       const base = readBlob(exec, BASE_KEY)
       if (base !== undefined) Y.applyUpdate(next, base)
+      baseBytes = base?.byteLength ?? 0
       const rows = exec<UpdateRow>("SELECT seq, update_bytes FROM yjs_updates ORDER BY seq")
       for (const row of rows) Y.applyUpdate(next, new Uint8Array(row.update_bytes))
       doc.destroy()
@@ -128,91 +154,196 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
     yield* Effect.orDie(load)
 
     /**
-     * Validate, apply and persist one update. Nothing changes unless all three succeed. The
-     * update may write only client ids that are unbound (they become `actor`'s, stored with the
-     * update) or already `actor`'s: structs of a client id bound to another actor are refused.
-     * Structs the document already has are no-ops and may carry anyone's id (a relayed update).
-     * Delete-set entries name the author of what is deleted, not the deleter, so they are free.
+     * Updates applied in memory and not yet stored (see `applyPending`), in runs of consecutive
+     * updates from one connection. Nothing of them may be visible before `flushPending` stored them.
      */
+    let pending: Array<PendingRun> = []
+
+    /**
+     * Validate and apply one update to the document in memory, nothing stored yet. The update may
+     * write only client ids that are unbound (they become `owner`'s, stored with the update) or
+     * already `owner`'s: structs of a client id bound to another actor are refused. Structs the
+     * document already has are no-ops and may carry anyone's id (a relayed update). Delete-set
+     * entries name the author of what is deleted, not the deleter, so they are free. On a failed
+     * apply the document is rebuilt from storage, so a refused update changes nothing.
+     */
+    const validateAndApply = (update: Uint8Array, origin: string | null, owner: string): { readonly refused: string } | { readonly changed: boolean; readonly fresh: Array<number> } => {
+      const inspection = inspectUpdate(doc, update, maxClockJump)
+      if ("refused" in inspection) return inspection
+      const taken = owners.foreign(inspection.authored, owner)
+      if (taken !== undefined) return { refused: `writes structs of client ${taken}, which belongs to another actor` }
+      const fresh = owners.unbound(inspection.authored)
+      let changed = false
+      const onUpdate = () => {
+        changed = true
+      }
+      doc.on("update", onUpdate)
+      let failure: string | undefined
+      try {
+        Y.applyUpdate(doc, update, origin ?? "http")
+        if (hasPending(doc)) failure = "refers to content the document does not have"
+      } catch (cause) {
+        failure = `could not be applied (${String(cause).slice(0, 120)})`
+      } finally {
+        doc.off("update", onUpdate)
+      }
+      if (failure !== undefined) {
+        Effect.runSync(Effect.orDie(load))
+        // Updates applied but not yet stored are valid: back into the rebuilt document.
+        for (const run of pending) for (const earlier of run.updates) Y.applyUpdate(doc, earlier, run.origin)
+        return { refused: failure }
+      }
+      return { changed, fresh }
+    }
+
+    const counted = (update: Uint8Array, seq: number): AppliedUpdate => {
+      written.receivedBytes += update.byteLength
+      if (lastSeq !== seq) {
+        lastSeq = seq
+        logCount++
+        logBytes += update.byteLength
+        written.writtenBytes += update.byteLength
+        written.writtenRows += 1
+      }
+      return { seq, duplicate: false }
+    }
+
+    /** One log row (and the client ids it binds) in one transaction: the update is durable. */
+    const insertRow = (update: Uint8Array, seq: number, origin: string | null, actor: Actor, owner: string, fresh: ReadonlyArray<number>, now: number) =>
+      Effect.map(
+        sql.transaction((exec) => {
+          exec("INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)", seq, origin, JSON.stringify(actor), update, now)
+          owners.bindIn(exec, fresh, owner, now)
+        }),
+        () => owners.commit(fresh, owner),
+      )
+
+    /** Whether `applyNow` can take an update of this many bytes (larger ones go through `compact`). */
+    const fitsOneRow = (bytes: number) => bytes <= CHUNK_BYTES
+
+    /**
+     * `apply` without the Effect runtime, for the y-websocket hot path: the same validation, apply
+     * and one-row transaction, synchronously. Only for updates that `fitsOneRow`.
+     */
+    const applyNow = (update: Uint8Array, origin: string | null, actor: Actor, now: number): AppliedUpdate | InvalidInput | StorageFailure | ConstraintViolation => {
+      const owner = ownerKey(actor)
+      const outcome = validateAndApply(update, origin, owner)
+      if ("refused" in outcome) return invalid(outcome.refused)
+      if (!outcome.changed) return { seq: lastSeq, duplicate: true }
+      const seq = lastSeq + 1
+      const stored = Effect.runSync(Effect.either(insertRow(update, seq, origin, actor, owner, outcome.fresh, now)))
+      if (stored._tag === "Left") {
+        Effect.runSync(Effect.orDie(load))
+        return stored.left
+      }
+      return counted(update, seq)
+    }
+
+    /**
+     * Validate and apply an update in memory, to be stored by the next `flushPending` (coalescing
+     * a stream of updates into one transaction). Its client-id bindings take effect at once, so
+     * the updates after it are checked against them. Only for updates that `fitsOneRow`.
+     */
+    const applyPending = (update: Uint8Array, origin: string, actor: Actor, forward: Uint8Array | undefined, now: number): { readonly pending: boolean } | InvalidInput => {
+      const owner = ownerKey(actor)
+      const outcome = validateAndApply(update, origin, owner)
+      if ("refused" in outcome) return invalid(outcome.refused)
+      if (!outcome.changed) return { pending: false }
+      owners.commit(outcome.fresh, owner)
+      written.receivedBytes += update.byteLength
+      const last = pending[pending.length - 1]
+      if (last !== undefined && last.origin === origin && last.owner === owner) {
+        last.updates.push(update)
+        last.fresh.push(...outcome.fresh)
+        last.forward = undefined
+      } else {
+        pending.push({ origin, actor, owner, updates: [update], fresh: [...outcome.fresh], forward, at: now })
+      }
+      return { pending: true }
+    }
+
+    /**
+     * Store every pending run, one row each (its updates merged), in one transaction. Returns what
+     * to forward, in order, once stored; on a storage failure the document and the bindings are
+     * rolled back to storage and the failure names the connections whose updates were dropped.
+     */
+    const flushPending = (): Array<StoredRun> | { readonly failure: StorageFailure | ConstraintViolation; readonly dropped: ReadonlyArray<string> } => {
+      if (pending.length === 0) return []
+      const runs = pending
+      pending = []
+      const rows = runs.map((run, index) => ({ run, seq: lastSeq + 1 + index, bytes: run.updates.length === 1 ? run.updates[0]! : Y.mergeUpdates(run.updates) }))
+      const stored = Effect.runSync(
+        Effect.either(
+          sql.transaction((exec) => {
+            for (const { run, seq, bytes } of rows) {
+              exec("INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)", seq, run.origin, JSON.stringify(run.actor), bytes, run.at)
+              owners.bindIn(exec, run.fresh, run.owner, run.at)
+            }
+          }),
+        ),
+      )
+      if (stored._tag === "Left") {
+        for (const run of runs) owners.forget(run.fresh)
+        Effect.runSync(Effect.orDie(load))
+        return { failure: stored.left, dropped: runs.map((run) => run.origin) }
+      }
+      for (const { seq, bytes } of rows) {
+        lastSeq = seq
+        logCount++
+        logBytes += bytes.byteLength
+        written.writtenBytes += bytes.byteLength
+        written.writtenRows += 1
+      }
+      return rows.map(({ run, seq, bytes }) => ({ seq, origin: run.origin, update: bytes, forward: run.forward }))
+    }
+
+    /** Validate, apply and persist one update. Nothing changes unless all three succeed. */
     const apply = (
       update: Uint8Array,
       origin: string | null,
       actor: Actor,
       now: number,
     ): Effect.Effect<AppliedUpdate, InvalidInput | StorageFailure | ConstraintViolation> =>
-      Effect.gen(function* () {
-        const inspection = inspectUpdate(doc, update, maxClockJump)
-        if ("refused" in inspection) return yield* invalid(inspection.refused)
-        const owner = ownerKey(actor)
-        const taken = owners.foreign(inspection.authored, owner)
-        if (taken !== undefined) return yield* invalid(`writes structs of client ${taken}, which belongs to another actor`)
-        const fresh = owners.unbound(inspection.authored)
-        let changed = false
-        const onUpdate = () => {
-          changed = true
+      Effect.suspend(() => {
+        if (fitsOneRow(update.byteLength)) {
+          const result = applyNow(update, origin, actor, now)
+          return "_tag" in result ? Effect.fail(result) : Effect.succeed(result)
         }
-        doc.on("update", onUpdate)
-        let failure: string | undefined
-        try {
-          Y.applyUpdate(doc, update, origin ?? "http")
-          if (hasPending(doc)) failure = "refers to content the document does not have"
-        } catch (cause) {
-          failure = `could not be applied (${String(cause).slice(0, 120)})`
-        } finally {
-          doc.off("update", onUpdate)
-        }
-        if (failure !== undefined) {
-          yield* Effect.orDie(load)
-          return yield* invalid(failure)
-        }
-        if (!changed) return { seq: lastSeq, duplicate: true }
-        const seq = lastSeq + 1
-        const stored = yield* Effect.either(
-          update.byteLength > CHUNK_BYTES
-            ? // Too big for one row: persist by folding it, with the log, into the chunked base.
+        return Effect.gen(function* () {
+          const owner = ownerKey(actor)
+          const outcome = validateAndApply(update, origin, owner)
+          if ("refused" in outcome) return yield* invalid(outcome.refused)
+          if (!outcome.changed) return { seq: lastSeq, duplicate: true }
+          const seq = lastSeq + 1
+          // Too big for one row: persist by folding it, with the log, into the chunked base.
+          const stored = yield* Effect.either(
+            Effect.zipRight(
               Effect.zipRight(
-                Effect.zipRight(
-                  owners.bind(fresh, owner, now),
-                  Effect.sync(() => {
-                    lastSeq = seq
-                  }),
-                ),
-                Effect.asVoid(compact),
-              )
-            : Effect.map(
-                sql.transaction((exec) => {
-                  exec(
-                    "INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)",
-                    seq,
-                    origin,
-                    JSON.stringify(actor),
-                    update,
-                    now,
-                  )
-                  owners.bindIn(exec, fresh, owner, now)
+                owners.bind(outcome.fresh, owner, now),
+                Effect.sync(() => {
+                  lastSeq = seq
                 }),
-                () => owners.commit(fresh, owner),
               ),
-        )
-        if (stored._tag === "Left") {
-          yield* Effect.orDie(load)
-          return yield* Effect.fail(stored.left)
-        }
-        written.receivedBytes += update.byteLength
-        if (lastSeq !== seq) {
-          lastSeq = seq
-          logCount++
-          logBytes += update.byteLength
-          written.writtenBytes += update.byteLength
-          written.writtenRows += 1
-        }
-        return { seq, duplicate: false }
+              Effect.asVoid(compact),
+            ),
+          )
+          if (stored._tag === "Left") {
+            yield* Effect.orDie(load)
+            return yield* Effect.fail(stored.left)
+          }
+          return counted(update, seq)
+        })
       })
 
     /** Fold the log into the base state. */
     const compact: Effect.Effect<CompactResult, StorageFailure | ConstraintViolation> = Effect.suspend(() => compactNow)
     const compactNow = Effect.gen(function* () {
       const bytesBefore = yield* storedBytes
+      // Nothing since the last fold: the base already is the document; rewriting it would only
+      // cost its size in writes.
+      if (lastSeq === compactedThrough && logCount === 0) {
+        return { compactedThrough, foldedUpdates: 0, bytesBefore, bytesAfter: bytesBefore }
+      }
       const folded = logCount
       const through = lastSeq
       const state = Y.encodeStateAsUpdate(doc)
@@ -222,12 +353,23 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
         exec("INSERT INTO _meta (key, value) VALUES ('yjs_compacted_through', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", JSON.stringify(through))
       })
       compactedThrough = through
+      baseBytes = state.byteLength
       written.writtenBytes += state.byteLength
       written.writtenRows += Math.max(1, Math.ceil(state.byteLength / CHUNK_BYTES)) + 1
       logCount = 0
       logBytes = 0
       return { compactedThrough: through, foldedUpdates: folded, bytesBefore, bytesAfter: yield* storedBytes }
     })
+
+    /**
+     * Whether the log should be folded into the base now. A fold rewrites the whole base, so it
+     * waits until the log has brought LOG_TO_BASE times the base's bytes: bytes written stay
+     * within (1 + 1/LOG_TO_BASE)× the bytes received however large the document grows (a fixed
+     * count of updates rewrote a 311 KB base every 500 one-keystroke updates of ~25 bytes: ~26×).
+     * `afterUpdates` (with a small base) and `afterBytes` still bound how much a wake replays.
+     */
+    const compactionDue = (afterUpdates: number, afterBytes: number) =>
+      logCount > 0 && (logBytes >= afterBytes || (logCount >= afterUpdates && logBytes >= baseBytes * LOG_TO_BASE))
 
     /** Bytes the document takes in storage: base chunks plus logged updates. */
     const storedBytes = sql.transaction(
@@ -278,7 +420,13 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
     return {
       doc: () => doc,
       apply,
+      applyNow,
+      applyPending,
+      flushPending,
+      hasPending: () => pending.length > 0,
+      fitsOneRow,
       compact,
+      compactionDue,
       stream,
       clear,
       storedBytes,

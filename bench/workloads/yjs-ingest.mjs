@@ -1,0 +1,160 @@
+// Yjs ingest (issue 16): a real editing trace sent through ONE stock y-websocket
+// `WebsocketProvider` (Node, `ws`) as fast as it can, one edit per transaction (one update each);
+// the clock stops when a fresh reader decodes the exact final text. The reader is a raw socket
+// that sends sync step 1 with an empty state vector and decodes the server's sync step 2: it
+// never subscribes to the live stream, so it measures what the server holds, not what it relays.
+// It polls (a new socket every POLL_MS) from the moment the last edit left the provider.
+import * as decoding from "lib0/decoding"
+import * as encoding from "lib0/encoding"
+import WebSocket from "ws"
+import { WebsocketProvider } from "y-websocket"
+import * as syncProtocol from "y-protocols/sync"
+import * as Y from "yjs"
+import { grantFor, sleep, waitFor } from "../harness/load.mjs"
+import { FLOOR, LIBRARY, PEER, targets } from "./yjs/targets.mjs"
+import { applyEdit } from "./yjs/trace.mjs"
+import { loadNamedTrace } from "./yjs/traces.mjs"
+
+const POLL_MS = 50
+const YIELD_EVERY = 500 // edits between yields to Node's event loop, so the socket drains as it goes
+
+/** `ws` without per-message deflate (the workers runtime does not negotiate it either). */
+class PlainWebSocket extends WebSocket {
+  constructor(url, protocols) {
+    super(url, protocols, { perMessageDeflate: false })
+  }
+}
+
+/** Where a provider connects: y-websocket builds `${serverUrl}/${roomName}?${params}`. */
+const providerEndpoint = async (server, cell, id) => {
+  if (cell.target === LIBRARY) {
+    const grant = await grantFor(server, "crdt", id, "editor", ["read", "write"])
+    const url = new URL(grant.yjs.serverUrl, server.wsUrl)
+    const params = Object.fromEntries(url.searchParams)
+    url.search = ""
+    return { serverUrl: url.toString(), roomName: grant.yjs.roomName, params, protocols: grant.yjs.protocols }
+  }
+  const { url } = await targets[cell.target].endpoint(server, id, "editor", "editor")
+  const cut = url.lastIndexOf("/")
+  return { serverUrl: url.slice(0, cut), roomName: decodeURIComponent(url.slice(cut + 1)), params: {}, protocols: [] }
+}
+
+/** One fresh raw reader: empty state vector in, the server's step 2 out, decoded into a new doc. */
+const readOnce = ({ url, protocols }) =>
+  new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, protocols, { perMessageDeflate: false })
+    socket.binaryType = "arraybuffer"
+    const timer = setTimeout(() => {
+      socket.terminate()
+      reject(new Error(`reader got no step 2 in 60 s: ${url}`))
+    }, 60_000)
+    socket.on("open", () => {
+      const encoder = encoding.createEncoder()
+      encoding.writeVarUint(encoder, 0)
+      syncProtocol.writeSyncStep1(encoder, new Y.Doc()) // empty state vector
+      socket.send(encoding.toUint8Array(encoder))
+    })
+    socket.on("message", (data) => {
+      const decoder = decoding.createDecoder(new Uint8Array(data))
+      if (decoding.readVarUint(decoder) !== 0) return
+      if (decoding.readVarUint(decoder) !== syncProtocol.messageYjsSyncStep2) return
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, decoding.readVarUint8Array(decoder))
+      const text = doc.getText("content").toString()
+      doc.destroy()
+      clearTimeout(timer)
+      socket.close(1000, "read")
+      resolve(text)
+    })
+    socket.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
+
+const run = async ({ server, quick, log }, cell) => {
+  const { edits: all, startContent } = loadNamedTrace(cell.params.trace)
+  const count = Math.min(all.length, quick ? Math.min(cell.params.edits, 2000) : cell.params.edits)
+  const id = `yjs-ingest-${cell.params.slug}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+  const endpoint = await providerEndpoint(server, cell, id)
+  const readerEndpoint = await targets[cell.target].endpoint(server, id, "reader", "viewer")
+  const doc = new Y.Doc()
+  const text = doc.getText("content")
+  const provider = new WebsocketProvider(endpoint.serverUrl, endpoint.roomName, doc, {
+    WebSocketPolyfill: PlainWebSocket,
+    protocols: endpoint.protocols,
+    params: endpoint.params,
+    disableBc: true,
+  })
+  try {
+    if (!(await waitFor(() => provider.synced, 30_000))) throw new Error("provider did not sync")
+    if (startContent.length > 0) text.insert(0, startContent)
+    const cpuBefore = await server.cpuMs()
+    const started = performance.now()
+    for (let index = 0; index < count; index++) {
+      applyEdit(text, all[index]) // one transaction per edit: one update message each
+      if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve))
+    }
+    const expected = text.toString()
+    const socket = provider.ws
+    await waitFor(() => socket === null || socket.bufferedAmount === 0, 600_000)
+    const sentMs = performance.now() - started
+    let reads = 0
+    for (;;) {
+      reads++
+      if ((await readOnce(readerEndpoint)) === expected) break
+      if (performance.now() - started > 900_000) throw new Error("reader never saw the final text")
+      await sleep(POLL_MS)
+    }
+    const ingestMs = performance.now() - started
+    await sleep(200)
+    const cpuMs = (await server.cpuMs()) - cpuBefore
+    const storage = await targets[cell.target].storage(server, id)
+    log(`${count} edits: sent in ${sentMs.toFixed(0)} ms, read back after ${ingestMs.toFixed(0)} ms (${reads} reads); ${JSON.stringify(storage)}`)
+    return { ingestMs, sentMs, cpuUsPerEdit: (cpuMs * 1000) / count, reads, writtenBytes: storage.writtenBytes, writtenRows: storage.writtenRows, edits: count }
+  } finally {
+    provider.destroy()
+    doc.destroy()
+  }
+}
+
+const traces = [
+  { trace: "automerge-paper", edits: 20_000, group: "automerge-paper, first 20,000 edits", slug: "ap20k" },
+  { trace: "friendsforever_flat", edits: Infinity, group: "friendsforever_flat, whole trace", slug: "ff" },
+]
+// The whole automerge-paper trace (259,778 edits) takes minutes per cell: opt in.
+if (process.env.BENCH_YJS_INGEST_WHOLE === "1") traces.push({ trace: "automerge-paper", edits: Infinity, group: "automerge-paper, whole trace", slug: "apall" })
+
+// Development filters: BENCH_YJS_INGEST_ONLY=library,peer (targets), BENCH_YJS_INGEST_TRACE=ap20k|ff|apall.
+const only = process.env.BENCH_YJS_INGEST_ONLY?.split(",")
+const traceOnly = process.env.BENCH_YJS_INGEST_TRACE
+
+export default {
+  name: "yjs-ingest",
+  title: "Yjs ingest: a real trace through one y-websocket provider, read back by a fresh reader",
+  description: [
+    "One stock `y-websocket` `WebsocketProvider` (Node, `ws`, no deflate) sends a trace from `../shared/traces/` one edit per transaction (one update message each) as fast as it can (yielding to the event loop every 500 edits).",
+    `When the last edit has left the provider, a reader polls every ${POLL_MS} ms: a new raw socket sends sync step 1 with an empty state vector and decodes the server's sync step 2; the clock (from the first edit) stops when that text equals the provider's. The reader never holds a live subscription.`,
+    "The ratio column divides by y-partyserver (the peer the target is set against). Targets: this library's CRDT room (every update validated and durable before anything it causes is visible), y-partyserver (hibernating, its documented SQLite `onSave`, debounced 1-10 s), and the apply-and-store floor (apply, INSERT, forward; no validation). The whole automerge-paper trace runs with `BENCH_YJS_INGEST_WHOLE=1`.",
+  ].join("\n\n"),
+  primary: { key: "ingestMs", label: "ms until a fresh reader has the final text", short: "ingest ms" },
+  columns: [
+    { key: "sentMs", label: "ms to send" },
+    { key: "cpuUsPerEdit", label: "workerd CPU µs per edit" },
+    { key: "writtenBytes", label: "bytes written" },
+    { key: "reads", label: "reader polls" },
+  ],
+  runs: 3,
+  timeoutMs: 900_000,
+  cells: () =>
+    traces.flatMap(({ group, ...params }) =>
+      [
+        [LIBRARY, "library"],
+        [PEER, "peer"],
+        [FLOOR, "floor"],
+      ]
+        .filter(([, slug]) => only === undefined || only.includes(slug))
+        .map(([target, slug]) => ({ group, target, floor: PEER, params: { ...params, slug: `${params.slug}-${slug}` } })),
+    ).filter((cell) => traceOnly === undefined || cell.params.slug.startsWith(traceOnly)),
+  run,
+}
