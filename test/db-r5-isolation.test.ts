@@ -155,4 +155,27 @@ describe("R5a–R5b bounded drain and head-of-line isolation: one tenant cannot 
     expect(recent.changes().map((c) => c.seq)).toEqual([26, 27, 28, 29, 30])
     for (const socket of [live, tooFar, recent]) socket.close()
   })
+  it("a parked change's gap marker is part of the stream: a client resuming from before it gets the resync in order", async () => {
+    const tenant = uid("replayed-gap")
+    await items.insert({ id: `${tenant}-0`, tenantId: tenant, title: "delivered" })
+    await eventually(async () => ((await r5Db.outbox(0)).pending === 0 ? true : undefined), 10_000, "the first change delivered")
+    await runInDurableObject(hubOf(tenant), (_instance, state) => {
+      state.storage.sql.exec("CREATE TRIGGER r5_gap BEFORE INSERT ON hub_changes BEGIN SELECT RAISE(ABORT, 'r5 test: broken for one change'); END")
+    })
+    await items.insert({ id: `${tenant}-1`, tenantId: tenant, title: "parked" })
+    await eventually(async () => ((await r5Db.outbox(0)).parkedRows.some((row) => row.row_key === JSON.stringify(`${tenant}-1`)) ? true : undefined), 15_000, "the change parked")
+    await runInDurableObject(hubOf(tenant), (_instance, state) => {
+      state.storage.sql.exec("DROP TRIGGER r5_gap")
+    })
+    await items.insert({ id: `${tenant}-2`, tenantId: tenant, title: "after" })
+    await eventually(async () => ((await r5Db.outbox(0)).pending === 0 ? true : undefined), 15_000, "the marker and the later change delivered")
+    const grant = await r5Db.realtime.authorize({ table: "items", filters: { tenantId: tenant }, actor: { type: "user", id: "resumer" } })
+    const resumed = await subscribe(`${grant.url}&since=1`, grant.protocols)
+    expect(resumed.frames.map((frame) => (frame.type === "database.change" ? `change:${frame.seq}:${frame.new.id}` : `${frame.type}${frame.reason === undefined ? "" : `:${frame.reason}`}:${frame.seq}`))).toEqual([
+      "resync:gap:2",
+      `change:3:${tenant}-2`,
+      "ready:3",
+    ])
+    resumed.close()
+  })
 })
