@@ -11,7 +11,8 @@ import { declareRealtime, instanceConfig, lookupInstance, resolveConfig } from "
 import { Realtime, makeRealtime } from "../src/Realtime.js"
 import { realtime } from "../src/facade.js"
 import { InstanceNotDeclared } from "../src/RealtimeError.js"
-import { callActorUnchecked, type ActorNamespace } from "../src/internal/rpc.js"
+import { DbShardOps, TableHubOps } from "../src/db/Ops.js"
+import { callActor, type ActorNamespace } from "../src/internal/rpc.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 
 const bindings = env as unknown as Record<string, unknown>
@@ -77,8 +78,8 @@ describe("instance declarations", () => {
   it("a db shard or hub addressed for an undeclared database fails with InstanceNotDeclared and logs it", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined)
     const instance = `default/${uniqueId("nodb")}`
-    for (const [binding, kind] of [["REALTIME_DB_SHARDS", "dbShard"], ["REALTIME_TABLE_HUBS", "tableHub"]] as const) {
-      const exit = await runExit(callActorUnchecked(bindings[binding] as ActorNamespace, kind, { instance, id: "shard-0" }, "outbox", {}))
+    for (const [binding, kind, op] of [["REALTIME_DB_SHARDS", "dbShard", DbShardOps.outbox], ["REALTIME_TABLE_HUBS", "tableHub", TableHubOps.state]] as const) {
+      const exit = await runExit(callActor(bindings[binding] as ActorNamespace, kind, { instance, id: "shard-0" }, op, {}))
       expect(failureOf(exit)).toMatchObject({ _tag: "InstanceNotDeclared", instance, kind })
     }
     expect(logged.mock.calls.filter(([line]) => String(line).includes(`no database "${instance}"`)).length).toBe(2)

@@ -9,8 +9,8 @@
  */
 import { Context, Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../Config.js"
-import { invalidInputFromParseError, type RealtimeError } from "../RealtimeError.js"
-import { Actor as ActorSchema, ResourceId, type Actor } from "../schema/Common.js"
+import type { RealtimeError } from "../RealtimeError.js"
+import { Actor as ActorSchema, ResourceId } from "../schema/Common.js"
 import type { JobHandlers } from "../services/Jobs.js"
 import type { Dispatch } from "../internal/Operations.js"
 
@@ -81,18 +81,3 @@ export interface ActorBehavior {
   readonly webSocketClose?: (socket: WebSocket, code: number, reason: string, wasClean: boolean) => Effect.Effect<void>
   readonly webSocketError?: (socket: WebSocket, error: unknown) => Effect.Effect<void>
 }
-
-/** Decode an operation's input with its Schema; failures become `InvalidInput` naming the field. */
-export const decodeInput =
-  <A, I>(schema: Schema.Schema<A, I>) =>
-  (input: unknown): Effect.Effect<A, RealtimeError> =>
-    // Every problem, not only the first: the error lists each field that needs fixing.
-    Effect.mapError(Schema.decodeUnknown(schema, { errors: "all" })(input ?? {}), (error) => invalidInputFromParseError(error))
-
-/** An operation from its input Schema and handler. */
-export const operation =
-  <A, I, B>(schema: Schema.Schema<A, I>, handler: (input: A, caller: Actor | undefined) => Effect.Effect<B, RealtimeError>): Operation =>
-  (input, caller) =>
-    Effect.flatMap(decodeInput(schema)(input), (decoded) => handler(decoded, caller))
-
-export const NoInput = Schema.Struct({})

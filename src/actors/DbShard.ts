@@ -12,19 +12,21 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect } from "effect"
 import { InvalidInput } from "../RealtimeError.js"
 import { databaseDefinition } from "../db/Declaration.js"
 import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "../db/Migrations.js"
 import { OUTBOX_TABLE } from "../db/Names.js"
 import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
 import { shardIndexOfId, shardName } from "../db/Placement.js"
-import { planSelect, SelectQuery } from "../db/Query.js"
-import { applyBatch, decodeLocator, prepareBatch, tableOf, WriteBatch } from "../db/Writes.js"
-import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
+import { planSelect } from "../db/Query.js"
+import { applyBatch, decodeLocator, prepareBatch, tableOf } from "../db/Writes.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { Jobs } from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
-import { ActorContext, ObjectState, operation, type ActorBehavior } from "./Actor.js"
+import { handler, implement } from "../internal/Operations.js"
+import { DbShardOps, OutboxColumns, TableHubOps } from "../db/Ops.js"
+import { ActorContext, ObjectState, type ActorBehavior } from "./Actor.js"
 import { readMeta } from "./Meta.js"
 
 export const DRAIN_JOB = "outbox-drain"
@@ -32,10 +34,8 @@ export const DRAIN_JOB = "outbox-drain"
 export const DRAIN_RETRY_MS = 500
 
 /** Operations that only read, synchronously: they run outside the mailbox. */
-export const READ_OPERATIONS: ReadonlySet<string> = new Set(["get", "select", "snapshot", "outbox"])
+export const READ_OPERATIONS: ReadonlySet<string> = new Set([DbShardOps.get.name, DbShardOps.select.name, DbShardOps.snapshot.name, DbShardOps.outbox.name])
 
-const GetInput = Schema.Struct({ table: Schema.String, where: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
-const SelectInput = Schema.Struct({ table: Schema.String, query: SelectQuery })
 
 export const makeDbShard = Effect.gen(function* () {
   const sql = yield* Sql.Sql
@@ -56,7 +56,7 @@ export const makeDbShard = Effect.gen(function* () {
   const send: SendToHub = (hubId, changes) => {
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
-    return callActorUnchecked(hubs, "tableHub", { instance: definition.instance, id: hubId }, "publish", { changes })
+    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, { changes })
   }
   // Drains never overlap, so each hub receives this shard's outbox ids in order.
   const drainLock = yield* Effect.makeSemaphore(1)
@@ -85,7 +85,7 @@ export const makeDbShard = Effect.gen(function* () {
     return Effect.asVoid(Effect.forkDaemon(drainWhileAsked))
   })
 
-  const write = operation(WriteBatch, (batch) =>
+  const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
       const prepared = yield* prepareBatch(definition, batch, shard)
       const now = yield* Clock.currentTimeMillis
@@ -98,7 +98,7 @@ export const makeDbShard = Effect.gen(function* () {
     }),
   )
 
-  const get = operation(GetInput, (input) =>
+  const get = handler(DbShardOps.get, (input) =>
     Effect.gen(function* () {
       const table = yield* tableOf(definition, input.table)
       const where = yield* decodeLocator(definition, table, input.where)
@@ -108,7 +108,7 @@ export const makeDbShard = Effect.gen(function* () {
     }),
   )
 
-  const select = operation(SelectInput, (input) =>
+  const select = handler(DbShardOps.select, (input) =>
     Effect.gen(function* () {
       const table = yield* tableOf(definition, input.table)
       const planned = yield* planSelect(table, input.query)
@@ -117,7 +117,7 @@ export const makeDbShard = Effect.gen(function* () {
   )
 
   /** A page and the outbox position it reflects, read in one synchronous transaction. */
-  const snapshot = operation(SelectInput, (input) =>
+  const snapshot = handler(DbShardOps.snapshot, (input) =>
     Effect.gen(function* () {
       const table = yield* tableOf(definition, input.table)
       const planned = yield* planSelect(table, input.query)
@@ -132,7 +132,7 @@ export const makeDbShard = Effect.gen(function* () {
   )
 
   /** The outbox as it stands (for operators and tests): pending and parked counts, the last rows, the parked ones. */
-  const outbox = operation(Schema.Struct({ limit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }) }), (input) =>
+  const outbox = handler(DbShardOps.outbox, (input) =>
     Effect.orDie(
       Effect.gen(function* () {
         const columns = "id, table_name, event, row_key, request_id, created_at, published_at, size, attempts, retry_at, parked_at, error"
@@ -140,8 +140,8 @@ export const makeDbShard = Effect.gen(function* () {
           shard: shardName(shard),
           pending: yield* pendingCount(sql),
           parked: yield* parkedCount(sql),
-          rows: yield* sql.all(`SELECT ${columns} FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
-          parkedRows: yield* sql.all(`SELECT ${columns} FROM ${OUTBOX_TABLE} WHERE parked_at IS NOT NULL ORDER BY id DESC LIMIT ?`, input.limit),
+          rows: yield* sql.all<Sql.Row & typeof OutboxColumns.Type>(`SELECT ${columns} FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT ?`, input.limit),
+          parkedRows: yield* sql.all<Sql.Row & typeof OutboxColumns.Type>(`SELECT ${columns} FROM ${OUTBOX_TABLE} WHERE parked_at IS NOT NULL ORDER BY id DESC LIMIT ?`, input.limit),
         }
       }),
     ),
@@ -160,7 +160,7 @@ export const makeDbShard = Effect.gen(function* () {
   })
 
   return {
-    operations: { write, get, select, snapshot, outbox },
+    operations: implement(DbShardOps, { write, get, select, snapshot, outbox }),
     jobs: { [DRAIN_JOB]: drainJob },
     onWake,
   } satisfies ActorBehavior

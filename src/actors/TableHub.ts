@@ -21,13 +21,15 @@ import { deliveryFor, frameCache, gapFrameFor, type Subscriber } from "../db/Cha
 import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../db/Declaration.js"
 import { DB_SUBPROTOCOL } from "../db/Names.js"
 import { shardId, shardOf } from "../db/Placement.js"
-import { ForwardedSubscription, PublishChanges, ShardChange, SubscriptionHeader, type DbServerFrame } from "../db/Protocol.js"
+import { ForwardedSubscription, ShardChange, SubscriptionHeader, type DbServerFrame } from "../db/Protocol.js"
 import { mergePages, type Page } from "../db/Query.js"
-import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
-import { ObjectState, ActorContext, operation, NoInput, type ActorBehavior } from "./Actor.js"
+import { DbShardOps, TableHubOps } from "../db/Ops.js"
+import { handler, implement } from "../internal/Operations.js"
+import { ObjectState, ActorContext, type ActorBehavior } from "./Actor.js"
 import { errorResponse } from "./LiveGrant.js"
 
 export const hubMigrations = [
@@ -68,13 +70,6 @@ const send = (socket: WebSocket, frame: string) => {
 }
 
 const encode = (frame: DbServerFrame) => JSON.stringify(frame)
-
-const SnapshotAnswer = Schema.Struct({
-  rows: Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  nextCursor: Schema.NullOr(Schema.String),
-  shard: Schema.Number,
-  watermark: Schema.Number,
-})
 
 export const makeTableHub = Effect.gen(function* () {
   const sql = yield* Sql
@@ -127,7 +122,7 @@ export const makeTableHub = Effect.gen(function* () {
     }
   }
 
-  const publish = operation(PublishChanges, (input) =>
+  const publish = handler(TableHubOps.publish, (input) =>
     Effect.gen(function* () {
       let duplicates = 0
       const applied = yield* sql.transaction((exec) => {
@@ -195,9 +190,7 @@ export const makeTableHub = Effect.gen(function* () {
       const answers = yield* Effect.forEach(
         targets,
         (n) =>
-          Effect.flatMap(callActorUnchecked(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "snapshot", { table: table.name, query }), (answer) =>
-            Effect.orDie(Schema.decodeUnknown(SnapshotAnswer)(answer)),
-          ),
+          callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, DbShardOps.snapshot, { table: table.name, query }),
         { concurrency: "unbounded" },
       )
       const page: Page = mergePages(table, { where: subscription.filters, limit, cursor }, answers)
@@ -325,10 +318,10 @@ export const makeTableHub = Effect.gen(function* () {
     return next
   })
 
-  const state = operation(NoInput, () => Effect.sync(() => ({ seq, connections: connections.count() })))
+  const state = handler(TableHubOps.state, () => Effect.sync(() => ({ seq, connections: connections.count() })))
 
   return {
-    operations: { publish, state },
+    operations: implement(TableHubOps, { publish, state }),
     jobs: { [HUB_EXPIRY_JOB]: expiryJob },
     fetch,
     webSocketMessage,

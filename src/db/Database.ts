@@ -11,13 +11,15 @@
 import { Effect, Schema } from "effect"
 import { invalidInputFromParseError, InvalidInput, NotFound, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { ambientRequest } from "../facade.js"
-import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
+import * as Operations from "../internal/Operations.js"
+import { DbShardOps } from "./Ops.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
 import { checkRowShape } from "./Guards.js"
 import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
 import { shardId, shardIndexOf, shardName, shardOf } from "./Placement.js"
 import type { DbGrant } from "./Protocol.js"
-import { mergePages, SelectQuery, type Page } from "./Query.js"
+import { mergePages, SelectQuery } from "./Query.js"
 import type { InsertOf, PatchOf, RowOf, Table } from "./Table.js"
 import type { WriteOp, WriteResult } from "./Writes.js"
 
@@ -112,8 +114,8 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
       ? Effect.fail(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
       : Effect.succeed(namespace)
   }
-  const call = (shard: number, op: string, input: unknown) =>
-    Effect.flatMap(shards(), (namespace) => callActorUnchecked(namespace, "dbShard", { instance: definition.instance, id: shardId(shard) }, op, input))
+  const call = <O extends Operations.Any>(shard: number, op: O, input: Operations.PayloadEncoded<O>) =>
+    Effect.flatMap(shards(), (namespace) => callActor(namespace, "dbShard", { instance: definition.instance, id: shardId(shard) }, op, input))
 
   const resolve = (name: string): Effect.Effect<ResolvedTable, InvalidInput> => {
     const table = definition.tables.get(name)
@@ -143,7 +145,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
   }
 
   const writeOne = (shard: number, write: WriteOp, options: WriteOptions | undefined) =>
-    Effect.map(call(shard, "write", { writes: [write], ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) }), (results) => (results as ReadonlyArray<WriteResult>)[0].row)
+    Effect.map(call(shard, DbShardOps.write, { writes: [write], ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) }), (results) => results[0].row)
 
   const table = <K extends keyof S & string>(name: K): TableHandle<S[K]> => {
     const handle: TableHandle<Table> = {
@@ -167,7 +169,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
       get: (where) =>
         Effect.zipRight(
           guardOne(where, "where"),
-          Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => call(shard, "get", { table: name, where }))),
+          Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, where, "where"), (shard) => call(shard, DbShardOps.get, { table: name, where }))),
         ) as Op<never>,
       select: (raw = {}) =>
         Effect.gen(function* () {
@@ -175,7 +177,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
           const query = yield* Effect.mapError(Schema.decodeUnknown(SelectQuery)(raw), (error) => invalidInputFromParseError(error, "query"))
           const key = query.where?.[t.shardColumn]
           const targets = key !== undefined && key !== null && typeof key !== "boolean" ? [shardOf(key, definition.shards)] : Array.from({ length: definition.shards }, (_, n) => n)
-          const pages = yield* Effect.forEach(targets, (shard) => call(shard, "select", { table: name, query: raw }) as Op<Page>, { concurrency: "unbounded" })
+          const pages = yield* Effect.forEach(targets, (shard) => call(shard, DbShardOps.select, { table: name, query: raw }), { concurrency: "unbounded" })
           return mergePages(t, query, pages)
         }) as Op<never>,
     }
@@ -190,8 +192,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
         if (typeof shardKey !== "string" && typeof shardKey !== "number") return yield* new InvalidInput({ field: "shardKey", message: "shardKey: a string or number" })
         if (!Array.isArray(writes)) return yield* new InvalidInput({ field: "writes", message: "writes: a list of writes" })
         yield* guard(writes)
-        const results = yield* call(shardOf(shardKey, definition.shards), "write", { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
-        return results as ReadonlyArray<WriteResult>
+        return yield* call(shardOf(shardKey, definition.shards), DbShardOps.write, { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
       }),
     realtime: {
       authorize: (input) => {
@@ -204,7 +205,7 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
       if (index === undefined) {
         return Effect.fail(new NotFound({ what: "shard", message: `${definition.name} has no shard ${JSON.stringify(shard)} (it has ${definition.shards}: ${shardName(0)}${definition.shards > 1 ? `..${shardName(definition.shards - 1)}` : ""})` }))
       }
-      return Effect.map(call(index, "outbox", {}), (stats) => stats as OutboxStats)
+      return call(index, DbShardOps.outbox, {})
     },
   }
 }

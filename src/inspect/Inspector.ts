@@ -21,7 +21,8 @@ import { Effect } from "effect"
 import type { ResourceKind, ResourceListQuery, ResourcePage } from "../actors/DirectoryIndex.js"
 import { databaseDefinition } from "../db/Declaration.js"
 import { hubIdOfFilters, shardId } from "../db/Placement.js"
-import { callActorUnchecked, type ActorNamespace } from "../internal/rpc.js"
+import { DbShardOps, TableHubOps } from "../db/Ops.js"
+import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { directoryOf, Realtime, type DocumentStats } from "../Realtime.js"
 import { InvalidInput, NotFound, type RealtimeError } from "../RealtimeError.js"
 import type { StoredMessage } from "../schema/Message.js"
@@ -164,8 +165,7 @@ export const Inspect = {
       const backlog = yield* Effect.forEach(
         Array.from({ length: definition.shards }, (_, n) => n),
         (n) =>
-          Effect.map(callActorUnchecked(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, "outbox", { limit: 100 }), (answer): ShardBacklog => {
-            const { pending, rows } = answer as { pending: number; rows: ReadonlyArray<{ created_at: number; published_at: number | null }> }
+          Effect.map(callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, DbShardOps.outbox, { limit: 100 }), ({ pending, rows }): ShardBacklog => {
             const unpublished = rows.filter((row) => row.published_at === null).map((row) => row.created_at)
             return { shard: n, pending, oldestPendingAt: unpublished.length === 0 ? null : Math.min(...unpublished) }
           }),
@@ -198,7 +198,7 @@ export const Inspect = {
       if (missing.length > 0) return yield* new InvalidInput({ field: `filters.${missing[0]}`, message: `filters.${missing[0]}: a hub of ${table} is named by its required filters` })
       const hubs = yield* namespaceOf(env, definition.bindings.hubs)
       const hub = hubIdOfFilters(resolved, filters)
-      const state = (yield* callActorUnchecked(hubs, "tableHub", { instance: definition.instance, id: hub }, "state")) as { seq: number; connections: number }
+      const state = yield* callActor(hubs, "tableHub", { instance: definition.instance, id: hub }, TableHubOps.state)
       return { database: definition.name, table, filters, hub, seq: state.seq, connections: state.connections }
     }),
 }

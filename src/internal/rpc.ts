@@ -98,25 +98,6 @@ export const callActor = <O extends Operations.Any>(
 ): Effect.Effect<Operations.Success<O>, Operations.Failure<O>> => Operations.call(op, actorSend(namespace, kind, address, caller), input)
 
 /**
- * An operation not yet declared (database shards and table hubs, until they move to declarations):
- * its answer's success is not checked. Being removed: do not add callers.
- */
-export const callActorUnchecked = (
-  namespace: ActorNamespace,
-  kind: string,
-  address: { readonly instance: string; readonly id: string },
-  op: string,
-  input?: unknown,
-  caller?: Actor,
-): Effect.Effect<unknown, RealtimeError> =>
-  Effect.flatMap(sendToActor(namespace, kind, address, op, input, caller), (answer) =>
-    Effect.flatMap(
-      Effect.mapError(Schema.decodeUnknown(EncodedExit)(answer), (error) => new StorageFailure({ message: `undecodable answer from ${kind} ${address.id}: ${error.message}` })),
-      (exit) => exit,
-    ),
-  )
-
-/**
  * Forward an HTTP request (WebSocket upgrade, SSE) to an actor's object, naming the actor in
  * headers. Any client-sent address headers are overwritten.
  */

@@ -1,0 +1,70 @@
+/**
+ * The operations of database shards and table hubs, declared once (see `internal/Operations.ts`):
+ * the shard and hub actors implement them, the Worker's database handles, the shard's drain and
+ * the hub's snapshot reads call them, and every answer is decoded with its success Schema.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Operations from "../internal/Operations.js"
+import { PublishChanges } from "./Protocol.js"
+import { SelectQuery } from "./Query.js"
+import { WriteBatch } from "./Writes.js"
+
+const Row = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/** One write's outcome: the row after it (for a delete, the row deleted). */
+export const WriteResultSchema = Schema.Struct({ op: Schema.Literal("insert", "update", "delete"), table: Schema.String, row: Row })
+
+/** A page of rows from one shard (`select`). */
+export const PageSchema = Schema.Struct({ rows: Schema.Array(Row), nextCursor: Schema.NullOr(Schema.String) })
+
+/** A page and the outbox position it reflects, read in one step (`snapshot`). */
+export const ShardSnapshot = Schema.Struct({ ...PageSchema.fields, shard: Schema.Number, watermark: Schema.Number })
+
+/** The outbox columns operators see. */
+export const OutboxColumns = Schema.Struct({
+  id: Schema.Number,
+  table_name: Schema.String,
+  event: Schema.String,
+  row_key: Schema.String,
+  request_id: Schema.String,
+  created_at: Schema.Number,
+  published_at: Schema.NullOr(Schema.Number),
+  size: Schema.Number,
+  attempts: Schema.Number,
+  retry_at: Schema.NullOr(Schema.Number),
+  parked_at: Schema.NullOr(Schema.Number),
+  error: Schema.NullOr(Schema.String),
+})
+
+/** One outbox row, as operators see it (further columns pass through). */
+export const OutboxEntrySchema = Schema.Struct(OutboxColumns.fields, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+
+/** What `outbox(shard)` answers. */
+export const OutboxStatsSchema = Schema.Struct({
+  shard: Schema.String,
+  pending: Schema.Number,
+  parked: Schema.Number,
+  rows: Schema.mutable(Schema.Array(OutboxEntrySchema)),
+  parkedRows: Schema.mutable(Schema.Array(OutboxEntrySchema)),
+})
+
+const GetInput = Schema.Struct({ table: Schema.String, where: Row })
+const SelectInput = Schema.Struct({ table: Schema.String, query: SelectQuery })
+
+export const DbShardOps = Operations.group({
+  write: { payload: WriteBatch, success: Schema.Array(WriteResultSchema) },
+  get: { payload: GetInput, success: Schema.NullOr(Row) },
+  select: { payload: SelectInput, success: PageSchema },
+  snapshot: { payload: SelectInput, success: ShardSnapshot },
+  outbox: {
+    payload: Schema.Struct({ limit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }) }),
+    success: OutboxStatsSchema,
+  },
+})
+
+export const TableHubOps = Operations.group({
+  publish: { payload: PublishChanges, success: Schema.Struct({ applied: Schema.Number, duplicates: Schema.Number, seq: Schema.Number }) },
+  state: { payload: Schema.Struct({}), success: Schema.Struct({ seq: Schema.Number, connections: Schema.Number }) },
+})
