@@ -57,12 +57,20 @@ describe("declared operations: answers are decoded with their Schema", () => {
     expect(failure).toMatchObject({ _tag: "StorageFailure" })
   })
 
-  it("the actor side refuses to send a value its declaration does not allow (typed StorageFailure)", async () => {
-    const probe = Operations.make("probe", { payload: Schema.Struct({}), success: Schema.Struct({ count: Schema.Number }) })
-    const dispatch = Operations.serve(probe, () => Effect.succeed({ count: "many" } as unknown as { count: number }))
+  it("the actor side refuses to send a value its declaration cannot encode (typed StorageFailure)", async () => {
+    // A transforming success Schema is encoded by the actor; a plain one is checked by the Worker's decode.
+    const probe = Operations.make("probe", { payload: Schema.Struct({}), success: Schema.Struct({ at: Schema.DateFromString }) })
+    const dispatch = Operations.serve(probe, () => Effect.succeed({ at: "yesterday" } as unknown as { at: Date }))
     const failure = failureOf(await runExit(dispatch({}, undefined)))
     expect(failure).toMatchObject({ _tag: "StorageFailure" })
     expect(failure.message).toContain("probe: the actor's answer does not match its declaration")
+    expect(await runTest(Operations.serve(probe, () => Effect.succeed({ at: new Date(0) }))({}, undefined))).toEqual({ at: "1970-01-01T00:00:00.000Z" })
+  })
+
+  it("values of plain Schemas cross as they are; transforming ones are encoded", () => {
+    expect(Operations.encodesToItself(RoomOps.history.success.ast)).toBe(true)
+    expect(Operations.encodesToItself(Schema.Struct({ at: Schema.DateFromString }).ast)).toBe(false)
+    expect(Operations.encodesToItself(Schema.Array(Schema.Struct({ n: Schema.NumberFromString })).ast)).toBe(false)
   })
 })
 
