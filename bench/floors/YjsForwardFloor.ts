@@ -4,6 +4,10 @@
  * Y.Doc, INSERTs the update's bytes into SQLite (the library persists every update, so the floor
  * does too), and forwards the ORIGINAL frame to every other socket (never the author). Sync step 1
  * is answered with step 2 from its doc. No validation, no Effect, no Schema.
+ *
+ * With `?memory` on the connecting URL (the "apply-only" floor of yjs-ingest) it only applies:
+ * no INSERT, no forward. Not durable: it measures what receiving and applying a frame costs
+ * (the runtime's per-frame work included), below which no server can go.
  */
 import { DurableObject } from "cloudflare:workers"
 import * as decoding from "lib0/decoding"
@@ -26,6 +30,8 @@ const syncFrame = (step: number, payload: Uint8Array) => {
 export class YjsForwardFloor extends DurableObject {
   private readonly doc = new Y.Doc()
   private readonly sql: SqlStorage
+  // Set by the connecting URL (memory only: a run does not outlive the object's memory).
+  private memoryOnly = false
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never)
@@ -42,6 +48,7 @@ export class YjsForwardFloor extends DurableObject {
       const row = this.sql.exec<{ rows: number; bytes: number | null }>("SELECT COUNT(*) AS rows, SUM(LENGTH(bytes)) AS bytes FROM updates").one()
       return Response.json({ rows: row.rows, storedBytes: row.bytes ?? 0, encodedBytes: Y.encodeStateAsUpdate(this.doc).byteLength })
     }
+    if (new URL(request.url).searchParams.has("memory")) this.memoryOnly = true
     const pair = new WebSocketPair()
     this.ctx.acceptWebSocket(pair[1])
     pair[1].send(syncFrame(STEP1, Y.encodeStateVector(this.doc)))
@@ -63,6 +70,7 @@ export class YjsForwardFloor extends DurableObject {
     // A fresh client's step 2 is the empty update (2 bytes): nothing to apply or store.
     if (step === STEP2 && payload.byteLength <= 2) return
     Y.applyUpdate(this.doc, payload)
+    if (this.memoryOnly) return
     this.sql.exec("INSERT INTO updates (bytes) VALUES (?)", payload)
     if (step !== UPDATE) return
     for (const other of this.ctx.getWebSockets()) {

@@ -32,8 +32,10 @@ const socket = new WebSocket(targets[0].webSocketDebuggerUrl)
 await new Promise((resolve) => socket.once("open", resolve))
 let nextId = 1
 const pending = new Map()
+const scripts = []
 socket.on("message", (data) => {
   const message = JSON.parse(data)
+  if (message.method === "Debugger.scriptParsed" && message.params.url.endsWith("worker.js")) scripts.push(message.params.scriptId)
   if (message.id !== undefined && pending.has(message.id)) pending.get(message.id)(message)
 })
 const call = (method, params = {}) =>
@@ -45,6 +47,24 @@ const call = (method, params = {}) =>
 const server = { url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, cpuMs: async () => 0 }
 const cell = workload.cells({ quick: false }).find((candidate) => candidate.target === target && candidate.params.trace === "automerge-paper")
 cell.params.edits = Number(editsArg)
+await call("Debugger.enable")
+await new Promise((resolve) => setTimeout(resolve, 500))
+const source = scripts.length > 0 ? (await call("Debugger.getScriptSource", { scriptId: scripts[scripts.length - 1] })).result.scriptSource : ""
+await call("Debugger.disable")
+// The bundle names each module in a `// path` comment line: line number -> module.
+const moduleStarts = []
+source.split("\n").forEach((line, index) => {
+  const match = /^\/\/ (\S+\.(?:m?js|ts))$/.exec(line)
+  if (match) moduleStarts.push([index, match[1].replace(/^.*node_modules\//, "")])
+})
+const moduleOf = (line) => {
+  let name = "(bundle)"
+  for (const [start, module] of moduleStarts) {
+    if (start > line) break
+    name = module
+  }
+  return name
+}
 await call("Profiler.enable")
 await call("Profiler.setSamplingInterval", { interval: 200 })
 await call("Profiler.start")
@@ -63,12 +83,13 @@ for (const node of profile.nodes) {
   const hits = counts.get(node.id) ?? 0
   if (hits === 0) continue
   const frame = node.callFrame
-  const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber}`
+  const key = `${frame.functionName || "(anonymous)"} ${frame.url.endsWith("worker.js") ? moduleOf(frame.lineNumber) : frame.url}:${frame.lineNumber}`
   byFunction.set(key, (byFunction.get(key) ?? 0) + hits)
-  byUrl.set(frame.url || frame.functionName, (byUrl.get(frame.url || frame.functionName) ?? 0) + hits)
+  const where = frame.url.endsWith("worker.js") ? moduleOf(frame.lineNumber) : frame.url || frame.functionName
+  byUrl.set(where, (byUrl.get(where) ?? 0) + hits)
 }
 const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([key, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`).join("\n")
-console.log(`samples ${total}\n-- by function --\n${top(byFunction, 40)}\n-- by url --\n${top(byUrl, 10)}`)
+console.log(`samples ${total}\n-- by function --\n${top(byFunction, 40)}\n-- by module --\n${top(byUrl, 30)}`)
 socket.close()
 child.kill("SIGTERM")
 await new Promise((resolve) => setTimeout(resolve, 2000))

@@ -11,7 +11,7 @@ import { WebsocketProvider } from "y-websocket"
 import * as syncProtocol from "y-protocols/sync"
 import * as Y from "yjs"
 import { grantFor, sleep, waitFor } from "../harness/load.mjs"
-import { FLOOR, LIBRARY, PEER, targets } from "./yjs/targets.mjs"
+import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER, targets } from "./yjs/targets.mjs"
 import { applyEdit } from "./yjs/trace.mjs"
 import { loadNamedTrace } from "./yjs/traces.mjs"
 
@@ -34,9 +34,11 @@ const providerEndpoint = async (server, cell, id) => {
     url.search = ""
     return { serverUrl: url.toString(), roomName: grant.yjs.roomName, params, protocols: grant.yjs.protocols }
   }
-  const { url } = await targets[cell.target].endpoint(server, id, "editor", "editor")
-  const cut = url.lastIndexOf("/")
-  return { serverUrl: url.slice(0, cut), roomName: decodeURIComponent(url.slice(cut + 1)), params: {}, protocols: [] }
+  const target = new URL((await targets[cell.target].endpoint(server, id, "editor", "editor")).url)
+  const params = Object.fromEntries(target.searchParams)
+  const path = target.pathname
+  const cut = path.lastIndexOf("/")
+  return { serverUrl: `${target.origin}${path.slice(0, cut)}`, roomName: decodeURIComponent(path.slice(cut + 1)), params, protocols: [] }
 }
 
 /** One fresh raw reader: empty state vector in, the server's step 2 out, decoded into a new doc. */
@@ -111,7 +113,7 @@ const run = async ({ server, quick, log }, cell) => {
     const cpuMs = (await server.cpuMs()) - cpuBefore
     const storage = await targets[cell.target].storage(server, id)
     log(`${count} edits: sent in ${sentMs.toFixed(0)} ms, read back after ${ingestMs.toFixed(0)} ms (${reads} reads); ${JSON.stringify(storage)}`)
-    return { ingestMs, sentMs, cpuUsPerEdit: (cpuMs * 1000) / count, reads, writtenBytes: storage.writtenBytes, writtenRows: storage.writtenRows, edits: count }
+    return { ingestMs, sentMs, cpuUsPerEdit: (cpuMs * 1000) / count, reads, writtenBytes: storage.writtenBytes, writtenRows: storage.writtenRows, ...(storage.receivedBytes ? { writeAmplification: storage.writtenBytes / storage.receivedBytes } : {}), edits: count }
   } finally {
     provider.destroy()
     doc.destroy()
@@ -135,13 +137,14 @@ export default {
   description: [
     "One stock `y-websocket` `WebsocketProvider` (Node, `ws`, no deflate) sends a trace from `../shared/traces/` one edit per transaction (one update message each) as fast as it can (yielding to the event loop every 500 edits).",
     `When the last edit has left the provider, a reader polls every ${POLL_MS} ms: a new raw socket sends sync step 1 with an empty state vector and decodes the server's sync step 2; the clock (from the first edit) stops when that text equals the provider's. The reader never holds a live subscription.`,
-    "The ratio column divides by y-partyserver (the peer the target is set against). Targets: this library's CRDT room (every update validated and durable before anything it causes is visible), y-partyserver (hibernating, its documented SQLite `onSave`, debounced 1-10 s), and the apply-and-store floor (apply, INSERT, forward; no validation). The whole automerge-paper trace runs with `BENCH_YJS_INGEST_WHOLE=1`.",
+    "The ratio column divides by y-partyserver (the peer the target is set against). Targets: this library's CRDT room (every update validated and durable before anything it causes is visible), y-partyserver (hibernating, its documented SQLite `onSave`, debounced 1-10 s), the apply-and-store floor (apply, INSERT, forward; no validation), and the apply-only floor (apply in memory, nothing stored or forwarded: what receiving and applying one frame costs, transport included; not durable, for reference). The whole automerge-paper trace runs with `BENCH_YJS_INGEST_WHOLE=1`.",
   ].join("\n\n"),
   primary: { key: "ingestMs", label: "ms until a fresh reader has the final text", short: "ingest ms" },
   columns: [
     { key: "sentMs", label: "ms to send" },
     { key: "cpuUsPerEdit", label: "workerd CPU µs per edit" },
     { key: "writtenBytes", label: "bytes written" },
+    { key: "writeAmplification", label: "written ÷ update bytes received" },
     { key: "reads", label: "reader polls" },
   ],
   runs: 3,
@@ -152,6 +155,7 @@ export default {
         [LIBRARY, "library"],
         [PEER, "peer"],
         [FLOOR, "floor"],
+        [MEMORY_FLOOR, "memory"],
       ]
         .filter(([, slug]) => only === undefined || only.includes(slug))
         .map(([target, slug]) => ({ group, target, floor: PEER, params: { ...params, slug: `${params.slug}-${slug}` } })),

@@ -66,7 +66,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
   let sockets: ReturnType<typeof makeYjsSockets> | undefined
 
   const { behavior: room, messaging } = yield* makeRoomWith({
-    captureDocument: Effect.sync(() => Y.encodeStateAsUpdate(store.doc())),
+    captureDocument: Effect.sync(() => store.encodedState()),
     restoreDocument: (target) =>
       Effect.gen(function* () {
         const update = revertUpdate(store.doc(), target)
@@ -237,6 +237,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
       actor: { ...config.actorRateLimit, bytesBurst: Math.max(config.actorRateLimit.bytesBurst, yjsFrameBytes) },
     },
     doc: store.doc,
+    encodedState: store.encodedState,
     roomId: address.id,
     maxConnections: config.maxConnections,
     maxFrameBytes: yjsFrameBytes,
@@ -265,7 +266,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
     Effect.gen(function* () {
       let update: Uint8Array
       try {
-        update = Y.encodeStateAsUpdate(store.doc(), input.stateVectorBase64 === undefined ? undefined : fromBase64(input.stateVectorBase64))
+        update = input.stateVectorBase64 === undefined ? store.encodedState() : Y.encodeStateAsUpdate(store.doc(), fromBase64(input.stateVectorBase64))
       } catch {
         return yield* new InvalidInput({ field: "stateVectorBase64", message: "stateVectorBase64: not a Yjs state vector" })
       }
@@ -301,14 +302,13 @@ export const makeCrdtRoom = Effect.gen(function* () {
 
   const documentStats = handler(CrdtOnlyOps.documentStats, () =>
     Effect.gen(function* () {
-      const doc = store.doc()
       return {
         stateVectorBase64: stateVector(),
         lastSeq: store.lastSeq(),
         compactedThrough: store.compactedThrough(),
         logUpdates: store.log().count,
         storedBytes: yield* store.storedBytes,
-        encodedBytes: Y.encodeStateAsUpdate(doc).byteLength,
+        encodedBytes: store.encodedState().byteLength,
         awarenessClients: awareness.present().length,
         ...store.written(),
       }

@@ -51,6 +51,8 @@ export interface YjsSocketsOptions {
   /** Inbound rate budgets: per connection, and per actor across its connections in this document. */
   readonly rateLimits: { readonly connection: RateLimits; readonly actor: RateLimits }
   readonly doc: () => Y.Doc
+  /** The whole document as one update (cached until it changes): the answer to an empty state vector. */
+  readonly encodedState: () => Uint8Array
   readonly roomId: string
   readonly maxConnections: number
   readonly maxFrameBytes: number
@@ -198,7 +200,8 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
         case "syncStep1": {
           let missing: Uint8Array
           try {
-            missing = Y.encodeStateAsUpdate(options.doc(), frame.stateVector)
+            // A joiner's empty state vector (no clients: one zero byte) asks for the whole document.
+            missing = frame.stateVector.length === 1 && frame.stateVector[0] === 0 ? options.encodedState() : Y.encodeStateAsUpdate(options.doc(), frame.stateVector)
           } catch {
             return close(socket, CloseCode.policy, "malformed state vector")
           }

@@ -335,6 +335,19 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
         })
       })
 
+    /**
+     * `Y.encodeStateAsUpdate(doc)`, kept until the document changes (another row, another doc
+     * after a reload or clear, or pending updates): every joiner of a large document and every
+     * fold would otherwise encode the whole document again.
+     */
+    let fullState: { readonly doc: Y.Doc; readonly seq: number; readonly bytes: Uint8Array } | undefined
+    const encodedState = (): Uint8Array => {
+      if (fullState !== undefined && fullState.doc === doc && fullState.seq === lastSeq && pending.length === 0) return fullState.bytes
+      const bytes = Y.encodeStateAsUpdate(doc)
+      fullState = pending.length === 0 ? { doc, seq: lastSeq, bytes } : undefined
+      return bytes
+    }
+
     /** Fold the log into the base state. */
     const compact: Effect.Effect<CompactResult, StorageFailure | ConstraintViolation> = Effect.suspend(() => compactNow)
     const compactNow = Effect.gen(function* () {
@@ -346,7 +359,7 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       }
       const folded = logCount
       const through = lastSeq
-      const state = Y.encodeStateAsUpdate(doc)
+      const state = encodedState()
       yield* sql.transaction((exec) => {
         writeBlob(exec, BASE_KEY, state)
         exec("DELETE FROM yjs_updates WHERE seq <= ?", through)
@@ -419,6 +432,7 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
 
     return {
       doc: () => doc,
+      encodedState,
       apply,
       applyNow,
       applyPending,

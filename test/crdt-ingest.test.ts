@@ -1,0 +1,73 @@
+/**
+ * CRDT ingest (issue 16): y-websocket updates take a synchronous path and are stored coalesced
+ * (one transaction per burst), yet nothing a viewer received is missing after a restart; the log
+ * is folded relative to the base's size; a fold with nothing new writes nothing.
+ */
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test"
+import { describe, expect, it } from "vitest"
+import * as Y from "yjs"
+import { runTest, uniqueId } from "./helpers.js"
+import { connectYjs, crdtGrant, crdtService, crdtStub, editUpdate, fromBase64, toBase64, until } from "./crdt-helpers.js"
+
+const room = (id: string) => crdtService().crdtRoom(id)
+
+const serverText = async (id: string) => {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, fromBase64((await runTest(room(id).syncYjs())).updateBase64))
+  return doc.getText("t").toString()
+}
+
+describe("CRDT rooms: ingest", () => {
+  it("a burst of 80 socket updates (within the rate burst of 100) is stored in far fewer rows, and all a viewer received survives a restart", async () => {
+    const id = uniqueId("crdt-burst")
+    const writer = await connectYjs(await crdtGrant(id, "writer", ["read", "write"]))
+    const viewer = await connectYjs(await crdtGrant(id, "viewer", ["read"]))
+    await Promise.all([writer.synced, viewer.synced])
+    const text = writer.doc.getText("t")
+    for (let i = 0; i < 80; i++) text.insert(text.length, `${i % 10}`) // one update frame each
+    await until(() => viewer.doc.getText("t").toString() === text.toString(), "the viewer has every edit", 10_000)
+    // Nothing is forwarded before it is stored: what the viewer has is on disk.
+    await abortAllDurableObjects()
+    expect(await serverText(id)).toBe(text.toString())
+    const stats = await runTest(room(id).documentStats())
+    expect(stats.lastSeq).toBeGreaterThan(0)
+    expect(stats.lastSeq).toBeLessThanOrEqual(40)
+    writer.close()
+    viewer.close()
+  })
+
+  it("compact() with nothing logged since the last fold writes nothing", async () => {
+    const id = uniqueId("crdt-empty-fold")
+    const writer = new Y.Doc()
+    for (let i = 0; i < 3; i++) {
+      await runTest(room(id).applyYjsUpdate({ updateBase64: toBase64(editUpdate(writer, (d) => d.getText("t").insert(0, `line ${i}\n`))) }))
+    }
+    const first = await runTest(room(id).compact())
+    expect(first.foldedUpdates).toBe(3)
+    const before = await runTest(room(id).documentStats())
+    const second = await runTest(room(id).compact())
+    const after = await runTest(room(id).documentStats())
+    expect(second).toMatchObject({ foldedUpdates: 0, compactedThrough: first.compactedThrough, bytesAfter: before.storedBytes })
+    expect(after.writtenBytes).toBe(before.writtenBytes)
+  })
+
+  it("folds the log once it has brought 1.5x the base's bytes, not after a fixed count", async () => {
+    const id = uniqueId("crdt-relative-fold")
+    const writer = new Y.Doc()
+    const apply = (edit: (doc: Y.Doc) => void) => runTest(room(id).applyYjsUpdate({ updateBase64: toBase64(editUpdate(writer, edit)) }))
+    await apply((d) => d.getText("t").insert(0, "x".repeat(20_000)))
+    await runTest(room(id).compact())
+    const base = (await runTest(room(id).documentStats())).storedBytes
+    // 25 one-character edits (over the test instance's compactAfterUpdates of 20): far below 1.5x the base.
+    for (let i = 0; i < 25; i++) await apply((d) => d.getText("t").insert(i, "y"))
+    await runDurableObjectAlarm(crdtStub(id))
+    const small = await runTest(room(id).documentStats())
+    expect(small).toMatchObject({ compactedThrough: 1, logUpdates: 25 })
+    // One update bigger than 1.5x the base: now it folds.
+    await apply((d) => d.getText("t").insert(0, "z".repeat(Math.ceil(base * 1.5))))
+    await runDurableObjectAlarm(crdtStub(id))
+    const folded = await runTest(room(id).documentStats())
+    expect(folded).toMatchObject({ compactedThrough: 27, logUpdates: 0 })
+    expect(await serverText(id)).toBe(writer.getText("t").toString())
+  })
+})
