@@ -11,7 +11,7 @@ import { RoomOps } from "../src/actors/Ops.js"
 import * as Operations from "../src/internal/Operations.js"
 import { EncodedExit, encodeExit, sendToActor, type ActorNamespace } from "../src/internal/rpc.js"
 import { makeRealtime } from "../src/Realtime.js"
-import { RoomDestroyed } from "../src/RealtimeError.js"
+import { RoomDestroyed, StorageFailure } from "../src/RealtimeError.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
 
 const bindings = env as unknown as Record<string, unknown>
@@ -50,6 +50,19 @@ describe("declared operations: answers are decoded with their Schema", () => {
     const destroyed = encodeExit(Exit.fail(new RoomDestroyed({ kind: "room", id: "r", message: "room r was destroyed" })))
     const failure = failureOf(await runExit(overStub(destroyed).room(uniqueId("stub")).history()))
     expect(failure).toBeInstanceOf(RoomDestroyed)
+  })
+
+  it("a failure outside the operation's declared error union is refused too", async () => {
+    // The directory's stats declare StorageFailure only (besides the boundary's errors).
+    const destroyed = encodeExit(Exit.fail(new RoomDestroyed({ kind: "room", id: "r", message: "room r was destroyed" })))
+    const realtime = makeRealtime(instanceConfig("test"), { ...bindings, REALTIME_DIRECTORY: stubbedRooms(destroyed) })
+    const failure = failureOf(await runExit(realtime.stats()))
+    expect(failure).toMatchObject({ _tag: "StorageFailure" })
+    expect(failure.message).toContain("stats: undecodable answer")
+    const declared = encodeExit(Exit.fail(new StorageFailure({ message: "disk on fire" })))
+    const passed = failureOf(await runExit(makeRealtime(instanceConfig("test"), { ...bindings, REALTIME_DIRECTORY: stubbedRooms(declared) }).stats()))
+    expect(passed).toBeInstanceOf(StorageFailure)
+    expect(passed.message).toBe("disk on fire")
   })
 
   it("an answer that is not an Exit at all fails with StorageFailure", async () => {

@@ -1,6 +1,6 @@
 /**
  * The operations of rooms, channels, CRDT rooms and the directory, declared once (name, payload
- * Schema, success Schema; every one fails with the `RealtimeError` union). Actors implement them
+ * Schema, success Schema, error union: the whole `RealtimeError` union unless narrower). Actors implement them
  * with `Operations.implement` and the Worker's handles call them with `Operations.client`, so no
  * operation is named as a string at a call site and no result is cast: results are decoded.
  *
@@ -8,6 +8,7 @@
  */
 import { Schema } from "effect"
 import * as Operations from "../internal/Operations.js"
+import { ConstraintViolation, InvalidInput, StorageFailure } from "../RealtimeError.js"
 import {
   ApplyYjsUpdateInput,
   ApplyYjsUpdateResult,
@@ -90,7 +91,7 @@ export const ChannelOps = { ...MessagingOps, ...ChannelOnlyOps }
 
 /** The directory of an instance: reports from every room and channel, stats, the paged index. */
 export const DirectoryOps = Operations.group({
-  report: { payload: DirectoryEntry, success: Schema.Void },
-  stats: { payload: NoPayload, success: InstanceStats },
-  list: { payload: ResourceListQuery, success: ResourcePage },
+  report: { payload: DirectoryEntry, success: Schema.Void, error: Schema.Union(ConstraintViolation, StorageFailure) },
+  stats: { payload: NoPayload, success: InstanceStats, error: StorageFailure },
+  list: { payload: ResourceListQuery, success: ResourcePage, error: Schema.Union(InvalidInput, StorageFailure) },
 })

@@ -66,5 +66,5 @@ export const DbShardOps = Operations.group({
 
 export const TableHubOps = Operations.group({
   publish: { payload: PublishChanges, success: Schema.Struct({ applied: Schema.Number, duplicates: Schema.Number, seq: Schema.Number }) },
-  state: { payload: Schema.Struct({}), success: Schema.Struct({ seq: Schema.Number, connections: Schema.Number }) },
+  state: { payload: Schema.Struct({}), success: Schema.Struct({ seq: Schema.Number, connections: Schema.Number }), error: Schema.Never },
 })

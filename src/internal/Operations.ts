@@ -36,7 +36,7 @@ export interface Operation<Name extends string, P, PI, A, AI, E> {
   readonly payload: Schema.Schema<P, PI>
   readonly success: Schema.Schema<A, AI>
   /** The declared error union (boundary errors are always possible besides). */
-  readonly error: Schema.Schema<E, unknown>
+  readonly error: Schema.Schema.All & { readonly Type: E }
   /** Actor side: the payload, every problem named in one `InvalidInput`. */
   readonly decodePayload: (input: unknown) => Effect.Effect<P, InvalidInput>
   /** Worker side: a decoded payload back to what crosses the boundary. */
@@ -63,11 +63,11 @@ export type Failure<O extends Any> = O extends Operation<string, infer _P, infer
  * const publish = Operations.make("publish", { payload: PublishInput, success: PublishResult })
  * ```
  */
-export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError>(
+export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError, EI = unknown>(
   name: Name,
-  options: { readonly payload: Schema.Schema<P, PI>; readonly success: Schema.Schema<A, AI>; readonly error?: Schema.Schema<E, unknown> },
+  options: { readonly payload: Schema.Schema<P, PI>; readonly success: Schema.Schema<A, AI>; readonly error?: Schema.Schema<E, EI> },
 ): Operation<Name, P, PI, A, AI, E> => {
-  const error = (options.error ?? RealtimeError) as Schema.Schema<E, unknown>
+  const error = (options.error ?? RealtimeError) as unknown as Schema.Schema<E>
   // Every problem, not only the first: the error lists each field that needs fixing.
   const decodePayload = Schema.decodeUnknown(options.payload, { errors: "all" })
   const encodePayload = Schema.encode(options.payload)
@@ -129,9 +129,9 @@ export const encodesToItself = (ast: SchemaAST.AST): boolean => {
 export type Group = { readonly [name: string]: Any }
 
 /** Declare a group from `{ name: { payload, success, error? } }`: each key is its operation's name. */
-export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.Any }>>(
+export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.All }>>(
   declarations: D,
-): { readonly [K in keyof D & string]: Operation<K, Schema.Schema.Type<D[K]["payload"]>, Schema.Schema.Encoded<D[K]["payload"]>, Schema.Schema.Type<D[K]["success"]>, Schema.Schema.Encoded<D[K]["success"]>, D[K] extends { readonly error: Schema.Schema<infer E, infer _EI, infer _R> } ? E : RealtimeError> } => {
+): { readonly [K in keyof D & string]: Operation<K, Schema.Schema.Type<D[K]["payload"]>, Schema.Schema.Encoded<D[K]["payload"]>, Schema.Schema.Type<D[K]["success"]>, Schema.Schema.Encoded<D[K]["success"]>, D[K] extends { readonly error: Schema.Schema.All } ? Schema.Schema.Type<D[K]["error"]> : RealtimeError> } => {
   const ops: Record<string, Any> = {}
   for (const [name, declaration] of Object.entries(declarations)) ops[name] = make(name, declaration as never)
   return ops as never

@@ -6,18 +6,18 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import type { RealtimeError } from "../RealtimeError.js"
+import { PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import * as Operations from "../internal/Operations.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { ChannelName, ConnectionId, Delivered, HubStats, TransportEvent, UserId } from "./Schema.js"
 
 export const HubOps = Operations.group({
-  broadcast: { payload: Schema.Struct({ event: TransportEvent }), success: Delivered },
-  sendToUser: { payload: Schema.Struct({ userId: UserId, event: TransportEvent }), success: Delivered },
-  sendToConnection: { payload: Schema.Struct({ connectionId: ConnectionId, event: TransportEvent }), success: Delivered },
-  channelBroadcast: { payload: Schema.Struct({ channel: ChannelName, event: TransportEvent }), success: Delivered },
-  closeConnection: { payload: Schema.Struct({ connectionId: ConnectionId }), success: Delivered },
-  stats: { payload: Schema.Struct({}), success: HubStats },
+  broadcast: { payload: Schema.Struct({ event: TransportEvent }), success: Delivered, error: PayloadTooLarge },
+  sendToUser: { payload: Schema.Struct({ userId: UserId, event: TransportEvent }), success: Delivered, error: PayloadTooLarge },
+  sendToConnection: { payload: Schema.Struct({ connectionId: ConnectionId, event: TransportEvent }), success: Delivered, error: PayloadTooLarge },
+  channelBroadcast: { payload: Schema.Struct({ channel: ChannelName, event: TransportEvent }), success: Delivered, error: PayloadTooLarge },
+  closeConnection: { payload: Schema.Struct({ connectionId: ConnectionId }), success: Delivered, error: Schema.Never },
+  stats: { payload: Schema.Struct({}), success: HubStats, error: Schema.Never },
 })
 
 export const HUB_KIND = "transportHub"
