@@ -27,7 +27,7 @@ type Row = { readonly id: string; readonly tenantId: string; readonly title: str
 type FloorStub = { write(row: Row): Promise<number> }
 
 /** Issue `count` writes at `rate`/s from inside the Worker, open loop (a slow write never delays the next). */
-const burst = async (write: (row: Row) => Promise<unknown>, runId: string, tenantId: string, rate: number, count: number) => {
+const burst = async (write: (row: Row) => Promise<unknown>, runId: string, tenantId: string, rate: number, count: number, from = 0) => {
   const start = Date.now()
   const pending: Array<Promise<unknown>> = []
   let failed = 0
@@ -35,7 +35,7 @@ const burst = async (write: (row: Row) => Promise<unknown>, runId: string, tenan
     const due = start + (index * 1000) / rate
     const wait = due - Date.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    pending.push(write({ id: `${runId}-${index}`, tenantId, title: `due:${Math.round(due)}` }).catch(() => failed++))
+    pending.push(write({ id: `${runId}-${from + index}`, tenantId, title: `due:${Math.round(due)}` }).catch(() => failed++))
   }
   await Promise.all(pending)
   return { writes: count, failed }
@@ -48,10 +48,12 @@ const burstRoute: BenchRoute = async (request, env, url) => {
   const tenantId = url.searchParams.get("tenant") ?? "t"
   const rate = Number(url.searchParams.get("rate") ?? 100)
   const count = Number(url.searchParams.get("count") ?? 300)
-  if (target === "library") return Response.json(await burst((row) => dbflow.table("posts").insert(row), runId!, tenantId, rate, count))
+  // `from`: the first row index (a ramp's later steps write to the same object and tenant with new ids).
+  const from = Number(url.searchParams.get("from") ?? 0)
+  if (target === "library") return Response.json(await burst((row) => dbflow.table("posts").insert(row), runId!, tenantId, rate, count, from))
   const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
   const floor = namespace.get(namespace.idFromName(runId!)) as unknown as FloorStub
-  return Response.json(await burst((row) => floor.write(row), runId!, tenantId, rate, count))
+  return Response.json(await burst((row) => floor.write(row), runId!, tenantId, rate, count, from))
 }
 
 const libraryRoute: BenchRoute = async (request, env, url) => {

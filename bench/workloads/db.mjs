@@ -5,8 +5,8 @@
 import { closeAll, openLoop, openMany, openSocket, sleep, waitFor } from "../harness/load.mjs"
 import { latencyHistogram } from "../harness/stats.mjs"
 
-const LIBRARY = "durable-realtime db"
-const FLOOR = "row + outbox floor"
+export const LIBRARY = "durable-realtime db"
+export const FLOOR = "row + outbox floor"
 const EMPTY = "HTTP route alone (no write)"
 /** Writes before the measured phase: boot the shard/hub or floor object, warm the JIT. */
 const WARMUP_WRITES = 10
@@ -19,11 +19,11 @@ const json = async (response) => {
 }
 
 /** How one target is reached: where to write, how to subscribe, how to count rows written. */
-const targetFor = (server, name, runId) => {
+export const targetFor = (server, name, runId) => {
   const tenantId = `t-${runId}`
   /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run. */
-  const burst = (rate, count) =>
-    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count })}`, { method: "POST" }).then(json)
+  const burst = (rate, count, from = 0) =>
+    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from })}`, { method: "POST" }).then(json)
   if (name === LIBRARY) {
     let grant
     return {

@@ -12,5 +12,6 @@ import yjsStorage from "./yjs-storage.mjs"
 import yjsIngest from "./yjs-ingest.mjs"
 import db from "./db.mjs"
 import roomFill from "./room-fill.mjs"
+import dbThroughput from "./db-throughput.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, roomFill]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, dbThroughput, roomFill]

@@ -16,12 +16,12 @@ import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
 import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
-import { ClientFrame, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type MembersFrame, type ReadyFrame } from "../schema/Protocol.js"
+import { ClientFrame, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { describeRefusal } from "../services/RateBudget.js"
 import { ActorContext, ObjectState } from "./Actor.js"
-import type { Members } from "./Members.js"
+import { membersFrameText, type Members } from "./Members.js"
 import { iso, messageFrame, type Messaging } from "./Messaging.js"
 import { planResume } from "./Resume.js"
 import { makeSse } from "./LiveSse.js"
@@ -194,8 +194,9 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
         // The member list is paged: `ready` carries the first page, the rest follow right after it.
-        const memberList = members?.list() ?? []
-        const ready: ReadyFrame = {
+        // Members arrive as cached JSON text (a room filling with N members sends N²/2 member entries).
+        const memberList = members?.listJson() ?? []
+        const ready: Omit<ReadyFrame, "members"> = {
           type: "ready",
           connectionId,
           kind,
@@ -208,12 +209,12 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           permissions: grant.permissions,
           expiresAt: grant.expiresAt,
           heartbeatMs: config.heartbeatMs,
-          ...(members === undefined ? {} : { members: memberList.slice(0, READY_MEMBERS), memberCount: memberList.length, metadata: options.metadata?.() ?? {} }),
+          ...(members === undefined ? {} : { memberCount: memberList.length, metadata: options.metadata?.() ?? {} }),
         }
-        server.send(JSON.stringify(ready))
+        const readyText = JSON.stringify(ready)
+        server.send(members === undefined ? readyText : `${readyText.slice(0, -1)},"members":[${memberList.slice(0, READY_MEMBERS).join(",")}]}`)
         for (let start = READY_MEMBERS; start < memberList.length; start += READY_MEMBERS) {
-          const page: MembersFrame = { type: "members", joined: memberList.slice(start, start + READY_MEMBERS), left: [], count: memberList.length }
-          server.send(JSON.stringify(page))
+          server.send(membersFrameText(memberList.slice(start, start + READY_MEMBERS), [], memberList.length))
         }
         yield* scheduleExpiry(grant.expiresAt)
         yield* Effect.either(messaging.lifecycle.touch(now, true))

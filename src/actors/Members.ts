@@ -65,6 +65,8 @@ interface MemberState {
   joinedAt: number
   lastSeen: number
   expiresAt: number | null
+  /** The member's JSON as last sent, with what it was built from (see `memberJson`). */
+  json?: { readonly text: string; readonly from: readonly [unknown, unknown, unknown, string, number, number | null, number] }
 }
 
 interface MemberRow extends Record<string, string | number | null> {
@@ -89,6 +91,10 @@ export const mergePresence = (current: Record<string, unknown>, partial: Record<
   }
   return next
 }
+
+/** A `members` frame from members already in JSON (`joined`); the same text `JSON.stringify` of a {@link MembersFrame} gives. */
+export const membersFrameText = (joined: ReadonlyArray<string>, left: MembersFrame["left"], count: number): string =>
+  `{"type":"members","joined":[${joined.join(",")}],"left":${JSON.stringify(left)},"count":${count}}`
 
 export const makeMembers = (options: {
   readonly sql: SqlShape
@@ -152,6 +158,20 @@ export const makeMembers = (options: {
       expiresAt: member.expiresAt === null ? null : iso(member.expiresAt),
       connections: counts === undefined ? openConnections(member.key) : (counts.get(member.key) ?? 0),
     })
+
+    /**
+     * A member's JSON, built once and reused while nothing in it changed: a newcomer's member list
+     * and every `members` frame carry members that mostly did not change since the last time. The
+     * presence, metadata and actor objects are replaced, never mutated, so identity says "unchanged".
+     */
+    const memberJson = (member: MemberState, counts: ReadonlyMap<string, number>): string => {
+      const from = [member.actor, member.metadata, member.presence, member.via, member.lastSeen, member.expiresAt, counts.get(member.key) ?? 0] as const
+      const cached = member.json
+      if (cached !== undefined && cached.from.every((value, index) => value === from[index])) return cached.text
+      const text = JSON.stringify(view(member, counts))
+      member.json = { text, from }
+      return text
+    }
 
     const save = (member: MemberState) =>
       sql.run(
@@ -256,15 +276,15 @@ export const makeMembers = (options: {
       lastFlushAt = now
       if (pendingJoined.size > 0 || pendingLeft.size > 0) {
         const counts = connectionCounts()
-        const joined: Array<Member> = []
+        const joined: Array<string> = []
         for (const key of pendingJoined) {
           const member = members.get(key)
-          if (member !== undefined) joined.push(view(member, counts))
+          if (member !== undefined) joined.push(memberJson(member, counts))
         }
         const left = [...pendingLeft.values()]
         pendingJoined.clear()
         pendingLeft.clear()
-        fanOut({ type: "members", joined, left, count: members.size } satisfies MembersFrame)
+        connections.broadcast(membersFrameText(joined, left, members.size))
       }
       if (dirty.size === 0) return
       const batch = [...dirty].map((key) => members.get(key)).filter((member) => member !== undefined)
@@ -389,6 +409,11 @@ export const makeMembers = (options: {
         return [...members.values()].map((member) => view(member, counts))
       },
       count: () => members.size,
+      /** Every member's JSON (cached per member), for a newcomer's paged list. */
+      listJson: (): ReadonlyArray<string> => {
+        const counts = connectionCounts()
+        return [...members.values()].map((member) => memberJson(member, counts))
+      },
       has: (actor: Actor) => members.has(memberKey(actor)),
       clear,
       jobs: { [MEMBER_EXPIRY_JOB]: expiryJob, [PRESENCE_FLUSH_JOB]: flushJob },
