@@ -94,10 +94,18 @@ describe("declared operations: the dispatcher answers only declared names", () =
       Effect.flatMap(Effect.orDie(Schema.decodeUnknown(EncodedExit)(answer)), (exit) => exit),
     )
 
-  it("refuses an unknown operation name with InvalidInput naming it", async () => {
+  it("refuses an unknown operation name with InvalidInput naming it, for every kind", async () => {
     const failure = failureOf(await runExit(rawCall("noSuchOperation")))
     expect(failure).toMatchObject({ _tag: "InvalidInput", field: "op" })
     expect(failure.message).toContain('room has no operation "noSuchOperation"')
+    for (const [binding, kind, id] of [["REALTIME_CHANNELS", "channel", uniqueId("ops")], ["REALTIME_CRDT_ROOMS", "crdtRoom", uniqueId("ops")], ["REALTIME_DIRECTORY", "directory", "directory"]] as const) {
+      const exit = await runExit(
+        Effect.flatMap(sendToActor(bindings[binding] as ActorNamespace, kind, { instance: "test", id }, "toString", {}), (answer) =>
+          Effect.flatMap(Effect.orDie(Schema.decodeUnknown(EncodedExit)(answer)), (decoded) => decoded),
+        ),
+      )
+      expect(failureOf(exit)).toMatchObject({ _tag: "InvalidInput", field: "op", message: `op: ${kind} has no operation "toString"` })
+    }
   })
 
   it("refuses names every object inherits (toString, constructor, __proto__, hasOwnProperty)", async () => {

@@ -13,6 +13,7 @@ import type { ActorAddress } from "../actors/Actor.js"
 import type { ResolvedConfig } from "../Config.js"
 import { ActorRequest } from "../actors/Actor.js"
 import { makeDbShard, READ_OPERATIONS } from "../actors/DbShard.js"
+import { lookup } from "../internal/Operations.js"
 import { encodeExit } from "../internal/rpc.js"
 import { ActorHost } from "./ActorHost.js"
 
@@ -32,7 +33,7 @@ export class RealtimeDbShard extends ActorHost {
     if (!READ_OPERATIONS.has(decoded.right.op)) return super.invoke(raw)
     const hosted = await this.hosted(decoded.right.address)
     if (hosted instanceof InstanceNotDeclared) return encodeExit(Exit.fail(hosted))
-    const handler = hosted?.behavior.operations[decoded.right.op]
+    const handler = hosted === undefined ? undefined : lookup(hosted.behavior.operations, decoded.right.op)
     if (hosted === undefined || handler === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: unknown read "${decoded.right.op}"` })))
     return encodeExit(await hosted.runtime.runPromiseExit(handler(decoded.right.input, decoded.right.caller)))
   }
