@@ -53,6 +53,29 @@ describe("room and channel WebSockets", () => {
     bob.close()
   })
 
+  it("keeps one socket's frames in order when broadcasts (answered without the mailbox when it is idle) follow publishes", async () => {
+    const roomId = uniqueId("ws-order")
+    const alice = await connect(await roomGrant(roomId, "alice"))
+    const bob = await connect(await roomGrant(roomId, "bob"))
+    // Interleaved stored and ephemeral frames, sent back to back: a broadcast arriving while a publish is
+    // still in the mailbox must wait for it.
+    for (let index = 0; index < 4; index++) {
+      alice.send({ type: "publish", message: { type: "n", data: { index } } })
+      alice.send({ type: "broadcast", event: { type: "n", data: { index } } })
+    }
+    alice.send({ type: "broadcast", id: "last", event: { type: "end" } })
+    const ack = await alice.waitFor((f) => f.type === "ack" && f.id === "last")
+    expect(ack.delivered).toBe(1)
+    await bob.waitFor((f) => f.type === "event" && f.event.type === "end")
+    const seen = bob.frames
+      .filter((f) => (f.type === "message" && f.message.type === "n") || (f.type === "event" && f.event.type === "n"))
+      .map((f) => `${f.type}:${(f.type === "message" ? f.message.data : f.event.data).index}`)
+    expect(seen).toEqual([0, 1, 2, 3].flatMap((index) => [`message:${index}`, `event:${index}`]))
+    expect(bob.frames.find((f) => f.type === "event" && f.event.type === "n")!.event.actor).toMatchObject({ type: "user", id: "alice" })
+    alice.close()
+    bob.close()
+  })
+
   it("a read-only grant subscribes but cannot publish, broadcast or set presence; nothing is stored", async () => {
     const roomId = uniqueId("ws-ro")
     const reader = await connect(await roomGrant(roomId, "reader", ["read"]))

@@ -13,5 +13,6 @@ import yjsIngest from "./yjs-ingest.mjs"
 import db from "./db.mjs"
 import roomFill from "./room-fill.mjs"
 import dbThroughput from "./db-throughput.mjs"
+import receiveOne from "./receive-one.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, dbThroughput, roomFill]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, receiveOne, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, dbThroughput, roomFill]

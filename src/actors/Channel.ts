@@ -49,6 +49,7 @@ export const makeChannel = Effect.gen(function* () {
     jobs: { ...messaging.jobs, ...live.jobs },
     fetch: live.fetch,
     webSocketMessage: live.webSocketMessage,
+    webSocketMessageNow: live.webSocketMessageNow,
     webSocketClose: live.webSocketClose,
     webSocketError: live.webSocketError,
   } satisfies ActorBehavior

@@ -292,65 +292,111 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       if (state.strikes >= MAX_STRIKES) safeClose(socket, CloseCode.policy, "too many invalid frames")
     }
 
+    /**
+     * Everything before a frame's handler, synchronous: expiry, size before parsing, rate budget,
+     * JSON depth, parse, Schema decode. A refused frame is answered here and gives `undefined`.
+     */
+    const admit = (socket: WebSocket, message: string | ArrayBuffer, now: number): { readonly attachment: SocketAttachment; readonly frame: ClientFrameType } | undefined => {
+      const attachment = attachmentOf(socket)
+      if (attachment === null) return undefined
+      if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) {
+        safeClose(socket, CloseCode.grantExpired, "grant expired")
+        return undefined
+      }
+      let state = strikes.get(attachment.connectionId)
+      if (state === undefined) {
+        state = { strikes: 0, rateStrikes: 0, lastStrikeAt: 0 }
+        strikes.set(attachment.connectionId, state)
+      }
+      const size = frameTooBig(message, config.maxFrameBytes)
+      if (size !== undefined) {
+        const error = new PayloadTooLarge({ field: "frame", size, limit: config.maxFrameBytes, message: `frame: ${size} bytes exceeds the limit of ${config.maxFrameBytes}` })
+        safeSend(socket, errorFrame(error))
+        safeClose(socket, CloseCode.tooBig, "frame too big")
+        return undefined
+      }
+      // Frames and bytes, this connection's bucket and its actor's (shared by all its sockets here).
+      const refusal = budget.admit(attachment.connectionId, attachment.member ?? attachment.connectionId, typeof message === "string" ? message.length : message.byteLength, now)
+      if (refusal !== undefined) {
+        // Abuse is a sustained pattern: strikes older than the window are forgiven.
+        if (now - state.lastStrikeAt > RATE_STRIKE_WINDOW_MS) state.rateStrikes = 0
+        state.lastStrikeAt = now
+        state.rateStrikes++
+        safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) })))
+        if (state.rateStrikes >= MAX_RATE_STRIKES) safeClose(socket, CloseCode.rateLimited, "rate limit exceeded")
+        return undefined
+      }
+      if (typeof message !== "string") {
+        safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: binary frames are not part of this protocol" })))
+        return void strike(socket, state)
+      }
+      // Nesting is checked on the text, before JSON.parse spends time and stack on it.
+      // (A frame shorter than the limit cannot nest past it: tiny frames such as pings skip the scan.)
+      if (message.length > MAX_FRAME_DEPTH && jsonTextTooDeep(message, MAX_FRAME_DEPTH)) {
+        safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: nested deeper than ${MAX_JSON_DEPTH} levels` })))
+        return void strike(socket, state)
+      }
+      let json: unknown
+      try {
+        json = JSON.parse(message)
+      } catch {
+        safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: not JSON" })))
+        return void strike(socket, state)
+      }
+      const decoded = Schema.decodeUnknownEither(ClientFrame)(json)
+      if (decoded._tag === "Left") {
+        const id = typeof (json as { id?: unknown })?.id === "string" ? (json as { id: string }).id.slice(0, 128) : undefined
+        safeSend(socket, errorFrame(invalidInputFromParseError(decoded.left, "frame"), id))
+        return void strike(socket, state)
+      }
+      return { attachment, frame: decoded.right }
+    }
+
+    /** Run one admitted frame's handler; its failure goes back to the connection as an `error` frame. */
+    const handleAdmitted = (socket: WebSocket, attachment: SocketAttachment, frame: ClientFrameType): Effect.Effect<void> =>
+      Effect.flatMap(Effect.either(handle(socket, attachment, frame)), (outcome) =>
+        outcome._tag === "Left" ? Effect.sync(() => safeSend(socket, errorFrame(outcome.left, frame.id))) : Effect.void,
+      ).pipe(Effect.catchAllCause((cause) => Effect.logError("webSocketMessage failed", cause)))
+
     const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const attachment = attachmentOf(socket)
-        if (attachment === null) return
-        const now = yield* Clock.currentTimeMillis
-        if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) {
-          safeClose(socket, CloseCode.grantExpired, "grant expired")
-          return
-        }
-        let state = strikes.get(attachment.connectionId)
-        if (state === undefined) {
-          state = { strikes: 0, rateStrikes: 0, lastStrikeAt: 0 }
-          strikes.set(attachment.connectionId, state)
-        }
-        const size = frameTooBig(message, config.maxFrameBytes)
-        if (size !== undefined) {
-          const error = new PayloadTooLarge({ field: "frame", size, limit: config.maxFrameBytes, message: `frame: ${size} bytes exceeds the limit of ${config.maxFrameBytes}` })
-          safeSend(socket, errorFrame(error))
-          safeClose(socket, CloseCode.tooBig, "frame too big")
-          return
-        }
-        // Frames and bytes, this connection's bucket and its actor's (shared by all its sockets here).
-        const refusal = budget.admit(attachment.connectionId, attachment.member ?? attachment.connectionId, typeof message === "string" ? message.length : message.byteLength, now)
-        if (refusal !== undefined) {
-          // Abuse is a sustained pattern: strikes older than the window are forgiven.
-          if (now - state.lastStrikeAt > RATE_STRIKE_WINDOW_MS) state.rateStrikes = 0
-          state.lastStrikeAt = now
-          state.rateStrikes++
-          safeSend(socket, errorFrame(new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) })))
-          if (state.rateStrikes >= MAX_RATE_STRIKES) safeClose(socket, CloseCode.rateLimited, "rate limit exceeded")
-          return
-        }
-        if (typeof message !== "string") {
-          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: binary frames are not part of this protocol" })))
-          return strike(socket, state)
-        }
-        // Nesting is checked on the text, before JSON.parse spends time and stack on it.
-        // (A frame shorter than the limit cannot nest past it: tiny frames such as pings skip the scan.)
-        if (message.length > MAX_FRAME_DEPTH && jsonTextTooDeep(message, MAX_FRAME_DEPTH)) {
-          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: `frame: nested deeper than ${MAX_JSON_DEPTH} levels` })))
-          return strike(socket, state)
-        }
-        let json: unknown
-        try {
-          json = JSON.parse(message)
-        } catch {
-          safeSend(socket, errorFrame(new InvalidInput({ field: "frame", message: "frame: not JSON" })))
-          return strike(socket, state)
-        }
-        const decoded = Schema.decodeUnknownEither(ClientFrame)(json)
-        if (decoded._tag === "Left") {
-          const id = typeof (json as { id?: unknown })?.id === "string" ? (json as { id: string }).id.slice(0, 128) : undefined
-          safeSend(socket, errorFrame(invalidInputFromParseError(decoded.left, "frame"), id))
-          return strike(socket, state)
-        }
-        const frame = decoded.right
-        const outcome = yield* Effect.either(handle(socket, attachment, frame))
-        if (outcome._tag === "Left") safeSend(socket, errorFrame(outcome.left, frame.id))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const admitted = admit(socket, message, now)
+        return admitted === undefined ? Effect.void : handleAdmitted(socket, admitted.attachment, admitted.frame)
       }).pipe(Effect.catchAllCause((cause) => Effect.logError("webSocketMessage failed", cause)))
+
+    /**
+     * The host calls this instead of `webSocketMessage` when the mailbox is idle (so frames stay one
+     * at a time and in order). Admission runs here synchronously, and a `broadcast` — the hot
+     * ephemeral frame: nothing stored, nothing that can suspend — is answered without entering a
+     * fiber. Every other frame comes back as the Effect that handles it, which the host runs in the
+     * mailbox. Time is `Date.now()`, what `Clock` reads in the Workers runtime.
+     */
+    const webSocketMessageNow = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> | undefined => {
+      try {
+        return broadcastNow(socket, message)
+      } catch (error) {
+        return Effect.logError("webSocketMessage failed", error)
+      }
+    }
+
+    const broadcastNow = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> | undefined => {
+      const now = Date.now()
+      const admitted = admit(socket, message, now)
+      if (admitted === undefined) return undefined
+      const { attachment, frame } = admitted
+      // Anything else, and a broadcast that will be refused, takes the ordinary path (its errors and all).
+      if (frame.type !== "broadcast" || !(attachment.permissions ?? []).includes("publish") || messaging.lifecycle.status().status === "destroyed") {
+        return handleAdmitted(socket, attachment, frame)
+      }
+      const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
+      const text = JSON.stringify({
+        type: "event",
+        event: { type: frame.event.type, data: frame.event.data, metadata: frame.event.metadata, actor, createdAt: iso(now) },
+      })
+      const delivered = connections.broadcast(text, frame.includeSelf ? undefined : new Set([attachment.connectionId]))
+      if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, delivered }))
+      return undefined
+    }
 
     const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -392,6 +438,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
     return {
       fetch,
       webSocketMessage,
+      webSocketMessageNow,
       webSocketClose,
       webSocketError,
       sendTo,

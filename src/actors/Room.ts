@@ -180,6 +180,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
     },
     fetch: live.fetch,
     webSocketMessage: live.webSocketMessage,
+    webSocketMessageNow: live.webSocketMessageNow,
     webSocketClose: live.webSocketClose,
     webSocketError: live.webSocketError,
   } satisfies ActorBehavior
