@@ -14,36 +14,10 @@ import { Effect, Schema } from "effect"
 import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { jsonByteLength, type Actor } from "../schema/Common.js"
 import type { HistoryPage, StoredMessage } from "../schema/Message.js"
-import type { SqlShape } from "../services/Sql.js"
-import { readMeta, writeMeta } from "./Meta.js"
+import { MessageStore, type MessageRow } from "../storage/MessageStore.js"
 
-export const messageLogMigration = {
-  name: "messages_001",
-  statements: [
-    `CREATE TABLE IF NOT EXISTS messages (
-      seq INTEGER PRIMARY KEY,
-      id TEXT NOT NULL,
-      type TEXT NOT NULL,
-      data TEXT NOT NULL,
-      metadata TEXT,
-      actor TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      idempotency_key TEXT
-    )`,
-    "CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency ON messages (idempotency_key) WHERE idempotency_key IS NOT NULL",
-  ],
-}
-
-interface MessageRow extends Record<string, string | number | null> {
-  seq: number
-  id: string
-  type: string
-  data: string
-  metadata: string | null
-  actor: string
-  created_at: number
-  idempotency_key: string | null
-}
+/** Moved to the storage module; re-exported for the actors' migration lists. */
+export { messageLogMigration } from "../storage/MessageStore.js"
 
 export interface AppendInput {
   readonly type: string
@@ -72,19 +46,17 @@ const decodeCursor = (cursor: string) =>
 export const newEpoch = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12)
 
 export const makeMessageLog = (
-  sql: SqlShape,
   options: { readonly historyLimit: number; readonly maxPayloadBytes: number; readonly idempotency: "retry" | "strict" },
 ) =>
   Effect.gen(function* () {
-    const floor = (yield* readMeta<number>(sql, "seq_floor")) ?? 0
-    const maxRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages"))
-    let lastSeq = Math.max(floor, maxRow?.seq ?? 0)
+    const store = yield* MessageStore
+    const facts = yield* Effect.orDie(store.load)
+    let lastSeq = Math.max(facts.floor ?? 0, facts.maxSeq ?? 0)
     // Stored rows are the contiguous run firstStored..lastSeq (appends go on top; pruning, deleteAll
     // and truncateAfter remove from either end), so the stored count needs no COUNT(*) per report.
-    const minRow = yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages"))
-    let firstStored = minRow?.seq ?? lastSeq + 1
-    let epoch = (yield* readMeta<string>(sql, "epoch")) ?? newEpoch()
-    yield* Effect.orDie(writeMeta(sql, "epoch", epoch))
+    let firstStored = facts.minSeq ?? lastSeq + 1
+    let epoch = facts.epoch ?? newEpoch()
+    yield* Effect.orDie(store.saveEpoch(epoch))
     // Physically prune in batches of a tenth of the limit; reads hide the overhang.
     const pruneEvery = Math.max(1, Math.floor(options.historyLimit / 10))
 
@@ -118,10 +90,7 @@ export const makeMessageLog = (
     }
 
     /** Messages for an idempotency key, if it is still remembered. */
-    const byKey = (key: string) =>
-      Effect.map(sql.one<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", key), (row) =>
-        row === undefined ? undefined : toMessage(row),
-      )
+    const byKey = (key: string) => Effect.map(store.byKey(key), (row) => (row === undefined ? undefined : toMessage(row)))
 
     const append = (
       input: AppendInput,
@@ -135,54 +104,35 @@ export const makeMessageLog = (
         yield* checkSize(input)
         const data = JSON.stringify(input.data ?? null)
         const metadata = input.metadata === undefined ? null : JSON.stringify(input.metadata)
-        // Check and insert in one synchronous transaction: no other message can interleave.
-        const outcome = yield* sql.transaction((exec) => {
-          if (input.idempotencyKey !== undefined) {
-            const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", input.idempotencyKey)[0]
-            if (existing !== undefined) {
-              // A key names one operation: its retry gets the stored message, even when the retry
-              // rebuilt its payload (a fresh timestamp). Strict instances refuse a different payload.
-              const same = options.idempotency === "retry" || (existing.type === input.type && existing.data === data && existing.metadata === metadata)
-              return same ? { message: toMessage(existing), duplicate: true } : { conflict: existing.id }
-            }
-          }
-          const seq = lastSeq + 1
-          const row: MessageRow = {
-            seq,
-            id: `msg_${epoch}_${seq}`,
-            type: input.type,
-            data,
-            metadata,
-            actor: JSON.stringify(actor),
-            created_at: now,
-            idempotency_key: input.idempotencyKey ?? null,
-          }
-          exec(
-            "INSERT INTO messages (seq, id, type, data, metadata, actor, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            row.seq,
-            row.id,
-            row.type,
-            row.data,
-            row.metadata,
-            row.actor,
-            row.created_at,
-            row.idempotency_key,
-          )
-          if (firstStored > lastSeq) firstStored = seq
-          lastSeq = seq
-          if (seq % pruneEvery === 0) {
-            exec("DELETE FROM messages WHERE seq < ?", oldestVisible())
-            firstStored = Math.max(firstStored, oldestVisible())
-          }
-          return { message: toMessage(row), duplicate: false }
-        })
-        if ("conflict" in outcome) {
+        const seq = lastSeq + 1
+        const row: MessageRow = {
+          seq,
+          id: `msg_${epoch}_${seq}`,
+          type: input.type,
+          data,
+          metadata,
+          actor: JSON.stringify(actor),
+          created_at: now,
+          idempotency_key: input.idempotencyKey ?? null,
+        }
+        // Physically prune every `pruneEvery` messages, in the same transaction as the insert.
+        const prune = seq % pruneEvery === 0
+        const stored = yield* store.append(row, prune ? Math.max(1, seq - options.historyLimit + 1) : undefined)
+        if (stored._tag === "Existing") {
+          const existing = stored.row
+          // A key names one operation: its retry gets the stored message, even when the retry
+          // rebuilt its payload (a fresh timestamp). Strict instances refuse a different payload.
+          const same = options.idempotency === "retry" || (existing.type === input.type && existing.data === data && existing.metadata === metadata)
+          if (same) return { message: toMessage(existing), duplicate: true }
           return yield* new IdempotencyConflict({
             idempotencyKey: input.idempotencyKey ?? "",
-            message: `idempotencyKey: already used by ${outcome.conflict} with a different type, data or metadata`,
+            message: `idempotencyKey: already used by ${existing.id} with a different type, data or metadata`,
           })
         }
-        return outcome
+        if (firstStored > lastSeq) firstStored = seq
+        lastSeq = seq
+        if (prune) firstStored = Math.max(firstStored, oldestVisible())
+        return { message: toMessage(row), duplicate: false }
       })
 
     /**
@@ -215,19 +165,12 @@ export const makeMessageLog = (
         const from = cursor?.s
         const oldest = oldestVisible()
         // Ask for one more row than the page to know whether another page follows.
-        const rows = backward
-          ? yield* sql.all<MessageRow>(
-              "SELECT * FROM messages WHERE seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?",
-              from ?? lastSeq + 1,
-              oldest,
-              query.limit + 1,
-            )
-          : yield* sql.all<MessageRow>(
-              "SELECT * FROM messages WHERE seq > ? AND seq >= ? ORDER BY seq ASC LIMIT ?",
-              from ?? 0,
-              oldest,
-              query.limit + 1,
-            )
+        const rows = yield* store.range({
+          direction,
+          from: from ?? (backward ? lastSeq + 1 : 0),
+          oldest,
+          limit: query.limit + 1,
+        })
         const more = rows.length > query.limit
         const pageRows = more ? rows.slice(0, query.limit) : rows
         const last = pageRows[pageRows.length - 1]
@@ -247,25 +190,25 @@ export const makeMessageLog = (
     const since = (seq: number, limit: number) =>
       Effect.gen(function* () {
         if (seq + 1 < oldestVisible() && seq < lastSeq) return undefined
-        const rows = yield* sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", seq, limit)
+        const rows = yield* store.after(seq, limit)
         return rows.map(toMessage)
       })
 
     const deleteAll = Effect.gen(function* () {
-      const row = yield* sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible())
-      yield* writeMeta(sql, "seq_floor", lastSeq)
-      yield* sql.run("DELETE FROM messages")
+      const visible = yield* store.countFrom(oldestVisible())
+      yield* store.saveFloor(lastSeq)
+      yield* store.deleteAll
       firstStored = lastSeq + 1
       // Positions into the deleted history can no longer be resumed.
       epoch = newEpoch()
-      yield* writeMeta(sql, "epoch", epoch)
-      return row?.n ?? 0
+      yield* store.saveEpoch(epoch)
+      return visible
     })
 
     /** Start a new life: positions from before are no longer resumable. */
     const renewEpoch = Effect.gen(function* () {
       epoch = newEpoch()
-      yield* writeMeta(sql, "epoch", epoch)
+      yield* store.saveEpoch(epoch)
       return epoch
     })
 
@@ -275,11 +218,11 @@ export const makeMessageLog = (
      */
     const truncateAfter = (seq: number) =>
       Effect.gen(function* () {
-        const removed = yield* sql.run("DELETE FROM messages WHERE seq > ?", seq)
-        // Rare (a restore): ask SQLite, since rows up to `seq` may have been pruned long ago.
-        const min = yield* sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages")
-        firstStored = min?.seq ?? seq + 1
-        yield* writeMeta(sql, "seq_floor", seq)
+        const removed = yield* store.deleteAfter(seq)
+        // Rare (a restore): ask the store, since rows up to `seq` may have been pruned long ago.
+        const min = yield* store.minSeq
+        firstStored = min ?? seq + 1
+        yield* store.saveFloor(seq)
         lastSeq = seq
         yield* renewEpoch
         return removed
@@ -288,9 +231,9 @@ export const makeMessageLog = (
     /** Messages history shows now (stored and not past `historyLimit`), without a query. */
     const storedCount = () => Math.max(0, lastSeq - Math.max(firstStored, oldestVisible()) + 1)
 
-    const count = Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", oldestVisible()), (row) => row?.n ?? 0)
+    const count = Effect.suspend(() => store.countFrom(oldestVisible()))
 
-    const lastCreatedAt = Effect.map(sql.one<{ at: number | null }>("SELECT MAX(created_at) AS at FROM messages"), (row) => row?.at ?? null)
+    const lastCreatedAt = store.lastCreatedAt
 
     return {
       append,

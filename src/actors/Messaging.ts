@@ -59,7 +59,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     const { kind, address, config } = yield* ActorContext
     if (kind !== "room" && kind !== "channel" && kind !== "crdtRoom") return yield* Effect.dieMessage("messaging actors are rooms, channels or CRDT rooms")
 
-    const log = yield* makeMessageLog(sql, config)
+    const log = yield* makeMessageLog(config)
     const lifecycle = yield* makeLifecycle({ sql, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })
 
     const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)
