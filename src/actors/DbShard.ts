@@ -20,7 +20,7 @@ import { OUTBOX_TABLE } from "../db/Names.js"
 import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } from "../db/Outbox.js"
 import { shardIndexOfId, shardName } from "../db/Placement.js"
 import { planSelect } from "../db/Query.js"
-import { applyBatch, decodeLocator, prepareBatch, tableOf } from "../db/Writes.js"
+import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf } from "../db/Writes.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { Jobs } from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
@@ -92,7 +92,7 @@ export const makeDbShard = Effect.gen(function* () {
       const streamed = prepared.some((write) => write.table.realtime !== undefined)
       // Armed before the commit: if the object dies right after committing, the alarm still drains.
       if (streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
-      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes })
+      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition) })
       if (streamed) yield* kick
       return results
     }),

@@ -9,19 +9,19 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { invalidInputFromParseError, InvalidInput, NotFound, type PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
+import { invalidInputFromParseError, InvalidInput, NotFound, PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { ambientRequest } from "../facade.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import * as Operations from "../internal/Operations.js"
 import { DbShardOps } from "./Ops.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
-import { checkRowShape } from "./Guards.js"
+import { characters, checkRowShape } from "./Guards.js"
 import type { ChangeEvent, DatabaseDefinition, ResolvedTable, Schemas } from "./Declaration.js"
 import { shardId, shardIndexOf, shardName, shardOf } from "./Placement.js"
 import type { DbGrant } from "./Protocol.js"
 import { mergePages, SelectQuery } from "./Query.js"
 import type { InsertOf, PatchOf, RowOf, Table } from "./Table.js"
-import type { WriteOp, WriteResult } from "./Writes.js"
+import { batchLimit, MAX_BATCH, type WriteOp, type WriteResult } from "./Writes.js"
 
 type Op<A> = Effect.Effect<A, RealtimeError>
 
@@ -72,6 +72,12 @@ export interface Select<T extends Table> {
 
 export interface TableHandle<T extends Table> {
   readonly insert: (row: InsertOf<T>, options?: WriteOptions) => Op<RowOf<T>>
+  /**
+   * Up to 100 rows of one shard-key value, inserted in one SQLite transaction with their outbox
+   * rows and streamed in one drain round: all are stored, or none (the first refused row's typed
+   * error). Each row is bounded by `maxRowBytes`, the batch by `MAX_BATCH_BYTES` (8 MiB).
+   */
+  readonly insertMany: (rows: ReadonlyArray<InsertOf<T>>, options?: WriteOptions) => Op<ReadonlyArray<RowOf<T>>>
   readonly update: (where: Locator<T>, patch: PatchOf<T>, options?: WriteOptions) => Op<RowOf<T>>
   /** Deletes the row and returns it as it was. */
   readonly delete: (where: Locator<T>, options?: WriteOptions) => Op<RowOf<T>>
@@ -131,13 +137,20 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
     return Effect.succeed(shardOf(value, definition.shards))
   }
 
+  /** A batch plainly over its byte limit (characters never exceed UTF-8 bytes); the shard checks the exact bytes. */
+  const guardBatch = (values: ReadonlyArray<unknown>, field: string): Effect.Effect<void, PayloadTooLarge> => {
+    const limit = batchLimit(definition)
+    let chars = 0
+    for (const value of values) chars += characters(value)
+    return chars > limit ? Effect.fail(new PayloadTooLarge({ field, size: chars, limit, message: `${field}: the batch's rows are over ${limit} bytes; split it into smaller batches` })) : Effect.void
+  }
   /** Refuse hostile shapes and plainly oversized rows here: they must not reach the RPC layer. */
   const guard = (writes: ReadonlyArray<unknown>): Effect.Effect<void, InvalidInput | PayloadTooLarge> => {
     for (const [index, write] of writes.entries()) {
       const problem = checkRowShape(write, `writes.${index}`, definition.maxRowBytes * 2 + 4_096)
       if (problem !== undefined) return Effect.fail(problem)
     }
-    return Effect.void
+    return guardBatch(writes, "writes")
   }
   const guardOne = (value: unknown, field: string): Effect.Effect<void, InvalidInput | PayloadTooLarge> => {
     const problem = checkRowShape(value, field, definition.maxRowBytes)
@@ -154,6 +167,25 @@ export const makeDatabase = <S extends Schemas>(definition: DatabaseDefinition, 
           guardOne(row, "row"),
           Effect.flatMap(resolve(name), (t) => Effect.flatMap(placed(t, row, "row"), (shard) => writeOne(shard, { op: "insert", table: name, row }, options))),
         ),
+      insertMany: (rows, options) =>
+        Effect.gen(function* () {
+          if (!Array.isArray(rows)) return yield* new InvalidInput({ field: "rows", message: "rows: a list of rows" })
+          if (rows.length === 0 || rows.length > MAX_BATCH) return yield* new InvalidInput({ field: "rows", message: `rows: 1 to ${MAX_BATCH} rows per insertMany (got ${rows.length})` })
+          const t = yield* resolve(name)
+          for (const [index, row] of rows.entries()) yield* guardOne(row, `rows.${index}`)
+          yield* guardBatch(rows, "rows")
+          // One shard-key value for the batch: it is one transaction on one shard.
+          const key = (rows[0] as Record<string, unknown>)[t.shardColumn]
+          const shard = yield* placed(t, rows[0], "rows.0")
+          for (const [index, row] of rows.entries()) {
+            if ((row as Record<string, unknown>)[t.shardColumn] !== key) {
+              return yield* new InvalidInput({ field: `rows.${index}.${t.shardColumn}`, message: `rows.${index}.${t.shardColumn}: every row of one insertMany has the same ${t.shardColumn} (${JSON.stringify(key)}); it is one transaction on one shard` })
+            }
+          }
+          const writes = rows.map((row): WriteOp => ({ op: "insert", table: name, row }))
+          const results = yield* call(shard, DbShardOps.write, { writes, ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
+          return results.map((result) => result.row)
+        }) as Op<never>,
       update: (where, patch, options) =>
         Effect.zipRight(
           Effect.zipRight(guardOne(where, "where"), guardOne(patch, "patch")),

@@ -95,3 +95,21 @@ export const oversize = (json: string, limit: number): number | undefined => {
   const bytes = utf8Length(json)
   return bytes > limit ? bytes : undefined
 }
+
+/** Characters of a value's strings and keys (a lower bound of its UTF-8 JSON size); call after `checkRowShape`. */
+export const characters = (value: unknown): number => {
+  const stack: Array<unknown> = [value]
+  let chars = 0
+  while (stack.length > 0) {
+    const current = stack.pop()
+    if (typeof current === "string") chars += current.length
+    else if (Array.isArray(current)) stack.push(...current)
+    else if (current !== null && typeof current === "object") {
+      for (const key of Object.keys(current)) {
+        chars += key.length
+        stack.push((current as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return chars
+}

@@ -14,7 +14,7 @@ import { Effect, Schema } from "effect"
 import { InvalidInput, invalidInputFromParseError, NotFound, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
-import { checkRowShape, oversize } from "./Guards.js"
+import { checkRowShape, oversize, utf8Length } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
 import { hubIdOf, shardOf } from "./Placement.js"
 import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
@@ -30,6 +30,12 @@ export const WriteOp = Schema.Union(
 export type WriteOp = typeof WriteOp.Type
 
 export const MAX_BATCH = 100
+/**
+ * UTF-8 bytes of the row images one batch (a `transaction` or `insertMany`) may write, at least
+ * `maxRowBytes`: a batch and its answer each cross one RPC (32 MiB, up to 2 bytes per character).
+ */
+export const MAX_BATCH_BYTES = 8 * 1_048_576
+export const batchLimit = (definition: DatabaseDefinition) => Math.max(MAX_BATCH_BYTES, definition.maxRowBytes)
 
 export const WriteBatch = Schema.Struct({
   writes: Schema.Array(WriteOp).pipe(Schema.minItems(1), Schema.maxItems(MAX_BATCH)),
@@ -153,16 +159,22 @@ const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | und
 export const applyBatch = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
-  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number },
+  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number },
 ): Effect.Effect<ReadonlyArray<WriteResult>, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
   // A typed failure found inside the synchronous body: thrown to roll back, then restored.
   let refused: NotFound | PayloadTooLarge | undefined
+  let batchBytes = 0
   /** The row as JSON, refused (rolling the batch back) when it is over `maxRowBytes`. */
   const encodeRow = (table: ResolvedTable, row: DbRow, index: number): string => {
     const json = JSON.stringify(row)
     const size = oversize(json, meta.maxRowBytes)
     if (size !== undefined) {
       refused = new PayloadTooLarge({ field: `writes.${index}.row`, size, limit: meta.maxRowBytes, message: `writes.${index}.row: a ${table.name} row of ${size} bytes is over maxRowBytes (${meta.maxRowBytes})` })
+      throw refused
+    }
+    batchBytes += utf8Length(json)
+    if (batchBytes > meta.maxBatchBytes) {
+      refused = new PayloadTooLarge({ field: "writes", size: batchBytes, limit: meta.maxBatchBytes, message: `writes: the batch's rows are over ${meta.maxBatchBytes} bytes (at writes.${index}); split it into smaller batches` })
       throw refused
     }
     return json
