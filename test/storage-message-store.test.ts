@@ -25,7 +25,11 @@ const layers = {
     const stub = namespace.get(namespace.idFromName(uniqueId("message-store")))
     return runInDurableObject(stub, async (_instance, state) => {
       const sql = Sql.layer(state.storage)
-      await Effect.runPromise(Effect.flatMap(Sql.Sql, (service) => Sql.migrate(service, [metaMigration, MessageStore.messageLogMigration])).pipe(Effect.provide(sql)))
+      await Effect.runPromise(
+        Effect.flatMap(Sql.Sql, (service) => Sql.migrate(service, [metaMigration, MessageStore.messageLogMigration])).pipe(
+          Effect.provide(sql),
+        ),
+      )
       return runWith(MessageStore.layerSqlite.pipe(Layer.provide(sql)), body)
     })
   },

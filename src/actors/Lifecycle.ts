@@ -12,9 +12,8 @@ import { RoomDestroyed, type ConstraintViolation, type StorageFailure } from "..
 import type { LifecycleStatus } from "../schema/Room.js"
 import type { ConnectionsShape } from "../services/Connections.js"
 import type { JobsShape } from "../services/Jobs.js"
-import type { SqlShape } from "../services/Sql.js"
+import type { ActorFactsShape } from "../storage/ActorFacts.js"
 import type { MessageLog } from "./MessageLog.js"
-import { readMeta, writeMeta } from "./Meta.js"
 
 export interface StatusFact {
   readonly status: LifecycleStatus
@@ -24,28 +23,28 @@ export interface StatusFact {
 export const IDLE_JOB = "idle"
 
 export const makeLifecycle = (options: {
-  readonly sql: SqlShape
-  readonly jobs: JobsShape
-  readonly connections: ConnectionsShape
-  readonly log: MessageLog
+  readonly facts: ActorFactsShape
+  readonly jobs: Pick<JobsShape, "ensure" | "cancel">
+  readonly connections: Pick<ConnectionsShape, "count">
+  readonly log: Pick<MessageLog, "lastCreatedAt">
   readonly idleAfterMs: number
   readonly kind: "room" | "channel" | "crdtRoom"
   readonly id: string
 }) =>
   Effect.gen(function* () {
-    const { sql, jobs, connections, log, idleAfterMs, kind, id } = options
+    const { facts, jobs, connections, log, idleAfterMs, kind, id } = options
     const now = yield* Clock.currentTimeMillis
-    let createdAt = yield* readMeta<number>(sql, "created_at")
+    let createdAt = yield* facts.get<number>("created_at")
     if (createdAt === undefined) {
       createdAt = now
-      yield* Effect.orDie(writeMeta(sql, "created_at", now))
+      yield* Effect.orDie(facts.set("created_at", now))
     }
-    let status: StatusFact = (yield* readMeta<StatusFact>(sql, "status")) ?? { status: "active", since: createdAt }
-    let lastTouch = (yield* readMeta<number>(sql, "last_touch")) ?? createdAt
+    let status: StatusFact = (yield* facts.get<StatusFact>("status")) ?? { status: "active", since: createdAt }
+    let lastTouch = (yield* facts.get<number>("last_touch")) ?? createdAt
     let idleJobArmed = false
 
     const setStatus = (next: StatusFact) =>
-      Effect.tap(writeMeta(sql, "status", next), () =>
+      Effect.tap(facts.set("status", next), () =>
         Effect.sync(() => {
           status = next
         }),
@@ -65,7 +64,7 @@ export const makeLifecycle = (options: {
       Effect.gen(function* () {
         if (persistTouch) {
           lastTouch = at
-          yield* writeMeta(sql, "last_touch", at)
+          yield* facts.set("last_touch", at)
         }
         if (status.status === "idle") yield* setStatus({ status: "active", since: at })
         if (!idleJobArmed) {

@@ -13,12 +13,11 @@ import type { DestroyResult, RoomState } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../services/Directory.js"
 import { Jobs } from "../services/Jobs.js"
-import { Sql } from "../services/Sql.js"
+import { ActorFacts } from "../storage/ActorFacts.js"
 import { handler, implement } from "../internal/Operations.js"
 import { ActorContext } from "./Actor.js"
 import { MessagingOps } from "./Ops.js"
 import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
-import { readMeta, writeMeta } from "./Meta.js"
 import { makeMessageLog } from "./MessageLog.js"
 import { CloseCode, LimitExceeded } from "../RealtimeError.js"
 import { memberKey } from "../schema/Protocol.js"
@@ -52,7 +51,7 @@ const REPORTED_KEY = "directory_reported"
 
 export const makeMessaging = (hooks: MessagingHooks = {}) =>
   Effect.gen(function* () {
-    const sql = yield* Sql
+    const facts = yield* ActorFacts
     const jobs = yield* Jobs
     const connections = yield* Connections
     const directory = yield* DirectoryClient
@@ -60,7 +59,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     if (kind !== "room" && kind !== "channel" && kind !== "crdtRoom") return yield* Effect.dieMessage("messaging actors are rooms, channels or CRDT rooms")
 
     const log = yield* makeMessageLog(config)
-    const lifecycle = yield* makeLifecycle({ sql, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })
+    const lifecycle = yield* makeLifecycle({ facts, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })
 
     const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)
 
@@ -72,7 +71,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       connections: connections.count(),
       destroyed: lifecycle.status().status === "destroyed",
     })
-    let reported = yield* readMeta<ReportedFigures>(sql, REPORTED_KEY)
+    let reported = yield* facts.get<ReportedFigures>(REPORTED_KEY)
     const differs = (a: ReportedFigures | undefined, b: ReportedFigures) =>
       a === undefined
         ? b.messages > 0 || b.members > 0 || b.connections > 0 || b.destroyed || log.lastSeq() > 0 || (hooks.hasContent?.() ?? false)
@@ -91,7 +90,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       const now = yield* Clock.currentTimeMillis
       const current = figures()
       yield* directory.report({ kind, id: address.id, ...current, version: now })
-      yield* writeMeta(sql, REPORTED_KEY, current)
+      yield* facts.set(REPORTED_KEY, current)
       reported = current
       return null
     })

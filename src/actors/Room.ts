@@ -11,6 +11,7 @@ import type { RoomMetadata } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
+import { ActorFacts } from "../storage/ActorFacts.js"
 import { handler, implement, type Dispatcher } from "../internal/Operations.js"
 import { ActorContext, type ActorBehavior } from "./Actor.js"
 import { RoomOnlyOps, type RoomOps } from "./Ops.js"
@@ -20,7 +21,6 @@ import type { SseStats } from "./LiveSse.js"
 import { makeMembers, MEMBER_EXPIRY_JOB, membersMigration } from "./Members.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { iso, makeMessaging } from "./Messaging.js"
-import { readMeta, writeMeta } from "./Meta.js"
 import { makeSnapshots } from "./Snapshots.js"
 
 export const roomMigrations = [
@@ -55,6 +55,7 @@ interface MetadataFact {
 
 export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* () {
   const sql = yield* Sql
+  const facts = yield* ActorFacts
   const jobs = yield* Jobs
   const connections = yield* Connections
   const { address, config } = yield* ActorContext
@@ -71,7 +72,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
       }),
   })
 
-  let metadata: MetadataFact = (yield* readMeta<MetadataFact>(sql, "metadata")) ?? { metadata: {}, updatedAt: null }
+  let metadata: MetadataFact = (yield* facts.get<MetadataFact>("metadata")) ?? { metadata: {}, updatedAt: null }
 
   const view = (): RoomMetadata => ({
     id: address.id,
@@ -95,7 +96,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
         const removedMessages =
           content.epoch === before.epoch && content.seq <= before.seq ? yield* messaging.log.truncateAfter(content.seq) : (yield* messaging.log.renewEpoch, 0)
         const next = { metadata: content.metadata, updatedAt: now }
-        yield* writeMeta(sql, "metadata", next)
+        yield* facts.set("metadata", next)
         metadata = next
         if (content.document !== undefined && extension.restoreDocument !== undefined) yield* extension.restoreDocument(content.document)
         const position = { epoch: messaging.log.epoch(), seq: messaging.log.lastSeq() }
@@ -115,7 +116,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
       yield* messaging.lifecycle.assertWritable
       const now = yield* Clock.currentTimeMillis
       const next = { metadata: input.metadata, updatedAt: now }
-      yield* writeMeta(sql, "metadata", next)
+      yield* facts.set("metadata", next)
       metadata = next
       yield* messaging.lifecycle.touch(now, true)
       return view()

@@ -15,6 +15,7 @@
 import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import * as ActorFacts from "./ActorFacts.js"
 
 /** One stored message as the log writes it. */
 export interface MessageRow extends Record<string, string | number | null> {
@@ -109,48 +110,47 @@ export const messageLogMigration = {
   ],
 }
 
-// The log's facts live in the actor's `_meta` table (Meta.ts), under these keys, as JSON.
-const readFact = <A>(sql: SqlShape, key: string) =>
-  Effect.map(sql.one<{ value: string }>("SELECT value FROM _meta WHERE key = ?", key), (row) => (row === undefined ? undefined : (JSON.parse(row.value) as A)))
-const writeFact = (sql: SqlShape, key: string, value: unknown) =>
-  Effect.asVoid(sql.run("INSERT INTO _meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, JSON.stringify(value)))
-
 const INSERT = "INSERT INTO messages (seq, id, type, data, metadata, actor, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 /** The SQLite store over an actor's `Sql`. Statements are constant strings, so SQLite reuses them. */
-export const makeSqlite = (sql: SqlShape): MessageStoreShape => ({
-  load: Effect.gen(function* () {
-    const floor = yield* readFact<number>(sql, "seq_floor")
-    const max = yield* sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages")
-    const min = yield* sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages")
-    const epoch = yield* readFact<string>(sql, "epoch")
-    return { minSeq: min?.seq ?? null, maxSeq: max?.seq ?? null, floor, epoch }
-  }),
-  saveEpoch: (epoch) => writeFact(sql, "epoch", epoch),
-  saveFloor: (seq) => writeFact(sql, "seq_floor", seq),
-  // The check and the insert in one synchronous transaction: no other message can interleave.
-  append: (row, pruneBelow) =>
-    sql.transaction((exec): AppendOutcome => {
-      if (row.idempotency_key !== null) {
-        const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", row.idempotency_key)[0]
-        if (existing !== undefined) return { _tag: "Existing", row: existing }
-      }
-      exec(INSERT, row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key)
-      if (pruneBelow !== undefined) exec("DELETE FROM messages WHERE seq < ?", pruneBelow)
-      return { _tag: "Inserted" }
+export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
+  // The log's facts live in the actor's `_meta` table, under "epoch" and "seq_floor", as always.
+  const facts = ActorFacts.makeSqlite(sql)
+  return {
+    load: Effect.gen(function* () {
+      const floor = yield* facts.get<number>("seq_floor")
+      const max = yield* sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM messages")
+      const min = yield* sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages")
+      const epoch = yield* facts.get<string>("epoch")
+      return { minSeq: min?.seq ?? null, maxSeq: max?.seq ?? null, floor, epoch }
     }),
-  byKey: (key) => sql.one<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", key),
-  range: ({ direction, from, oldest, limit }) =>
-    direction === "backward"
-      ? sql.all<MessageRow>("SELECT * FROM messages WHERE seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?", from, oldest, limit)
-      : sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? AND seq >= ? ORDER BY seq ASC LIMIT ?", from, oldest, limit),
-  after: (seq, limit) => sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", seq, limit),
-  countFrom: (from) => Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", from), (row) => row?.n ?? 0),
-  minSeq: Effect.map(sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages"), (row) => row?.seq ?? null),
-  lastCreatedAt: Effect.map(sql.one<{ at: number | null }>("SELECT MAX(created_at) AS at FROM messages"), (row) => row?.at ?? null),
-  deleteAll: Effect.asVoid(sql.run("DELETE FROM messages")),
-  deleteAfter: (seq) => sql.run("DELETE FROM messages WHERE seq > ?", seq),
-})
+    saveEpoch: (epoch) => facts.set("epoch", epoch),
+    saveFloor: (seq) => facts.set("seq_floor", seq),
+    // The check and the insert in one synchronous transaction: no other message can interleave.
+    append: (row, pruneBelow) =>
+      sql.transaction((exec): AppendOutcome => {
+        if (row.idempotency_key !== null) {
+          const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", row.idempotency_key)[0]
+          if (existing !== undefined) return { _tag: "Existing", row: existing }
+        }
+        exec(INSERT, row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key)
+        if (pruneBelow !== undefined) exec("DELETE FROM messages WHERE seq < ?", pruneBelow)
+        return { _tag: "Inserted" }
+      }),
+    byKey: (key) => sql.one<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", key),
+    range: ({ direction, from, oldest, limit }) =>
+      direction === "backward"
+        ? sql.all<MessageRow>("SELECT * FROM messages WHERE seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?", from, oldest, limit)
+        : sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? AND seq >= ? ORDER BY seq ASC LIMIT ?", from, oldest, limit),
+    after: (seq, limit) => sql.all<MessageRow>("SELECT * FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?", seq, limit),
+    countFrom: (from) =>
+      Effect.map(sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE seq >= ?", from), (row) => row?.n ?? 0),
+    minSeq: Effect.map(sql.one<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages"), (row) => row?.seq ?? null),
+    lastCreatedAt: Effect.map(sql.one<{ at: number | null }>("SELECT MAX(created_at) AS at FROM messages"), (row) => row?.at ?? null),
+    deleteAll: Effect.asVoid(sql.run("DELETE FROM messages")),
+    deleteAfter: (seq) => sql.run("DELETE FROM messages WHERE seq > ?", seq),
+  }
+}
 
 /**
  * In memory: rows sorted by seq, an index by idempotency key, the facts in fields. Lost when the
@@ -195,7 +195,8 @@ export const makeMemory = (): MessageStoreShape => {
         }
         // As SQLite's primary key would: a seq is stored once.
         const at = lowerBound(row.seq)
-        if (rows[at]?.seq === row.seq) return Effect.fail(new ConstraintViolation({ table: "messages", message: `UNIQUE constraint failed: messages.seq (${row.seq})` }))
+        if (rows[at]?.seq === row.seq)
+          return Effect.fail(new ConstraintViolation({ table: "messages", message: `UNIQUE constraint failed: messages.seq (${row.seq})` }))
         const stored = { ...row }
         rows.splice(at, 0, stored)
         if (stored.idempotency_key !== null) keys.set(stored.idempotency_key, stored)
@@ -212,7 +213,10 @@ export const makeMemory = (): MessageStoreShape => {
         if (direction === "backward") {
           const end = lowerBound(from)
           const start = Math.max(lowerBound(oldest), end - limit)
-          return rows.slice(start, end).reverse().map((row) => ({ ...row }))
+          return rows
+            .slice(start, end)
+            .reverse()
+            .map((row) => ({ ...row }))
         }
         const start = Math.max(lowerBound(from + 1), lowerBound(oldest))
         return rows.slice(start, start + Math.max(0, limit)).map((row) => ({ ...row }))
@@ -224,7 +228,9 @@ export const makeMemory = (): MessageStoreShape => {
       }),
     countFrom: (from) => Effect.sync(() => rows.length - lowerBound(from)),
     minSeq: Effect.sync(() => rows[0]?.seq ?? null),
-    lastCreatedAt: Effect.sync(() => rows.reduce<number | null>((newest, row) => (newest === null || row.created_at > newest ? row.created_at : newest), null)),
+    lastCreatedAt: Effect.sync(() =>
+      rows.reduce<number | null>((newest, row) => (newest === null || row.created_at > newest ? row.created_at : newest), null),
+    ),
     deleteAll: Effect.sync(() => void dropWhere(() => false)),
     deleteAfter: (seq) => Effect.sync(() => dropWhere((row) => row.seq <= seq)),
   }
