@@ -3,44 +3,19 @@
  * (a real Durable Object's SQLite) and `MessageStore.layerMemory`, through the log that rooms and
  * channels use (`makeMessageLog`), plus the store's own contract where the log relies on it.
  */
-import { env, runInDurableObject } from "cloudflare:test"
-import { Effect, Layer, TestContext } from "effect"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeMessageLog } from "../src/actors/MessageLog.js"
-import { metaMigration } from "../src/actors/Meta.js"
 import { anonymousActor } from "../src/schema/Common.js"
-import * as Sql from "../src/services/Sql.js"
 import * as MessageStore from "../src/storage/MessageStore.js"
-import { failureOf, uniqueId } from "./helpers.js"
+import { failureOf } from "./helpers.js"
+import { storageLayers } from "./storage-helpers.js"
 
-type Body<A> = Effect.Effect<A, unknown, MessageStore.MessageStore>
-
-const runWith = <A>(layer: Layer.Layer<MessageStore.MessageStore>, body: Body<A>) =>
-  Effect.runPromiseExit(body.pipe(Effect.provide(layer), Effect.provide(TestContext.TestContext)))
-
-/** Each layer runs a test body on a fresh, empty store. */
-const layers = {
-  sqlite: <A>(body: Body<A>) => {
-    const namespace = (env as unknown as { REALTIME_ROOMS: DurableObjectNamespace }).REALTIME_ROOMS
-    const stub = namespace.get(namespace.idFromName(uniqueId("message-store")))
-    return runInDurableObject(stub, async (_instance, state) => {
-      const sql = Sql.layer(state.storage)
-      await Effect.runPromise(
-        Effect.flatMap(Sql.Sql, (service) => Sql.migrate(service, [metaMigration, MessageStore.messageLogMigration])).pipe(
-          Effect.provide(sql),
-        ),
-      )
-      return runWith(MessageStore.layerSqlite.pipe(Layer.provide(sql)), body)
-    })
-  },
-  memory: <A>(body: Body<A>) => runWith(MessageStore.layerMemory, body),
-}
-
-const run = async <A>(layer: keyof typeof layers, body: Body<A>): Promise<A> => {
-  const exit = await layers[layer](body)
-  if (exit._tag === "Success") return exit.value
-  throw new Error(`failed: ${JSON.stringify(exit.cause)}`)
-}
+const run = storageLayers({
+  migrations: [MessageStore.messageLogMigration],
+  sqlite: MessageStore.layerSqlite,
+  memory: MessageStore.layerMemory,
+})
 
 const T0 = 1_800_000_000_000
 const options = (overrides: Partial<Parameters<typeof makeMessageLog>[0]> = {}) => ({

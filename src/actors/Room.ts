@@ -12,6 +12,7 @@ import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
 import { ActorFacts } from "../storage/ActorFacts.js"
+import { SnapshotStore, snapshotsMigration } from "../storage/SnapshotStore.js"
 import { handler, implement, type Dispatcher } from "../internal/Operations.js"
 import { ActorContext, type ActorBehavior } from "./Actor.js"
 import { RoomOnlyOps, type RoomOps } from "./Ops.js"
@@ -25,14 +26,7 @@ import { makeSnapshots } from "./Snapshots.js"
 
 export const roomMigrations = [
   messageLogMigration,
-  {
-    name: "snapshots_001",
-    statements: [
-      `CREATE TABLE IF NOT EXISTS snapshots (
-        id TEXT PRIMARY KEY, label TEXT, created_at INTEGER NOT NULL, payload TEXT NOT NULL
-      )`,
-    ],
-  },
+  snapshotsMigration,
   membersMigration,
   blobsMigration,
 ]
@@ -82,7 +76,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
   })
 
   const snapshots = makeSnapshots({
-    sql,
+    store: yield* SnapshotStore,
     assertWritable: messaging.lifecycle.assertWritable,
     capture: Effect.gen(function* () {
       const document = extension.captureDocument === undefined ? undefined : yield* extension.captureDocument

@@ -10,10 +10,9 @@
 import { Clock, Effect } from "effect"
 import { NotFound, type RealtimeError } from "../RealtimeError.js"
 import type { RestoreResult, SnapshotInfo, SnapshotsResult } from "../schema/Crdt.js"
-import type { SqlShape } from "../services/Sql.js"
 import { handler, implement } from "../internal/Operations.js"
+import type { SnapshotRow, SnapshotStoreShape } from "../storage/SnapshotStore.js"
 import { SnapshotOps } from "./Ops.js"
-import { deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
 import { iso } from "./Messaging.js"
 
 /** What a room captures and later restores. */
@@ -24,13 +23,6 @@ export interface SnapshotContent {
   readonly document?: Uint8Array
 }
 
-interface SnapshotRow extends Record<string, string | number | null> {
-  id: string
-  label: string | null
-  created_at: number
-  payload: string
-}
-
 interface Payload {
   readonly epoch: string
   readonly seq: number
@@ -38,21 +30,19 @@ interface Payload {
   readonly documentBytes: number
 }
 
-const blobKey = (id: string) => `snapshot:${id}`
-
 const info = (row: SnapshotRow): SnapshotInfo => {
   const payload = JSON.parse(row.payload) as Payload
   return { id: row.id, label: row.label, createdAt: iso(row.created_at), epoch: payload.epoch, seq: payload.seq, documentBytes: payload.documentBytes }
 }
 
 export const makeSnapshots = (options: {
-  readonly sql: SqlShape
+  readonly store: SnapshotStoreShape
   readonly assertWritable: Effect.Effect<void, RealtimeError>
   readonly capture: Effect.Effect<SnapshotContent, RealtimeError>
   /** Bring the room back to the content; returns how many messages it removed from history. */
   readonly restore: (content: SnapshotContent) => Effect.Effect<{ readonly removedMessages: number; readonly epoch: string; readonly seq: number }, RealtimeError>
 }) => {
-  const { sql } = options
+  const { store } = options
 
   const snapshot = handler(SnapshotOps.snapshot, (input) =>
     Effect.gen(function* () {
@@ -61,17 +51,15 @@ export const makeSnapshots = (options: {
       const now = yield* Clock.currentTimeMillis
       const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16)
       const payload: Payload = { epoch: content.epoch, seq: content.seq, metadata: content.metadata, documentBytes: content.document?.byteLength ?? 0 }
-      yield* sql.transaction((exec) => {
-        exec("INSERT INTO snapshots (id, label, created_at, payload) VALUES (?, ?, ?, ?)", id, input.label ?? null, now, JSON.stringify(payload))
-        if (content.document !== undefined) writeBlob(exec, blobKey(id), content.document)
-      })
-      return info({ id, label: input.label ?? null, created_at: now, payload: JSON.stringify(payload) })
+      const row: SnapshotRow = { id, label: input.label ?? null, created_at: now, payload: JSON.stringify(payload) }
+      yield* store.insert(row, content.document)
+      return info(row)
     }),
   )
 
   const list = handler(SnapshotOps.snapshots, () =>
     Effect.map(
-      sql.all<SnapshotRow>("SELECT * FROM snapshots ORDER BY created_at DESC, id"),
+      store.list,
       (rows): SnapshotsResult => ({ snapshots: rows.map(info) }),
     ),
   )
@@ -79,22 +67,17 @@ export const makeSnapshots = (options: {
   const restore = handler(SnapshotOps.restore, (input) =>
     Effect.gen(function* () {
       yield* options.assertWritable
-      const row = yield* sql.one<SnapshotRow>("SELECT * FROM snapshots WHERE id = ?", input.snapshotId)
+      const row = yield* store.get(input.snapshotId)
       if (row === undefined) return yield* new NotFound({ what: "snapshot", message: `no snapshot ${input.snapshotId}` })
       const payload = JSON.parse(row.payload) as Payload
-      const document = payload.documentBytes > 0 ? yield* sql.transaction((exec) => readBlob(exec, blobKey(row.id))) : undefined
+      const document = payload.documentBytes > 0 ? yield* store.document(row.id) : undefined
       const outcome = yield* options.restore({ epoch: payload.epoch, seq: payload.seq, metadata: payload.metadata, ...(document === undefined ? {} : { document }) })
       return { snapshot: info(row), ...outcome } satisfies RestoreResult
     }),
   )
 
   /** Delete every snapshot; returns how many there were. */
-  const deleteAll = sql.transaction((exec) => {
-    const count = exec<{ n: number }>("SELECT COUNT(*) AS n FROM snapshots")[0]?.n ?? 0
-    exec("DELETE FROM snapshots")
-    deleteBlobs(exec, "snapshot:")
-    return count
-  })
+  const deleteAll = store.deleteAll
 
   return { operations: implement(SnapshotOps, { snapshot, snapshots: list, restore }), deleteAll }
 }
