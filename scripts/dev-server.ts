@@ -29,12 +29,12 @@ export interface DevServer {
 }
 
 /** `wrangler dev` for a config (the example app by default) on a free port with fresh local storage. */
-export const startExampleApp = async (options: { readonly config?: string; readonly label?: string; readonly inspectorPort?: number } = {}): Promise<DevServer> => {
+export const startExampleApp = async (options: { readonly config?: string; readonly label?: string } = {}): Promise<DevServer> => {
   const port = await freePort()
   const storage = mkdtempSync(join(tmpdir(), `durable-realtime-${options.label ?? "browser"}-`))
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", ...(options.config === undefined ? [] : ["--config", options.config]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(options.inspectorPort ?? 0),
+    [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", ...(options.config === undefined ? [] : ["--config", options.config]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", "0",
       // Grants fail closed without a secret: each server gets its own random one.
       "--var", `REALTIME_GRANT_SECRET:${randomBytes(32).toString("hex")}`],
     { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },

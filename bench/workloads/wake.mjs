@@ -29,7 +29,7 @@ const kibPerSocket = (deltaMiB, sockets) => (deltaMiB * 1024) / sockets
 export const runWake = async (context, params) => {
   // --quick checks that it works: it skips the second workerd (memory figures then mean little) to stay under a minute.
   if (context.quick) return runWakeOn(context, params)
-  const server = await startBenchServer({ inspector: true })
+  const server = await startBenchServer()
   try {
     return await runWakeOn({ ...context, server }, params)
   } finally {
@@ -52,18 +52,14 @@ const runWakeOn = async ({ server, run, quick }, { target, n }) => {
   await closeAll(warmup.sockets)
   await sleep(1000) // let closes (this run's warm-up, the previous run's sockets) finish before the memory baseline
   const rssBefore = await server.rssMiB()
-  const heapBefore = await server.heapUsedBytes?.()
   const connected = await connectTarget(server, target, id, n, onFrame)
   try {
     await settle(() => lastFrameAt)
     const rssConnected = await server.rssMiB()
-    const heapConnected = await server.heapUsedBytes?.()
     const idleCpuBefore = await server.cpuMs()
     await sleep(quick ? QUICK_IDLE_MS : IDLE_MS)
     const idleCpuMs = (await server.cpuMs()) - idleCpuBefore
     const rssIdle = await server.rssMiB()
-    const heapIdle = await server.heapUsedBytes?.()
-    const heapPerSocket = (after) => (heapBefore === undefined || after === undefined ? null : (after - heapBefore) / 1024 / (n + 1))
     const cpuBefore = await server.cpuMs()
     const sentAt = performance.now()
     connected.publisher.send(publishFrame(target, payloadOf(0, 64)))
@@ -76,8 +72,6 @@ const runWakeOn = async ({ server, run, quick }, { target, n }) => {
       idleCpuMs,
       kibPerConnectionAwake: kibPerSocket(rssConnected - rssBefore, n + 1),
       kibPerConnectionIdle: kibPerSocket(rssIdle - rssBefore, n + 1),
-      heapKibPerConnectionAwake: heapPerSocket(heapConnected),
-      heapKibPerConnectionIdle: heapPerSocket(heapIdle),
       hibernated: await hibernated(server, target, id),
     }
   } finally {
@@ -95,11 +89,7 @@ that send until every receiver has the message (10 ms ticks: one event, so read 
 receiver, *idle CPU* the workerd CPU burnt during the idle period. Memory is the workerd RSS (whole MiB) above the run's
 starting point (taken after a 5-socket warm-up on another object of the same class) divided by the sockets: once connected, and after the idle period. *hibernated* is 1 when the object was
 built again on wake (the floor counts its constructions, partyserver its \`onStart\` calls; the library has no such counter,
-so it shows –). partyserver in memory cannot hibernate: it is there for the memory comparison. *heap KiB/connection* is the
-V8 heap in use after a full GC (the isolate's inspector: \`HeapProfiler.takeHeapSnapshot\`, which collects first, then
-\`Runtime.getHeapUsage\`; bench/harness/heap.mjs) above the same starting point, per socket: connected, and after the idle
-period. Unlike RSS it falls when an evicted object's JavaScript state is freed. Under \`wrangler dev\` every object and the
-Worker share one isolate, so it is the whole isolate's heap; native per-socket memory outside the V8 heap is not in it.`,
+so it shows –). partyserver in memory cannot hibernate: it is there for the memory comparison.`,
   primary: { key: "wakeCpuMs", label: "wake CPU ms", short: "wake CPU", digits: 0 },
   columns: [
     { key: "wakeMs", label: "wake ms (last receiver)", digits: 0 },
@@ -107,8 +97,6 @@ Worker share one isolate, so it is the whole isolate's heap; native per-socket m
     { key: "idleCpuMs", label: `idle CPU ms (${IDLE_MS / 1000} s)`, digits: 0 },
     { key: "kibPerConnectionAwake", label: "KiB/connection connected", digits: 1 },
     { key: "kibPerConnectionIdle", label: "KiB/connection after idle", digits: 1 },
-    { key: "heapKibPerConnectionAwake", label: "heap KiB/connection connected", digits: 2 },
-    { key: "heapKibPerConnectionIdle", label: "heap KiB/connection after idle", digits: 2 },
     { key: "hibernated", label: "hibernated", digits: 0 },
   ],
   runs: 3,
