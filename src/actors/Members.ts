@@ -27,24 +27,8 @@ import { jsonByteLength, type Actor } from "../schema/Common.js"
 import { memberKey, type Member, type MemberLeaveReason, type MembersFrame } from "../schema/Protocol.js"
 import type { ConnectionsShape } from "../services/Connections.js"
 import type { JobsShape } from "../services/Jobs.js"
-import type { SqlShape } from "../services/Sql.js"
+import type { MemberStoreShape } from "../storage/MemberStore.js"
 import { iso } from "./Messaging.js"
-
-export const membersMigration = {
-  name: "members_001",
-  statements: [
-    `CREATE TABLE IF NOT EXISTS members (
-      key TEXT PRIMARY KEY,
-      actor TEXT NOT NULL,
-      metadata TEXT NOT NULL,
-      presence TEXT NOT NULL,
-      via TEXT NOT NULL,
-      joined_at INTEGER NOT NULL,
-      last_seen INTEGER NOT NULL,
-      expires_at INTEGER
-    )`,
-  ],
-}
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"
@@ -69,17 +53,6 @@ interface MemberState {
   json?: { readonly text: string; readonly from: readonly [unknown, unknown, unknown, string, number, number | null, number] }
 }
 
-interface MemberRow extends Record<string, string | number | null> {
-  key: string
-  actor: string
-  metadata: string
-  presence: string
-  via: string
-  joined_at: number
-  last_seen: number
-  expires_at: number | null
-}
-
 type Failure = StorageFailure | ConstraintViolation
 
 /** Merge a partial presence: keys set to `null` are removed. */
@@ -97,27 +70,16 @@ export const membersFrameText = (joined: ReadonlyArray<string>, left: MembersFra
   `{"type":"members","joined":[${joined.join(",")}],"left":${JSON.stringify(left)},"count":${count}}`
 
 export const makeMembers = (options: {
-  readonly sql: SqlShape
+  readonly store: MemberStoreShape
   readonly jobs: JobsShape
   readonly connections: ConnectionsShape
   readonly config: ResolvedConfig
 }) =>
   Effect.gen(function* () {
-    const { sql, jobs, connections, config } = options
-    const rows = yield* Effect.orDie(sql.all<MemberRow>("SELECT * FROM members"))
+    const { store, jobs, connections, config } = options
+    const stored = yield* Effect.orDie(store.loadAll)
     const members = new Map<string, MemberState>()
-    for (const row of rows) {
-      members.set(row.key, {
-        key: row.key,
-        actor: JSON.parse(row.actor),
-        metadata: JSON.parse(row.metadata),
-        presence: JSON.parse(row.presence),
-        via: row.via === "socket" ? "socket" : "http",
-        joinedAt: row.joined_at,
-        lastSeen: row.last_seen,
-        expiresAt: row.expires_at,
-      })
-    }
+    for (const member of stored) members.set(member.key, { ...member })
     const dirty = new Set<string>()
     // Joins and leaves not yet announced. A member that left keeps its entry when it rejoins
     // (clients apply `left` before `joined`), so a client that saw it in a `ready` meanwhile stays right.
@@ -173,20 +135,7 @@ export const makeMembers = (options: {
       return text
     }
 
-    const save = (member: MemberState) =>
-      sql.run(
-        `INSERT INTO members (key, actor, metadata, presence, via, joined_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET actor = excluded.actor, metadata = excluded.metadata, presence = excluded.presence,
-           via = excluded.via, last_seen = excluded.last_seen, expires_at = excluded.expires_at`,
-        member.key,
-        JSON.stringify(member.actor),
-        JSON.stringify(member.metadata),
-        JSON.stringify(member.presence),
-        member.via,
-        member.joinedAt,
-        member.lastSeen,
-        member.expiresAt,
-      )
+    const save = (member: MemberState) => store.save(member)
 
     const fanOut = (frame: unknown, except?: ReadonlySet<string>) => connections.broadcast(JSON.stringify(frame), except)
 
@@ -258,7 +207,7 @@ export const makeMembers = (options: {
       Effect.gen(function* () {
         const member = members.get(key)
         if (member === undefined) return undefined
-        yield* sql.run("DELETE FROM members WHERE key = ?", key)
+        yield* store.remove(key)
         members.delete(key)
         dirty.delete(key)
         const result = view(member)
@@ -289,11 +238,7 @@ export const makeMembers = (options: {
       if (dirty.size === 0) return
       const batch = [...dirty].map((key) => members.get(key)).filter((member) => member !== undefined)
       dirty.clear()
-      yield* sql.transaction((exec) => {
-        for (const member of batch) {
-          exec("UPDATE members SET presence = ?, last_seen = ?, expires_at = ? WHERE key = ?", JSON.stringify(member.presence), member.lastSeen, member.expiresAt, member.key)
-        }
-      })
+      yield* store.savePresence(batch)
       fanOut({ type: "presence", updates: batch.map((member) => ({ member: member.key, actor: member.actor, presence: member.presence })) })
     })
 
@@ -392,7 +337,7 @@ export const makeMembers = (options: {
     if (orphans > 0) yield* Effect.orDie(scheduleExpiry(orphanDeadline))
 
     const clear = Effect.gen(function* () {
-      yield* sql.run("DELETE FROM members")
+      yield* store.clear
       members.clear()
       dirty.clear()
       pendingJoined.clear()

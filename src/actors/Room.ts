@@ -10,8 +10,8 @@ import type { JoinResult, LeaveResult, MembersResult } from "../schema/Members.j
 import type { RoomMetadata } from "../schema/Room.js"
 import { Connections } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
-import { Sql } from "../services/Sql.js"
 import { ActorFacts } from "../storage/ActorFacts.js"
+import { MemberStore, membersMigration } from "../storage/MemberStore.js"
 import { SnapshotStore, snapshotsMigration } from "../storage/SnapshotStore.js"
 import { handler, implement, type Dispatcher } from "../internal/Operations.js"
 import { ActorContext, type ActorBehavior } from "./Actor.js"
@@ -19,7 +19,7 @@ import { RoomOnlyOps, type RoomOps } from "./Ops.js"
 import { blobsMigration } from "./Blobs.js"
 import { makeLive } from "./Live.js"
 import type { SseStats } from "./LiveSse.js"
-import { makeMembers, MEMBER_EXPIRY_JOB, membersMigration } from "./Members.js"
+import { makeMembers, MEMBER_EXPIRY_JOB } from "./Members.js"
 import { messageLogMigration } from "./MessageLog.js"
 import { iso, makeMessaging } from "./Messaging.js"
 import { makeSnapshots } from "./Snapshots.js"
@@ -48,12 +48,11 @@ interface MetadataFact {
 }
 
 export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* () {
-  const sql = yield* Sql
   const facts = yield* ActorFacts
   const jobs = yield* Jobs
   const connections = yield* Connections
   const { address, config } = yield* ActorContext
-  const members = yield* makeMembers({ sql, jobs, connections, config })
+  const members = yield* makeMembers({ store: yield* MemberStore, jobs, connections, config })
   const messaging = yield* makeMessaging({
     members: () => members.count(),
     ...(extension.hasContent === undefined ? {} : { hasContent: extension.hasContent }),
