@@ -29,7 +29,7 @@ import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js
 import { clientOwnersMigration, makeClientOwners, ownerKey } from "./ClientOwners.js"
 import { fromBase64, toBase64 } from "./Base64.js"
 import { revertUpdate } from "./Revert.js"
-import { awarenessFrame, updateFrame } from "./YjsProtocol.js"
+import { awarenessFrame, isWriteFrame, updateFrame } from "./YjsProtocol.js"
 import { makeYjsSockets } from "./YjsSockets.js"
 import { makeYjsStore, yjsMigration } from "./YjsStore.js"
 
@@ -136,8 +136,10 @@ export const makeCrdtRoom = Effect.gen(function* () {
   /** Whether an update applied at `now` needs `bookkeeping` (else at most about once a second). */
   const bookkeepingDue = (now: number) => now - lastBookkeeping >= 1000 || messaging.lifecycle.status().status !== "active" || compaction(now) !== "no"
 
+  // Pending (coalesced) updates are older: stored first, so rows keep arrival order.
   const applyUpdate = (update: Uint8Array, origin: string | null, actor: Actor, forward: Uint8Array | undefined) =>
     Effect.gen(function* () {
+      if (store.hasPending()) flushPending()
       yield* messaging.lifecycle.assertWritable
       if (update.byteLength > config.yjs.maxUpdateBytes) return yield* tooLarge(update.byteLength)
       const now = yield* Clock.currentTimeMillis
@@ -214,7 +216,8 @@ export const makeCrdtRoom = Effect.gen(function* () {
     if ("_tag" in applied) return { error: applied }
     if (!applied.pending) return { then: undefined }
     scheduleFlush(now)
-    return { then: bookkeepingDue(now) ? Effect.catchAll(bookkeeping(now), (error) => Effect.logWarning("crdt bookkeeping failed", error)) : undefined }
+    // Bookkeeping may fold the log: pending updates are stored first.
+    return { then: bookkeepingDue(now) ? afterPending(Effect.catchAll(bookkeeping(now), (error) => Effect.logWarning("crdt bookkeeping failed", error))) : undefined }
   }
 
   const awarenessChanged = (now: number) =>
@@ -339,10 +342,13 @@ export const makeCrdtRoom = Effect.gen(function* () {
     operations: Object.fromEntries(Object.entries(operations).map(([name, op]): [string, Operation] => [name, (input, caller) => afterPending(op(input, caller))])),
     jobs: Object.fromEntries(Object.entries(allJobs).map(([name, job]) => [name, Effect.suspend(() => afterPending(job))])),
     fetch: (request) => afterPending(fetch(request)),
-    webSocketMessage: (socket, message) => afterPending(yjs.isYjs(socket) ? yjs.message(socket, message) : room.webSocketMessage(socket, message)),
+    // A y-websocket write reveals nothing: it joins the pending updates instead of storing them.
+    webSocketMessage: (socket, message) =>
+      yjs.isYjs(socket) ? (isWriteFrame(message) ? yjs.message(socket, message) : afterPending(yjs.message(socket, message))) : afterPending(room.webSocketMessage(socket, message)),
     webSocketMessageNow: (socket, message) => {
-      const rest = yjs.isYjs(socket) ? yjs.messageNow(socket, message) : room.webSocketMessage(socket, message)
-      return rest === undefined ? undefined : afterPending(rest)
+      if (!yjs.isYjs(socket)) return afterPending(room.webSocketMessage(socket, message))
+      const rest = yjs.messageNow(socket, message)
+      return rest === undefined || isWriteFrame(message) ? rest : afterPending(rest)
     },
     webSocketClose: (socket, code, reason) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, code, reason) : room.webSocketClose(socket, code, reason)),
     webSocketError: (socket) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, 1011, "error") : room.webSocketError(socket)),

@@ -25,6 +25,13 @@ export type YjsFrame =
   | { readonly kind: "queryAwareness" }
   | { readonly kind: "auth" }
 
+/** Whether a frame is a sync step 2 or an update (a write), from its first two bytes. */
+export const isWriteFrame = (data: string | ArrayBuffer): boolean => {
+  if (typeof data === "string" || data.byteLength < 2) return false
+  const head = new Uint8Array(data, 0, 2)
+  return head[0] === MessageType.sync && (head[1] === syncProtocol.messageYjsSyncStep2 || head[1] === syncProtocol.messageYjsUpdate)
+}
+
 /** Decode one frame; throws on malformed bytes or an unknown message type. */
 export const decodeFrame = (bytes: Uint8Array): YjsFrame => {
   const decoder = decoding.createDecoder(bytes)

@@ -211,6 +211,14 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
         case "update": {
           // Read-only: syncing is allowed, writing is not; the provider's empty step 2 lands here too.
           if (!permissions.includes("write")) return
+          // Coalesced like the synchronous path (a frame lands here while the mailbox is busy).
+          const now = yield* Clock.currentTimeMillis
+          const coalesced = options.applyUpdateNow(frame.update, attachment.connectionId, actor, frame.kind === "update" ? raw : undefined, now)
+          if (coalesced !== undefined) {
+            if ("error" in coalesced) return close(socket, closeCodeFor(coalesced.error), coalesced.error.message)
+            if (coalesced.then !== undefined) yield* coalesced.then
+            return
+          }
           const outcome = yield* Effect.either(options.applyUpdate(frame.update, attachment.connectionId, actor, frame.kind === "update" ? raw : undefined))
           if (outcome._tag === "Left") close(socket, closeCodeFor(outcome.left), outcome.left.message)
           return
