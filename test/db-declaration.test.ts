@@ -79,7 +79,7 @@ describe("migrations", () => {
     const v1 = db({ name, schema: { items: table({ id: text().primaryKey(), label: text().notNull() }) }, realtime: { tables: { items: true } } })
     await v1.table("items").insert({ id: "i1", label: "one" })
     const first = await migrationsOf(name)
-    expect(first.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/)])
+    expect(first.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_outbox_rowid", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/)])
     expect(first.objects).toEqual(["durable_realtime_db_realtime_outbox", "durable_realtime_db_realtime_outbox_pending", "items"])
 
     // A later deploy adds a defaulted column with an index: the next numbered migration.
@@ -89,13 +89,13 @@ describe("migrations", () => {
     expect(row).toEqual({ id: "i2", label: "two", rank: 3 })
     expect(await v2.table("items").get({ id: "i1" })).toEqual({ id: "i1", label: "one", rank: 0 })
     const second = await migrationsOf(name)
-    expect(second.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/), "durable_realtime_003_schema"])
+    expect(second.applied.filter((n) => n.startsWith("durable_realtime"))).toEqual(["durable_realtime_001_schema", "durable_realtime_002_outbox_rowid", "durable_realtime_002_realtime", "durable_realtime_002_realtime_delivery", expect.stringMatching(/^durable_realtime_002_tenant_keys_[0-9a-f]+$/), "durable_realtime_003_schema"])
     expect(second.objects).toContain("items__rank__idx")
 
     // Booting again with the same declaration applies nothing new.
     await restart(name)
     await v2.table("items").get({ id: "i1" })
-    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(5)
+    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(6)
 
     // Dropping a column is refused, and nothing is changed.
     await restart(name)
@@ -106,7 +106,7 @@ describe("migrations", () => {
     // Restore the declaration the shard knows, so its alarms keep working.
     db({ name, schema: { items: table({ id: text().primaryKey(), label: text().notNull(), rank: integer().notNull().default(0).index() }) }, realtime: { tables: { items: true } } })
     await restart(name)
-    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(5)
+    expect((await migrationsOf(name)).applied.filter((n) => n.startsWith("durable_realtime"))).toHaveLength(6)
   })
   it("S4-db: a table that gains required filters is rebuilt with keys unique per tenant, its rows kept", async () => {
     const name = uid("keys")

@@ -45,6 +45,21 @@ export const hubMigrations = [
     name: "table_hub_002_sizes",
     statements: ["CREATE TABLE IF NOT EXISTS hub_change_sizes (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL)"],
   },
+  {
+    // One row per change: the size is a column of the buffer itself, stored before the change's
+    // text so that summing sizes reads no overflow page. `hub_applied` now holds the high water of
+    // changes trimmed from the buffer (the buffer's own MAX(outbox_id) covers the rest), so it is
+    // brought up to date with everything buffered here.
+    name: "table_hub_003_one_row_per_change",
+    statements: [
+      "CREATE TABLE hub_changes_003 (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, size INTEGER NOT NULL, change TEXT NOT NULL)",
+      "INSERT INTO hub_changes_003 (seq, shard, outbox_id, size, change) SELECT c.seq, c.shard, c.outbox_id, COALESCE(s.size, length(c.change)), c.change FROM hub_changes c LEFT JOIN hub_change_sizes s ON s.seq = c.seq",
+      "INSERT INTO hub_applied (shard, outbox_id) SELECT shard, MAX(outbox_id) FROM hub_changes WHERE true GROUP BY shard ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)",
+      "DROP TABLE hub_changes",
+      "DROP TABLE hub_change_sizes",
+      "ALTER TABLE hub_changes_003 RENAME TO hub_changes",
+    ],
+  },
 ]
 
 export const HUB_EXPIRY_JOB = "grant-expiry"
@@ -87,7 +102,21 @@ export const makeTableHub = Effect.gen(function* () {
     // older runtime: pings reach webSocketMessage and are answered there
   }
 
-  let seq = (yield* Effect.orDie(sql.one<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM hub_changes")))?.seq ?? 0
+  const buffered = yield* Effect.orDie(sql.one<{ seq: number | null; first: number | null; chars: number | null }>("SELECT MAX(seq) AS seq, MIN(seq) AS first, SUM(size) AS chars FROM hub_changes"))
+  let seq = buffered?.seq ?? 0
+  /** The buffer in memory: its first seq and its characters, so a publish trims without scanning it. */
+  let firstBuffered = buffered?.first ?? seq + 1
+  let bufferedChars = buffered?.chars ?? 0
+  /**
+   * Per shard, the highest outbox id applied: the buffer's own, or the trimmed high water kept in
+   * `hub_applied` (written only when a trim removes a shard's changes, not once per publish).
+   */
+  const highWater = new Map<number, number>()
+  for (const row of yield* Effect.orDie(
+    sql.all<{ shard: number; outbox_id: number }>("SELECT shard, MAX(outbox_id) AS outbox_id FROM (SELECT shard, outbox_id FROM hub_applied UNION ALL SELECT shard, outbox_id FROM hub_changes) GROUP BY shard"),
+  )) {
+    highWater.set(row.shard, row.outbox_id)
+  }
 
   const attachments = new WeakMap<WebSocket, Attachment | null>()
   const attachmentOf = (socket: WebSocket): Attachment | null => {
@@ -125,42 +154,57 @@ export const makeTableHub = Effect.gen(function* () {
   const publish = handler(TableHubOps.publish, (input) =>
     Effect.gen(function* () {
       let duplicates = 0
+      let first = firstBuffered
+      let chars = bufferedChars
+      const seen = new Map<number, number>()
       const applied = yield* sql.transaction((exec) => {
         const fresh: Array<{ seq: number; change: ShardChange }> = []
-        const highWater = new Map<number, number>()
         let next = seq
         for (const change of input.changes) {
-          let last = highWater.get(change.shard)
-          if (last === undefined) last = exec<{ outbox_id: number }>("SELECT outbox_id FROM hub_applied WHERE shard = ?", change.shard)[0]?.outbox_id ?? 0
+          const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
           if (change.outboxId <= last) {
             duplicates++
-            highWater.set(change.shard, last)
             continue
           }
           next++
           const json = JSON.stringify(change)
-          exec("INSERT INTO hub_changes (seq, shard, outbox_id, change) VALUES (?, ?, ?, ?)", next, change.shard, change.outboxId, json)
-          exec("INSERT INTO hub_change_sizes (seq, size) VALUES (?, ?)", next, json.length)
-          highWater.set(change.shard, change.outboxId)
+          exec("INSERT INTO hub_changes (seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?)", next, change.shard, change.outboxId, json.length, json)
+          seen.set(change.shard, change.outboxId)
+          chars += json.length
           fresh.push({ seq: next, change })
         }
-        for (const [shard, outboxId] of highWater) {
-          exec("INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)", shard, outboxId)
-        }
-        // The buffer keeps the last `bufferSize` changes for resume.
+        // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
         if (fresh.length > 0) {
-          // Bounded in count (`bufferSize`) and in size (`bufferBytes`): the newest changes that fit are kept.
-          const overBudget = exec<{ seq: number }>(
-            "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_change_sizes) WHERE total > ? ORDER BY seq DESC LIMIT 1",
-            definition.bufferBytes,
-          )[0]?.seq
-          const cutoff = Math.max(next - definition.bufferSize, overBudget ?? 0)
-          exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
-          exec("DELETE FROM hub_change_sizes WHERE seq <= ?", cutoff)
+          let cutoff = Math.max(first - 1, next - definition.bufferSize)
+          if (chars > definition.bufferBytes) {
+            const overBudget = exec<{ seq: number }>(
+              "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_changes) WHERE total > ? ORDER BY seq DESC LIMIT 1",
+              definition.bufferBytes,
+            )[0]?.seq
+            cutoff = Math.max(cutoff, overBudget ?? 0)
+          }
+          if (cutoff >= first) {
+            // What leaves the buffer leaves its high water behind in hub_applied, so a re-sent change is still dropped.
+            for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
+              "SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM hub_changes WHERE seq <= ? GROUP BY shard",
+              cutoff,
+            )) {
+              exec("INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)", row.shard, row.outbox_id)
+              chars -= row.chars
+            }
+            exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
+            first = cutoff + 1
+          }
         }
         return fresh
       })
-      if (applied.length > 0) seq = applied[applied.length - 1].seq
+      // Committed: the in-memory view follows (a failed transaction leaves it as it was).
+      for (const [shard, outboxId] of seen) highWater.set(shard, outboxId)
+      if (applied.length > 0) {
+        seq = applied[applied.length - 1].seq
+        firstBuffered = first
+        bufferedChars = chars
+      }
       fanOut(applied)
       return { applied: applied.length, duplicates, seq }
     }),
@@ -171,7 +215,7 @@ export const makeTableHub = Effect.gen(function* () {
     Effect.gen(function* () {
       if (since > seq) return { resync: "ahead" as const, changes: [] }
       // A replay is sent before ready, in one go: bounded like every batch (1 MB rows make a 1,000-change buffer large).
-      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_change_sizes WHERE seq > ?", since)))?.n ?? 0
+      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_changes WHERE seq > ?", since)))?.n ?? 0
       if (chars > REPLAY_CHARS) return { resync: "behind" as const, changes: [] }
       const rows = yield* Effect.orDie(sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", since))
       if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }

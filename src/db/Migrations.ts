@@ -100,6 +100,42 @@ export const deliveryStatements: ReadonlyArray<string> = [
 ]
 
 /**
+ * `durable_realtime_002_outbox_rowid`: the outbox without `AUTOINCREMENT`, which cost one
+ * `sqlite_sequence` row write per change. Ids still never go back (hubs drop an id at or below the
+ * last they applied): `prunePublished` always keeps the highest row, so SQLite's next rowid is
+ * above every id ever used. An outbox whose highest rows were already pruned keeps its high water
+ * as a published placeholder row (empty `table_name`) at the old sequence value.
+ */
+export const OUTBOX_ROWID_MIGRATION = `${SQL_PREFIX}_002_outbox_rowid`
+const OUTBOX_COLUMNS = "id, table_name, event, row_key, old_row, new_row, request_id, created_at, published_at, hubs, size, attempts, retry_at, parked_at, error"
+export const outboxRowidStatements: ReadonlyArray<string> = [
+  `DROP TABLE IF EXISTS ${OUTBOX_TABLE}__rowid`,
+  `CREATE TABLE ${OUTBOX_TABLE}__rowid (
+    id INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    event TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    old_row TEXT,
+    new_row TEXT,
+    request_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    published_at INTEGER,
+    hubs TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at INTEGER,
+    parked_at INTEGER,
+    error TEXT
+  )`,
+  `INSERT INTO ${OUTBOX_TABLE}__rowid (${OUTBOX_COLUMNS}) SELECT ${OUTBOX_COLUMNS} FROM ${OUTBOX_TABLE}`,
+  `INSERT INTO ${OUTBOX_TABLE}__rowid (id, table_name, event, row_key, request_id, created_at, published_at)
+    SELECT seq, '', 'insert', 'null', '', 0, 0 FROM sqlite_sequence WHERE name = '${OUTBOX_TABLE}' AND seq > (SELECT COALESCE(MAX(id), 0) FROM ${OUTBOX_TABLE})`,
+  `DROP TABLE ${OUTBOX_TABLE}`,
+  `ALTER TABLE ${OUTBOX_TABLE}__rowid RENAME TO ${OUTBOX_TABLE}`,
+  `CREATE INDEX IF NOT EXISTS ${OUTBOX_PENDING_INDEX} ON ${OUTBOX_TABLE} (id) WHERE published_at IS NULL`,
+]
+
+/**
  * `durable_realtime_002_tenant_keys_<digest>`: tables created before keys were unique per tenant
  * (or before a table got its required filters) are rebuilt with the tenant-scoped DDL (copy, drop,
  * rename, indexes again). The digest names the scoped tables and their tenant columns, so a change
@@ -182,6 +218,7 @@ export const planMigrations = (
         { name: first, statements: [...tables, saveSnapshot(current)] },
         { name: realtime, statements: outboxStatements },
         { name: DELIVERY_MIGRATION, statements: deliveryStatements },
+        { name: OUTBOX_ROWID_MIGRATION, statements: outboxRowidStatements },
         { name: tenantKeysMigration(definition), statements: tenantKeysStatements(definition) },
       ],
     }
@@ -189,6 +226,7 @@ export const planMigrations = (
   const migrations: Array<Migration> = [
     { name: realtime, statements: outboxStatements },
     { name: DELIVERY_MIGRATION, statements: deliveryStatements },
+    { name: OUTBOX_ROWID_MIGRATION, statements: outboxRowidStatements },
   ]
   if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(current)) {
     const diff = diffSchema(stored, definition)

@@ -269,8 +269,14 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
     return { published, parked, retryAt } satisfies DrainOutcome
   })
 
-/** Forget published rows older than the retention; parked rows are kept for inspection. */
+/**
+ * Forget published rows older than the retention; parked rows are kept for inspection, and so is
+ * the highest row: ids come from SQLite's rowid (no AUTOINCREMENT), which must never go back.
+ */
 export const prunePublished = (sql: SqlShape) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    sql.run(`DELETE FROM ${OUTBOX_TABLE} WHERE published_at IS NOT NULL AND published_at < ? AND parked_at IS NULL`, now - PUBLISHED_RETENTION_MS),
+    sql.run(
+      `DELETE FROM ${OUTBOX_TABLE} WHERE published_at IS NOT NULL AND published_at < ? AND parked_at IS NULL AND id < (SELECT MAX(id) FROM ${OUTBOX_TABLE})`,
+      now - PUBLISHED_RETENTION_MS,
+    ),
   )
