@@ -53,10 +53,10 @@ export const makeDbShard = Effect.gen(function* () {
   if ("refused" in plan) return yield* Effect.die(new Error(`durable-realtime/db: the schema of ${definition.instance} cannot be migrated: ${plan.refused}`))
   yield* Effect.orDie(Sql.migrate(sql, plan.migrations))
 
-  const send: SendToHub = (hubId, changes) => {
+  const send: SendToHub = (hubId, changes, after) => {
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
-    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, { changes })
+    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after })
   }
   // Drains never overlap, so each hub receives this shard's outbox ids in order.
   const drainLock = yield* Effect.makeSemaphore(1)

@@ -153,6 +153,11 @@ export const makeTableHub = Effect.gen(function* () {
 
   const publish = handler(TableHubOps.publish, (input) =>
     Effect.gen(function* () {
+      const from = input.changes[0]?.shard
+      if (input.after !== undefined && from !== undefined && (highWater.get(from) ?? 0) < input.after) {
+        // A pipelined batch whose predecessor was not applied (it failed): applying it would skip that one.
+        return yield* new InvalidInput({ field: "after", message: `after: outbox ${input.after} of shard ${from} is not applied here yet; resend in order` })
+      }
       let duplicates = 0
       let first = firstBuffered
       let chars = bufferedChars

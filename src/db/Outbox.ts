@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Fiber } from "effect"
 import type { RealtimeError } from "../RealtimeError.js"
 import type { SqlShape } from "../services/Sql.js"
 import type { DatabaseDefinition } from "./Declaration.js"
@@ -48,7 +48,17 @@ export const PUBLISHED_RETENTION_MS = 10 * 60_000
 /** Delay before retrying a change after its n-th failed attempt: 500 ms doubling, at most 30 s. */
 export const retryDelay = (attempts: number) => Math.min(30_000, 500 * 2 ** Math.max(0, attempts - 1))
 
-export type SendToHub = (hubId: string, changes: ReadonlyArray<ShardChange>) => Effect.Effect<unknown, RealtimeError>
+/**
+ * Send changes to a hub. `after`: the last outbox id sent to that hub before these in this pass,
+ * while that send may still be in flight; the hub refuses the batch (`InvalidInput` on `after`)
+ * unless it has applied that id, so a pipelined batch never overtakes a failed one.
+ */
+export type SendToHub = (hubId: string, changes: ReadonlyArray<ShardChange>, after?: number) => Effect.Effect<unknown, RealtimeError>
+
+/** Rounds of one pass in flight at once: the next round is read and sent while earlier ones await their hubs. */
+export const ROUNDS_IN_FLIGHT = 4
+
+const outOfOrder = (error: RealtimeError) => error._tag === "InvalidInput" && error.field === "after"
 
 interface Pending {
   readonly id: number
@@ -136,6 +146,10 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       for (const hub of hubs) held.add(hub)
       retryAt = retryAt === undefined ? at : Math.min(retryAt, at)
     }
+    // Pipelining: rows sent and not yet settled, the last id sent to each hub, the rounds in flight.
+    const inFlight = new Set<number>()
+    const lastSent = new Map<string, number>()
+    const rounds: Array<Fiber.Fiber<void, RealtimeError>> = []
 
     for (;;) {
       const scanned = yield* sql.all<Pending>(
@@ -152,6 +166,7 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       const hubChars = new Map<string, number>()
       const deferred = new Set<string>()
       for (const row of scanned) {
+        if (inFlight.has(row.id)) continue
         const hubs = row.hubs === null ? yield* legacyHubs(sql, definition, row.id) : (JSON.parse(row.hubs) as ReadonlyArray<string>)
         if (hubs.some((hub) => deferred.has(hub))) {
           for (const hub of hubs) deferred.add(hub)
@@ -176,7 +191,13 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
         for (const hub of hubs) hubChars.set(hub, (hubChars.get(hub) ?? 0) + cost)
       }
       if (chosen.length === 0) {
-        if (scanned.length < SCAN) break
+        if (scanned.length < SCAN) {
+          // Nothing new to send: wait for the oldest round in flight, then look again.
+          const oldest = rounds.shift()
+          if (oldest === undefined) break
+          yield* Fiber.join(oldest)
+          continue
+        }
         from = scanned[scanned.length - 1].id
         continue
       }
@@ -217,13 +238,28 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       }
 
       /** Send one hub's queue in order; returns the ids it acknowledged. Stops at the first change held back. */
-      const deliver = (hub: string, queue: ReadonlyArray<Item>) =>
+      const deliver = (hub: string, queue: ReadonlyArray<Item>, after: number | undefined) =>
         Effect.gen(function* () {
           const acknowledged: Array<number> = []
+          // Until one send of this queue is applied, each carries `after` (an earlier round to this hub may still fail).
+          let guard = after
+          let refused = false
+          const sendTo = (changes: ReadonlyArray<ShardChange>) =>
+            Effect.tap(Effect.either(send(hub, changes, guard)), (outcome) =>
+              Effect.sync(() => {
+                if (outcome._tag === "Right") guard = undefined
+                else if (outOfOrder(outcome.left)) {
+                  // The earlier round failed: this one waits for the next pass (no attempt counted), soon.
+                  refused = true
+                  holdUntil([hub], now)
+                }
+              }),
+            )
           const sendOne = (item: Item): Effect.Effect<boolean> =>
             Effect.gen(function* () {
-              const outcome = yield* Effect.either(send(hub, [item.change]))
+              const outcome = yield* sendTo([item.change])
               if (outcome._tag === "Right") return true
+              if (refused) return false
               const attempts = item.row.attempts + 1
               const error = outcome.left.message.slice(0, 500)
               if (item.change.parked === true || attempts < definition.deliveryAttempts) {
@@ -239,11 +275,12 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
               return yield* sendOne({ row: { ...item.row, attempts, parked_at: now }, change: markerOf(item.change), chars: 0 })
             })
           for (const chunk of chunksOf(queue)) {
-            const whole = chunk.length > 1 ? yield* Effect.either(send(hub, chunk.map((item) => item.change))) : undefined
+            const whole = chunk.length > 1 ? yield* sendTo(chunk.map((item) => item.change)) : undefined
             if (whole?._tag === "Right") {
               for (const item of chunk) acknowledged.push(item.row.id)
               continue
             }
+            if (refused) return acknowledged
             // One by one: find the change that fails, deliver the ones before it.
             for (const item of chunk) {
               if (!(yield* sendOne(item))) return acknowledged
@@ -253,19 +290,32 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
           return acknowledged
         })
 
-      const outcomes = yield* Effect.forEach([...queues.entries()], ([hub, queue]) => Effect.map(deliver(hub, queue), (ids) => [hub, new Set(ids)] as const), {
-        concurrency: "unbounded",
-      })
-      const acknowledgedBy = new Map(outcomes)
-      const done = chosen
-        .filter(({ row, hubs }) => !loaded.has(row.id) || !definition.tables.has(loaded.get(row.id)!.table_name) || hubs.every((hub) => acknowledgedBy.get(hub)?.has(row.id) === true))
-        .map(({ row }) => row.id)
-      if (done.length > 0) {
-        const at = yield* Clock.currentTimeMillis
-        yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, at, JSON.stringify(done))
-        published += done.length
+      const afterOf = new Map<string, number | undefined>()
+      for (const [hub, queue] of queues) {
+        afterOf.set(hub, lastSent.get(hub))
+        lastSent.set(hub, queue[queue.length - 1].row.id)
       }
+      const round = Effect.gen(function* () {
+        const outcomes = yield* Effect.forEach([...queues.entries()], ([hub, queue]) => Effect.map(deliver(hub, queue, afterOf.get(hub)), (ids) => [hub, new Set(ids)] as const), {
+          concurrency: "unbounded",
+        })
+        const acknowledgedBy = new Map(outcomes)
+        const done = chosen
+          .filter(({ row, hubs }) => !loaded.has(row.id) || !definition.tables.has(loaded.get(row.id)!.table_name) || hubs.every((hub) => acknowledgedBy.get(hub)?.has(row.id) === true))
+          .map(({ row }) => row.id)
+        if (done.length > 0) {
+          const at = yield* Clock.currentTimeMillis
+          yield* sql.run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, at, JSON.stringify(done))
+          published += done.length
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => chosen.forEach(({ row }) => inFlight.delete(row.id)))))
+      for (const { row } of chosen) inFlight.add(row.id)
+      // Sent in order: a round starts (and sends) before the next is read; at most ROUNDS_IN_FLIGHT await their hubs.
+      rounds.push(yield* Effect.fork(round))
+      yield* Effect.yieldNow()
+      if (rounds.length >= ROUNDS_IN_FLIGHT) yield* Fiber.join(rounds.shift()!)
     }
+    for (const round of rounds) yield* Fiber.join(round)
     return { published, parked, retryAt } satisfies DrainOutcome
   })
 

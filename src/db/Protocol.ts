@@ -70,7 +70,14 @@ export const ShardChange = Schema.Struct({
 })
 export type ShardChange = typeof ShardChange.Type
 
-export const PublishChanges = Schema.Struct({ changes: Schema.Array(ShardChange) })
+export const PublishChanges = Schema.Struct({
+  changes: Schema.Array(ShardChange),
+  /**
+   * The last outbox id the shard sent this hub before these, when that send may still be in flight
+   * (pipelined drain rounds): the hub refuses the batch unless it applied that id.
+   */
+  after: Schema.optional(Schema.Number),
+})
 
 /** What the Worker hands the hub with a verified subscription (in a header it always overwrites). */
 export const ForwardedSubscription = Schema.Struct({
