@@ -143,9 +143,6 @@ const whereClause = (table: ResolvedTable, where: DbRow) => {
   }
 }
 
-/** A row's identity: its primary key, and its tenant column when keys are unique per tenant. */
-const locatorOf = (table: ResolvedTable, row: DbRow): DbRow => ({ [table.primaryKey]: row[table.primaryKey], [table.shardColumn]: row[table.shardColumn] })
-
 const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | undefined => {
   const clause = whereClause(table, where)
   const raw = exec(`SELECT ${selectList(table)} FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)[0]
@@ -204,11 +201,14 @@ export const applyBatch = (
         switch (write.op) {
           case "insert": {
             const columns = table.columns.map(([name]) => name)
-            exec(
-              `INSERT INTO ${ident(table.name)} (${columns.map(ident).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-              ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
+            // RETURNING: the stored row (defaults, SQLite's own conversions) without a second statement.
+            const row = decodeRow(
+              table,
+              exec(
+                `INSERT INTO ${ident(table.name)} (${columns.map(ident).join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) RETURNING ${selectList(table)}`,
+                ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
+              )[0],
             )
-            const row = readRow(exec, table, locatorOf(table, write.row))!
             outbox(exec, table, "insert", null, row, index)
             return { op: "insert", table: table.name, row }
           }
@@ -217,12 +217,14 @@ export const applyBatch = (
             if (old === undefined) throw missing(table, write.where)
             const columns = Object.keys(write.patch)
             const clause = whereClause(table, write.where)
-            exec(
-              `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql}`,
-              ...columns.map((column) => toSql(specs.get(column)!, write.patch[column])),
-              ...clause.params,
+            const row = decodeRow(
+              table,
+              exec(
+                `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql} RETURNING ${selectList(table)}`,
+                ...columns.map((column) => toSql(specs.get(column)!, write.patch[column])),
+                ...clause.params,
+              )[0],
             )
-            const row = readRow(exec, table, locatorOf(table, write.where))!
             outbox(exec, table, "update", old, row, index)
             return { op: "update", table: table.name, row }
           }
