@@ -8,6 +8,9 @@
  * Writes per publish: one row (the message; its idempotency key is a column with a partial unique
  * index). Pruning deletes in batches, and reads never show a message older than the limit.
  *
+ * Storage goes through the `MessageStore` Tag (`storage/MessageStore.ts`): SQLite in a Durable
+ * Object, memory in unit tests; this module holds the rules, not the SQL.
+ *
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
