@@ -16,7 +16,7 @@ import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
 import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
-import { ClientFrame, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
+import { ClientFrame, MEMBERS_PAGE, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
 import { Connections, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { describeRefusal } from "../services/RateBudget.js"
@@ -213,8 +213,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         }
         const readyText = JSON.stringify(ready)
         server.send(members === undefined ? readyText : `${readyText.slice(0, -1)},"members":[${memberList.slice(0, READY_MEMBERS).join(",")}]}`)
-        for (let start = READY_MEMBERS; start < memberList.length; start += READY_MEMBERS) {
-          server.send(membersFrameText(memberList.slice(start, start + READY_MEMBERS), [], memberList.length))
+        for (let start = READY_MEMBERS; start < memberList.length; start += MEMBERS_PAGE) {
+          server.send(membersFrameText(memberList.slice(start, start + MEMBERS_PAGE), [], memberList.length))
         }
         yield* scheduleExpiry(grant.expiresAt)
         yield* Effect.either(messaging.lifecycle.touch(now, true))

@@ -219,7 +219,8 @@ export const ReadyFrame = Schema.Struct({
   heartbeatMs: Schema.Number,
   /**
    * Rooms: the first {@link READY_MEMBERS} members now, and the room's metadata. When `memberCount`
-   * is larger, the rest follow at once, before any other frame, as `members` frames (`joined` only).
+   * is larger, the rest follow at once, before any other frame, as `members` frames (`joined` only, up to
+   * {@link MEMBERS_PAGE} each).
    */
   members: Schema.optional(Schema.Array(Member)),
   /** Rooms: how many members the room has now. */
@@ -242,8 +243,10 @@ export const EventFrame = Schema.Struct({
   }),
 })
 
-/** Members a room's `ready` frame carries; the rest follow in `members` frames of this size. */
+/** Members a room's `ready` frame carries (a small `ready` however large the room). */
 export const READY_MEMBERS = 100
+/** Members per `members` frame that follows `ready` with the rest of the list (~200 B each: ≤ ~200 KB a frame). */
+export const MEMBERS_PAGE = 1000
 
 /** Why a member left: explicitly, with its last socket, when its presence expired, or the room was destroyed. */
 export const MemberLeaveReason = Schema.Literal("leave", "disconnect", "expired", "destroyed")
