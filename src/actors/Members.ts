@@ -281,7 +281,10 @@ export const makeMembers = (options: {
         return view(member)
       })
 
-    const flushJob: Effect.Effect<null, Failure> = Effect.gen(function* () {
+    const flushJob: Effect.Effect<number | null, Failure> = Effect.gen(function* () {
+      // An overdue change may have flushed inline since this job was set: keep one frame per interval.
+      const due = lastFlushAt + flushIntervalMs()
+      if ((yield* Clock.currentTimeMillis) < due && (dirty.size > 0 || pendingJoined.size > 0 || pendingLeft.size > 0)) return due
       flushScheduled = false
       yield* flush
       return null
