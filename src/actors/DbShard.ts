@@ -58,7 +58,7 @@ export const makeDbShard = Effect.gen(function* () {
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
     return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after })
   }
-  // Drains never overlap, so each hub receives this shard's outbox ids in order.
+  // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
   const drainLock = yield* Effect.makeSemaphore(1)
   const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
   /** A drain outside the job: a change held back for a retry gets the job armed for its time. */

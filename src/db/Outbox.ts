@@ -19,7 +19,14 @@
  *   `outbox(...)`, logged with its id, and replaced in the hub's stream by a gap marker, so the
  *   hub's later changes continue and its subscribers get a `resync` frame saying to resynchronise.
  *
- * Drains of one shard never overlap (the caller holds a one-permit lock). Hubs drop outbox ids
+ * - **Pipelined.** Within a pass, the next round is read and sent while up to `ROUNDS_IN_FLIGHT`
+ *   earlier rounds await their hubs; rows in flight are skipped by later scans, and each round marks
+ *   its own rows published. A batch sent while an earlier one to the same hub may be in flight
+ *   carries `after` (that hub's last id sent), and the hub refuses it unless it applied that id:
+ *   a pipelined batch never overtakes a failed one (the refusal counts no attempt; the hub waits for
+ *   the next pass, armed at once).
+ *
+ * Passes of one shard never overlap (the caller holds a one-permit lock). Hubs drop outbox ids
  * they already applied, so a change re-sent after a partial failure is applied once.
  *
  * @since 0.1.0
