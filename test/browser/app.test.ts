@@ -2,61 +2,29 @@
  * The example app in a real browser (Debian's Chromium driven by playwright-core), two browser
  * contexts as two people, against `wrangler dev`. Screenshots land in test-artifacts/.
  */
-import { execFileSync } from "node:child_process"
-import { mkdirSync } from "node:fs"
-import { join } from "node:path"
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startExampleApp, type DevServer } from "../../scripts/dev-server.js"
+import type { DevServer } from "../../scripts/dev-server.js"
+import { logIn as logInTo, openLivePage, shot, startBrowserSuite, unique, type BrowserSuite } from "./support.js"
 
-const root = join(import.meta.dirname, "../..")
-const artifacts = join(root, "test-artifacts")
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-
+let suite: BrowserSuite
 let server: DevServer
-let browser: Browser
 let ada: BrowserContext
 let bob: BrowserContext
-const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}`
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true })
-  execFileSync(process.execPath, [join(root, "scripts/build-example.mjs")], { cwd: root, stdio: "inherit" })
-  server = await startExampleApp()
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  })
-  ada = await logIn(await browser.newContext(), "Ada")
-  bob = await logIn(await browser.newContext(), "Bob")
+  suite = await startBrowserSuite("browser")
+  server = suite.server
+  ada = await logIn(await suite.browser.newContext(), "Ada")
+  bob = await logIn(await suite.browser.newContext(), "Bob")
 }, 90_000)
 
 afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
+  await suite?.stop()
 })
 
-/** Log a browser context in (POST /login): the HttpOnly session cookie lands in its cookie jar. */
-async function logIn(context: BrowserContext, name: string): Promise<BrowserContext> {
-  const response = await context.request.post(`${server.url}/login`, { data: { name } })
-  expect(response.status()).toBe(200)
-  const cookies = await context.cookies(server.url)
-  expect(cookies.find((cookie) => cookie.name === "session")?.httpOnly).toBe(true)
-  return context
-}
-
-const open = async (context: BrowserContext, path: string, user: string): Promise<Page> => {
-  const page = await context.newPage()
-  page.on("pageerror", (error) => console.error(`[${user}] page error: ${error.message}`))
-  // No ?user=: the page finds who it is from the session cookie.
-  await page.goto(`${server.url}${path}`)
-  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
-  await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
-  return page
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true })
+const logIn = (context: BrowserContext, name: string) => logInTo(server, context, name)
+const open = (context: BrowserContext, path: string, user: string): Promise<Page> => openLivePage(server, context, path, user)
 
 describe("example app in Chromium", () => {
   it("chat: messages, members and typing reach the other person within a second; a double click sends once", async () => {

@@ -4,71 +4,48 @@
  * members and throttled cursors, two editors converging, the table feed, and the inspector
  * showing the room the two people are in. Also: the Worker's bundle holds nothing of React.
  */
-import { execFileSync } from "node:child_process"
-import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { build } from "esbuild"
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startExampleApp, type DevServer } from "../../scripts/dev-server.js"
+import type { DevServer } from "../../scripts/dev-server.js"
 import { subscribeTable, type TableChange, type TableStatus } from "../../src/client/index.js"
+import { logIn as logInTo, openLivePage, shot, startBrowserSuite, unique, type BrowserSuite } from "./support.js"
 
 const root = join(import.meta.dirname, "../..")
-const artifacts = join(root, "test-artifacts")
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 
+let suite: BrowserSuite
 let server: DevServer
-let browser: Browser
 let ada: BrowserContext
 let bob: BrowserContext
-const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}`
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true })
-  // Not minified: React's development build, where Strict Mode mounts every effect twice.
-  execFileSync(process.execPath, [join(root, "scripts/build-example.mjs")], { cwd: root, stdio: "inherit" })
-  server = await startExampleApp({ label: "react" })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  })
-  ada = await logIn(await browser.newContext(), "Ada")
-  bob = await logIn(await browser.newContext(), "Bob")
+  suite = await startBrowserSuite("react")
+  server = suite.server
+  ada = await logIn(await suite.browser.newContext(), "Ada")
+  bob = await logIn(await suite.browser.newContext(), "Bob")
 }, 90_000)
 
-/** Log a browser context in (POST /login), as the app's browser test does: the session cookie lands in its jar. */
-async function logIn(context: BrowserContext, name: string): Promise<BrowserContext> {
-  const response = await context.request.post(`${server.url}/login`, { data: { name } })
-  expect(response.status()).toBe(200)
-  return context
-}
-
 afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
+  await suite?.stop()
 })
+
+const logIn = (context: BrowserContext, name: string) => logInTo(server, context, name)
 
 /** A page of the app as `user`; its room sockets and the presence frames it sends are counted. */
 const open = async (context: BrowserContext, path: string, user: string) => {
-  const page = await context.newPage()
   const sockets: Array<string> = []
   const presenceFrames: Array<number> = []
-  page.on("pageerror", (error) => console.error(`[${user}] page error: ${error.message}`))
-  page.on("websocket", (socket) => {
-    sockets.push(socket.url())
-    socket.on("framesent", (frame) => {
-      if (typeof frame.payload === "string" && frame.payload.startsWith('{"type":"presence"')) presenceFrames.push(Date.now())
-    })
-  })
-  // No ?user=: the page finds who it is from the session cookie.
-  await page.goto(`${server.url}${path}`)
-  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
-  await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
+  const page = await openLivePage(server, context, path, user, (page: Page) =>
+    page.on("websocket", (socket) => {
+      sockets.push(socket.url())
+      socket.on("framesent", (frame) => {
+        if (typeof frame.payload === "string" && frame.payload.startsWith('{"type":"presence"')) presenceFrames.push(Date.now())
+      })
+    }),
+  )
   return { page, sockets, presenceFrames }
 }
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true })
 
 describe("React example pages in Chromium", () => {
   it("chat: two people see each other's messages, members and throttled cursors; the inspector shows their room with 2 members", async () => {

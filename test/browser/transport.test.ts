@@ -2,54 +2,31 @@
  * The transport page (seed 004) in Chromium against `wrangler dev`: a plain EventSource gets a
  * notification sent to its user, a plain WebSocket subscribed to "orders" gets a channel broadcast.
  */
-import { execFileSync } from "node:child_process"
-import { mkdirSync } from "node:fs"
-import { join } from "node:path"
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startExampleApp, type DevServer } from "../../scripts/dev-server.js"
+import type { DevServer } from "../../scripts/dev-server.js"
+import { logIn, openLivePage, shot, startBrowserSuite, type BrowserSuite } from "./support.js"
 
-const root = join(import.meta.dirname, "../..")
-const artifacts = join(root, "test-artifacts")
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-
+let suite: BrowserSuite
 let server: DevServer
-let browser: Browser
 let ada: BrowserContext
 let bob: BrowserContext
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true })
-  execFileSync(process.execPath, [join(root, "scripts/build-example.mjs")], { cwd: root, stdio: "inherit" })
-  server = await startExampleApp({ label: "transport" })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  })
-  ada = await browser.newContext()
-  bob = await browser.newContext()
+  suite = await startBrowserSuite("transport")
+  server = suite.server
+  ada = await suite.browser.newContext()
+  bob = await suite.browser.newContext()
 }, 90_000)
 
 afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
+  await suite?.stop()
 })
 
-/** Log a browser context in (POST /login): the session cookie identifies both its connections. */
-const logIn = async (context: BrowserContext, name: string) => {
-  const response = await context.request.post(`${server.url}/login`, { data: { name } })
-  expect(response.status()).toBe(200)
-}
-
+/** Log in (the session cookie identifies both its connections), then open the transport page. */
 const open = async (context: BrowserContext, user: string): Promise<Page> => {
-  await logIn(context, user)
-  const page = await context.newPage()
-  page.on("pageerror", (error) => console.error(`[${user}] page error: ${error.message}`))
-  await page.goto(`${server.url}/transport`)
-  await expect.poll(() => page.locator("#me").textContent(), { timeout: 10_000 }).toBe(user)
-  await expect.poll(() => page.locator("#status").getAttribute("data-state"), { timeout: 10_000 }).toBe("live")
-  return page
+  await logIn(server, context, user)
+  return openLivePage(server, context, "/transport", user)
 }
 
 describe("transport page in Chromium", () => {
@@ -84,8 +61,8 @@ describe("transport page in Chromium", () => {
 
     // sendTo(user) went to Bob only.
     expect(await adaPage.locator("#notifications li").allTextContents()).not.toContain(`Your order shipped (from ${bobName})`)
-    await adaPage.screenshot({ path: join(artifacts, "transport-ada.png"), fullPage: true })
-    await bobPage.screenshot({ path: join(artifacts, "transport-bob.png"), fullPage: true })
+    await shot(adaPage, "transport-ada")
+    await shot(bobPage, "transport-bob")
     await adaPage.close()
     await bobPage.close()
   })
