@@ -19,11 +19,16 @@ const tenantStream = async (tenant: string, extra: Record<string, string> = {}) 
 describe("resume and snapshots", () => {
   it("a client that reconnects with since gets exactly what it missed from the buffer, then live changes", async () => {
     const tenant = uid("t")
+    // A commit returns before the outbox drains to the hub: a witness that stays connected tells
+    // when the hub holds all seven changes, so the resume below finds them in the buffer.
+    const witness = await tenantStream(tenant)
     const first = await tenantStream(tenant)
     for (let i = 0; i < 3; i++) await testDb.table("posts").insert(post(tenant, `r${i}`))
     const seen = await first.waitChanges(3)
     first.close()
     for (let i = 3; i < 7; i++) await testDb.table("posts").insert(post(tenant, `r${i}`))
+    await witness.waitChanges(7)
+    witness.close()
     const resumed = await tenantStream(tenant, { since: String(seen[2].seq) })
     const ready = resumed.frames.find((f) => f.type === "ready")!
     expect(ready).toMatchObject({ resumed: true, replayed: 4, seq: 7 })
