@@ -48,8 +48,8 @@ const readOnce = ({ url, protocols }) =>
     socket.binaryType = "arraybuffer"
     const timer = setTimeout(() => {
       socket.terminate()
-      reject(new Error(`reader got no step 2 in 60 s: ${url}`))
-    }, 60_000)
+      reject(new Error(`reader got no step 2 in 10 min: ${url}`))
+    }, 600_000) // the reader's step 1 queues behind every frame the server has not processed yet
     socket.on("open", () => {
       const encoder = encoding.createEncoder()
       encoding.writeVarUint(encoder, 0)
