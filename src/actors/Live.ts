@@ -17,7 +17,7 @@ import type { LiveConnectionInfo, LiveHookApi } from "../Config.js"
 import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../schema/Common.js"
 import { ClientFrame, MEMBERS_PAGE, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../schema/Protocol.js"
-import { Connections, type SocketAttachment } from "../services/Connections.js"
+import { Connections, makeAttachmentCache, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { describeRefusal } from "../services/RateBudget.js"
 import { ActorContext, ObjectState } from "./Actor.js"
@@ -140,19 +140,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       }
     }
 
-    // Attachments read once per socket per wake: deserializing is a structured clone per call.
-    const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
-    const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
-      if (attachments.has(socket)) return attachments.get(socket) ?? null
-      let attachment: SocketAttachment | null = null
-      try {
-        attachment = socket.deserializeAttachment() as SocketAttachment | null
-      } catch {
-        attachment = null
-      }
-      attachments.set(socket, attachment)
-      return attachment
-    }
+    const attachments = makeAttachmentCache()
+    const attachmentOf = attachments.of
 
     const acceptSocket = (request: Request, grant: ForwardedGrant) =>
       Effect.gen(function* () {
@@ -188,8 +177,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         // A room member joins before the socket is in the fan-out: others get it in the next `members` frame, this one gets `ready` with the list.
         if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
-        server.serializeAttachment(attachment)
-        attachments.set(server, attachment)
+        attachments.attach(server, attachment)
         connections.added(server, attachment)
         if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))

@@ -80,6 +80,30 @@ const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
   }
 }
 
+/** The attachments of one object's sockets, deserialized once per socket per wake. */
+export interface AttachmentCache {
+  readonly of: (socket: WebSocket) => SocketAttachment | null
+  /** Serialize an accepted socket's attachment (it survives hibernation) and remember it. */
+  readonly attach: (socket: WebSocket, attachment: SocketAttachment) => void
+}
+
+// Every read is a structured clone, and the message handlers of every socket kind read it per frame.
+export const makeAttachmentCache = (): AttachmentCache => {
+  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
+  return {
+    of: (socket) => {
+      if (attachments.has(socket)) return attachments.get(socket) ?? null
+      const attachment = attachmentOf(socket)
+      attachments.set(socket, attachment)
+      return attachment
+    },
+    attach: (socket, attachment) => {
+      socket.serializeAttachment(attachment)
+      attachments.set(socket, attachment)
+    },
+  }
+}
+
 export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
   let cached: Array<ConnectionEntry> | null = null
   const sinks = new Map<string, ConnectionSink>()

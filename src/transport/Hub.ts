@@ -12,7 +12,7 @@ import { Clock, Effect, Schema } from "effect"
 import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "../actors/Actor.js"
 import { errorResponse } from "../actors/LiveGrant.js"
-import { Connections, type SocketAttachment } from "../services/Connections.js"
+import { Connections, makeAttachmentCache, type SocketAttachment } from "../services/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { currentHub, type LocalHub } from "./Ambient.js"
 import { declaredInstance, type TransportSocket } from "./Declarations.js"
@@ -57,18 +57,8 @@ export const makeTransportHub = Effect.gen(function* () {
   const { address, config } = yield* ActorContext
   const declaration = () => declaredInstance(address.instance)
 
-  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
-  const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
-    if (attachments.has(socket)) return attachments.get(socket) ?? null
-    let attachment: SocketAttachment | null = null
-    try {
-      attachment = socket.deserializeAttachment() as SocketAttachment | null
-    } catch {
-      attachment = null
-    }
-    attachments.set(socket, attachment)
-    return attachment
-  }
+  const attachments = makeAttachmentCache()
+  const attachmentOf = attachments.of
 
   const memberships = yield* makeMemberships(new Set(ctx.getWebSockets().flatMap((socket) => attachmentOf(socket)?.connectionId ?? [])))
   const streams = new Map<string, SseStream>()
@@ -193,8 +183,7 @@ export const makeTransportHub = Effect.gen(function* () {
         actor: { type: "user", id: connection.identity.id, ...(connection.identity.name === undefined ? {} : { name: connection.identity.name }) },
       }
       ctx.acceptWebSocket(server, [`user:${connection.identity.id}`.slice(0, 256)])
-      server.serializeAttachment(attachment)
-      attachments.set(server, attachment)
+      attachments.attach(server, attachment)
       connections.added(server, attachment)
       yield* ensureHeartbeat
       return new Response(null, { status: 101, webSocket: client })

@@ -33,7 +33,7 @@ import * as Y from "yjs"
 import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
-import type { ConnectionsShape, SocketAttachment } from "../../services/Connections.js"
+import { makeAttachmentCache, type ConnectionsShape, type SocketAttachment } from "../../services/Connections.js"
 import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
@@ -143,19 +143,8 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
     return sent
   }
 
-  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
-  const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
-    if (!attachments.has(socket)) {
-      let attachment: SocketAttachment | null = null
-      try {
-        attachment = socket.deserializeAttachment() as SocketAttachment | null
-      } catch {
-        attachment = null
-      }
-      attachments.set(socket, attachment)
-    }
-    return attachments.get(socket) ?? null
-  }
+  const attachments = makeAttachmentCache()
+  const attachmentOf = attachments.of
 
   const isYjs = (socket: WebSocket) => attachmentOf(socket)?.protocol === "yjs"
 
@@ -182,8 +171,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
         expiresAt: grant.expiresAt,
       }
       ctx.acceptWebSocket(server, ["yjs"])
-      server.serializeAttachment(attachment)
-      attachments.set(server, attachment)
+      attachments.attach(server, attachment)
       connections.invalidate()
       server.send(syncStep1Frame(Y.encodeStateVector(options.doc())))
       const present = awareness.present()
