@@ -115,7 +115,7 @@ export interface RateLimitOptions {
 export interface YjsOptions {
   /** Largest Yjs update (HTTP or socket frame), in bytes. Default 1 MiB. */
   readonly maxUpdateBytes?: number
-  /** Compact once the log holds this many updates. Default 500. */
+  /** Compact once the log holds at least this many updates and 1.5× the base's bytes (see YjsStore.compactionDue). Default 500. */
   readonly compactAfterUpdates?: number
   /** Compact once the log holds this many bytes. Default 1 MiB. */
   readonly compactAfterBytes?: number
