@@ -73,6 +73,9 @@ export const makeLifecycle = (options: {
         }
       })
 
+    /** Whether `touch(at, false)` would do nothing now (active, idle job armed): for synchronous fast paths. */
+    const touchIsNoop = () => status.status === "active" && idleJobArmed
+
     const lastActivity = Effect.map(log.lastCreatedAt, (lastMessage) => Math.max(lastTouch, lastMessage ?? 0))
 
     /** The idle job: mark idle when quiet long enough, else come back when it could be. */
@@ -100,6 +103,7 @@ export const makeLifecycle = (options: {
     return {
       assertWritable,
       touch,
+      touchIsNoop,
       idleJob,
       markDestroyed,
       lastActivity,

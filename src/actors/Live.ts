@@ -354,10 +354,10 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     /**
      * The host calls this instead of `webSocketMessage` when the mailbox is idle (so frames stay one
-     * at a time and in order). Admission runs here synchronously, and a `broadcast` — the hot
-     * ephemeral frame: nothing stored, nothing that can suspend — is answered without entering a
-     * fiber. Every other frame comes back as the Effect that handles it, which the host runs in the
-     * mailbox. Time is `Date.now()`, what `Clock` reads in the Workers runtime.
+     * at a time and in order). Admission runs here synchronously, and a `broadcast` (nothing stored)
+     * or a `publish` (stored by a synchronous SQLite transaction: nothing can suspend) is answered
+     * without entering a fiber. Every other frame, and one of those that will be refused, comes
+     * back as the Effect that handles it, which the host runs in the mailbox. Time is `Date.now()`, what `Clock` reads in the Workers runtime.
      */
     const webSocketMessageNow = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> | undefined => {
       try {
@@ -372,11 +372,12 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       const admitted = admit(socket, message, now)
       if (admitted === undefined) return undefined
       const { attachment, frame } = admitted
-      // Anything else, and a broadcast that will be refused, takes the ordinary path (its errors and all).
-      if (frame.type !== "broadcast" || !(attachment.permissions ?? []).includes("publish") || messaging.lifecycle.status().status === "destroyed") {
+      // Anything else, and a frame that will be refused, takes the ordinary path (its errors and all).
+      if ((frame.type !== "broadcast" && frame.type !== "publish") || !(attachment.permissions ?? []).includes("publish") || messaging.lifecycle.status().status === "destroyed") {
         return handleAdmitted(socket, attachment, frame)
       }
       const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
+      if (frame.type === "publish") return publishNow(socket, attachment, frame, actor, now)
       const text = JSON.stringify({
         type: "event",
         event: { type: frame.event.type, data: frame.event.data, metadata: frame.event.metadata, actor, createdAt: iso(now) },
@@ -384,6 +385,32 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       const delivered = connections.broadcast(text, frame.includeSelf ? undefined : new Set([attachment.connectionId]))
       if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, delivered }))
       return undefined
+    }
+
+    /**
+     * A socket `publish` without a fiber: stored (or recognised as a retry), fanned out, acked, as
+     * `handle` does. When the append cannot succeed here (too large, strict key conflict, storage
+     * error) nothing has changed and the frame takes the ordinary path whole, which reports it.
+     * What is left (marking activity, the directory report, when not already in hand) runs in the
+     * mailbox after the ack, so later frames still wait behind it.
+     */
+    const publishNow = (
+      socket: WebSocket,
+      attachment: SocketAttachment,
+      frame: Extract<ClientFrameType, { readonly type: "publish" }>,
+      actor: Actor,
+      now: number,
+    ): Effect.Effect<void> | undefined => {
+      const done = messaging.deliverNow(frame.message, actor, now)
+      if (done === undefined) return handleAdmitted(socket, attachment, frame)
+      const { result, rest } = done
+      if (frame.id !== undefined && result.message !== null) {
+        safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
+      }
+      if (rest === undefined) return undefined
+      return Effect.catchAll(rest, (error) => Effect.sync(() => safeSend(socket, errorFrame(error, frame.id)))).pipe(
+        Effect.catchAllCause((cause) => Effect.logError("webSocketMessage failed", cause)),
+      )
     }
 
     const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>

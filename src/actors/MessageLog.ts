@@ -78,8 +78,10 @@ export const makeMessageLog = (
     /** Oldest seq that history still shows. */
     const oldestVisible = () => Math.max(1, lastSeq - options.historyLimit + 1)
 
+    const payloadSize = (input: AppendInput) => jsonByteLength(input.data) + (input.metadata === undefined ? 0 : jsonByteLength(input.metadata))
+
     const checkSize = (input: AppendInput): Effect.Effect<void, PayloadTooLarge> => {
-      const size = jsonByteLength(input.data) + (input.metadata === undefined ? 0 : jsonByteLength(input.metadata))
+      const size = payloadSize(input)
       return size > options.maxPayloadBytes
         ? Effect.fail(
             new PayloadTooLarge({
@@ -95,6 +97,37 @@ export const makeMessageLog = (
     /** Messages for an idempotency key, if it is still remembered. */
     const byKey = (key: string) => Effect.map(store.byKey(key), (row) => (row === undefined ? undefined : toMessage(row)))
 
+    /** The row an append would store, and the seq below which it prunes (every `pruneEvery` messages). */
+    const nextRow = (input: AppendInput, actor: Actor, now: number) => {
+      const seq = lastSeq + 1
+      const row: MessageRow = {
+        seq,
+        id: `msg_${epoch}_${seq}`,
+        type: input.type,
+        data: JSON.stringify(input.data ?? null),
+        metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+        actor: JSON.stringify(actor),
+        created_at: now,
+        idempotency_key: input.idempotencyKey ?? null,
+      }
+      return { row, pruneBelow: seq % pruneEvery === 0 ? Math.max(1, seq - options.historyLimit + 1) : undefined }
+    }
+
+    /** After the store took the row: move the positions. */
+    const inserted = (row: MessageRow, pruned: boolean) => {
+      if (firstStored > lastSeq) firstStored = row.seq
+      lastSeq = row.seq
+      if (pruned) firstStored = Math.max(firstStored, oldestVisible())
+      return { message: toMessage(row), duplicate: false }
+    }
+
+    /**
+     * A key names one operation: its retry gets the stored message, even when the retry rebuilt its
+     * payload (a fresh timestamp). Strict instances refuse a different payload (`undefined` here).
+     */
+    const sameOperation = (existing: MessageRow, row: MessageRow) =>
+      options.idempotency === "retry" || (existing.type === row.type && existing.data === row.data && existing.metadata === row.metadata)
+
     const append = (
       input: AppendInput,
       actor: Actor,
@@ -105,38 +138,35 @@ export const makeMessageLog = (
     > =>
       Effect.gen(function* () {
         yield* checkSize(input)
-        const data = JSON.stringify(input.data ?? null)
-        const metadata = input.metadata === undefined ? null : JSON.stringify(input.metadata)
-        const seq = lastSeq + 1
-        const row: MessageRow = {
-          seq,
-          id: `msg_${epoch}_${seq}`,
-          type: input.type,
-          data,
-          metadata,
-          actor: JSON.stringify(actor),
-          created_at: now,
-          idempotency_key: input.idempotencyKey ?? null,
-        }
+        const { row, pruneBelow } = nextRow(input, actor, now)
         // Physically prune every `pruneEvery` messages, in the same transaction as the insert.
-        const prune = seq % pruneEvery === 0
-        const stored = yield* store.append(row, prune ? Math.max(1, seq - options.historyLimit + 1) : undefined)
+        const stored = yield* store.append(row, pruneBelow)
         if (stored._tag === "Existing") {
           const existing = stored.row
-          // A key names one operation: its retry gets the stored message, even when the retry
-          // rebuilt its payload (a fresh timestamp). Strict instances refuse a different payload.
-          const same = options.idempotency === "retry" || (existing.type === input.type && existing.data === data && existing.metadata === metadata)
-          if (same) return { message: toMessage(existing), duplicate: true }
+          if (sameOperation(existing, row)) return { message: toMessage(existing), duplicate: true }
           return yield* new IdempotencyConflict({
             idempotencyKey: input.idempotencyKey ?? "",
             message: `idempotencyKey: already used by ${existing.id} with a different type, data or metadata`,
           })
         }
-        if (firstStored > lastSeq) firstStored = seq
-        lastSeq = seq
-        if (prune) firstStored = Math.max(firstStored, oldestVisible())
-        return { message: toMessage(row), duplicate: false }
+        return inserted(row, pruneBelow !== undefined)
       })
+
+    /**
+     * `append` without a fiber, for the socket fast path: the store's append is synchronous (SQLite
+     * `transactionSync`; memory), so it runs as one `runSyncExit`. Gives `undefined` — having changed
+     * nothing — whenever `append` would fail (too large, strict conflict, storage error), so the
+     * caller takes the ordinary path and reports that failure exactly as it always did.
+     */
+    const appendNow = (input: AppendInput, actor: Actor, now: number): { readonly message: StoredMessage; readonly duplicate: boolean } | undefined => {
+      if (payloadSize(input) > options.maxPayloadBytes) return undefined
+      const { row, pruneBelow } = nextRow(input, actor, now)
+      const exit = Effect.runSyncExit(store.append(row, pruneBelow))
+      if (exit._tag === "Failure") return undefined
+      const stored = exit.value
+      if (stored._tag === "Existing") return sameOperation(stored.row, row) ? { message: toMessage(stored.row), duplicate: true } : undefined
+      return inserted(row, pruneBelow !== undefined)
+    }
 
     /**
      * One page of history. Newest-first by default; a cursor carries its direction, so a cursor
@@ -240,6 +270,7 @@ export const makeMessageLog = (
 
     return {
       append,
+      appendNow,
       page,
       since,
       byKey,

@@ -135,6 +135,30 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
         return { message, duplicate, delivered }
       })
 
+    /**
+     * `deliver` of a stored message, synchronously, for a socket `publish` taken while the mailbox is
+     * idle: append (idempotency check, insert and prune in one SQLite transaction), fan out, and
+     * give back the bookkeeping still to run — `undefined` when activity and the directory report
+     * are already in hand (the usual case), else the Effect the caller runs in the mailbox.
+     * `undefined` overall (nothing changed) when the ordinary `deliver` must answer: destroyed, or
+     * any failure of the append, which that path then reports as it always has.
+     */
+    const deliverNow = (
+      input: { readonly type: string; readonly data: unknown; readonly metadata?: Record<string, unknown> | undefined; readonly idempotencyKey?: string | undefined },
+      actor: Actor,
+      now: number,
+    ): { readonly result: BroadcastResult; readonly rest: Effect.Effect<void, RealtimeError> | undefined } | undefined => {
+      if (lifecycle.status().status === "destroyed") return undefined
+      const appended = log.appendNow(input, actor, now)
+      if (appended === undefined) return undefined
+      const { message, duplicate } = appended
+      if (duplicate) return { result: { message, duplicate, delivered: 0 }, rest: undefined }
+      const delivered = connections.broadcast(messageFrame(message), undefined)
+      const reportAt = now + DIRECTORY_REPORT_DELAY_MS
+      const settled = lifecycle.touchIsNoop() && (jobs.ensured?.(DIRECTORY_JOB, reportAt) ?? false)
+      return { result: { message, duplicate, delivered }, rest: settled ? undefined : Effect.zipRight(lifecycle.touch(now, false), scheduleReport(now)) }
+    }
+
     const publish = handler(MessagingOps.publish, (input, caller) =>
       Effect.map(
         Effect.zipRight(chargeCaller(input.actor, caller), deliver({ ...input, ephemeral: false, except: undefined }, caller)),
@@ -184,7 +208,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     // leaves the directory with old figures; the object says so as soon as it runs again.
     yield* Effect.orDie(reportIfChanged)
 
-    return { log, lifecycle, operations, jobs: jobHandlers, deliver, scheduleReport, reportIfChanged, actorOf, budget, chargeCaller }
+    return { log, lifecycle, operations, jobs: jobHandlers, deliver, deliverNow, scheduleReport, reportIfChanged, actorOf, budget, chargeCaller }
   })
 
 export type Messaging = Effect.Effect.Success<ReturnType<typeof makeMessaging>>

@@ -35,6 +35,11 @@ export interface JobsShape {
   /** Run `name` at `at` unless it is already scheduled earlier: cheap to call on every write. */
   readonly ensure: (name: string, at: number) => Effect.Effect<void, StorageFailure | ConstraintViolation>
   readonly cancel: (name: string) => Effect.Effect<void, StorageFailure | ConstraintViolation>
+  /**
+   * Synchronously: whether `ensure(name, at)` would be a no-op (this object wrote the job's row and
+   * it runs at or before `at`). `false` only means "ask `ensure`". For synchronous fast paths.
+   */
+  readonly ensured?: (name: string, at: number) => boolean
   /** Scheduled jobs, soonest first. */
   readonly pending: Effect.Effect<ReadonlyArray<{ readonly name: string; readonly runAt: number; readonly attempts: number }>, StorageFailure>
   /** Run every due job with its handler, reschedule or delete it, then re-arm the alarm. */
@@ -97,6 +102,11 @@ export const make = (alarm: Alarm) =>
       })
     }
 
+    const ensured = (name: string, at: number) => {
+      const known = scheduledAt.get(name)
+      return known !== undefined && known <= at
+    }
+
     const cancel = (name: string) =>
       Effect.zipRight(
         Effect.tap(sql.run("DELETE FROM _jobs WHERE name = ?", name), () => Effect.sync(() => scheduledAt.delete(name))),
@@ -140,7 +150,7 @@ export const make = (alarm: Alarm) =>
         return ran
       })
 
-    return { schedule, ensure, cancel, pending, runDue, rearm } satisfies JobsShape
+    return { schedule, ensure, ensured, cancel, pending, runDue, rearm } satisfies JobsShape
   })
 
 export const layer = (alarm: Alarm): Layer.Layer<Jobs, never, Sql> => Layer.effect(Jobs, make(alarm))
