@@ -1,9 +1,10 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
+import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { declareRealtime } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { applyMemberFrame } from "../src/client/MembersView.js"
-import type { Member, ServerFrame } from "../src/schema/Protocol.js"
+import { Member as MemberSchema, type Member, type ServerFrame } from "../src/schema/Protocol.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
 
@@ -62,6 +63,17 @@ describe("members and presence", () => {
     expect((await runTest(room.members())).count).toBe(0)
   })
 
+  it("decodes slim socket member entries whole, and refuses one whose id names no actor", () => {
+    const decode = Schema.decodeUnknownEither(MemberSchema)
+    const at = "2026-01-01T00:00:00.000Z"
+    expect(Schema.decodeUnknownSync(MemberSchema)({ id: "client:tab:1", joinedAt: at })).toEqual({
+      id: "client:tab:1", actor: { type: "client", id: "tab:1" }, metadata: {}, presence: {}, via: "socket", joinedAt: at, lastSeenAt: at, expiresAt: null, connections: 1,
+    })
+    const named = { type: "user", id: "ada", name: "Ada" } as const
+    expect(Schema.decodeUnknownSync(MemberSchema)({ id: "user:ada", actor: named, via: "http", joinedAt: at, expiresAt: at, connections: 0 })).toMatchObject({ actor: named, via: "http", expiresAt: at, connections: 0 })
+    for (const id of ["nobody", "anonymous:x", "user:", ":x"]) expect(decode({ id, joinedAt: at })._tag).toBe("Left")
+  })
+
   it("socket members join on connect, get live members (joined/left) and presence frames, and leave with their last socket", async () => {
     const roomId = uniqueId("members-ws")
     const room = liveService().room(roomId)
@@ -70,7 +82,13 @@ describe("members and presence", () => {
     const tab1 = await connect(aliceGrant)
     const tab2 = await connect(aliceGrant)
     const joined = await watcher.waitFor((f) => joinedIn(f, "user:alice"))
-    expect(joined.joined.find((m: { id: string }) => m.id === "user:alice").via).toBe("socket")
+    // On the wire the entry is slim (fields at their usual value left out); decoding fills them in.
+    const wire = joined.joined.find((m: { id: string }) => m.id === "user:alice")
+    for (const usual of ["actor", "metadata", "presence", "via", "expiresAt"]) expect(wire).not.toHaveProperty(usual)
+    expect(Schema.decodeUnknownSync(MemberSchema)(wire)).toMatchObject({
+      id: "user:alice", actor: { type: "user", id: "alice" }, metadata: {}, presence: {}, via: "socket",
+      joinedAt: wire.joinedAt, lastSeenAt: wire.lastSeenAt ?? wire.joinedAt, expiresAt: null, connections: wire.connections ?? 1,
+    })
     await sleep(120)
     expect(watcher.frames.filter((f) => joinedIn(f, "user:alice"))).toHaveLength(1)
     expect((await runTest(room.members())).members.find((m) => m.id === "user:alice")!.connections).toBe(2)

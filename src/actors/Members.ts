@@ -65,9 +65,9 @@ export const mergePresence = (current: Record<string, unknown>, partial: Record<
   return next
 }
 
-/** A `members` frame from members already in JSON (`joined`); the same text `JSON.stringify` of a {@link MembersFrame} gives. */
-export const membersFrameText = (joined: ReadonlyArray<string>, left: MembersFrame["left"], count: number): string =>
-  `{"type":"members","joined":[${joined.join(",")}],"left":${JSON.stringify(left)},"count":${count}}`
+/** A `members` frame ({@link MembersFrame}) from entries already in JSON: `joined` members, `left` `{ member, reason }` entries. */
+export const membersFrameText = (joined: ReadonlyArray<string>, left: ReadonlyArray<string>, count: number): string =>
+  `{"type":"members","joined":[${joined.join(",")}],"left":[${left.join(",")}],"count":${count}}`
 
 export const makeMembers = (options: {
   readonly store: MemberStoreShape
@@ -84,7 +84,8 @@ export const makeMembers = (options: {
     // Joins and leaves not yet announced. A member that left keeps its entry when it rejoins
     // (clients apply `left` before `joined`), so a client that saw it in a `ready` meanwhile stays right.
     const pendingJoined = new Set<string>()
-    const pendingLeft = new Map<string, { readonly member: Member; readonly reason: MemberLeaveReason }>()
+    /** Per member that left: its `{ member, reason }` entry in JSON. */
+    const pendingLeft = new Map<string, string>()
     let lastFlushAt = 0
     let flushScheduled = false
     const flushIntervalMs = () => Math.max(config.presenceIntervalMs, connections.count() * FLUSH_MS_PER_CONNECTION)
@@ -121,6 +122,20 @@ export const makeMembers = (options: {
       connections: counts === undefined ? openConnections(member.key) : (counts.get(member.key) ?? 0),
     })
 
+    /** The entry sockets get: fields at their usual value left out (`SlimMember` in schema/Protocol.ts says which). */
+    const slimView = (member: MemberState, connectionCount: number): Record<string, unknown> => {
+      const slim: Record<string, unknown> = { id: member.key }
+      if (member.actor.name !== undefined || memberKey(member.actor) !== member.key) slim.actor = member.actor
+      if (Object.keys(member.metadata).length > 0) slim.metadata = member.metadata
+      if (Object.keys(member.presence).length > 0) slim.presence = member.presence
+      if (member.via !== "socket") slim.via = member.via
+      slim.joinedAt = iso(member.joinedAt)
+      if (member.lastSeen !== member.joinedAt) slim.lastSeenAt = iso(member.lastSeen)
+      if (member.expiresAt !== null) slim.expiresAt = iso(member.expiresAt)
+      if (connectionCount !== 1) slim.connections = connectionCount
+      return slim
+    }
+
     /**
      * A member's JSON, built once and reused while nothing in it changed: a newcomer's member list
      * and every `members` frame carry members that mostly did not change since the last time. The
@@ -130,7 +145,7 @@ export const makeMembers = (options: {
       const from = [member.actor, member.metadata, member.presence, member.via, member.lastSeen, member.expiresAt, counts.get(member.key) ?? 0] as const
       const cached = member.json
       if (cached !== undefined && cached.from.every((value, index) => value === from[index])) return cached.text
-      const text = JSON.stringify(view(member, counts))
+      const text = JSON.stringify(slimView(member, counts.get(member.key) ?? 0))
       member.json = { text, from }
       return text
     }
@@ -212,7 +227,7 @@ export const makeMembers = (options: {
         dirty.delete(key)
         const result = view(member)
         pendingJoined.delete(key)
-        pendingLeft.set(key, { member: result, reason })
+        pendingLeft.set(key, `{"member":${JSON.stringify(slimView(member, result.connections))},"reason":${JSON.stringify(reason)}}`)
         yield* announce
         return result
       })
