@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import * as Y from "yjs"
-import { inspectorHandler, type ResourcePage, type RoomDetails, type DocumentDetails, type DatabaseOverview, type HubState } from "../src/index.js"
+import { inspectorHandler, type ResourcePage, type RoomDetails, type DocumentDetails, type DatabaseOverview, type HubPage, type HubState, type HubSummary } from "../src/index.js"
 import { post, postsGrant, subscribe, testDb } from "./db-helpers.js"
 import { uniqueId } from "./helpers.js"
 import { eventually } from "./live-helpers.js"
@@ -101,6 +101,52 @@ describe("inspector", () => {
     const { body: hub } = await call<HubState>(`/databases/dbtest/hubs/posts?filters=${encodeURIComponent(JSON.stringify({ tenantId: tenant }))}`)
     expect(hub).toMatchObject({ table: "posts", seq: 1, connections: 1 })
     socket.close()
+  })
+
+  it("lists the hubs of a partitioned table, one per tenant, with their filters and subscriber counts, paged", async () => {
+    const [alpha, beta] = [uniqueId("insp-hub-a"), uniqueId("insp-hub-b")]
+    const grantA = await postsGrant({ tenantId: alpha })
+    const grantB = await postsGrant({ tenantId: beta })
+    const sockets = [await subscribe(grantA.url, grantA.protocols), await subscribe(grantA.url, grantA.protocols), await subscribe(grantB.url, grantB.protocols)]
+    await testDb.table("posts").insert(post(alpha, "h1"))
+    await testDb.table("posts").insert(post(beta, "h2"))
+    await Promise.all(sockets.map((socket) => socket.waitChanges(1)))
+
+    // Other db tests share this database: walk every page, keep this test's two tenants.
+    const listed = async (limit: number) => {
+      const hubs: Array<HubSummary> = []
+      let cursor: string | null = null
+      do {
+        const { status, body }: { status: number; body: HubPage } = await call<HubPage>(`/databases/dbtest/hubs?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)
+        expect(status).toBe(200)
+        expect(body.hubs.length).toBeLessThanOrEqual(limit)
+        hubs.push(...body.hubs)
+        cursor = body.nextCursor
+      } while (cursor !== null)
+      return hubs
+    }
+    const mine = (hubs: ReadonlyArray<HubSummary>) => hubs.filter((hub) => hub.filters !== null && (hub.filters.tenantId === alpha || hub.filters.tenantId === beta))
+    const reported = await eventually(async () => {
+      const hubs = mine(await listed(100))
+      return hubs.length === 2 && hubs.every((hub) => hub.subscribers === (hub.filters?.tenantId === alpha ? 2 : 1)) ? hubs : undefined
+    }, 5000, "both tenants' hubs reported with their subscribers")
+    for (const hub of reported) {
+      expect(hub).toMatchObject({ database: "dbtest", table: "posts", filters: { tenantId: hub.filters?.tenantId } })
+      expect([alpha, beta]).toContain(hub.filters?.tenantId)
+    }
+    // Keyset paging: a small page size lists each hub once.
+    const small = await listed(2)
+    expect(new Set(small.map((hub) => hub.hub)).size).toBe(small.length)
+    expect(mine(small).map((hub) => hub.hub).sort()).toEqual(reported.map((hub) => hub.hub).sort())
+
+    // A subscriber leaving is reported (the hub reports on subscriber changes, not on every change).
+    sockets[0].close()
+    await eventually(async () => ((mine(await listed(100)).find((hub) => hub.filters?.tenantId === alpha)?.subscribers ?? -1) === 1 ? true : undefined), 5000, "alpha down to one subscriber")
+    // Hubs report to their database's own directory: the instance's counts do not include them.
+    const { body: resources } = await call<ResourcePage>("/resources?limit=100")
+    expect(resources.resources.filter((resource) => resource.kind === "tableHub")).toEqual([])
+    for (const socket of sockets.slice(1)) socket.close()
+    expect(await call("/databases/dbtest/hubs?limit=0")).toMatchObject({ status: 400, body: { error: { _tag: "InvalidInput" } } })
   })
 
   it("refuses what it cannot answer with typed errors: a forged cursor, a hub without its required filter, an unknown route", async () => {

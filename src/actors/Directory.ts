@@ -1,6 +1,7 @@
 /**
  * The directory actor: one per instance, it keeps the latest report of every room and channel
- * in SQLite, so `stats()` is right after restarts.
+ * in SQLite, so `stats()` is right after restarts. A database has one too (named by the database's
+ * `namespace/name`), where its table hubs report; hub rows are never counted by `stats()`.
  *
  * @since 0.1.0
  */
@@ -56,7 +57,7 @@ export const makeDirectory = Effect.gen(function* () {
           COALESCE(SUM(CASE WHEN destroyed = 0 THEN members ELSE 0 END), 0) AS members,
           COALESCE(SUM(messages), 0) AS messages,
           COALESCE(SUM(CASE WHEN destroyed = 0 THEN connections ELSE 0 END), 0) AS connections
-        FROM entries`,
+        FROM entries WHERE kind != 'tableHub'`,
       ),
       (row): InstanceStats => ({
         instance: address.instance,

@@ -1,6 +1,7 @@
 /**
- * The directory's index of resources: which rooms, channels and documents an instance has, with
- * the counts they last reported, for operators (the inspector).
+ * The directory's index of resources: which rooms, channels and documents an instance has (and,
+ * in a database's directory, which table hubs it has), with the counts they last reported, for
+ * operators (the inspector).
  *
  * It reads the directory's `entries` table (one row per resource, kept current by the absolute
  * reports every actor sends), so it costs nothing on the write path. Listing is paged by keyset on
@@ -13,7 +14,8 @@ import { Effect, Schema } from "effect"
 import { InvalidInput, type StorageFailure } from "../RealtimeError.js"
 import type { SqlShape, SqlValue } from "../services/Sql.js"
 
-export const ResourceKind = Schema.Literal("room", "channel", "crdtRoom")
+/** `tableHub` entries live in a database's own directory (see `TableHub.ts`), not an instance's. */
+export const ResourceKind = Schema.Literal("room", "channel", "crdtRoom", "tableHub")
 export type ResourceKind = typeof ResourceKind.Type
 
 export const MAX_RESOURCE_PAGE = 100

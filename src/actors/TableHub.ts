@@ -13,6 +13,11 @@
  * applied between the snapshot and the socket joining the fan-out; changes the shards committed
  * before the snapshot but had not yet delivered are skipped for this socket by its watermarks.
  *
+ * A hub lists itself in its database's directory (the directory object named by the database's
+ * `namespace/name`), so the inspector can page through the hubs of partitioned tables: a report on
+ * its first activity after a wake and whenever a subscriber joins or leaves, coalesced by the
+ * `directory` job, never one per change (the buffered count it carries is as of that report).
+ *
  * @since 0.1.0
  */
 import { Clock, Effect, Schema } from "effect"
@@ -25,6 +30,7 @@ import { ForwardedSubscription, ShardChange, SubscriptionHeader, type DbServerFr
 import { mergePages, type Page } from "../db/Query.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { Connections } from "../services/Connections.js"
+import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../services/Directory.js"
 import { Jobs } from "../services/Jobs.js"
 import { Sql } from "../services/Sql.js"
 import { DbShardOps, TableHubOps } from "../db/Ops.js"
@@ -90,6 +96,7 @@ export const makeTableHub = Effect.gen(function* () {
   const sql = yield* Sql
   const jobs = yield* Jobs
   const connections = yield* Connections
+  const directory = yield* DirectoryClient
   const { address } = yield* ActorContext
   const { ctx, env } = yield* ObjectState
   const found = databaseDefinition(address.instance)
@@ -117,6 +124,21 @@ export const makeTableHub = Effect.gen(function* () {
   )) {
     highWater.set(row.shard, row.outbox_id)
   }
+
+  /** Subscribers as of the last directory report; `undefined` until this wake's first report. */
+  let reportedConnections: number | undefined
+  const bufferedCount = () => (seq === 0 ? 0 : seq - firstBuffered + 1)
+  const scheduleReport = Effect.flatMap(Clock.currentTimeMillis, (now) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS))
+  // A failed schedule only leaves the index stale until the next report: it must not fail the publish or subscription that triggered it.
+  const reportSoon = Effect.catchAll(scheduleReport, () => Effect.void)
+  const reportIfChanged = Effect.suspend(() => (reportedConnections === undefined || reportedConnections !== connections.count() ? reportSoon : Effect.void))
+  const reportJob = Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const subscribers = connections.count()
+    yield* directory.report({ kind: "tableHub", id: address.id, messages: bufferedCount(), members: 0, connections: subscribers, destroyed: false, version: now })
+    reportedConnections = subscribers
+    return null
+  })
 
   const attachments = new WeakMap<WebSocket, Attachment | null>()
   const attachmentOf = (socket: WebSocket): Attachment | null => {
@@ -211,6 +233,7 @@ export const makeTableHub = Effect.gen(function* () {
         bufferedChars = chars
       }
       fanOut(applied)
+      yield* reportIfChanged
       return { applied: applied.length, duplicates, seq }
     }),
   )
@@ -312,6 +335,7 @@ export const makeTableHub = Effect.gen(function* () {
         }),
       )
       if (subscription.expiresAt !== null) yield* jobs.ensure(HUB_EXPIRY_JOB, subscription.expiresAt)
+      yield* reportSoon
       return new Response(null, { status: 101, webSocket: client, headers: subscription.subprotocol ? { "Sec-WebSocket-Protocol": DB_SUBPROTOCOL } : {} })
     })
 
@@ -338,15 +362,19 @@ export const makeTableHub = Effect.gen(function* () {
     })
 
   const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
-    Effect.sync(() => {
-      connections.invalidate()
-      try {
-        socket.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
-      } catch {
-        // already closed
-      }
-      connections.invalidate()
-    })
+    Effect.zipRight(
+      Effect.sync(() => {
+        connections.invalidate()
+        try {
+          socket.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
+        } catch {
+          // already closed
+        }
+        connections.invalidate()
+      }),
+      // Always (a closing socket may still be counted here): the job counts again when it runs.
+      reportSoon,
+    )
 
   /** Close sockets whose grant expired; come back at the next expiry. */
   const expiryJob = Effect.gen(function* () {
@@ -364,6 +392,7 @@ export const makeTableHub = Effect.gen(function* () {
       } else if (next === null || at < next) next = at
     }
     connections.invalidate()
+    yield* reportSoon
     return next
   })
 
@@ -371,7 +400,7 @@ export const makeTableHub = Effect.gen(function* () {
 
   return {
     operations: implement(TableHubOps, { publish, state }),
-    jobs: { [HUB_EXPIRY_JOB]: expiryJob },
+    jobs: { [HUB_EXPIRY_JOB]: expiryJob, [DIRECTORY_JOB]: reportJob },
     fetch,
     webSocketMessage,
     webSocketClose,

@@ -1,9 +1,21 @@
 /** The Durable Object class hosting an instance's directory. Bind it as `REALTIME_DIRECTORY`. @since 0.1.0 */
 import { directoryMigrations, makeDirectory } from "../actors/Directory.js"
+import type { ActorAddress } from "../actors/Actor.js"
+import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
+import { databaseDefinition, databaseInstance } from "../db/Declaration.js"
+import type { InstanceNotDeclared } from "../RealtimeError.js"
 import { ActorHost } from "./ActorHost.js"
 
 export class RealtimeDirectory extends ActorHost {
   protected readonly kind = "directory" as const
   protected readonly migrations = directoryMigrations
   protected readonly makeActor = makeDirectory
+
+  /** A realtime instance's directory, or a database's (`namespace/name`), where its table hubs report. */
+  protected override resolveInstance(address: ActorAddress): ResolvedConfig | InstanceNotDeclared {
+    return (
+      lookupInstance(address.instance) ??
+      (databaseDefinition(address.instance) !== undefined ? databaseInstance(address.instance, this.kind) : instanceNotDeclared(address.instance, this.kind))
+    )
+  }
 }

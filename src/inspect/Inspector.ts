@@ -18,7 +18,9 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import type { ResourceKind, ResourceListQuery, ResourcePage } from "../actors/DirectoryIndex.js"
+import { MAX_RESOURCE_PAGE, type ResourceKind, type ResourceListQuery, type ResourcePage } from "../actors/DirectoryIndex.js"
+import { DirectoryOps } from "../actors/Ops.js"
+import { resolveConfig } from "../Config.js"
 import { databaseDefinition } from "../db/Declaration.js"
 import { hubIdOfFilters, shardId } from "../db/Placement.js"
 import { DbShardOps, TableHubOps } from "../db/Ops.js"
@@ -83,6 +85,35 @@ export interface HubState {
   readonly hub: string
   readonly seq: number
   readonly connections: number
+}
+
+/** One hub as its database's directory last heard of it (`Inspect.hubs`). */
+export interface HubSummary {
+  readonly database: string
+  readonly table: string
+  /** Its required-filter values; `null` for a hub named by a digest (values longer than an object id allows). */
+  readonly filters: Readonly<Record<string, unknown>> | null
+  readonly hub: string
+  /** Open change-stream sockets at the last report. */
+  readonly subscribers: number
+  /** Changes in its resume buffer at the last report (reports follow subscribers, not every change). */
+  readonly buffered: number
+}
+
+export interface HubPage {
+  readonly hubs: ReadonlyArray<HubSummary>
+  readonly nextCursor: string | null
+}
+
+/** Table and filters from a hub id (`Placement.hubIdOf`: `[table, filters]` as JSON, or `table#digest`). */
+const parseHubId = (hub: string): { table: string; filters: Record<string, unknown> | null } => {
+  try {
+    const parsed = JSON.parse(hub) as unknown
+    if (Array.isArray(parsed) && typeof parsed[0] === "string" && parsed[1] !== null && typeof parsed[1] === "object") return { table: parsed[0], filters: parsed[1] as Record<string, unknown> }
+  } catch {
+    // a digest id: table#hex
+  }
+  return { table: hub.split("#")[0] ?? hub, filters: null }
 }
 
 /** A database as the inspector needs it: its declared instance (`namespace/name`). */
@@ -151,7 +182,7 @@ export const Inspect = {
     }),
 
   /** Destroy a room, channel or document: its connections close with 4004 and later writes fail. */
-  destroy: (kind: ResourceKind, id: string, options: { readonly deleteHistory?: boolean } = {}): Op<DestroyResult> =>
+  destroy: (kind: Exclude<ResourceKind, "tableHub">, id: string, options: { readonly deleteHistory?: boolean } = {}): Op<DestroyResult> =>
     withRealtime((service) => {
       const input = { deleteHistory: options.deleteHistory ?? false }
       return kind === "room" ? service.room(id).destroy(input) : kind === "channel" ? service.channel(id).destroy(input) : service.crdtRoom(id).destroy(input)
@@ -186,6 +217,25 @@ export const Inspect = {
         { concurrency: 4 },
       )
       return { name: definition.name, namespace: definition.namespace, shards: backlog, tables, hubs }
+    }),
+
+  /**
+   * A page of a database's hubs (every table, partitioned or not) from its directory, ordered by
+   * hub id: table, partition filters, subscribers and buffered changes as last reported.
+   */
+  hubs: (database: InspectableDatabase, env: Record<string, unknown>, query: { readonly limit?: number; readonly cursor?: string | null } = {}): Effect.Effect<HubPage, RealtimeError> =>
+    Effect.gen(function* () {
+      const definition = yield* definitionOf(database)
+      const directories = yield* namespaceOf(env, resolveConfig({ name: definition.instance }).bindings.directory)
+      const page = yield* callActor(directories, "directory", { instance: definition.instance, id: "directory" }, DirectoryOps.list, {
+        kind: "tableHub",
+        limit: query.limit ?? MAX_RESOURCE_PAGE,
+        ...(query.cursor === undefined || query.cursor === null ? {} : { cursor: query.cursor }),
+      })
+      return {
+        hubs: page.resources.map((entry): HubSummary => ({ database: definition.name, ...parseHubId(entry.id), hub: entry.id, subscribers: entry.connections, buffered: entry.messages })),
+        nextCursor: page.nextCursor,
+      }
     }),
 
   /** The change-stream hub of one table partition (its required-filter values): stream position and subscribers. */

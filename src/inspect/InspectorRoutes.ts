@@ -17,6 +17,7 @@
  * GET  {prefix}/rooms/{id}       GET {prefix}/channels/{id}       GET {prefix}/documents/{id}
  * POST {prefix}/rooms/{id}/destroy (also channels, documents; body { deleteHistory?: boolean })
  * GET  {prefix}/databases         GET {prefix}/databases/{name}/hubs/{table}?filters=<JSON>
+ * GET  {prefix}/databases/{name}/hubs?limit=&cursor=   (every hub its directory lists, paged)
  * ```
  * Errors are `{ error: { _tag, ... } }` with the error's HTTP status.
  *
@@ -43,7 +44,7 @@ export interface InspectorOptions {
   readonly env?: Record<string, unknown>
 }
 
-const KINDS: Record<string, ResourceKind> = { rooms: "room", channels: "channel", documents: "crdtRoom" }
+const KINDS: Record<string, Exclude<ResourceKind, "tableHub">> = { rooms: "room", channels: "channel", documents: "crdtRoom" }
 
 const decodeSegment = (segment: string): Effect.Effect<string, InvalidInput> =>
   Effect.try({ try: () => decodeURIComponent(segment), catch: () => new InvalidInput({ field: "id", message: "id: malformed percent-encoding" }) })
@@ -78,6 +79,13 @@ export const inspectorHandler = (instance: InspectableInstance, options: Inspect
     if (get && parts.length === 1 && parts[0] === "stats") return Inspect.stats()
     if (get && parts.length === 1 && parts[0] === "resources") return Inspect.resources(listQuery(params))
     if (get && parts.length === 1 && parts[0] === "databases") return Effect.forEach(options.databases ?? [], (database) => Inspect.database(database, env()))
+    if (get && parts.length === 3 && parts[0] === "databases" && parts[2] === "hubs") {
+      return Effect.gen(function* () {
+        const database = yield* databaseNamed(yield* decodeSegment(parts[1]))
+        const limit = params.get("limit")
+        return yield* Inspect.hubs(database, env(), { ...(limit === null ? {} : { limit: Number(limit) }), cursor: params.get("cursor") || null })
+      })
+    }
     if (get && parts.length === 4 && parts[0] === "databases" && parts[2] === "hubs") {
       return Effect.gen(function* () {
         const database = yield* databaseNamed(yield* decodeSegment(parts[1]))

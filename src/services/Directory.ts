@@ -10,7 +10,8 @@ import { Context, Effect, Schema } from "effect"
 import type { RealtimeError } from "../RealtimeError.js"
 
 export const DirectoryEntry = Schema.Struct({
-  kind: Schema.Literal("room", "channel", "crdtRoom"),
+  /** `tableHub`: a database's change-stream hub, reported to its database's own directory (never counted in stats). */
+  kind: Schema.Literal("room", "channel", "crdtRoom", "tableHub"),
   id: Schema.String,
   messages: Schema.Number,
   members: Schema.Number,
