@@ -1,7 +1,8 @@
 /**
  * The inspector page: the instance live (rooms, channels and documents with connection and
  * member counts; a resource's members, presence, last messages and document stats; database
- * shards with their outbox backlog and a hub's position), with a destroy button. It reads the
+ * shards with their outbox backlog, every table hub (partitioned tables: one per tenant) with its
+ * filters and subscribers, and a hub's position), with a destroy button. It reads the
  * JSON routes of `inspectorHandler`, which the example mounts at /admin/realtime behind its own check.
  */
 import { useCallback, useEffect, useState } from "react"
@@ -21,6 +22,8 @@ type RoomDetails = { kind: "room"; state: RoomState; members: ReadonlyArray<Memb
 type ChannelDetails = { kind: "channel"; stats: { subscribers: number; messages: number }; lastMessages: ReadonlyArray<Message> }
 type DocumentDetails = { kind: "crdtRoom"; state: RoomState; members: ReadonlyArray<Member>; document: { storedBytes: number; logUpdates: number; awarenessClients: number }; lastMessages: ReadonlyArray<Message> }
 type HubState = { table: string; hub: string; seq: number; connections: number }
+type HubSummary = { table: string; filters: Record<string, unknown> | null; hub: string; subscribers: number; buffered: number }
+type HubPage = { hubs: ReadonlyArray<HubSummary>; nextCursor: string | null }
 type DatabaseOverview = { name: string; shards: ReadonlyArray<{ shard: number; pending: number; oldestPendingAt: number | null }>; tables: ReadonlyArray<{ name: string }>; hubs: ReadonlyArray<HubState> }
 
 const API = "/admin/realtime"
@@ -85,6 +88,36 @@ const Resource = ({ resource, onClose, onDestroyed }: { resource: ResourceSummar
   )
 }
 
+/** A database's hubs from its directory, a page at a time (`GET .../databases/{name}/hubs`). */
+const HubList = ({ database }: { database: string }) => {
+  const [cursors, setCursors] = useState<ReadonlyArray<string>>([])
+  const cursor = cursors[cursors.length - 1]
+  const { data } = usePolled<HubPage>(`${API}/databases/${encodeURIComponent(database)}/hubs?limit=20${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`, 2000)
+  return (
+    <div className="hub-list" data-hubs={database}>
+      <table>
+        <thead>
+          <tr><th>table</th><th>partition</th><th>subscribers</th><th>buffered changes</th></tr>
+        </thead>
+        <tbody>
+          {(data?.hubs ?? []).map((hub) => (
+            <tr key={hub.hub} data-hub-id={hub.hub} data-table={hub.table}>
+              <td>{hub.table}</td>
+              <td><code>{hub.filters === null ? hub.hub : JSON.stringify(hub.filters)}</code></td>
+              <td data-stat="subscribers">{hub.subscribers}</td>
+              <td data-stat="buffered">{hub.buffered}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="toolbar">
+        <button disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>Previous hubs</button>
+        <button disabled={data?.nextCursor == null} onClick={() => data?.nextCursor != null && setCursors([...cursors, data.nextCursor])}>Next hubs</button>
+      </p>
+    </div>
+  )
+}
+
 const Databases = () => {
   const { data } = usePolled<ReadonlyArray<DatabaseOverview>>(`${API}/databases`, 2000)
   const [filters, setFilters] = useState('{"tenantId":"acme"}')
@@ -127,6 +160,7 @@ const Databases = () => {
               </tbody>
             </table>
           )}
+          <HubList database={database.name} />
           <p className="toolbar">
             Hub of <input id="hub-filters" value={filters} onChange={(event) => setFilters(event.target.value)} aria-label="Hub filters" />
             {database.tables.map((table) => (

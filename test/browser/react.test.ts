@@ -135,7 +135,7 @@ describe("React example pages in Chromium", () => {
     await bobPage.close()
   })
 
-  it("feed: useTable shows an insert, an update and a delete", async () => {
+  it("feed: useTable shows an insert, an update and a delete; the inspector lists the tenant's hub", async () => {
     const tenant = unique("react-tenant")
     const { page } = await open(bob, `/react-feed?tenant=${tenant}`, "Bob")
     const titles = () => page.locator("#posts .title").allTextContents()
@@ -158,6 +158,19 @@ describe("React example pages in Chromium", () => {
     await expect.poll(titles, { timeout: 3000 }).toEqual(["Second post"])
     expect(await page.locator("#count").textContent()).toBe("1")
     await shot(page, "react-feed")
+    // The inspector lists this tenant's hub of the partitioned posts table with its one subscriber
+    // (hubs report to the database's directory; the list is paged, 20 hubs a page).
+    const inspector = await open(ada, "/inspector", "Ada")
+    const hubRow = inspector.page.locator(`[data-hubs="app"] tr[data-table="posts"]`, { hasText: `"tenantId":"${tenant}"` })
+    await expect
+      .poll(async () => {
+        if ((await hubRow.count()) === 1) return await hubRow.locator('[data-stat="subscribers"]').textContent()
+        const next = inspector.page.locator(`[data-hubs="app"] button`, { hasText: "Next hubs" })
+        if (await next.isEnabled()) await next.click()
+        return undefined
+      }, { timeout: 8000 })
+      .toBe("1")
+    await inspector.page.close()
     await writer.close()
     await page.close()
   })
