@@ -133,6 +133,10 @@ describe("inspector", () => {
     for (const hub of reported) {
       expect(hub).toMatchObject({ database: "dbtest", table: "posts", filters: { tenantId: hub.filters?.tenantId } })
       expect([alpha, beta]).toContain(hub.filters?.tenantId)
+      // A tenant's partition lives in one of the 3 shards; its backlog is that shard's.
+      expect(hub.shard).toBeGreaterThanOrEqual(0)
+      expect(hub.shard).toBeLessThan(3)
+      expect(hub.shardPending).toBeGreaterThanOrEqual(0)
     }
     // Keyset paging: a small page size lists each hub once.
     const small = await listed(2)

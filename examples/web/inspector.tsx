@@ -22,7 +22,7 @@ type RoomDetails = { kind: "room"; state: RoomState; members: ReadonlyArray<Memb
 type ChannelDetails = { kind: "channel"; stats: { subscribers: number; messages: number }; lastMessages: ReadonlyArray<Message> }
 type DocumentDetails = { kind: "crdtRoom"; state: RoomState; members: ReadonlyArray<Member>; document: { storedBytes: number; logUpdates: number; awarenessClients: number }; lastMessages: ReadonlyArray<Message> }
 type HubState = { table: string; hub: string; seq: number; connections: number }
-type HubSummary = { table: string; filters: Record<string, unknown> | null; hub: string; subscribers: number; buffered: number }
+type HubSummary = { table: string; filters: Record<string, unknown> | null; hub: string; subscribers: number; buffered: number; shard: number | null; shardPending: number | null }
 type HubPage = { hubs: ReadonlyArray<HubSummary>; nextCursor: string | null }
 type DatabaseOverview = { name: string; shards: ReadonlyArray<{ shard: number; pending: number; oldestPendingAt: number | null }>; tables: ReadonlyArray<{ name: string }>; hubs: ReadonlyArray<HubState> }
 
@@ -97,7 +97,7 @@ const HubList = ({ database }: { database: string }) => {
     <div className="hub-list" data-hubs={database}>
       <table>
         <thead>
-          <tr><th>table</th><th>partition</th><th>subscribers</th><th>buffered changes</th></tr>
+          <tr><th>table</th><th>partition</th><th>subscribers</th><th>buffered changes</th><th>shard backlog</th></tr>
         </thead>
         <tbody>
           {(data?.hubs ?? []).map((hub) => (
@@ -106,6 +106,7 @@ const HubList = ({ database }: { database: string }) => {
               <td><code>{hub.filters === null ? hub.hub : JSON.stringify(hub.filters)}</code></td>
               <td data-stat="subscribers">{hub.subscribers}</td>
               <td data-stat="buffered">{hub.buffered}</td>
+              <td data-stat="shardPending">{hub.shard === null ? "all shards" : `${hub.shardPending ?? "?"} (shard ${hub.shard})`}</td>
             </tr>
           ))}
         </tbody>

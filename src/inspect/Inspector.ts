@@ -22,7 +22,7 @@ import { MAX_RESOURCE_PAGE, type ResourceKind, type ResourceListQuery, type Reso
 import { DirectoryOps } from "../actors/Ops.js"
 import { resolveConfig } from "../Config.js"
 import { databaseDefinition } from "../db/Declaration.js"
-import { hubIdOfFilters, shardId } from "../db/Placement.js"
+import { hubIdOfFilters, shardId, shardOf } from "../db/Placement.js"
 import { DbShardOps, TableHubOps } from "../db/Ops.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import { directoryOf, Realtime, type DocumentStats } from "../Realtime.js"
@@ -98,6 +98,10 @@ export interface HubSummary {
   readonly subscribers: number
   /** Changes in its resume buffer at the last report (reports follow subscribers, not every change). */
   readonly buffered: number
+  /** The shard its changes come from (a partitioned table's partition lives in one); `null` when every shard feeds it or the filters are unknown. */
+  readonly shard: number | null
+  /** That shard's outbox backlog now (changes committed, not yet delivered to their hubs): an upper bound on this hub's. */
+  readonly shardPending: number | null
 }
 
 export interface HubPage {
@@ -232,8 +236,25 @@ export const Inspect = {
         limit: query.limit ?? MAX_RESOURCE_PAGE,
         ...(query.cursor === undefined || query.cursor === null ? {} : { cursor: query.cursor }),
       })
+      const hubs = page.resources.map((entry) => {
+        const { table, filters } = parseHubId(entry.id)
+        const resolved = definition.tables.get(table)
+        const partitioned = resolved !== undefined && (resolved.realtime?.requiredFilters.length ?? 0) > 0 && filters !== null && filters[resolved.shardColumn] !== undefined
+        return { table, filters, hub: entry.id, subscribers: entry.connections, buffered: entry.messages, shard: partitioned ? shardOf(filters[resolved.shardColumn], definition.shards) : null }
+      })
+      // One outbox read per shard the page's hubs come from (at most the database's shard count).
+      const shardNumbers = [...new Set(hubs.flatMap((hub) => (hub.shard === null ? [] : [hub.shard])))]
+      const shards = shardNumbers.length === 0 ? undefined : yield* namespaceOf(env, definition.bindings.shards)
+      const pending = new Map<number, number>()
+      if (shards !== undefined) {
+        yield* Effect.forEach(
+          shardNumbers,
+          (n) => Effect.map(callActor(shards, "dbShard", { instance: definition.instance, id: shardId(n) }, DbShardOps.outbox, { limit: 1 }), (outbox) => pending.set(n, outbox.pending)),
+          { concurrency: 4, discard: true },
+        )
+      }
       return {
-        hubs: page.resources.map((entry): HubSummary => ({ database: definition.name, ...parseHubId(entry.id), hub: entry.id, subscribers: entry.connections, buffered: entry.messages })),
+        hubs: hubs.map((hub): HubSummary => ({ database: definition.name, ...hub, shardPending: hub.shard === null ? null : (pending.get(hub.shard) ?? null) })),
         nextCursor: page.nextCursor,
       }
     }),
