@@ -3,9 +3,11 @@
  * (one transaction per burst), yet nothing a viewer received is missing after a restart; the log
  * is folded relative to the base's size; a fold with nothing new writes nothing.
  */
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test"
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import * as Y from "yjs"
+import { instanceConfig } from "../src/Config.js"
+import { makeRealtime } from "../src/Realtime.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { connectYjs, crdtGrant, crdtService, crdtStub, editUpdate, fromBase64, toBase64, until } from "./crdt-helpers.js"
 
@@ -32,6 +34,28 @@ describe("CRDT rooms: ingest", () => {
     const stats = await runTest(room(id).documentStats())
     expect(stats.lastSeq).toBeGreaterThan(0)
     expect(stats.lastSeq).toBeLessThanOrEqual(40)
+    writer.close()
+    viewer.close()
+  })
+
+  it("a burst of several MiB from one connection is coalesced only into rows of at most one chunk (1 MiB), never one row past SQLite's value limit", async () => {
+    const id = uniqueId("crdt-bulk")
+    const bulk = makeRealtime(instanceConfig("crdtbulk"), env as unknown as Record<string, unknown>).crdtRoom(id)
+    const grant = (actorId: string, permissions: ReadonlyArray<"read" | "write">) => runTest(bulk.authorize({ actor: { type: "user", id: actorId }, permissions }))
+    const writer = await connectYjs(await grant("writer", ["read", "write"]))
+    const viewer = await connectYjs(await grant("viewer", ["read"]))
+    await Promise.all([writer.synced, viewer.synced])
+    const text = writer.doc.getText("t")
+    // Five ~600 KB updates sent back to back (3 MB, more than one SQLite value may hold); no two fit one chunk.
+    for (let i = 0; i < 5; i++) text.insert(text.length, String(i).repeat(600_000))
+    await until(() => viewer.doc.getText("t").length === text.length, "the viewer has every edit", 20_000)
+    await abortAllDurableObjects()
+    const server = new Y.Doc()
+    Y.applyUpdate(server, fromBase64((await runTest(bulk.syncYjs())).updateBase64))
+    expect(server.getText("t").toString() === text.toString()).toBe(true)
+    const stats = await runTest(bulk.documentStats())
+    // One row per update: a run grows only while its parts fit one chunk.
+    expect(stats.lastSeq).toBe(5)
     writer.close()
     viewer.close()
   })

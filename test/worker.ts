@@ -86,6 +86,13 @@ export const liveTestInstance = realtime({
 /** CRDT rooms with a small compaction threshold, so automatic compaction is quick to reach. */
 export const crdtTestInstance = realtime({ name: "crdttest", yjs: { compactAfterUpdates: 20 }, maxConnections: 20 })
 
+/** CRDT rooms whose byte budgets let one connection send several MiB at once (coalesced rows stay within one row's bound). */
+export const crdtBulkInstance = realtime({
+  name: "crdtbulk",
+  rateLimit: { bytesPerSecond: 16 * 1024 * 1024, bytesBurst: 16 * 1024 * 1024 },
+  actorRateLimit: { bytesPerSecond: 16 * 1024 * 1024, bytesBurst: 16 * 1024 * 1024 },
+})
+
 /** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
 export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
 

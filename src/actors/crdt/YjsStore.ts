@@ -104,6 +104,8 @@ interface PendingRun {
   readonly actor: Actor
   readonly owner: string
   readonly updates: Array<Uint8Array>
+  /** Sum of the updates' bytes: a run stays within one row (`CHUNK_BYTES`), below SQLite's value limit. */
+  bytes: number
   readonly fresh: Array<number>
   /** The original frame when the run is one update that arrived as one (forwarded as is). */
   forward: Uint8Array | undefined
@@ -252,12 +254,14 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       owners.commit(outcome.fresh, owner)
       written.receivedBytes += update.byteLength
       const last = pending[pending.length - 1]
-      if (last !== undefined && last.origin === origin && last.owner === owner) {
+      // A merged update is never larger than its parts, so bounding the parts bounds the row.
+      if (last !== undefined && last.origin === origin && last.owner === owner && last.bytes + update.byteLength <= CHUNK_BYTES) {
         last.updates.push(update)
+        last.bytes += update.byteLength
         last.fresh.push(...outcome.fresh)
         last.forward = undefined
       } else {
-        pending.push({ origin, actor, owner, updates: [update], fresh: [...outcome.fresh], forward, at: now })
+        pending.push({ origin, actor, owner, updates: [update], bytes: update.byteLength, fresh: [...outcome.fresh], forward, at: now })
       }
       return { pending: true }
     }
