@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import type { ChannelStats } from "../schema/Room.js"
-import { Connections } from "../services/Connections.js"
+import { Connections } from "../sockets/Connections.js"
 import { handler, implement, type Dispatcher } from "../internal/Operations.js"
 import { ActorContext, type ActorBehavior } from "./Actor.js"
 import { ChannelOnlyOps, type ChannelOps } from "./Ops.js"

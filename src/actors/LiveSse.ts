@@ -12,7 +12,7 @@
 import { Clock, Effect, Either } from "effect"
 import { CloseCode, LimitExceeded, RoomDestroyed } from "../RealtimeError.js"
 import type { ReadyFrame } from "../schema/Protocol.js"
-import { Connections } from "../services/Connections.js"
+import { Connections } from "../sockets/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { ActorContext } from "./Actor.js"
 import { errorResponse, type ForwardedGrant } from "./LiveGrant.js"
