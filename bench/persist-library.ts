@@ -12,8 +12,8 @@
  *   library's own `messages` table (its migration statements, its row format) before the actor
  *   first boots, so the log's boot-time `MAX(seq)` and stored epoch are consistent with them.
  */
-import { messageLogMigration } from "../src/actors/MessageLog.js"
-import { metaMigration } from "../src/actors/Meta.js"
+import { messageLogMigration } from "../src/actors/messaging/MessageLog.js"
+import { metaMigration } from "../src/storage/Meta.js"
 import { RealtimeRoom } from "../src/durable/index.js"
 import { objectName } from "../src/internal/rpc.js"
 import { realtime } from "../src/index.js"

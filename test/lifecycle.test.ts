@@ -5,8 +5,8 @@
  */
 import { Effect, Exit, Layer, TestClock, TestContext } from "effect"
 import { describe, expect, it } from "vitest"
-import { IDLE_JOB, makeLifecycle } from "../src/actors/Lifecycle.js"
-import { makeMessageLog } from "../src/actors/MessageLog.js"
+import { IDLE_JOB, makeLifecycle } from "../src/actors/messaging/Lifecycle.js"
+import { makeMessageLog } from "../src/actors/messaging/MessageLog.js"
 import { anonymousActor } from "../src/schema/Common.js"
 import * as ActorFacts from "../src/storage/ActorFacts.js"
 import * as MessageStore from "../src/storage/MessageStore.js"

@@ -4,7 +4,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test"
 import { Cause, Effect, Exit, Layer, TestContext } from "effect"
-import { metaMigration } from "../src/actors/Meta.js"
+import { metaMigration } from "../src/storage/Meta.js"
 import * as Sql from "../src/services/Sql.js"
 import { uniqueId } from "./helpers.js"
 

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { makeMessageLog } from "../src/actors/MessageLog.js"
+import { makeMessageLog } from "../src/actors/messaging/MessageLog.js"
 import { anonymousActor } from "../src/schema/Common.js"
 import * as MessageStore from "../src/storage/MessageStore.js"
 import { failureOf } from "./helpers.js"

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { blobsMigration, CHUNK_BYTES } from "../src/actors/Blobs.js"
+import { blobsMigration, CHUNK_BYTES } from "../src/storage/Blobs.js"
 import * as SnapshotStore from "../src/storage/SnapshotStore.js"
 import { failureOf } from "./helpers.js"
 import { storageLayers } from "./storage-helpers.js"

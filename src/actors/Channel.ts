@@ -10,9 +10,9 @@ import { ActorContext, type ActorBehavior } from "./Actor.js"
 import { ChannelOnlyOps, type ChannelOps } from "./Ops.js"
 import { makeLive } from "./Live.js"
 import type { SseStats } from "./LiveSse.js"
-import { messageLogMigration } from "./MessageLog.js"
+import { messageLogMigration } from "./messaging/MessageLog.js"
 import { anonymousActor } from "../schema/Common.js"
-import { iso, makeMessaging } from "./Messaging.js"
+import { iso, makeMessaging } from "./messaging/Messaging.js"
 
 export const channelMigrations = [messageLogMigration]
 

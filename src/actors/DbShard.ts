@@ -27,7 +27,7 @@ import * as Sql from "../services/Sql.js"
 import { handler, implement } from "../internal/Operations.js"
 import { DbShardOps, OutboxColumns, TableHubOps } from "../db/Ops.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "./Actor.js"
-import { readMeta } from "./Meta.js"
+import { readMeta } from "../storage/Meta.js"
 
 export const DRAIN_JOB = "outbox-drain"
 /** When the durable retry fires if the immediate drain did not get through. */

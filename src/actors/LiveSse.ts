@@ -16,8 +16,8 @@ import { Connections } from "../sockets/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { ActorContext } from "./Actor.js"
 import { errorResponse, type ForwardedGrant } from "./LiveGrant.js"
-import { messageFrame, type Messaging } from "./Messaging.js"
-import { planResume } from "./Resume.js"
+import { messageFrame, type Messaging } from "./messaging/Messaging.js"
+import { planResume } from "./messaging/Resume.js"
 
 export const SSE_HEARTBEAT_JOB = "sse-heartbeat"
 

@@ -28,7 +28,7 @@ import { memberKey, type Member, type MemberLeaveReason, type MembersFrame } fro
 import type { ConnectionsShape } from "../sockets/Connections.js"
 import type { JobsShape } from "../services/Jobs.js"
 import type { MemberStoreShape } from "../storage/MemberStore.js"
-import { iso } from "./Messaging.js"
+import { iso } from "./messaging/Messaging.js"
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"

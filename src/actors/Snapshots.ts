@@ -13,7 +13,7 @@ import type { RestoreResult, SnapshotInfo, SnapshotsResult } from "../schema/Crd
 import { handler, implement } from "../internal/Operations.js"
 import type { SnapshotRow, SnapshotStoreShape } from "../storage/SnapshotStore.js"
 import { SnapshotOps } from "./Ops.js"
-import { iso } from "./Messaging.js"
+import { iso } from "./messaging/Messaging.js"
 
 /** What a room captures and later restores. */
 export interface SnapshotContent {

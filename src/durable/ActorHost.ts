@@ -18,7 +18,7 @@ import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Con
 import { errorResponse } from "../actors/LiveGrant.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
 import { ActorAddress as ActorAddressSchema, ActorContext, ActorRequest, AddressHeaders, ObjectState, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
-import { metaMigration, readMetaSync, writeMeta } from "../actors/Meta.js"
+import { metaMigration, readMetaSync, writeMeta } from "../storage/Meta.js"
 import { DirectoryOps } from "../actors/Ops.js"
 import { lookup } from "../internal/Operations.js"
 import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"

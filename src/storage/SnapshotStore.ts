@@ -11,7 +11,7 @@
 import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
-import { deleteBlobs, readBlob, writeBlob } from "../actors/Blobs.js"
+import { deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
 
 /** One snapshot record as stored. */
 export interface SnapshotRow extends Record<string, string | number | null> {

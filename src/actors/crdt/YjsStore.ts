@@ -18,8 +18,8 @@ import { InvalidInput, type ConstraintViolation, type StorageFailure } from "../
 import type { Actor } from "../../schema/Common.js"
 import type { CompactResult, StreamEntry, StreamPage } from "../../schema/Crdt.js"
 import type { SqlShape } from "../../services/Sql.js"
-import { blobBytes, CHUNK_BYTES, deleteBlobs, readBlob, writeBlob } from "../Blobs.js"
-import { readMeta, writeMeta } from "../Meta.js"
+import { blobBytes, CHUNK_BYTES, deleteBlobs, readBlob, writeBlob } from "../../storage/Blobs.js"
+import { readMeta, writeMeta } from "../../storage/Meta.js"
 import { toBase64 } from "./Base64.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 

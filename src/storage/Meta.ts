@@ -5,7 +5,7 @@
 import type { Effect } from "effect"
 import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import type { SqlShape } from "../services/Sql.js"
-import { makeSqlite } from "../storage/ActorFacts.js"
+import { makeSqlite } from "./ActorFacts.js"
 
 export const metaMigration = {
   name: "meta_001",

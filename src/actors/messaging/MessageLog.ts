@@ -14,13 +14,13 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import { jsonByteLength, type Actor } from "../schema/Common.js"
-import type { HistoryPage, StoredMessage } from "../schema/Message.js"
-import { MessageStore, type MessageRow } from "../storage/MessageStore.js"
+import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
+import { jsonByteLength, type Actor } from "../../schema/Common.js"
+import type { HistoryPage, StoredMessage } from "../../schema/Message.js"
+import { MessageStore, type MessageRow } from "../../storage/MessageStore.js"
 
 /** Moved to the storage module; re-exported for the actors' migration lists. */
-export { messageLogMigration } from "../storage/MessageStore.js"
+export { messageLogMigration } from "../../storage/MessageStore.js"
 
 export interface AppendInput {
   readonly type: string

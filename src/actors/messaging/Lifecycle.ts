@@ -8,11 +8,11 @@
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
-import { RoomDestroyed, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import type { LifecycleStatus } from "../schema/Room.js"
-import type { ConnectionsShape } from "../sockets/Connections.js"
-import type { JobsShape } from "../services/Jobs.js"
-import type { ActorFactsShape } from "../storage/ActorFacts.js"
+import { RoomDestroyed, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
+import type { LifecycleStatus } from "../../schema/Room.js"
+import type { ConnectionsShape } from "../../sockets/Connections.js"
+import type { JobsShape } from "../../services/Jobs.js"
+import type { ActorFactsShape } from "../../storage/ActorFacts.js"
 import type { MessageLog } from "./MessageLog.js"
 
 export interface StatusFact {

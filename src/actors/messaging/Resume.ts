@@ -9,9 +9,9 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { InvalidInput, type StorageFailure } from "../RealtimeError.js"
-import type { StoredMessage } from "../schema/Message.js"
-import { parsePosition, type DiscontinuityFrame } from "../schema/Protocol.js"
+import { InvalidInput, type StorageFailure } from "../../RealtimeError.js"
+import type { StoredMessage } from "../../schema/Message.js"
+import { parsePosition, type DiscontinuityFrame } from "../../schema/Protocol.js"
 import type { MessageLog } from "./MessageLog.js"
 
 export interface ResumePlan {
