@@ -90,7 +90,7 @@ try {
     }
   }
   const probe = (code) => run(process.execPath, ["--input-type=module", "-e", code], project)
-  const deep = probe(`try { import.meta.resolve("durable-realtime/dist/actors/Room.js"); console.log("resolved") } catch (error) { console.log(error.code) }`).trim()
+  const deep = probe(`try { import.meta.resolve("durable-realtime/dist/actors/room/Room.js"); console.log("resolved") } catch (error) { console.log(error.code) }`).trim()
   if (deep !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw new Error(`a deep import resolved: ${deep}`)
   // The client entry runs outside Workers (browsers, Node 22+): it loads in plain Node.
   const client = probe(`const client = await import("durable-realtime/client"); console.log(typeof client.connectRoom)`).trim()

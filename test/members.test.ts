@@ -6,7 +6,7 @@
 import { Effect, TestClock, TestContext } from "effect"
 import { describe, expect, it } from "vitest"
 import { resolveConfig } from "../src/Config.js"
-import { makeMembers, MEMBER_EXPIRY_JOB, PRESENCE_FLUSH_JOB } from "../src/actors/Members.js"
+import { makeMembers, MEMBER_EXPIRY_JOB, PRESENCE_FLUSH_JOB } from "../src/actors/room/Members.js"
 import type { ConnectionsShape } from "../src/sockets/Connections.js"
 import type { JobsShape } from "../src/services/Jobs.js"
 import * as MemberStore from "../src/storage/MemberStore.js"

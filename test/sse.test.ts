@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test"
 import { Schema } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ServerFrame } from "../src/schema/Protocol.js"
-import { sseEvent } from "../src/actors/LiveSse.js"
+import { sseEvent } from "../src/actors/live/LiveSse.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { channelGrant, eventually, liveService, roomGrant } from "./live-helpers.js"
 

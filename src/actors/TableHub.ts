@@ -36,7 +36,7 @@ import { Sql } from "../services/Sql.js"
 import { DbShardOps, TableHubOps } from "../db/Ops.js"
 import { handler, implement } from "../internal/Operations.js"
 import { ObjectState, ActorContext, type ActorBehavior } from "./Actor.js"
-import { errorResponse } from "./LiveGrant.js"
+import { errorResponse } from "./live/LiveGrant.js"
 
 export const hubMigrations = [
   {

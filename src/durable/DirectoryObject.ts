@@ -1,5 +1,5 @@
 /** The Durable Object class hosting an instance's directory. Bind it as `REALTIME_DIRECTORY`. @since 0.1.0 */
-import { directoryMigrations, makeDirectory } from "../actors/Directory.js"
+import { directoryMigrations, makeDirectory } from "../actors/directory/Directory.js"
 import type { ActorAddress } from "../actors/Actor.js"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { databaseDefinition, databaseInstance } from "../db/Declaration.js"

@@ -1,5 +1,5 @@
 /** The Durable Object class hosting one room actor. Bind it as `REALTIME_ROOMS`. @since 0.1.0 */
-import { makeRoom, roomMigrations } from "../actors/Room.js"
+import { makeRoom, roomMigrations } from "../actors/room/Room.js"
 import { ActorHost } from "./ActorHost.js"
 
 export class RealtimeRoom extends ActorHost {

@@ -13,7 +13,7 @@
  */
 import { Effect, Schema } from "effect"
 import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { errorResponse } from "../actors/LiveGrant.js"
+import { errorResponse } from "../actors/live/LiveGrant.js"
 import { databaseDefinition, DEFAULT_ROUTE_PATH, type ChangeEvent } from "../db/Declaration.js"
 import { DB_SUBPROTOCOL, DB_TOKEN_PROTOCOL_PREFIX } from "../db/Names.js"
 import { hubIdOfFilters } from "../db/Placement.js"

@@ -34,11 +34,11 @@ import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeErro
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import { makeAttachmentCache, type ConnectionsShape, type SocketAttachment } from "../../sockets/Connections.js"
-import { errorResponse, type ForwardedGrant } from "../LiveGrant.js"
+import { errorResponse, type ForwardedGrant } from "../live/LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"
-import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../Live.js"
+import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../live/Live.js"
 import { awarenessFrame, decodeFrame, MessageType, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
 
 export interface YjsSocketsOptions {

@@ -11,8 +11,8 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { InvalidInput, type StorageFailure } from "../RealtimeError.js"
-import type { SqlShape, SqlValue } from "../services/Sql.js"
+import { InvalidInput, type StorageFailure } from "../../RealtimeError.js"
+import type { SqlShape, SqlValue } from "../../services/Sql.js"
 
 /** `tableHub` entries live in a database's own directory (see `TableHub.ts`), not an instance's. */
 export const ResourceKind = Schema.Literal("room", "channel", "crdtRoom", "tableHub")

@@ -21,14 +21,14 @@
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
-import type { ResolvedConfig } from "../Config.js"
-import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import { jsonByteLength, type Actor } from "../schema/Common.js"
-import { memberKey, type Member, type MemberLeaveReason, type MembersFrame } from "../schema/Protocol.js"
-import type { ConnectionsShape } from "../sockets/Connections.js"
-import type { JobsShape } from "../services/Jobs.js"
-import type { MemberStoreShape } from "../storage/MemberStore.js"
-import { iso } from "./messaging/Messaging.js"
+import type { ResolvedConfig } from "../../Config.js"
+import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
+import { jsonByteLength, type Actor } from "../../schema/Common.js"
+import { memberKey, type Member, type MemberLeaveReason, type MembersFrame } from "../../schema/Protocol.js"
+import type { ConnectionsShape } from "../../sockets/Connections.js"
+import type { JobsShape } from "../../services/Jobs.js"
+import type { MemberStoreShape } from "../../storage/MemberStore.js"
+import { iso } from "../messaging/Messaging.js"
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"

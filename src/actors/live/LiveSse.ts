@@ -10,14 +10,14 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Either } from "effect"
-import { CloseCode, LimitExceeded, RoomDestroyed } from "../RealtimeError.js"
-import type { ReadyFrame } from "../schema/Protocol.js"
-import { Connections } from "../sockets/Connections.js"
-import { Jobs } from "../services/Jobs.js"
-import { ActorContext } from "./Actor.js"
+import { CloseCode, LimitExceeded, RoomDestroyed } from "../../RealtimeError.js"
+import type { ReadyFrame } from "../../schema/Protocol.js"
+import { Connections } from "../../sockets/Connections.js"
+import { Jobs } from "../../services/Jobs.js"
+import { ActorContext } from "../Actor.js"
 import { errorResponse, type ForwardedGrant } from "./LiveGrant.js"
-import { messageFrame, type Messaging } from "./messaging/Messaging.js"
-import { planResume } from "./messaging/Resume.js"
+import { messageFrame, type Messaging } from "../messaging/Messaging.js"
+import { planResume } from "../messaging/Resume.js"
 
 export const SSE_HEARTBEAT_JOB = "sse-heartbeat"
 

@@ -8,12 +8,12 @@
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
-import { NotFound, type RealtimeError } from "../RealtimeError.js"
-import type { RestoreResult, SnapshotInfo, SnapshotsResult } from "../schema/Crdt.js"
-import { handler, implement } from "../internal/Operations.js"
-import type { SnapshotRow, SnapshotStoreShape } from "../storage/SnapshotStore.js"
-import { SnapshotOps } from "./Ops.js"
-import { iso } from "./messaging/Messaging.js"
+import { NotFound, type RealtimeError } from "../../RealtimeError.js"
+import type { RestoreResult, SnapshotInfo, SnapshotsResult } from "../../schema/Crdt.js"
+import { handler, implement } from "../../internal/Operations.js"
+import type { SnapshotRow, SnapshotStoreShape } from "../../storage/SnapshotStore.js"
+import { SnapshotOps } from "../Ops.js"
+import { iso } from "../messaging/Messaging.js"
 
 /** What a room captures and later restores. */
 export interface SnapshotContent {

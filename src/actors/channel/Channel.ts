@@ -3,16 +3,16 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import type { ChannelStats } from "../schema/Room.js"
-import { Connections } from "../sockets/Connections.js"
-import { handler, implement, type Dispatcher } from "../internal/Operations.js"
-import { ActorContext, type ActorBehavior } from "./Actor.js"
-import { ChannelOnlyOps, type ChannelOps } from "./Ops.js"
-import { makeLive } from "./Live.js"
-import type { SseStats } from "./LiveSse.js"
-import { messageLogMigration } from "./messaging/MessageLog.js"
-import { anonymousActor } from "../schema/Common.js"
-import { iso, makeMessaging } from "./messaging/Messaging.js"
+import type { ChannelStats } from "../../schema/Room.js"
+import { Connections } from "../../sockets/Connections.js"
+import { handler, implement, type Dispatcher } from "../../internal/Operations.js"
+import { ActorContext, type ActorBehavior } from "../Actor.js"
+import { ChannelOnlyOps, type ChannelOps } from "../Ops.js"
+import { makeLive } from "../live/Live.js"
+import type { SseStats } from "../live/LiveSse.js"
+import { messageLogMigration } from "../messaging/MessageLog.js"
+import { anonymousActor } from "../../schema/Common.js"
+import { iso, makeMessaging } from "../messaging/Messaging.js"
 
 export const channelMigrations = [messageLogMigration]
 

@@ -6,12 +6,12 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { handler, implement } from "../internal/Operations.js"
-import { Sql } from "../services/Sql.js"
-import { ActorContext, type ActorBehavior } from "./Actor.js"
+import { handler, implement } from "../../internal/Operations.js"
+import { Sql } from "../../services/Sql.js"
+import { ActorContext, type ActorBehavior } from "../Actor.js"
 import { listResources } from "./DirectoryIndex.js"
-import { DirectoryOps } from "./Ops.js"
-import type { InstanceStats } from "../schema/Room.js"
+import { DirectoryOps } from "../Ops.js"
+import type { InstanceStats } from "../../schema/Room.js"
 
 export const directoryMigrations = [
   {
