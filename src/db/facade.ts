@@ -20,7 +20,7 @@
 import type { Effect } from "effect"
 import { workersEnv } from "../durable/workersEnv.js"
 import { runToPromise, runWithAmbientRequest } from "../facade.js"
-import { dbHandler } from "../http/DbRoutes.js"
+import { dbHandler } from "./DbRoutes.js"
 import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"
 import { registerDatabase, resolveDeclaration, type DatabaseDefinition, type DbOptions, type Schemas } from "./Declaration.js"
 

@@ -11,12 +11,12 @@
  *
  * @since 0.1.0
  */
-import type { ColumnSpec } from "./Columns.js"
-import { sqlType } from "./Columns.js"
-import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
-import { migrationName, OUTBOX_PENDING_INDEX, OUTBOX_TABLE, SQL_PREFIX } from "./Names.js"
-import { fnv1a } from "./Placement.js"
-import { ident, literal, toSql } from "./Rows.js"
+import type { ColumnSpec } from "../Columns.js"
+import { sqlType } from "../Columns.js"
+import type { DatabaseDefinition, ResolvedTable } from "../Declaration.js"
+import { migrationName, OUTBOX_PENDING_INDEX, OUTBOX_TABLE, SQL_PREFIX } from "../Names.js"
+import { fnv1a } from "../Placement.js"
+import { ident, literal, toSql } from "../Rows.js"
 
 export interface Migration {
   readonly name: string

@@ -32,13 +32,13 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Fiber } from "effect"
-import type { RealtimeError } from "../RealtimeError.js"
-import type { SqlShape } from "../services/Sql.js"
-import type { DatabaseDefinition } from "./Declaration.js"
-import { OUTBOX_TABLE } from "./Names.js"
-import { hubIdOf } from "./Placement.js"
-import type { ShardChange } from "./Protocol.js"
-import type { DbRow } from "./Rows.js"
+import type { RealtimeError } from "../../RealtimeError.js"
+import type { SqlShape } from "../../services/Sql.js"
+import type { DatabaseDefinition } from "../Declaration.js"
+import { OUTBOX_TABLE } from "../Names.js"
+import { hubIdOf } from "../Placement.js"
+import type { ShardChange } from "../Protocol.js"
+import type { DbRow } from "../Rows.js"
 
 /** Rows whose images are loaded per round. */
 export const DRAIN_BATCH = 200

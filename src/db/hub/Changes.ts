@@ -11,9 +11,9 @@
  *
  * @since 0.1.0
  */
-import type { ChangeEvent, DatabaseDefinition } from "./Declaration.js"
-import { matches, shardName } from "./Placement.js"
-import type { DatabaseChangeFrame, Filters, ResyncFrame, ShardChange } from "./Protocol.js"
+import type { ChangeEvent, DatabaseDefinition } from "../Declaration.js"
+import { matches, shardName } from "../Placement.js"
+import type { DatabaseChangeFrame, Filters, ResyncFrame, ShardChange } from "../Protocol.js"
 
 export interface Subscriber {
   readonly filters: Filters
