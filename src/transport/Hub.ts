@@ -16,22 +16,24 @@ import { Connections, makeAttachmentCache, type SocketAttachment } from "../sock
 import { Jobs } from "../services/Jobs.js"
 import { currentHub, type LocalHub } from "./Ambient.js"
 import { declaredInstance, type TransportSocket } from "./Declarations.js"
-import { checkedFrame } from "./Frames.js"
+import { checkedFrame, errorEventFrame, HEARTBEAT_FRAME, sseBytesOfFrame, subscriptionFrame } from "./Frames.js"
 import { makeMemberships, MAX_CHANNELS_PER_CONNECTION, membershipMigration } from "./Memberships.js"
 import * as Operations from "../internal/Operations.js"
 import { HubOps } from "./Ops.js"
 import { ChannelControl, ForwardedConnection, TransportEvent } from "./Schema.js"
-import { HEARTBEAT_COMMENT, makeSseStream, sseBytesOfFrame, type SseStream } from "./SseStream.js"
+import { makeSseStreams, SSE_HEADERS, sseComment } from "../sse/SseWriter.js"
 import { makeSocketGuard } from "./SocketGuard.js"
 
 export const hubMigrations = [membershipMigration]
 
+const OPENED_COMMENT = sseComment("connected")
+
 export const HEARTBEAT_JOB = "transport-heartbeat"
 /** The header carrying the Worker's `ForwardedConnection` (the Worker builds this request itself). */
 export const CONNECTION_HEADER = "x-durable-realtime-transport-connection"
-export const HEARTBEAT_FRAME = JSON.stringify({ event: "heartbeat", data: null })
+export { HEARTBEAT_FRAME }
 
-const errorFrame = (error: { readonly _tag: string; readonly message: string }) => JSON.stringify({ event: "error", data: { tag: error._tag, message: error.message } })
+const errorFrame = errorEventFrame
 
 const safeSend = (socket: WebSocket, frame: string | ArrayBuffer | ArrayBufferView) => {
   try {
@@ -61,25 +63,20 @@ export const makeTransportHub = Effect.gen(function* () {
   const attachmentOf = attachments.of
 
   const memberships = yield* makeMemberships(new Set(ctx.getWebSockets().flatMap((socket) => attachmentOf(socket)?.connectionId ?? [])))
-  const streams = new Map<string, SseStream>()
+  // A reader more than `maxBufferedBytes` behind is dropped with a comment saying why; its
+  // EventSource reconnects on its own.
+  const streams = makeSseStreams({
+    connections,
+    maxBufferedBytes: () => config.sseBufferBytes,
+    toBytes: sseBytesOfFrame,
+    fellBehind: sseComment("closing: this reader fell too far behind (maxBufferedBytes); reconnect"),
+  })
   const guard = makeSocketGuard(config)
-
-  // Fan-out hands every stream the same frame: turn it into SSE bytes once per frame.
-  let lastFrame: string | undefined
-  let lastBytes: Uint8Array = new Uint8Array()
-  const sseBytes = (frame: string) => {
-    if (frame !== lastFrame) {
-      lastFrame = frame
-      lastBytes = sseBytesOfFrame(frame)
-    }
-    return lastBytes
-  }
 
   const socketById = (connectionId: string): WebSocket | undefined => connections.list().find((entry) => entry.id === connectionId)?.socket
 
   const sendToConnection = (connectionId: string, frame: string): number => {
-    const stream = streams.get(connectionId)
-    if (stream !== undefined) return stream.write(sseBytes(frame)) ? 1 : 0
+    if (streams.get(connectionId) !== undefined) return streams.sendTo(connectionId, frame) ? 1 : 0
     const socket = socketById(connectionId)
     return socket !== undefined && safeSend(socket, frame) ? 1 : 0
   }
@@ -97,7 +94,7 @@ export const makeTransportHub = Effect.gen(function* () {
   const closeConnection = (connectionId: string): number => {
     const stream = streams.get(connectionId)
     if (stream !== undefined) {
-      stream.close()
+      stream.writer.end()
       return 1
     }
     const socket = socketById(connectionId)
@@ -108,7 +105,7 @@ export const makeTransportHub = Effect.gen(function* () {
 
   const stats = () => {
     const sockets = connections.list().filter((entry) => entry.socket.readyState <= 1).length
-    return { connections: sockets + streams.size, sockets, streams: streams.size, channels: memberships.counts() }
+    return { connections: sockets + streams.count(), sockets, streams: streams.count(), channels: memberships.counts() }
   }
 
   const local: LocalHub = {
@@ -200,24 +197,15 @@ export const makeTransportHub = Effect.gen(function* () {
 
   const openStream = (connection: ForwardedConnection, initial: ReadonlyArray<TransportEvent>) =>
     Effect.gen(function* () {
-      const id = connection.connectionId
-      const stream = makeSseStream({
-        maxBufferedBytes: config.sseBufferBytes,
-        onEnd: () => {
-          streams.delete(id)
-          connections.removeSink(id)
-        },
-      })
-      streams.set(id, stream)
-      connections.addSink({ id, actorId: connection.identity.id, send: (frame) => void stream.write(sseBytes(frame)), close: () => stream.close() })
+      const { stream, send, join } = streams.open(connection.connectionId, undefined)
+      stream.writer.write(OPENED_COMMENT)
+      join(connection.identity.id)
       for (const event of initial) {
         const frame = yield* Effect.either(checkedFrame(event, config.maxPayloadBytes))
-        if (frame._tag === "Right") stream.write(sseBytes(frame.right))
+        if (frame._tag === "Right") send(frame.right)
       }
       yield* ensureHeartbeat
-      return new Response(stream.body, {
-        headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" },
-      })
+      return new Response(stream.writer.body, { headers: SSE_HEADERS })
     })
 
   const subscribe = (socket: WebSocket, attachment: SocketAttachment, control: ChannelControl) =>
@@ -230,7 +218,7 @@ export const makeTransportHub = Effect.gen(function* () {
         if (!memberships.has(channel, attachment.connectionId)) return
         yield* memberships.remove(channel, attachment.connectionId)
         if (handlers?.onLeave !== undefined) yield* runHandler(`channel "${channel}" onLeave`, socket, () => handlers.onLeave?.(handle, userId))
-        safeSend(socket, JSON.stringify({ event: "unsubscribed", data: { channel } }))
+        safeSend(socket, subscriptionFrame("unsubscribed", channel))
         return
       }
       if (handlers === undefined) {
@@ -247,7 +235,7 @@ export const makeTransportHub = Effect.gen(function* () {
           if (!joined) return yield* memberships.remove(channel, attachment.connectionId)
         }
       }
-      safeSend(socket, JSON.stringify({ event: "subscribed", data: { channel } }))
+      safeSend(socket, subscriptionFrame("subscribed", channel))
     })
 
   /** A text message that is a channel subscription, or undefined for an application message. */
@@ -323,7 +311,7 @@ export const makeTransportHub = Effect.gen(function* () {
   /** Heartbeats while anything is connected: a comment line on streams, a `heartbeat` event on sockets. */
   const heartbeatJob = Effect.gen(function* () {
     if (connections.count() === 0) return null
-    for (const stream of [...streams.values()]) stream.write(HEARTBEAT_COMMENT)
+    streams.heartbeat()
     for (const entry of connections.list()) safeSend(entry.socket, HEARTBEAT_FRAME)
     const now = yield* Clock.currentTimeMillis
     return now + config.heartbeatMs

@@ -3,9 +3,9 @@
  * `event: <type>` / `data: <frame>` lines, with `id: <epoch>:<seq>` on stored messages so
  * `Last-Event-ID` resumes.
  *
- * An open stream keeps the object in memory (there is no hibernation for HTTP responses), so SSE
- * subscribers are kept as in-memory sinks of the `Connections` fan-out. The heartbeat comment is a
- * durable job that runs only while streams are open: nothing is scheduled for an idle room.
+ * Streams are written by the shared bounded writer (`sse/SseWriter.ts`), as in-memory sinks of the
+ * `Connections` fan-out. The heartbeat comment is a durable job that runs only while streams are
+ * open: nothing is scheduled for an idle room.
  *
  * @since 0.1.0
  */
@@ -14,6 +14,7 @@ import { CloseCode, LimitExceeded, RoomDestroyed } from "../../RealtimeError.js"
 import type { ReadyFrame } from "../../schema/Protocol.js"
 import { Connections } from "../../sockets/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
+import { makeSseStreams, SSE_HEADERS, sseEventText, type SseStats } from "../../sse/SseWriter.js"
 import { ActorContext } from "../Actor.js"
 import { errorResponse, type ForwardedGrant } from "./LiveGrant.js"
 import { messageFrame, type Messaging } from "../messaging/Messaging.js"
@@ -21,12 +22,7 @@ import { planResume } from "../messaging/Resume.js"
 
 export const SSE_HEARTBEAT_JOB = "sse-heartbeat"
 
-/** Open SSE streams of one object and the bytes queued for their readers. */
-export interface SseStats {
-  readonly streams: number
-  readonly queuedBytes: number
-  readonly largestQueueBytes: number
-}
+export type { SseStats }
 
 /** Stored messages read from the log at a time while replaying to an SSE reader. */
 const REPLAY_PAGE = 32
@@ -40,8 +36,11 @@ const positionOf = /^\{"type":"message","message":\{"id":"msg_([A-Za-z0-9-]+)_(\
 export const sseEvent = (frame: string): string => {
   const type = typeOf.exec(frame)?.[1] ?? "message"
   const position = positionOf.exec(frame)
-  return `${position === null ? "" : `id: ${position[1]}:${position[2]}\n`}event: ${type}\ndata: ${frame}\n\n`
+  return sseEventText(type, frame, position === null ? undefined : `${position[1]}:${position[2]}`)
 }
+
+/** The `close` event a socket's close code becomes on a stream. */
+const closeEvent = (code: number, reason: string) => sseEventText("close", JSON.stringify({ type: "close", code, reason }))
 
 export const makeSse = (options: {
   readonly kind: "room" | "channel"
@@ -53,23 +52,19 @@ export const makeSse = (options: {
     const connections = yield* Connections
     const jobs = yield* Jobs
     const { address, config } = yield* ActorContext
-    // Bytes queued per open stream, for `bufferedBytes()` (tests and stats read the bound).
-    const buffers = new Map<string, () => number>()
-    const streams = new Map<
-      string,
-      { readonly expiresAt: number; readonly write: (bytes: Uint8Array) => void; readonly close: (code: number, reason: string) => void }
-    >()
 
-    // Fan-out hands every sink the same frame string: encode it once per frame, not per stream.
-    let lastFrame: string | undefined
-    let lastBytes: Uint8Array = new Uint8Array()
-    const bytesOf = (frame: string) => {
-      if (frame !== lastFrame) {
-        lastFrame = frame
-        lastBytes = encoder.encode(sseEvent(frame))
-      }
-      return lastBytes
-    }
+    // A reader this far behind is dropped rather than buffered without bound: it reconnects with
+    // `Last-Event-ID` and history replays exactly what it had not read.
+    const streams = makeSseStreams<{ readonly expiresAt: number }>({
+      connections,
+      maxBufferedBytes: () => config.sseBufferBytes,
+      toBytes: (frame) => encoder.encode(sseEvent(frame)),
+      fellBehind: encoder.encode(
+        `: closing: this reader fell ${config.sseBufferBytes} bytes behind (sseBufferBytes); reconnect with Last-Event-ID to resume\n\n` +
+          closeEvent(CloseCode.slowReader, "reader too slow: resume with Last-Event-ID"),
+      ),
+      closing: (code, reason) => encoder.encode(closeEvent(code, reason)),
+    })
 
     const open = (request: Request, grant: ForwardedGrant) =>
       Effect.gen(function* () {
@@ -85,52 +80,13 @@ export const makeSse = (options: {
         if (!destroyed && connections.count() >= config.maxConnections) {
           return errorResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
         }
-        const stream = new TransformStream<Uint8Array, Uint8Array>()
-        const writer = stream.writable.getWriter()
         const id = crypto.randomUUID()
-        let open = true
-        // Bytes written but not yet taken by the reader: a write settles once its chunk moved on.
-        let queued = 0
-        const leave = () => {
-          open = false
-          connections.removeSink(id)
-          streams.delete(id)
-          buffers.delete(id)
-        }
-        const write = (bytes: Uint8Array) => {
-          if (!open) return
-          if (queued + bytes.byteLength > config.sseBufferBytes) return fellBehind()
-          queued += bytes.byteLength
-          writer.write(bytes).then(
-            () => {
-              queued -= bytes.byteLength
-            },
-            () => undefined,
-          )
-        }
-        const end = (final: Uint8Array) => {
-          if (!open) return
-          // The last words go past the budget on purpose: they are small, and say why.
-          writer.write(final).catch(() => undefined)
-          leave()
-          writer.close().catch(() => undefined)
-        }
-        const close = (code: number, reason: string) => end(encoder.encode(`event: close\ndata: ${JSON.stringify({ type: "close", code, reason })}\n\n`))
-        // A reader this far behind is dropped rather than buffered without bound: it reconnects with
-        // `Last-Event-ID` and history replays exactly what it had not read.
-        const fellBehind = () =>
-          end(
-            encoder.encode(
-              `: closing: this reader fell ${config.sseBufferBytes} bytes behind (sseBufferBytes); reconnect with Last-Event-ID to resume\n\n` +
-                `event: close\ndata: ${JSON.stringify({ type: "close", code: CloseCode.slowReader, reason: "reader too slow: resume with Last-Event-ID" })}\n\n`,
-            ),
-          )
-        buffers.set(id, () => queued)
-        const headers = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
-        if (plan.discontinuity !== undefined) write(bytesOf(JSON.stringify(plan.discontinuity)))
+        const { stream, send, join } = streams.open(id, { expiresAt: grant.expiresAt })
+        const response = () => new Response(stream.writer.body, { headers: SSE_HEADERS })
+        if (plan.discontinuity !== undefined) send(JSON.stringify(plan.discontinuity))
         if (destroyed) {
-          close(CloseCode.destroyed, `${kind} destroyed`)
-          return new Response(stream.readable, { headers })
+          stream.close(CloseCode.destroyed, `${kind} destroyed`)
+          return response()
         }
         // The replay is read page by page and stops where the buffer is full: the reader resumes
         // from what it got, and no reconnect loads more of history than one buffer's worth.
@@ -139,8 +95,7 @@ export const makeSse = (options: {
         let replayed = 0
         for (;;) {
           for (const message of page) {
-            write(bytesOf(messageFrame(message)))
-            if (!open) return new Response(stream.readable, { headers })
+            if (!send(messageFrame(message))) return response()
             position = message.seq
             replayed++
           }
@@ -162,48 +117,32 @@ export const makeSse = (options: {
           expiresAt: grant.expiresAt,
           heartbeatMs: config.heartbeatMs,
         }
-        write(bytesOf(JSON.stringify(ready)))
-        connections.addSink({ id, actorId: grant.actor.id, send: (frame) => write(bytesOf(frame)), close })
-        streams.set(id, { expiresAt: grant.expiresAt, write, close })
-        // The reader went away: the writable side errors and the stream leaves the fan-out.
-        writer.closed.catch(leave)
+        send(JSON.stringify(ready))
+        join(grant.actor.id)
         yield* Effect.either(options.scheduleExpiry(grant.expiresAt))
         yield* Effect.either(jobs.ensure(SSE_HEARTBEAT_JOB, now + config.heartbeatMs))
         yield* Effect.either(messaging.reportIfChanged)
-        return new Response(stream.readable, { headers })
+        return response()
       })
 
-    const heartbeat = encoder.encode(": heartbeat\n\n")
     const heartbeatJob = Effect.gen(function* () {
       // Streams leave outside any message (the reader went away): the directory hears of it here.
       yield* Effect.either(messaging.reportIfChanged)
-      if (streams.size === 0) return null
+      if (streams.count() === 0) return null
       const now = yield* Clock.currentTimeMillis
-      for (const stream of streams.values()) stream.write(heartbeat)
+      streams.heartbeat()
       return now + config.heartbeatMs
     })
 
     /** Close streams whose grant expired; returns the next expiry. */
     const expire = (now: number): number | null => {
       let next: number | null = null
-      for (const [, stream] of [...streams]) {
-        if (stream.expiresAt <= now) stream.close(CloseCode.grantExpired, "grant expired")
-        else if (next === null || stream.expiresAt < next) next = stream.expiresAt
+      for (const stream of streams.all()) {
+        if (stream.extra.expiresAt <= now) stream.close(CloseCode.grantExpired, "grant expired")
+        else if (next === null || stream.extra.expiresAt < next) next = stream.extra.expiresAt
       }
       return next
     }
 
-    /** Bytes queued for readers now, over every open stream, and the largest single queue. */
-    const bufferedBytes = (): SseStats => {
-      let total = 0
-      let largest = 0
-      for (const queued of buffers.values()) {
-        const n = queued()
-        total += n
-        if (n > largest) largest = n
-      }
-      return { streams: buffers.size, queuedBytes: total, largestQueueBytes: largest }
-    }
-
-    return { open, expire, bufferedBytes, count: () => streams.size, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
+    return { open, expire, bufferedBytes: streams.stats, count: streams.count, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
   })
