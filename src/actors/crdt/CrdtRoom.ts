@@ -18,7 +18,6 @@ import type { Actor } from "../../schema/Common.js"
 import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
 import { Connections } from "../../sockets/Connections.js"
 import { Jobs, type JobHandler } from "../../services/Jobs.js"
-import { Sql } from "../../services/Sql.js"
 import { handler, implement, type Dispatcher } from "../../internal/Operations.js"
 import { ActorContext, ObjectState, type ActorBehavior, type Operation } from "../Actor.js"
 import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
@@ -26,12 +25,13 @@ import { GRANT_EXPIRY_JOB } from "../live/Live.js"
 import { errorResponse, ForwardedGrant, LiveHeaders } from "../live/LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../room/Room.js"
 import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js"
-import { clientOwnersMigration, makeClientOwners, ownerKey } from "./ClientOwners.js"
+import { makeClientOwners, ownerKey } from "./ClientOwners.js"
 import { fromBase64, toBase64 } from "./Base64.js"
 import { revertUpdate } from "./Revert.js"
 import { awarenessFrame, isWriteFrame, updateFrame } from "./YjsProtocol.js"
 import { makeYjsSockets } from "./YjsSockets.js"
-import { makeYjsStore, yjsMigration } from "./YjsStore.js"
+import { makeYjsStore } from "./YjsStore.js"
+import { clientOwnersMigration, yjsMigration } from "../../storage/YjsDocumentStore.js"
 
 export const crdtRoomMigrations = [...roomMigrations, yjsMigration, clientOwnersMigration]
 
@@ -50,13 +50,12 @@ export const FLUSH_INTERVAL_MS = 8
 export const COMPACT_OVERDUE_MS = 2000
 
 export const makeCrdtRoom = Effect.gen(function* () {
-  const sql = yield* Sql
   const jobs = yield* Jobs
   const connections = yield* Connections
   const { ctx } = yield* ObjectState
   const { address, config } = yield* ActorContext
-  const owners = yield* makeClientOwners(sql)
-  const store = yield* makeYjsStore(sql, { owners, maxClockJump: config.yjs.maxClockJump })
+  const owners = yield* makeClientOwners
+  const store = yield* makeYjsStore({ owners, maxClockJump: config.yjs.maxClockJump })
   // Nothing is present at a wake (awareness is memory-only): day-old awareness-only ids can go.
   yield* Effect.catchAll(
     owners.pruneUnwritten((yield* Clock.currentTimeMillis) - UNWRITTEN_BINDING_MS, (client) => Y.getState(store.doc().store, client) > 0),

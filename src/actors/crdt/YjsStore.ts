@@ -7,8 +7,8 @@
  * the in-memory document is rebuilt from storage, so memory and storage never disagree and a bad
  * update changes nothing. Updates that add nothing are not stored.
  *
- * Compaction folds the log into the base (`Y.encodeStateAsUpdate`), stored in chunks so documents
- * over SQLite's 2 MB value limit work; the update stream then continues after `compactedThrough`.
+ * Compaction folds the log into the base (`Y.encodeStateAsUpdate`); the update stream then
+ * continues after `compactedThrough`. Storage goes through the `YjsDocumentStore` Tag.
  *
  * @since 0.1.0
  */
@@ -17,76 +17,15 @@ import * as Y from "yjs"
 import { InvalidInput, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
 import type { CompactResult, StreamEntry, StreamPage } from "../../schema/Crdt.js"
-import type { SqlShape } from "../../services/Sql.js"
-import { blobBytes, CHUNK_BYTES, deleteBlobs, readBlob, writeBlob } from "../../storage/Blobs.js"
-import { readMeta, writeMeta } from "../../storage/Meta.js"
+import { YjsDocumentStore } from "../../storage/YjsDocumentStore.js"
+import { CHUNK_BYTES } from "../../storage/Blobs.js"
 import { toBase64 } from "./Base64.js"
-import { ownerKey, type ClientOwners } from "./ClientOwners.js"
+import { bindingsOf, ownerKey, type ClientOwners } from "./ClientOwners.js"
+import { inspectUpdate } from "./UpdateInspection.js"
 
-export const yjsMigration = {
-  name: "yjs_001",
-  statements: [
-    `CREATE TABLE IF NOT EXISTS yjs_updates (
-      seq INTEGER PRIMARY KEY,
-      client_id TEXT,
-      actor TEXT NOT NULL,
-      update_bytes BLOB NOT NULL,
-      created_at INTEGER NOT NULL
-    )`,
-  ],
-}
-
-const BASE_KEY = "yjs:base"
-
-interface UpdateRow extends Record<string, string | number | ArrayBuffer | null> {
-  seq: number
-  client_id: string | null
-  actor: string
-  update_bytes: ArrayBuffer
-  created_at: number
-}
+export { yjsMigration } from "../../storage/YjsDocumentStore.js"
 
 const invalid = (message: string) => new InvalidInput({ field: "updateBase64", message: `updateBase64: ${message}` })
-
-/** Past this a clock is no longer an exact JavaScript number, and replicas would round it differently. */
-export const MAX_CLOCK = Number.MAX_SAFE_INTEGER
-
-/** What one parse of an update's structs says: why it is refused, or which clients it writes. */
-export type Inspection = { readonly refused: string } | { readonly authored: ReadonlyArray<number> }
-
-/**
- * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands:
- * - it parses;
- * - no client's structs start past what the document has of that client (a missing dependency);
- * - no client's clock ends past 2^53 - 1 (precision lost);
- * - no client's clock jumps further than `maxClockJump` past what the document has of it (a
- *   deleted or garbage-collected run is a few bytes for any length, so a tiny update could
- *   otherwise push a clock toward the precision limit).
- * The clients whose structs go beyond the document's state are the ones the update writes: its
- * authors. A damaged delete set is caught when applying.
- */
-export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number): Inspection => {
-  let meta: { from: Map<number, number>; to: Map<number, number> }
-  try {
-    meta = Y.parseUpdateMeta(update)
-  } catch (cause) {
-    return { refused: `not a Yjs update (${String(cause).slice(0, 120)})` }
-  }
-  const authored: Array<number> = []
-  for (const [client, clock] of meta.from) {
-    const known = Y.getState(doc.store, client)
-    if (clock > known) return { refused: `depends on client ${client} clock ${clock}, but the document has ${known}` }
-    const end = meta.to.get(client) ?? clock
-    if (!Number.isSafeInteger(clock) || !Number.isSafeInteger(end) || end > MAX_CLOCK) {
-      return { refused: `client ${client} clock passes 2^53 - 1 (${end}), where clocks lose precision` }
-    }
-    if (end - known > maxClockJump) {
-      return { refused: `client ${client} clock jumps from ${known} to ${end}, more than ${maxClockJump} in one update` }
-    }
-    if (end > known) authored.push(client)
-  }
-  return { authored }
-}
 
 const hasPending = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
 
@@ -126,11 +65,12 @@ export interface YjsStoreOptions {
   readonly maxClockJump: number
 }
 
-export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOptions) =>
+export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
   Effect.gen(function* () {
+    const storage = yield* YjsDocumentStore
     let doc = new Y.Doc()
-    let compactedThrough = (yield* readMeta<number>(sql, "yjs_compacted_through")) ?? 0
-    let lastSeq = compactedThrough
+    let compactedThrough = 0
+    let lastSeq = 0
     let logCount = 0
     let logBytes = 0
     // Bytes of the stored base (what one compaction rewrites): the compaction trigger scales with it.
@@ -140,18 +80,17 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
     const written = { receivedBytes: 0, writtenBytes: 0, writtenRows: 0 }
 
     /** Rebuild the document from storage: the base, then every logged update in order. */
-    const load = sql.transaction((exec) => {
+    const load = Effect.map(storage.load, (stored) => {
       const next = new Y.Doc()
-      const base = readBlob(exec, BASE_KEY)
-      if (base !== undefined) Y.applyUpdate(next, base)
-      baseBytes = base?.byteLength ?? 0
-      const rows = exec<UpdateRow>("SELECT seq, update_bytes FROM yjs_updates ORDER BY seq")
-      for (const row of rows) Y.applyUpdate(next, new Uint8Array(row.update_bytes))
+      if (stored.base !== undefined) Y.applyUpdate(next, stored.base)
+      baseBytes = stored.base?.byteLength ?? 0
+      for (const row of stored.updates) Y.applyUpdate(next, row.update)
       doc.destroy()
       doc = next
-      logCount = rows.length
-      logBytes = rows.reduce((sum, row) => sum + row.update_bytes.byteLength, 0)
-      lastSeq = Math.max(compactedThrough, rows[rows.length - 1]?.seq ?? 0)
+      compactedThrough = stored.compactedThrough
+      logCount = stored.updates.length
+      logBytes = stored.updates.reduce((sum, row) => sum + row.update.byteLength, 0)
+      lastSeq = Math.max(compactedThrough, stored.updates[stored.updates.length - 1]?.seq ?? 0)
     })
     yield* Effect.orDie(load)
 
@@ -213,10 +152,7 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
     /** One log row (and the client ids it binds) in one transaction: the update is durable. */
     const insertRow = (update: Uint8Array, seq: number, origin: string | null, actor: Actor, owner: string, fresh: ReadonlyArray<number>, now: number) =>
       Effect.map(
-        sql.transaction((exec) => {
-          exec("INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)", seq, origin, JSON.stringify(actor), update, now)
-          owners.bindIn(exec, fresh, owner, now)
-        }),
+        storage.append([{ seq, clientId: origin, actor: JSON.stringify(actor), update, createdAt: now }], bindingsOf(fresh, owner, now)),
         () => owners.commit(fresh, owner),
       )
 
@@ -278,12 +214,10 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       const rows = runs.map((run, index) => ({ run, seq: lastSeq + 1 + index, bytes: run.updates.length === 1 ? run.updates[0]! : Y.mergeUpdates(run.updates) }))
       const stored = Effect.runSync(
         Effect.either(
-          sql.transaction((exec) => {
-            for (const { run, seq, bytes } of rows) {
-              exec("INSERT INTO yjs_updates (seq, client_id, actor, update_bytes, created_at) VALUES (?, ?, ?, ?, ?)", seq, run.origin, JSON.stringify(run.actor), bytes, run.at)
-              owners.bindIn(exec, run.fresh, run.owner, run.at)
-            }
-          }),
+          storage.append(
+            rows.map(({ run, seq, bytes }) => ({ seq, clientId: run.origin, actor: JSON.stringify(run.actor), update: bytes, createdAt: run.at })),
+            rows.flatMap(({ run }) => bindingsOf(run.fresh, run.owner, run.at)),
+          ),
         ),
       )
       if (stored._tag === "Left") {
@@ -364,11 +298,7 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       const folded = logCount
       const through = lastSeq
       const state = encodedState()
-      yield* sql.transaction((exec) => {
-        writeBlob(exec, BASE_KEY, state)
-        exec("DELETE FROM yjs_updates WHERE seq <= ?", through)
-        exec("INSERT INTO _meta (key, value) VALUES ('yjs_compacted_through', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", JSON.stringify(through))
-      })
+      yield* storage.fold(state, through)
       compactedThrough = through
       baseBytes = state.byteLength
       written.writtenBytes += state.byteLength
@@ -389,23 +319,20 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
       logCount > 0 && (logBytes >= afterBytes || (logCount >= afterUpdates && logBytes >= baseBytes * LOG_TO_BASE))
 
     /** Bytes the document takes in storage: base chunks plus logged updates. */
-    const storedBytes = sql.transaction(
-      (exec) =>
-        blobBytes(exec, BASE_KEY) + (exec<{ n: number | null }>("SELECT SUM(LENGTH(update_bytes)) AS n FROM yjs_updates")[0]?.n ?? 0),
-    )
+    const storedBytes = storage.storedBytes
 
     const stream = (cursor: number, limit: number): Effect.Effect<StreamPage, StorageFailure> =>
       Effect.map(
-        sql.all<UpdateRow>("SELECT * FROM yjs_updates WHERE seq > ? ORDER BY seq LIMIT ?", cursor, limit + 1),
+        storage.range(cursor, limit + 1),
         (rows) => {
           const page = rows.slice(0, limit)
           const entries = page.map(
             (row): StreamEntry => ({
               seq: row.seq,
-              clientId: row.client_id,
+              clientId: row.clientId,
               actor: JSON.parse(row.actor),
-              updateBase64: toBase64(new Uint8Array(row.update_bytes)),
-              createdAt: new Date(row.created_at).toISOString(),
+              updateBase64: toBase64(row.update),
+              createdAt: new Date(row.createdAt).toISOString(),
             }),
           )
           return {
@@ -420,14 +347,9 @@ export const makeYjsStore = (sql: SqlShape, { owners, maxClockJump }: YjsStoreOp
 
     /** Forget the document entirely (destroy with `deleteHistory`). The stream keeps counting. */
     const clear = Effect.gen(function* () {
-      yield* sql.transaction((exec) => {
-        deleteBlobs(exec, BASE_KEY)
-        exec("DELETE FROM yjs_updates")
-        owners.clearIn(exec)
-      })
+      yield* storage.clear(lastSeq)
       owners.cleared()
       compactedThrough = lastSeq
-      yield* writeMeta(sql, "yjs_compacted_through", compactedThrough)
       doc.destroy()
       doc = new Y.Doc()
       logCount = 0

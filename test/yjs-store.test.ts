@@ -1,0 +1,122 @@
+/**
+ * The document logic of a CRDT room (`YjsStore`: validation, ownership, coalescing, folds) on the
+ * in-memory `YjsDocumentStore`: a "restart" builds a new YjsStore over the same storage. The
+ * integration proofs on real objects are the crdt-*.test.ts files.
+ */
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import * as Y from "yjs"
+import { makeClientOwners, ownerKey } from "../src/actors/crdt/ClientOwners.js"
+import { makeYjsStore } from "../src/actors/crdt/YjsStore.js"
+import type { Actor } from "../src/schema/Common.js"
+import * as YjsDocumentStore from "../src/storage/YjsDocumentStore.js"
+import { failureOf } from "./helpers.js"
+
+const T0 = 1_800_000_000_000
+const alice: Actor = { type: "user", id: "alice" }
+const bob: Actor = { type: "user", id: "bob" }
+
+/** A YjsStore over `storage`, as a CRDT room builds it at a wake. */
+const wake = (storage: YjsDocumentStore.YjsDocumentStoreShape) =>
+  Effect.gen(function* () {
+    const owners = yield* makeClientOwners
+    const store = yield* makeYjsStore({ owners, maxClockJump: 1_000_000 })
+    return { owners, store }
+  }).pipe(Effect.provide(Layer.succeed(YjsDocumentStore.YjsDocumentStore, storage)))
+
+/** An editor with its own client id, producing one update per edit. */
+const editor = (clientID: number) => {
+  const doc = new Y.Doc()
+  doc.clientID = clientID
+  return {
+    doc,
+    insert: (text: string) => {
+      const before = Y.encodeStateVector(doc)
+      doc.getText("t").insert(doc.getText("t").length, text)
+      return Y.encodeStateAsUpdate(doc, before)
+    },
+  }
+}
+
+const text = (doc: Y.Doc) => doc.getText("t").toString()
+
+describe("YjsStore on memory storage", () => {
+  it("keeps every update across restarts, before and after a fold, and a refused update changes nothing", async () => {
+    const storage = YjsDocumentStore.makeMemory()
+    const a = editor(101)
+    const b = editor(202)
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const first = yield* wake(storage)
+        const one = yield* first.store.apply(a.insert("hello "), "conn-a", alice, T0)
+        const again = yield* first.store.apply(Y.encodeStateAsUpdate(a.doc), "conn-a", alice, T0 + 1)
+        // Bob writes under alice's client id: refused, document and storage unchanged.
+        const forged = yield* Effect.exit(first.store.apply(a.insert("forged"), "conn-b", bob, T0 + 2))
+        const afterForge = text(first.store.doc())
+        const folded = yield* first.store.compact
+        const second = yield* wake(storage)
+        const rebuilt = text(second.store.doc())
+        const two = yield* second.store.apply(b.insert("world"), "conn-b", bob, T0 + 3)
+        const third = yield* wake(storage)
+        return {
+          one,
+          again,
+          forged: failureOf(forged)._tag,
+          afterForge,
+          folded,
+          rebuilt,
+          two,
+          final: text(third.store.doc()),
+          lastSeq: third.store.lastSeq(),
+          log: third.store.log(),
+          owners: [third.owners.ownerOf(101), third.owners.ownerOf(202)],
+          stream: (yield* third.store.stream(0, 10)).entries.map((entry) => [entry.seq, entry.clientId, entry.actor]),
+        }
+      }),
+    )
+    expect(result.one).toEqual({ seq: 1, duplicate: false })
+    expect(result.again).toEqual({ seq: 1, duplicate: true })
+    expect(result.forged).toBe("InvalidInput")
+    expect(result.afterForge).toBe("hello ")
+    expect(result.folded.compactedThrough).toBe(1)
+    expect(result.folded.foldedUpdates).toBe(1)
+    expect(result.rebuilt).toBe("hello ")
+    expect(result.two).toEqual({ seq: 2, duplicate: false })
+    expect(result.final).toBe("hello world")
+    expect(result.lastSeq).toBe(2)
+    expect(result.log.count).toBe(1)
+    expect(result.owners).toEqual([ownerKey(alice), ownerKey(bob)])
+    expect(result.stream).toEqual([[2, "conn-b", bob]])
+  })
+
+  it("stores a run of pending updates from one connection as one merged row, with its bindings", async () => {
+    const storage = YjsDocumentStore.makeMemory()
+    const a = editor(303)
+    const b = editor(404)
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const { store } = yield* wake(storage)
+        for (const piece of ["a", "b", "c"]) store.applyPending(a.insert(piece), "conn-a", alice, undefined, T0)
+        store.applyPending(b.insert("z"), "conn-b", bob, undefined, T0)
+        const flushed = store.flushPending()
+        const restarted = yield* wake(storage)
+        return {
+          flushed: Array.isArray(flushed) ? flushed.map((run) => [run.seq, run.origin]) : flushed,
+          rows: (yield* storage.load).updates.map((row) => row.seq),
+          bindings: (yield* storage.bindings).map((binding) => [binding.client, binding.owner]).sort(),
+          text: text(restarted.store.doc()),
+        }
+      }),
+    )
+    expect(result.flushed).toEqual([
+      [1, "conn-a"],
+      [2, "conn-b"],
+    ])
+    expect(result.rows).toEqual([1, 2])
+    expect(result.bindings).toEqual([
+      [303, ownerKey(alice)],
+      [404, ownerKey(bob)],
+    ])
+    expect(result.text).toBe("abcz")
+  })
+})
