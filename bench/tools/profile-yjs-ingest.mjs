@@ -1,22 +1,23 @@
 // A V8 CPU profile of the benchmark Worker while one yjs-ingest cell runs: starts `wrangler dev`
 // with a fixed inspector port, profiles over the inspector (Profiler.start/stop), and prints self
 // time grouped by function and by bundle module (the bundle's `// path` comments), top first.
-// `node bench/tools/profile-yjs-ingest.mjs [library|peer|floor] [edits]` (development tool).
+// `node bench/tools/profile-yjs-ingest.mjs [library|peer|floor|memory] [edits]` (development tool;
+// wrangler's local observability collector off, as in `bench/harness/server.mjs`).
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import WebSocket from "ws"
 import workload from "../workloads/yjs-ingest.mjs"
-import { FLOOR, LIBRARY, PEER } from "../workloads/yjs/targets.mjs"
+import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs"
 
 const [which = "library", editsArg = "20000"] = process.argv.slice(2)
-const target = { library: LIBRARY, peer: PEER, floor: FLOOR }[which]
+const target = { library: LIBRARY, peer: PEER, floor: FLOOR, memory: MEMORY_FLOOR }[which]
 const root = join(import.meta.dirname, "..", "..")
 const port = 18_000 + Math.floor(Math.random() * 2000)
 const inspector = port + 1
 const storage = mkdtempSync(join(tmpdir(), "yjs-profile-"))
-const child = spawn(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspector), "--var", "REALTIME_GRANT_SECRET:profile-secret-profile-secret-profile-secret"], { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] })
+const child = spawn(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspector), "--var", "REALTIME_GRANT_SECRET:profile-secret-profile-secret-profile-secret"], { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }, stdio: ["ignore", "pipe", "pipe"] })
 let output = ""
 await new Promise((resolve, reject) => {
   const onData = (chunk) => {

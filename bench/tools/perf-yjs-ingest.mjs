@@ -1,0 +1,46 @@
+// Native CPU profile (Linux `perf`) of the benchmark Worker's workerd while one yjs-ingest cell
+// runs: where the runtime spends a frame's time outside JavaScript, which the V8 profile of
+// profile-yjs-ingest.mjs cannot see. Needs `perf` and permission to attach (root here).
+// `node bench/tools/perf-yjs-ingest.mjs [library|peer|floor|memory] [edits] [out.data]` (development tool);
+// then `perf report -i out.data --no-children --sort dso,sym`.
+import { spawn } from "node:child_process"
+import { readFileSync, readdirSync } from "node:fs"
+import { startBenchServer } from "../harness/server.mjs"
+import workload from "../workloads/yjs-ingest.mjs"
+import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs"
+
+const [which = "library", editsArg = "20000", out = `/tmp/yjs-perf-${which}.data`] = process.argv.slice(2)
+const target = { library: LIBRARY, peer: PEER, floor: FLOOR, memory: MEMORY_FLOOR }[which]
+const server = await startBenchServer()
+// The user worker's workerd: a descendant of this server's wrangler started with an inspector
+// (wrangler's proxy workerd has none).
+const parentOf = (pid) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1])
+const descends = (pid) => {
+  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++, current = parentOf(current)) if (current === server.pid) return true
+  return false
+}
+const workerdPid = readdirSync("/proc")
+  .filter((entry) => /^\d+$/.test(entry))
+  .map(Number)
+  .find((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      return cmd.includes("workerd") && cmd.includes("--inspector-addr") && descends(pid)
+    } catch {
+      return false
+    }
+  })
+if (workerdPid === undefined) throw new Error("no workerd with an inspector under this wrangler dev")
+const cell = workload.cells({ quick: false }).find((candidate) => candidate.target === target && candidate.params.trace === "automerge-paper")
+cell.params.edits = Number(editsArg)
+// One warm-up run (bundles compiled, the class loaded), then the profiled one.
+await workload.run({ server, quick: false, log: console.log }, { ...cell, params: { ...cell.params, edits: 2000 } })
+const perf = spawn("perf", ["record", "-F", "2000", "-g", "-p", String(workerdPid), "-o", out], { stdio: "inherit" })
+await new Promise((resolve) => setTimeout(resolve, 500))
+const cpuBefore = await server.cpuMs()
+const figures = await workload.run({ server, quick: false, log: console.log }, cell)
+console.log(JSON.stringify({ ...figures, workerdPid, cpuMsAll: (await server.cpuMs()) - cpuBefore }))
+perf.kill("SIGINT")
+await new Promise((resolve) => perf.once("exit", resolve))
+await server.stop()
+process.exit(0)
