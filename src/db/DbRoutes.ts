@@ -13,7 +13,7 @@
  */
 import { Effect, Schema } from "effect"
 import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { errorResponse } from "../actors/live/LiveGrant.js"
+import { errorResponse } from "../schema/LiveGrant.js"
 import { databaseDefinition, DEFAULT_ROUTE_PATH, type ChangeEvent } from "./Declaration.js"
 import { DB_SUBPROTOCOL, DB_TOKEN_PROTOCOL_PREFIX } from "./Names.js"
 import { hubIdOfFilters } from "./Placement.js"

@@ -15,7 +15,7 @@
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
-import { errorResponse } from "../actors/live/LiveGrant.js"
+import { errorResponse } from "../schema/LiveGrant.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
 import { ActorAddress as ActorAddressSchema, ActorContext, ActorRequest, AddressHeaders, ObjectState, type ActorAddress, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
 import { metaMigration, readMetaSync, writeMeta } from "../storage/Meta.js"

@@ -25,7 +25,7 @@ import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@eff
 import { Effect, Schema } from "effect"
 import { lookupInstance } from "../Config.js"
 import { Forbidden, InvalidInput, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { errorResponse, LiveHeaders, type ForwardedGrant } from "../actors/live/LiveGrant.js"
+import { errorResponse, LiveHeaders, type ForwardedGrant } from "../schema/LiveGrant.js"
 import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
 import { ResourceId } from "../schema/Common.js"
 import { DEFAULT_ROUTE_PREFIX, TOKEN_PROTOCOL_PREFIX, type LivePermission } from "../schema/Protocol.js"

@@ -11,7 +11,7 @@
 import { Clock, Effect, Schema } from "effect"
 import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "../actors/Actor.js"
-import { errorResponse } from "../actors/live/LiveGrant.js"
+import { errorResponse } from "../schema/LiveGrant.js"
 import { Connections, makeAttachmentCache, type SocketAttachment } from "../sockets/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { currentHub, type LocalHub } from "./Ambient.js"

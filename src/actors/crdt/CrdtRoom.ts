@@ -22,7 +22,7 @@ import { handler, implement, type Dispatcher } from "../../internal/Operations.j
 import { ActorContext, ObjectState, type ActorBehavior, type Operation } from "../Actor.js"
 import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
 import { GRANT_EXPIRY_JOB } from "../live/Live.js"
-import { errorResponse, ForwardedGrant, LiveHeaders } from "../live/LiveGrant.js"
+import { errorResponse, ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../room/Room.js"
 import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js"
 import { makeClientOwners, ownerKey } from "./ClientOwners.js"

@@ -34,7 +34,7 @@ import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeErro
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import { makeAttachmentCache, type ConnectionsShape, type SocketAttachment } from "../../sockets/Connections.js"
-import { errorResponse, type ForwardedGrant } from "../live/LiveGrant.js"
+import { errorResponse, type ForwardedGrant } from "../../schema/LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"

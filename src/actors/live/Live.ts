@@ -25,7 +25,7 @@ import { membersFrameText, type Members } from "../room/Members.js"
 import { iso, messageFrame, type Messaging } from "../messaging/Messaging.js"
 import { planResume } from "../messaging/Resume.js"
 import { makeSse } from "./LiveSse.js"
-import { errorResponse, ForwardedGrant, LiveHeaders } from "./LiveGrant.js"
+import { errorResponse, ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
 
 
 export const GRANT_EXPIRY_JOB = "grant-expiry"

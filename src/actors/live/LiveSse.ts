@@ -16,7 +16,7 @@ import { Connections } from "../../sockets/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
 import { makeSseStreams, SSE_HEADERS, sseEventText, type SseStats } from "../../sse/SseWriter.js"
 import { ActorContext } from "../Actor.js"
-import { errorResponse, type ForwardedGrant } from "./LiveGrant.js"
+import { errorResponse, type ForwardedGrant } from "../../schema/LiveGrant.js"
 import { messageFrame, type Messaging } from "../messaging/Messaging.js"
 import { planResume } from "../messaging/Resume.js"
 

@@ -36,7 +36,7 @@ import { Sql } from "../../services/Sql.js"
 import { DbShardOps, TableHubOps } from "../Ops.js"
 import { handler, implement } from "../../internal/Operations.js"
 import { ObjectState, ActorContext, type ActorBehavior } from "../../actors/Actor.js"
-import { errorResponse } from "../../actors/live/LiveGrant.js"
+import { errorResponse } from "../../schema/LiveGrant.js"
 
 export const hubMigrations = [
   {

@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { errorBody, httpStatus, type RealtimeError } from "../../RealtimeError.js"
-import { Actor } from "../../schema/Common.js"
-import { LivePermission } from "../../schema/Protocol.js"
+import { errorBody, httpStatus, type RealtimeError } from "../RealtimeError.js"
+import { Actor } from "./Common.js"
+import { LivePermission } from "./Protocol.js"
 
 /** Headers the Worker sets on a forwarded live request. */
 export const LiveHeaders = { grant: "x-durable-realtime-grant", transport: "x-durable-realtime-transport" } as const
