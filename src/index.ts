@@ -79,4 +79,4 @@ export {
 // The inspector (behind your own admin check)
 export { Inspect, INSPECT_LAST_MESSAGES, type ChannelDetails, type DatabaseOverview, type DocumentDetails, type HubPage, type HubState, type HubSummary, type RoomDetails, type ShardBacklog } from "./inspect/Inspector.js"
 export { inspectorHandler, type InspectableInstance, type InspectorOptions } from "./inspect/InspectorRoutes.js"
-export { ResourceListQuery, ResourcePage, ResourceSummary, type ResourceKind } from "./actors/directory/DirectoryIndex.js"
+export { ResourceListQuery, ResourcePage, ResourceSummary, type ResourceKind } from "./schema/Resources.js"

@@ -7,30 +7,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Schema } from "effect"
+import { Context, type Effect } from "effect"
 import type { ResolvedConfig } from "../Config.js"
 import type { RealtimeError } from "../RealtimeError.js"
-import { Actor as ActorSchema, ResourceId } from "../schema/Common.js"
+import type { ActorAddress } from "../internal/ActorAddress.js"
 import type { JobHandlers } from "../services/Jobs.js"
 import type { Dispatch } from "../internal/Operations.js"
 
 export type ActorKind = "room" | "channel" | "crdtRoom" | "directory" | "dbShard" | "tableHub" | "transportHub"
-
-/** Where an actor lives: its instance and id. Stored on first use, so alarms know it too. */
-export const ActorAddress = Schema.Struct({
-  instance: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),
-  id: ResourceId,
-})
-export type ActorAddress = typeof ActorAddress.Type
-
-/** One RPC message to an actor. `caller` is the identity the Worker resolved for the request. */
-export const ActorRequest = Schema.Struct({
-  address: ActorAddress,
-  op: Schema.String,
-  input: Schema.optional(Schema.Unknown),
-  caller: Schema.optional(ActorSchema),
-})
-export type ActorRequest = typeof ActorRequest.Type
 
 /** The identity and configuration of the actor being run. */
 export class ActorContext extends Context.Tag("durable-realtime/ActorContext")<
@@ -50,9 +34,6 @@ export class ObjectState extends Context.Tag("durable-realtime/ObjectState")<
   ObjectState,
   { readonly ctx: DurableObjectState; readonly env: Record<string, unknown> }
 >() {}
-
-/** Header names the Worker uses to tell an object which actor a forwarded request is for. */
-export const AddressHeaders = { instance: "x-durable-realtime-instance", id: "x-durable-realtime-id" } as const
 
 /**
  * What the host calls for one operation: raw payload and caller in, the encoded success out.

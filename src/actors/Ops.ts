@@ -31,7 +31,7 @@ import { BroadcastInput, BroadcastResult, HistoryPage, HistoryQuery, PublishInpu
 import { Member } from "../schema/Protocol.js"
 import { ChannelStats, DestroyInput, DestroyResult, InstanceStats, RoomMetadata, RoomState, SetMetadataInput } from "../schema/Room.js"
 import { DirectoryEntry } from "../services/Directory.js"
-import { ResourceListQuery, ResourcePage } from "./directory/DirectoryIndex.js"
+import { ResourceListQuery, ResourcePage } from "../schema/Resources.js"
 
 /** An operation that takes no payload. */
 export const NoPayload = Schema.Struct({})

@@ -1,6 +1,6 @@
 /** The Durable Object class hosting an instance's directory. Bind it as `REALTIME_DIRECTORY`. @since 0.1.0 */
 import { directoryMigrations, makeDirectory } from "../actors/directory/Directory.js"
-import type { ActorAddress } from "../actors/Actor.js"
+import type { ActorAddress } from "../internal/ActorAddress.js"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { databaseDefinition, databaseInstance } from "../db/Declaration.js"
 import type { InstanceNotDeclared } from "../RealtimeError.js"

@@ -1,7 +1,7 @@
 /** The Durable Object class hosting one table hub (a table partition's change stream). Bind it as `REALTIME_TABLE_HUBS`. @since 0.1.0 */
 import { hubMigrations, makeTableHub } from "../db/hub/TableHub.js"
 import type { ResolvedConfig } from "../Config.js"
-import type { ActorAddress } from "../actors/Actor.js"
+import type { ActorAddress } from "../internal/ActorAddress.js"
 import { databaseInstance } from "../db/Declaration.js"
 import type { InstanceNotDeclared } from "../RealtimeError.js"
 import { ActorHost } from "./ActorHost.js"

@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { MAX_RESOURCE_PAGE, type ResourceKind, type ResourceListQuery, type ResourcePage } from "../actors/directory/DirectoryIndex.js"
+import { MAX_RESOURCE_PAGE, type ResourceKind, type ResourceListQuery, type ResourcePage } from "../schema/Resources.js"
 import { DirectoryOps } from "../actors/Ops.js"
 import { resolveConfig } from "../Config.js"
 import { databaseDefinition } from "../db/Declaration.js"

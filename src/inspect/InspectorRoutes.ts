@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import type { ResourceKind, ResourceListQuery } from "../actors/directory/DirectoryIndex.js"
+import type { ResourceKind, ResourceListQuery } from "../schema/Resources.js"
 import type { Realtime } from "../Realtime.js"
 import { errorBody, httpStatus, InvalidInput, NotFound, type RealtimeError } from "../RealtimeError.js"
 import { workersEnv } from "../durable/workersEnv.js"

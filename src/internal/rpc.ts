@@ -10,7 +10,7 @@
  */
 import { Effect, type Exit, Schema } from "effect"
 import { InvalidInput, RealtimeError, StorageFailure } from "../RealtimeError.js"
-import { AddressHeaders, type ActorRequest } from "../actors/Actor.js"
+import { AddressHeaders, type ActorRequest } from "./ActorAddress.js"
 import { MAX_JSON_DEPTH, RESERVED_KEYS, type Actor } from "../schema/Common.js"
 import * as Operations from "./Operations.js"
 import type { Send } from "./Operations.js"
