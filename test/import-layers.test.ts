@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest"
 const LAYERS: ReadonlyArray<{ readonly name: string; readonly paths: ReadonlyArray<string> }> = [
   { name: "foundation", paths: ["RealtimeError.ts", "internal/", "schema/"] },
   { name: "platform", paths: ["Config.ts", "services/", "storage/", "durable/workersEnv.ts"] },
-  { name: "actor runtime", paths: ["actors/Actor.ts", "actors/Ops.ts", "sockets/"] },
+  { name: "actor runtime", paths: ["actors/Actor.ts", "actors/Ops.ts", "sockets/", "sse/"] },
   { name: "domain", paths: ["actors/", "db/", "transport/"] },
   { name: "durable", paths: ["durable/"] },
   { name: "http", paths: ["http/", "db/DbRoutes.ts"] },
