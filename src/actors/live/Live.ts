@@ -21,8 +21,9 @@ import { Connections, makeAttachmentCache, type SocketAttachment } from "../../s
 import { Jobs } from "../../services/Jobs.js"
 import { describeRefusal } from "../../services/RateBudget.js"
 import { ActorContext, ObjectState } from "../Actor.js"
-import { membersFrameText, type Members } from "../room/Members.js"
-import { iso, messageFrame, type Messaging } from "../messaging/Messaging.js"
+import type { Members } from "../room/Members.js"
+import { iso, type Messaging } from "../messaging/Messaging.js"
+import { ackFrame, discontinuityFrame, errorFrame, eventFrame as encodeEventFrame, membersFrameText, messageFrame, pongFrame, readyFrame } from "../../schema/ServerFrames.js"
 import { planResume } from "../messaging/Resume.js"
 import { makeSse } from "./LiveSse.js"
 import { errorResponse, ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
@@ -42,8 +43,6 @@ const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 const SERVER_ACTOR = { type: "service", id: "server" } as const
 
 
-const errorFrame = (error: { readonly _tag: string; readonly message: string }, id?: string) =>
-  JSON.stringify({ type: "error", ...(id === undefined ? {} : { id }), tag: error._tag, message: error.message })
 
 const safeSend = (socket: WebSocket, frame: string) => {
   try {
@@ -102,13 +101,13 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     const eventFrame = (event: { readonly type: string; readonly data?: unknown }, actor: Actor) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
-        JSON.stringify({ type: "event", event: { type: event.type, data: event.data ?? null, actor, createdAt: iso(now) } }),
+        encodeEventFrame({ type: event.type, data: event.data ?? null, actor, createdAt: iso(now) }),
       )
 
     const hookApi = (attachment: SocketAttachment, reply: (frame: string) => void): Effect.Effect<LiveHookApi> =>
       Effect.map(Clock.currentTimeMillis, (now): LiveHookApi => {
         const frame = (event: { readonly type: string; readonly data?: unknown }) =>
-          JSON.stringify({ type: "event", event: { type: event.type, data: event.data ?? null, actor: SERVER_ACTOR, createdAt: iso(now) } })
+          encodeEventFrame({ type: event.type, data: event.data ?? null, actor: SERVER_ACTOR, createdAt: iso(now) })
         return {
           reply: (event) => reply(frame(event)),
           broadcast: (event, opts) => connections.broadcast(frame(event), opts?.includeSelf ? undefined : new Set([attachment.connectionId])),
@@ -169,7 +168,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         if (destroyed) {
           // Accept only to say why, then close: a client must not reconnect to a destroyed room.
           server.accept()
-          if (plan.discontinuity !== undefined) safeSend(server, JSON.stringify(plan.discontinuity))
+          if (plan.discontinuity !== undefined) safeSend(server, discontinuityFrame(plan.discontinuity))
           safeSend(server, errorFrame(new RoomDestroyed({ kind, id: address.id, message: `${kind} ${address.id} was destroyed` })))
           safeClose(server, CloseCode.destroyed, `${kind} destroyed`)
           return new Response(null, { status: 101, webSocket: client, headers })
@@ -179,7 +178,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
         attachments.attach(server, attachment)
         connections.added(server, attachment)
-        if (plan.discontinuity !== undefined) server.send(JSON.stringify(plan.discontinuity))
+        if (plan.discontinuity !== undefined) server.send(discontinuityFrame(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
         // The member list is paged: `ready` carries the first page, the rest follow right after it.
         // Members arrive as cached JSON text (a room filling with N members sends N²/2 member entries).
@@ -199,8 +198,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
           heartbeatMs: config.heartbeatMs,
           ...(members === undefined ? {} : { memberCount: memberList.length, metadata: options.metadata?.() ?? {} }),
         }
-        const readyText = JSON.stringify(ready)
-        server.send(members === undefined ? readyText : `${readyText.slice(0, -1)},"members":[${memberList.slice(0, READY_MEMBERS).join(",")}]}`)
+        server.send(readyFrame(ready, members === undefined ? undefined : memberList.slice(0, READY_MEMBERS)))
         for (let start = READY_MEMBERS; start < memberList.length; start += MEMBERS_PAGE) {
           server.send(membersFrameText(memberList.slice(start, start + MEMBERS_PAGE), [], memberList.length))
         }
@@ -239,7 +237,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
             yield* need("publish")
             const result = yield* messaging.deliver({ ...frame.message, actor, ephemeral: false }, undefined)
             if (frame.id !== undefined && result.message !== null) {
-              safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
+              safeSend(socket, ackFrame({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
             }
             return
           }
@@ -249,7 +247,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
               { ...frame.event, actor, ephemeral: true, except: frame.includeSelf ? undefined : [attachment.connectionId] },
               undefined,
             )
-            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, delivered: result.delivered }))
+            if (frame.id !== undefined) safeSend(socket, ackFrame({ type: "ack", id: frame.id, delivered: result.delivered }))
             return
           }
           case "presence": {
@@ -257,11 +255,11 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
             yield* need("presence")
             yield* messaging.lifecycle.assertWritable
             yield* members.updatePresence(actor, frame.presence, "socket")
-            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id }))
+            if (frame.id !== undefined) safeSend(socket, ackFrame({ type: "ack", id: frame.id }))
             return
           }
           case "ping":
-            safeSend(socket, JSON.stringify({ type: "pong", ...(frame.id === undefined ? {} : { id: frame.id }) }))
+            safeSend(socket, pongFrame(frame.id))
             return
           case "send": {
             if (hooks.onMessage === undefined) {
@@ -269,7 +267,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
             }
             const api = yield* hookApi(attachment, (reply) => safeSend(socket, reply))
             yield* runHook(hooks.onMessage(info(attachment), frame.event, api), (reply) => safeSend(socket, reply))
-            if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id }))
+            if (frame.id !== undefined) safeSend(socket, ackFrame({ type: "ack", id: frame.id }))
             return
           }
         }
@@ -378,12 +376,9 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       }
       const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
       if (frame.type === "publish") return publishNow(socket, attachment, frame, actor, now)
-      const text = JSON.stringify({
-        type: "event",
-        event: { type: frame.event.type, data: frame.event.data, metadata: frame.event.metadata, actor, createdAt: iso(now) },
-      })
+      const text = encodeEventFrame({ type: frame.event.type, data: frame.event.data, metadata: frame.event.metadata, actor, createdAt: iso(now) })
       const delivered = connections.broadcast(text, frame.includeSelf ? undefined : new Set([attachment.connectionId]))
-      if (frame.id !== undefined) safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, delivered }))
+      if (frame.id !== undefined) safeSend(socket, ackFrame({ type: "ack", id: frame.id, delivered }))
       return undefined
     }
 
@@ -405,7 +400,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       if (done === undefined) return handleAdmitted(socket, attachment, frame)
       const { result, rest } = done
       if (frame.id !== undefined && result.message !== null) {
-        safeSend(socket, JSON.stringify({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
+        safeSend(socket, ackFrame({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
       }
       if (rest === undefined) return undefined
       return Effect.catchAll(rest, (error) => Effect.sync(() => safeSend(socket, errorFrame(error, frame.id)))).pipe(

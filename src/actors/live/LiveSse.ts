@@ -17,7 +17,8 @@ import { Jobs } from "../../services/Jobs.js"
 import { makeSseStreams, SSE_HEADERS, sseEventText, type SseStats } from "../../sse/SseWriter.js"
 import { ActorContext } from "../Actor.js"
 import { errorResponse, type ForwardedGrant } from "../../schema/LiveGrant.js"
-import { messageFrame, type Messaging } from "../messaging/Messaging.js"
+import type { Messaging } from "../messaging/Messaging.js"
+import { closeFrame, discontinuityFrame, messageFrame, readyFrame } from "../../schema/ServerFrames.js"
 import { planResume } from "../messaging/Resume.js"
 
 export const SSE_HEARTBEAT_JOB = "sse-heartbeat"
@@ -40,7 +41,7 @@ export const sseEvent = (frame: string): string => {
 }
 
 /** The `close` event a socket's close code becomes on a stream. */
-const closeEvent = (code: number, reason: string) => sseEventText("close", JSON.stringify({ type: "close", code, reason }))
+const closeEvent = (code: number, reason: string) => sseEventText("close", closeFrame(code, reason))
 
 export const makeSse = (options: {
   readonly kind: "room" | "channel"
@@ -83,7 +84,7 @@ export const makeSse = (options: {
         const id = crypto.randomUUID()
         const { stream, send, join } = streams.open(id, { expiresAt: grant.expiresAt })
         const response = () => new Response(stream.writer.body, { headers: SSE_HEADERS })
-        if (plan.discontinuity !== undefined) send(JSON.stringify(plan.discontinuity))
+        if (plan.discontinuity !== undefined) send(discontinuityFrame(plan.discontinuity))
         if (destroyed) {
           stream.close(CloseCode.destroyed, `${kind} destroyed`)
           return response()
@@ -117,7 +118,7 @@ export const makeSse = (options: {
           expiresAt: grant.expiresAt,
           heartbeatMs: config.heartbeatMs,
         }
-        send(JSON.stringify(ready))
+        send(readyFrame(ready))
         join(grant.actor.id)
         yield* Effect.either(options.scheduleExpiry(grant.expiresAt))
         yield* Effect.either(jobs.ensure(SSE_HEARTBEAT_JOB, now + config.heartbeatMs))

@@ -17,6 +17,7 @@ import { Effect, Schema } from "effect"
 import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
 import { jsonByteLength, type Actor } from "../../schema/Common.js"
 import type { HistoryPage, StoredMessage } from "../../schema/Message.js"
+import { storedMessageJson, withMessageJson } from "../../schema/ServerFrames.js"
 import { MessageStore, type MessageRow } from "../../storage/MessageStore.js"
 
 /** Moved to the storage module; re-exported for the actors' migration lists. */
@@ -63,17 +64,34 @@ export const makeMessageLog = (
     // Physically prune in batches of a tenth of the limit; reads hide the overhang.
     const pruneEvery = Math.max(1, Math.floor(options.historyLimit / 10))
 
-    const toMessage = (row: MessageRow): StoredMessage => ({
-      id: row.id,
-      seq: row.seq,
-      epoch,
-      type: row.type,
-      data: JSON.parse(row.data),
-      ...(row.metadata === null ? {} : { metadata: JSON.parse(row.metadata) }),
-      actor: JSON.parse(row.actor),
-      createdAt: new Date(row.created_at).toISOString(),
-      ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
-    })
+    // The message keeps its row's JSON text beside it: every frame that carries it (fan-out, SSE,
+    // replay, ack) uses that text, so a publish is encoded once, when stored.
+    const toMessage = (row: MessageRow): StoredMessage => {
+      const createdAt = new Date(row.created_at).toISOString()
+      const message: StoredMessage = {
+        id: row.id,
+        seq: row.seq,
+        epoch,
+        type: row.type,
+        data: JSON.parse(row.data),
+        ...(row.metadata === null ? {} : { metadata: JSON.parse(row.metadata) }),
+        actor: JSON.parse(row.actor),
+        createdAt,
+        ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
+      }
+      const json = storedMessageJson({
+        id: row.id,
+        seq: row.seq,
+        epoch,
+        type: row.type,
+        dataJson: row.data,
+        metadataJson: row.metadata,
+        actorJson: row.actor,
+        createdAt,
+        idempotencyKey: row.idempotency_key,
+      })
+      return withMessageJson(message, json)
+    }
 
     /** Oldest seq that history still shows. */
     const oldestVisible = () => Math.max(1, lastSeq - options.historyLimit + 1)

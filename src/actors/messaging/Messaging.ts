@@ -8,7 +8,8 @@
 import { Clock, Effect } from "effect"
 import type { RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
-import { BroadcastInput, type BroadcastResult, type PublishResult, type StoredMessage } from "../../schema/Message.js"
+import { BroadcastInput, type BroadcastResult, type PublishResult } from "../../schema/Message.js"
+import { eventFrame, messageFrame } from "../../schema/ServerFrames.js"
 import type { DestroyResult, RoomState } from "../../schema/Room.js"
 import { Connections } from "../../sockets/Connections.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
@@ -25,8 +26,8 @@ import { describeRefusal, makeRateBudget } from "../../services/RateBudget.js"
 
 export const iso = (millis: number) => new Date(millis).toISOString()
 
-/** The frame every subscriber receives for a stored message. Encoded once per message. */
-export const messageFrame = (message: StoredMessage) => JSON.stringify({ type: "message", message })
+/** The frame every subscriber receives for a stored message (its text is the row's, encoded once when stored). */
+export { messageFrame }
 
 export interface MessagingHooks {
   /** Current member count, for directory reports. */
@@ -121,10 +122,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
         const actor = actorOf(input.actor, caller)
         const except = input.except === undefined ? undefined : new Set(input.except)
         if (input.ephemeral) {
-          const frame = JSON.stringify({
-            type: "event",
-            event: { type: input.type, data: input.data, metadata: input.metadata, actor, createdAt: iso(now) },
-          })
+          const frame = eventFrame({ type: input.type, data: input.data, metadata: input.metadata, actor, createdAt: iso(now) })
           return { message: null, duplicate: false, delivered: connections.broadcast(frame, except) }
         }
         const { message, duplicate } = yield* log.append(input, actor, now)

@@ -29,6 +29,7 @@ import type { ConnectionsShape } from "../../sockets/Connections.js"
 import type { JobsShape } from "../../services/Jobs.js"
 import type { MemberStoreShape } from "../../storage/MemberStore.js"
 import { iso } from "../messaging/Messaging.js"
+import { membersFrameText, presenceFrame } from "../../schema/ServerFrames.js"
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"
@@ -65,9 +66,7 @@ export const mergePresence = (current: Record<string, unknown>, partial: Record<
   return next
 }
 
-/** A `members` frame ({@link MembersFrame}) from entries already in JSON: `joined` members, `left` `{ member, reason }` entries. */
-export const membersFrameText = (joined: ReadonlyArray<string>, left: ReadonlyArray<string>, count: number): string =>
-  `{"type":"members","joined":[${joined.join(",")}],"left":[${left.join(",")}],"count":${count}}`
+export { membersFrameText }
 
 export const makeMembers = (options: {
   readonly store: MemberStoreShape
@@ -152,7 +151,6 @@ export const makeMembers = (options: {
 
     const save = (member: MemberState) => store.save(member)
 
-    const fanOut = (frame: unknown, except?: ReadonlySet<string>) => connections.broadcast(JSON.stringify(frame), except)
 
     const scheduleExpiry = (at: number) => jobs.ensure(MEMBER_EXPIRY_JOB, at)
 
@@ -254,7 +252,7 @@ export const makeMembers = (options: {
       const batch = [...dirty].map((key) => members.get(key)).filter((member) => member !== undefined)
       dirty.clear()
       yield* store.savePresence(batch)
-      fanOut({ type: "presence", updates: batch.map((member) => ({ member: member.key, actor: member.actor, presence: member.presence })) })
+      connections.broadcast(presenceFrame(batch.map((member) => ({ member: member.key, actor: member.actor, presence: member.presence }))))
     })
 
     /**

@@ -6,6 +6,7 @@ import { Clock, Effect } from "effect"
 import type { RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor } from "../../schema/Common.js"
 import { formatPosition } from "../../schema/Protocol.js"
+import { discontinuityFrame } from "../../schema/ServerFrames.js"
 import type { JoinResult, LeaveResult, MembersResult } from "../../schema/Members.js"
 import type { RoomMetadata } from "../../schema/Room.js"
 import { Connections } from "../../sockets/Connections.js"
@@ -94,7 +95,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
         if (content.document !== undefined && extension.restoreDocument !== undefined) yield* extension.restoreDocument(content.document)
         const position = { epoch: messaging.log.epoch(), seq: messaging.log.lastSeq() }
         // Connected clients hold positions of the old life: tell them, rather than let them believe nothing changed.
-        connections.broadcast(JSON.stringify({ type: "discontinuity", reason: "epoch", since: formatPosition(before), ...position }))
+        connections.broadcast(discontinuityFrame({ type: "discontinuity", reason: "epoch", since: formatPosition(before), ...position }))
         yield* messaging.lifecycle.touch(now, true)
         // Removed messages leave the instance's count.
         yield* messaging.reportIfChanged

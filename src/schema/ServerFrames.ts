@@ -1,0 +1,107 @@
+/**
+ * Every frame the server sends on a room, channel or CRDT room JSON connection (socket and SSE),
+ * built here from the types of its Schema in `Protocol.ts` (`ServerFrame`), so a frame cannot
+ * drift from what clients decode.
+ *
+ * One encoding per publish: a stored message is JSON text once, assembled from the texts its row
+ * already holds (data, metadata and actor are encoded when stored), and that text is what the
+ * `message` frame of the fan-out, the SSE event, the socket replay and the publisher's `ack` all
+ * carry. The text travels with the message object (`messageJson`), so no one encodes it again.
+ *
+ * @since 0.1.0
+ */
+import type { StoredMessage } from "./Message.js"
+import type {
+  AckFrame,
+  CloseFrame,
+  DiscontinuityFrame,
+  ErrorFrame,
+  EventFrame,
+  PresenceUpdateFrame,
+  ReadyFrame,
+  ServerFrame,
+} from "./Protocol.js"
+
+/** A frame whose every field is plain JSON: encoded as it is. */
+const encode = (frame: ServerFrame): string => JSON.stringify(frame)
+
+// ---------------------------------------------------------------------------------------------
+// Stored messages: one JSON text each
+
+/** The JSON text of each stored message this object built or read, beside the object. */
+const encodedMessages = new WeakMap<StoredMessage, string>()
+
+/** A stored row's fields: strings as they are, `data`, `metadata` and `actor` as the JSON text stored. */
+export interface StoredMessageTexts {
+  readonly id: string
+  readonly seq: number
+  readonly epoch: string
+  readonly type: string
+  readonly dataJson: string
+  readonly metadataJson: string | null
+  readonly actorJson: string
+  readonly createdAt: string
+  readonly idempotencyKey: string | null
+}
+
+/**
+ * The JSON text of a stored message, from its row: the same text `JSON.stringify` gives for the
+ * decoded message (same keys, same order), without encoding data, metadata or actor again.
+ */
+export const storedMessageJson = (row: StoredMessageTexts): string =>
+  `{"id":${JSON.stringify(row.id)},"seq":${row.seq},"epoch":${JSON.stringify(row.epoch)},"type":${JSON.stringify(row.type)},"data":${row.dataJson}` +
+  `${row.metadataJson === null ? "" : `,"metadata":${row.metadataJson}`},"actor":${row.actorJson},"createdAt":${JSON.stringify(row.createdAt)}` +
+  `${row.idempotencyKey === null ? "" : `,"idempotencyKey":${JSON.stringify(row.idempotencyKey)}`}}`
+
+/** Remember a message's JSON text (its row's), so frames carrying it never encode it again. */
+export const withMessageJson = (message: StoredMessage, json: string): StoredMessage => {
+  encodedMessages.set(message, json)
+  return message
+}
+
+/** A stored message as JSON text: the remembered text, else (a message built elsewhere) encoded now. */
+export const messageJson = (message: StoredMessage): string => encodedMessages.get(message) ?? JSON.stringify(message)
+
+// ---------------------------------------------------------------------------------------------
+// Frames
+
+/** `message`: a stored message, to every subscriber (socket fan-out, SSE, replay). */
+export const messageFrame = (message: StoredMessage): string => `{"type":"message","message":${messageJson(message)}}`
+
+/** `ack` of a frame with an `id`; a publish's carries the stored message's text as it is. */
+export const ackFrame = (frame: AckFrame): string => {
+  if (frame.message === undefined) return encode(frame)
+  const { message, ...rest } = frame
+  const head = encode(rest)
+  return `${head.slice(0, -1)},"message":${messageJson(message)}}`
+}
+
+/** `event`: an ephemeral event (broadcast, `sendTo`, hooks). */
+export const eventFrame = (event: EventFrame["event"]): string => encode({ type: "event", event })
+
+/** `error`: a refused frame (the `id` of the frame it answers, when it had one). */
+export const errorFrame = (error: { readonly _tag: string; readonly message: string }, id?: string): string =>
+  encode({ type: "error", ...(id === undefined ? {} : { id }), tag: error._tag, message: error.message } satisfies ErrorFrame)
+
+/** `pong` of a ping that had an `id` (the runtime answers the others). */
+export const pongFrame = (id: string | undefined): string => encode({ type: "pong", ...(id === undefined ? {} : { id }) })
+
+export const discontinuityFrame = (frame: DiscontinuityFrame): string => encode(frame)
+
+export const presenceFrame = (updates: PresenceUpdateFrame["updates"]): string => encode({ type: "presence", updates })
+
+/** SSE only: the stream ends with the close code a socket would have got. */
+export const closeFrame = (code: number, reason: string): string => encode({ type: "close", code, reason } satisfies CloseFrame)
+
+/**
+ * `ready`. A room's first members arrive as JSON text (each member's entry is cached: a room filling
+ * with N members sends N²/2 entries), spliced in as the frame's last field.
+ */
+export const readyFrame = (ready: Omit<ReadyFrame, "members">, members?: ReadonlyArray<string>): string => {
+  const text = encode(ready)
+  return members === undefined ? text : `${text.slice(0, -1)},"members":[${members.join(",")}]}`
+}
+
+/** `members`, from entries already in JSON: `joined` members, `left` `{ member, reason }` entries. */
+export const membersFrameText = (joined: ReadonlyArray<string>, left: ReadonlyArray<string>, count: number): string =>
+  `{"type":"members","joined":[${joined.join(",")}],"left":[${left.join(",")}],"count":${count}}`
