@@ -31,12 +31,13 @@ import * as ActorFacts from "../storage/ActorFacts.js"
 import * as MemberStore from "../storage/MemberStore.js"
 import * as MessageStore from "../storage/MessageStore.js"
 import * as SnapshotStore from "../storage/SnapshotStore.js"
+import * as HubChangeStore from "../storage/HubChangeStore.js"
 import * as YjsDocumentStore from "../storage/YjsDocumentStore.js"
 
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
 /** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | Jobs.Jobs | Connections.Connections | DirectoryClient | ActorContext | ObjectState
+export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | Jobs.Jobs | Connections.Connections | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted {
   readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
@@ -100,6 +101,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       SnapshotStore.layerSqlite.pipe(Layer.provide(sql)),
       MemberStore.layerSqlite.pipe(Layer.provide(sql)),
       YjsDocumentStore.layerSqlite.pipe(Layer.provide(sql)),
+      HubChangeStore.layerSqlite.pipe(Layer.provide(sql)),
       Jobs.layer(Jobs.storageAlarm(this.ctx.storage)).pipe(Layer.provide(sql)),
       Connections.layerHibernating(this.ctx),
       directory,

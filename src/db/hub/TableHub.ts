@@ -32,41 +32,13 @@ import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Connections } from "../../sockets/Connections.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import { Jobs } from "../../services/Jobs.js"
-import { Sql } from "../../services/Sql.js"
+import { HubChangeStore, type BufferedChange } from "../../storage/HubChangeStore.js"
 import { DbShardOps, TableHubOps } from "../Ops.js"
 import { handler, implement } from "../../internal/Operations.js"
 import { ObjectState, ActorContext, type ActorBehavior } from "../../actors/Actor.js"
 import { errorResponse } from "../../schema/LiveGrant.js"
 
-export const hubMigrations = [
-  {
-    name: "table_hub_001",
-    statements: [
-      "CREATE TABLE IF NOT EXISTS hub_applied (shard INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL)",
-      "CREATE TABLE IF NOT EXISTS hub_changes (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, change TEXT NOT NULL)",
-    ],
-  },
-  {
-    // Sizes beside the buffer (a small table): bounding it in characters never reads a change's text.
-    name: "table_hub_002_sizes",
-    statements: ["CREATE TABLE IF NOT EXISTS hub_change_sizes (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL)"],
-  },
-  {
-    // One row per change: the size is a column of the buffer itself, stored before the change's
-    // text so that summing sizes reads no overflow page. `hub_applied` now holds the high water of
-    // changes trimmed from the buffer (the buffer's own MAX(outbox_id) covers the rest), so it is
-    // brought up to date with everything buffered here.
-    name: "table_hub_003_one_row_per_change",
-    statements: [
-      "CREATE TABLE hub_changes_003 (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, size INTEGER NOT NULL, change TEXT NOT NULL)",
-      "INSERT INTO hub_changes_003 (seq, shard, outbox_id, size, change) SELECT c.seq, c.shard, c.outbox_id, COALESCE(s.size, length(c.change)), c.change FROM hub_changes c LEFT JOIN hub_change_sizes s ON s.seq = c.seq",
-      "INSERT INTO hub_applied (shard, outbox_id) SELECT shard, MAX(outbox_id) FROM hub_changes WHERE true GROUP BY shard ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)",
-      "DROP TABLE hub_changes",
-      "DROP TABLE hub_change_sizes",
-      "ALTER TABLE hub_changes_003 RENAME TO hub_changes",
-    ],
-  },
-]
+export { hubMigrations } from "../../storage/HubChangeStore.js"
 
 export const HUB_EXPIRY_JOB = "grant-expiry"
 /** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
@@ -93,7 +65,7 @@ const send = (socket: WebSocket, frame: string) => {
 const encode = (frame: DbServerFrame) => JSON.stringify(frame)
 
 export const makeTableHub = Effect.gen(function* () {
-  const sql = yield* Sql
+  const store = yield* HubChangeStore
   const jobs = yield* Jobs
   const connections = yield* Connections
   const directory = yield* DirectoryClient
@@ -109,21 +81,17 @@ export const makeTableHub = Effect.gen(function* () {
     // older runtime: pings reach webSocketMessage and are answered there
   }
 
-  const buffered = yield* Effect.orDie(sql.one<{ seq: number | null; first: number | null; chars: number | null }>("SELECT MAX(seq) AS seq, MIN(seq) AS first, SUM(size) AS chars FROM hub_changes"))
-  let seq = buffered?.seq ?? 0
+  const buffered = yield* Effect.orDie(store.load)
+  let seq = buffered.lastSeq ?? 0
   /** The buffer in memory: its first seq and its characters, so a publish trims without scanning it. */
-  let firstBuffered = buffered?.first ?? seq + 1
-  let bufferedChars = buffered?.chars ?? 0
+  let firstBuffered = buffered.firstSeq ?? seq + 1
+  let bufferedChars = buffered.chars
   /**
-   * Per shard, the highest outbox id applied: the buffer's own, or the trimmed high water kept in
-   * `hub_applied` (written only when a trim removes a shard's changes, not once per publish).
+   * Per shard, the highest outbox id applied: the buffer's own, or the trimmed high water the store
+   * keeps (written only when a trim removes a shard's changes, not once per publish).
    */
   const highWater = new Map<number, number>()
-  for (const row of yield* Effect.orDie(
-    sql.all<{ shard: number; outbox_id: number }>("SELECT shard, MAX(outbox_id) AS outbox_id FROM (SELECT shard, outbox_id FROM hub_applied UNION ALL SELECT shard, outbox_id FROM hub_changes) GROUP BY shard"),
-  )) {
-    highWater.set(row.shard, row.outbox_id)
-  }
+  for (const row of buffered.highWater) highWater.set(row.shard, row.outboxId)
 
   /** Subscribers as of the last directory report; `undefined` until this wake's first report. */
   let reportedConnections: number | undefined
@@ -184,47 +152,35 @@ export const makeTableHub = Effect.gen(function* () {
       let first = firstBuffered
       let chars = bufferedChars
       const seen = new Map<number, number>()
-      const applied = yield* sql.transaction((exec) => {
-        const fresh: Array<{ seq: number; change: ShardChange }> = []
-        let next = seq
-        for (const change of input.changes) {
-          const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
-          if (change.outboxId <= last) {
-            duplicates++
-            continue
-          }
-          next++
-          const json = JSON.stringify(change)
-          exec("INSERT INTO hub_changes (seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?)", next, change.shard, change.outboxId, json.length, json)
-          seen.set(change.shard, change.outboxId)
-          chars += json.length
-          fresh.push({ seq: next, change })
+      const applied: Array<{ seq: number; change: ShardChange }> = []
+      const rows: Array<BufferedChange> = []
+      let next = seq
+      for (const change of input.changes) {
+        const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
+        if (change.outboxId <= last) {
+          duplicates++
+          continue
         }
+        next++
+        const json = JSON.stringify(change)
+        rows.push({ seq: next, shard: change.shard, outboxId: change.outboxId, change: json })
+        seen.set(change.shard, change.outboxId)
+        chars += json.length
+        applied.push({ seq: next, change })
+      }
+      if (rows.length > 0) {
         // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
-        if (fresh.length > 0) {
-          let cutoff = Math.max(first - 1, next - definition.bufferSize)
-          if (chars > definition.bufferBytes) {
-            const overBudget = exec<{ seq: number }>(
-              "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_changes) WHERE total > ? ORDER BY seq DESC LIMIT 1",
-              definition.bufferBytes,
-            )[0]?.seq
-            cutoff = Math.max(cutoff, overBudget ?? 0)
-          }
-          if (cutoff >= first) {
-            // What leaves the buffer leaves its high water behind in hub_applied, so a re-sent change is still dropped.
-            for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
-              "SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM hub_changes WHERE seq <= ? GROUP BY shard",
-              cutoff,
-            )) {
-              exec("INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)", row.shard, row.outbox_id)
-              chars -= row.chars
-            }
-            exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
-            first = cutoff + 1
-          }
+        const byCount = next - definition.bufferSize
+        const trimmed = yield* store.append(rows, {
+          through: byCount >= first ? byCount : 0,
+          // Only when over: finding where the budget is passed reads the buffer's sizes.
+          maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
+        })
+        if (trimmed.through !== undefined) {
+          chars -= trimmed.chars
+          first = trimmed.through + 1
         }
-        return fresh
-      })
+      }
       // Committed: the in-memory view follows (a failed transaction leaves it as it was).
       for (const [shard, outboxId] of seen) highWater.set(shard, outboxId)
       if (applied.length > 0) {
@@ -243,9 +199,9 @@ export const makeTableHub = Effect.gen(function* () {
     Effect.gen(function* () {
       if (since > seq) return { resync: "ahead" as const, changes: [] }
       // A replay is sent before ready, in one go: bounded like every batch (1 MB rows make a 1,000-change buffer large).
-      const chars = (yield* Effect.orDie(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_changes WHERE seq > ?", since)))?.n ?? 0
+      const chars = yield* Effect.orDie(store.charsAfter(since))
       if (chars > REPLAY_CHARS) return { resync: "behind" as const, changes: [] }
-      const rows = yield* Effect.orDie(sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", since))
+      const rows = yield* Effect.orDie(store.after(since))
       if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }
       return { resync: undefined, changes: rows.map((row) => ({ seq: row.seq, change: JSON.parse(row.change) as ShardChange })) }
     })

@@ -1,0 +1,212 @@
+/**
+ * Storage of a table hub's change buffer, behind a Tag: the newest changes of its stream (for
+ * `since` resume), each with its seq, source shard, outbox id and JSON text, and per shard the
+ * high water of changes already trimmed from the buffer (so a re-sent change is still dropped).
+ * `db/hub/TableHub.ts` holds the logic (exactly-once per shard, the buffer's bounds, replay
+ * plans) and speaks only to this service.
+ *
+ * `layerSqlite` keeps the tables the hub always kept (`hub_changes`, `hub_applied`);
+ * `layerMemory` an array and a map. One conformance suite (`test/storage-hub-change-store.test.ts`)
+ * runs the same tests against both.
+ *
+ * A change's size is its JSON text's length in characters: the buffer is bounded in those.
+ *
+ * @since 0.2.0
+ */
+import { Context, Effect, Layer } from "effect"
+import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
+import { Sql, type SqlShape } from "../services/Sql.js"
+
+/** One buffered change. */
+export interface BufferedChange {
+  readonly seq: number
+  readonly shard: number
+  readonly outboxId: number
+  /** JSON text of the change. */
+  readonly change: string
+}
+
+/** What a hub reads once when it wakes. */
+export interface BufferFacts {
+  /** Highest buffered seq, or null when the buffer is empty. */
+  readonly lastSeq: number | null
+  /** Lowest buffered seq, or null when the buffer is empty. */
+  readonly firstSeq: number | null
+  /** Characters buffered. */
+  readonly chars: number
+  /** Per shard, the highest outbox id applied: buffered or trimmed. */
+  readonly highWater: ReadonlyArray<{ readonly shard: number; readonly outboxId: number }>
+}
+
+/** How to trim the buffer after an append. */
+export interface Trim {
+  /** Drop every change with a seq at or below this (0: none by count). */
+  readonly through: number
+  /** When given, drop further the oldest changes until at most this many characters are buffered. */
+  readonly maxChars?: number | undefined
+}
+
+/** What a trim removed: changes up to `through` (undefined when none), and their characters. */
+export interface Trimmed {
+  readonly through: number | undefined
+  readonly chars: number
+}
+
+export type WriteError = StorageFailure | ConstraintViolation
+
+export interface HubChangeStoreShape {
+  readonly load: Effect.Effect<BufferFacts, StorageFailure>
+  /**
+   * Atomically: buffer the changes (a seq is stored once), then trim. Each shard's highest
+   * trimmed outbox id is kept as its high water.
+   */
+  readonly append: (changes: ReadonlyArray<BufferedChange>, trim: Trim) => Effect.Effect<Trimmed, WriteError>
+  /** Characters buffered after `seq`. */
+  readonly charsAfter: (seq: number) => Effect.Effect<number, StorageFailure>
+  /** Every buffered change after `seq`, by seq. */
+  readonly after: (seq: number) => Effect.Effect<ReadonlyArray<{ readonly seq: number; readonly change: string }>, StorageFailure>
+}
+
+/**
+ * The change buffer of one table hub.
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export class HubChangeStore extends Context.Tag("durable-realtime/HubChangeStore")<HubChangeStore, HubChangeStoreShape>() {}
+
+export const hubMigrations = [
+  {
+    name: "table_hub_001",
+    statements: [
+      "CREATE TABLE IF NOT EXISTS hub_applied (shard INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS hub_changes (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, change TEXT NOT NULL)",
+    ],
+  },
+  {
+    // Sizes beside the buffer (a small table): bounding it in characters never reads a change's text.
+    name: "table_hub_002_sizes",
+    statements: ["CREATE TABLE IF NOT EXISTS hub_change_sizes (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL)"],
+  },
+  {
+    // One row per change: the size is a column of the buffer itself, stored before the change's
+    // text so that summing sizes reads no overflow page. `hub_applied` now holds the high water of
+    // changes trimmed from the buffer (the buffer's own MAX(outbox_id) covers the rest), so it is
+    // brought up to date with everything buffered here.
+    name: "table_hub_003_one_row_per_change",
+    statements: [
+      "CREATE TABLE hub_changes_003 (seq INTEGER PRIMARY KEY, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, size INTEGER NOT NULL, change TEXT NOT NULL)",
+      "INSERT INTO hub_changes_003 (seq, shard, outbox_id, size, change) SELECT c.seq, c.shard, c.outbox_id, COALESCE(s.size, length(c.change)), c.change FROM hub_changes c LEFT JOIN hub_change_sizes s ON s.seq = c.seq",
+      "INSERT INTO hub_applied (shard, outbox_id) SELECT shard, MAX(outbox_id) FROM hub_changes WHERE true GROUP BY shard ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)",
+      "DROP TABLE hub_changes",
+      "DROP TABLE hub_change_sizes",
+      "ALTER TABLE hub_changes_003 RENAME TO hub_changes",
+    ],
+  },
+]
+
+const INSERT = "INSERT INTO hub_changes (seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?)"
+const RAISE_HIGH_WATER = "INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)"
+// The newest seq whose changes, with every newer one, pass the budget: it and all older ones go.
+const OVER_BUDGET = "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_changes) WHERE total > ? ORDER BY seq DESC LIMIT 1"
+
+export const makeSqlite = (sql: SqlShape): HubChangeStoreShape => ({
+  load: Effect.gen(function* () {
+    const buffered = yield* sql.one<{ seq: number | null; first: number | null; chars: number | null }>(
+      "SELECT MAX(seq) AS seq, MIN(seq) AS first, SUM(size) AS chars FROM hub_changes",
+    )
+    const highWater = yield* sql.all<{ shard: number; outbox_id: number }>(
+      "SELECT shard, MAX(outbox_id) AS outbox_id FROM (SELECT shard, outbox_id FROM hub_applied UNION ALL SELECT shard, outbox_id FROM hub_changes) GROUP BY shard",
+    )
+    return {
+      lastSeq: buffered?.seq ?? null,
+      firstSeq: buffered?.first ?? null,
+      chars: buffered?.chars ?? 0,
+      highWater: highWater.map((row) => ({ shard: row.shard, outboxId: row.outbox_id })),
+    }
+  }),
+  append: (changes, trim) =>
+    sql.transaction((exec): Trimmed => {
+      for (const row of changes) exec(INSERT, row.seq, row.shard, row.outboxId, row.change.length, row.change)
+      let cutoff = trim.through
+      if (trim.maxChars !== undefined) cutoff = Math.max(cutoff, exec<{ seq: number }>(OVER_BUDGET, trim.maxChars)[0]?.seq ?? 0)
+      if (cutoff <= 0) return { through: undefined, chars: 0 }
+      let chars = 0
+      // What leaves the buffer leaves its high water behind in hub_applied, so a re-sent change is still dropped.
+      for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
+        "SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM hub_changes WHERE seq <= ? GROUP BY shard",
+        cutoff,
+      )) {
+        exec(RAISE_HIGH_WATER, row.shard, row.outbox_id)
+        chars += row.chars
+      }
+      exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
+      return { through: cutoff, chars }
+    }),
+  charsAfter: (seq) => Effect.map(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_changes WHERE seq > ?", seq), (row) => row?.n ?? 0),
+  after: (seq) => sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", seq),
+})
+
+/** In an array sorted by seq and a map of trimmed high waters. */
+export const makeMemory = (): HubChangeStoreShape => {
+  let buffer: Array<BufferedChange> = []
+  const trimmedHighWater = new Map<number, number>()
+  const raise = (map: Map<number, number>, shard: number, outboxId: number) => map.set(shard, Math.max(map.get(shard) ?? outboxId, outboxId))
+
+  return {
+    load: Effect.sync(() => {
+      const highWater = new Map(trimmedHighWater)
+      for (const row of buffer) raise(highWater, row.shard, row.outboxId)
+      return {
+        lastSeq: buffer[buffer.length - 1]?.seq ?? null,
+        firstSeq: buffer[0]?.seq ?? null,
+        chars: buffer.reduce((sum, row) => sum + row.change.length, 0),
+        highWater: [...highWater].map(([shard, outboxId]) => ({ shard, outboxId })),
+      }
+    }),
+    append: (changes, trim) =>
+      Effect.suspend(() => {
+        // As SQLite's primary key would, before anything is written: the append is atomic.
+        const seqs = new Set(buffer.map((row) => row.seq))
+        for (const row of changes) {
+          if (seqs.has(row.seq)) return Effect.fail(new ConstraintViolation({ table: "hub_changes", message: `UNIQUE constraint failed: hub_changes.seq (${row.seq})` }))
+          seqs.add(row.seq)
+        }
+        buffer = [...buffer, ...changes.map((row) => ({ ...row }))].sort((a, b) => a.seq - b.seq)
+        let cutoff = trim.through
+        if (trim.maxChars !== undefined) {
+          let total = 0
+          for (let i = buffer.length - 1; i >= 0; i--) {
+            total += buffer[i]!.change.length
+            if (total > trim.maxChars) {
+              cutoff = Math.max(cutoff, buffer[i]!.seq)
+              break
+            }
+          }
+        }
+        if (cutoff <= 0) return Effect.succeed<Trimmed>({ through: undefined, chars: 0 })
+        const dropped = buffer.filter((row) => row.seq <= cutoff)
+        for (const row of dropped) raise(trimmedHighWater, row.shard, row.outboxId)
+        buffer = buffer.filter((row) => row.seq > cutoff)
+        return Effect.succeed<Trimmed>({ through: cutoff, chars: dropped.reduce((sum, row) => sum + row.change.length, 0) })
+      }),
+    charsAfter: (seq) => Effect.sync(() => buffer.filter((row) => row.seq > seq).reduce((sum, row) => sum + row.change.length, 0)),
+    after: (seq) => Effect.sync(() => buffer.filter((row) => row.seq > seq).map((row) => ({ seq: row.seq, change: row.change }))),
+  }
+}
+
+/**
+ * The SQLite layer, over the hub's `Sql` (tables from `hubMigrations`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSqlite: Layer.Layer<HubChangeStore, never, Sql> = Layer.effect(HubChangeStore, Effect.map(Sql, makeSqlite))
+
+/**
+ * A fresh, empty buffer each time the layer is built.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<HubChangeStore> = Layer.sync(HubChangeStore, makeMemory)
