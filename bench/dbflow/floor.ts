@@ -4,7 +4,7 @@
  * transaction, send the change frame to every socket it holds (hibernation API), and mark the
  * outbox row published. No Effect, no Schema, no hub, no RPC hop. (Adapted from bench/db/baseline.ts.)
  *
- * `/floor/dbflow/{id}/ws` (upgrade), `POST .../write` (a JSON row), `GET .../rows` (rows written
+ * `/floor/dbflow/{id}/ws` (upgrade), `POST .../write` (a JSON row; RPC `write(row)`, `writeMany(rows)`), `GET .../rows` (rows written
  * since the last call, from SQLite's rowsWritten; resets).
  */
 import { DurableObject } from "cloudflare:workers"
@@ -60,6 +60,34 @@ export class DbflowOutboxFloor extends DurableObject {
     for (const socket of this.#sockets) socket.send(frame)
     this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
     return outboxId
+  }
+
+  /**
+   * Rows inserted with their outbox rows in one transaction, one frame each, all marked published
+   * with one statement: what a batch insert (the library's `insertMany`) does at its simplest.
+   * Returns the last outbox id.
+   */
+  writeMany(rows: ReadonlyArray<Row>): number {
+    const sql = this.ctx.storage.sql
+    const createdAt = Date.now()
+    const images = rows.map((row) => JSON.stringify(row))
+    const ids = this.ctx.storage.transactionSync(() =>
+      rows.map((row, index) => {
+        const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
+        const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", images[index], createdAt)
+        const id = outbox.one().id
+        this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
+        return id
+      }),
+    )
+    const at = new Date(createdAt).toISOString()
+    this.#sockets ??= this.ctx.getWebSockets()
+    rows.forEach((row, index) => {
+      const frame = `{"type":"database.change","seq":${ids[index]},"table":"posts","event":"insert","key":${JSON.stringify(row.id)},"old":null,"new":${images[index]},"createdAt":"${at}"}`
+      for (const socket of this.#sockets!) socket.send(frame)
+    })
+    this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id BETWEEN ? AND ?", Date.now(), ids[0], ids[ids.length - 1]).rowsWritten
+    return ids[ids.length - 1]
   }
 
   override webSocketClose(socket: WebSocket, code: number) {

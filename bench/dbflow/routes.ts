@@ -5,9 +5,10 @@
  * - `POST /dbflow/library/write` (JSON row) → `dbflow.table("posts").insert(row)`, the Promise API
  * - `GET /dbflow/library/grant/{tenant}` → `dbflow.realtime.authorize(...)` for one tenant's changes
  * - `GET /dbflow/library/rows/{tenant}` → rows written by the shard and the tenant's hub since the last call
- * - `POST /dbflow/burst/{library|floor}/{runId}?tenant=&rate=&count=` → the same writes issued by the
+ * - `POST /dbflow/burst/{library|floor}/{runId}?tenant=&rate=&count=&from=&batch=` → the same writes issued by the
  *   Worker itself at a fixed open-loop rate, one HTTP request for the whole run: the figures without
- *   the per-request cost of `wrangler dev` (each row's title carries its scheduled epoch ms)
+ *   the per-request cost of `wrangler dev` (each row's title carries its scheduled epoch ms); `batch` rows per
+ *   call go as one `insertMany(rows)` (library) / `writeMany(rows)` (floor)
  * - `GET /dbflow/empty` → 204: what an HTTP request costs through `wrangler dev` with no work behind it
  * - `/realtime-db` → the database's change-stream route (`dbflow.handler`)
  * - `/floor/dbflow/{id}/...` → the row + outbox floor object
@@ -24,18 +25,23 @@ const rowsOf = async (namespace: DurableObjectNamespace, kind: string, id: strin
 }
 
 type Row = { readonly id: string; readonly tenantId: string; readonly title: string }
-type FloorStub = { write(row: Row): Promise<number> }
+type FloorStub = { write(row: Row): Promise<number>; writeMany(rows: ReadonlyArray<Row>): Promise<number> }
 
-/** Issue `count` writes at `rate`/s from inside the Worker, open loop (a slow write never delays the next). */
-const burst = async (write: (row: Row) => Promise<unknown>, runId: string, tenantId: string, rate: number, count: number, from = 0) => {
+/**
+ * Issue `count` writes at `rate` rows/s from inside the Worker, open loop (a slow write never delays
+ * the next), `batch` rows per call (1: one `insert` per row; more: one `insertMany` / `writeMany`
+ * per `batch` rows, due every `batch / rate` seconds).
+ */
+const burst = async (write: (rows: ReadonlyArray<Row>) => Promise<unknown>, runId: string, tenantId: string, rate: number, count: number, from = 0, batch = 1) => {
   const start = Date.now()
   const pending: Array<Promise<unknown>> = []
   let failed = 0
-  for (let index = 0; index < count; index++) {
+  for (let index = 0; index < count; index += batch) {
     const due = start + (index * 1000) / rate
     const wait = due - Date.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    pending.push(write({ id: `${runId}-${from + index}`, tenantId, title: `due:${Math.round(due)}` }).catch(() => failed++))
+    const rows = Array.from({ length: Math.min(batch, count - index) }, (_, offset) => ({ id: `${runId}-${from + index + offset}`, tenantId, title: `due:${Math.round(due)}` }))
+    pending.push(write(rows).catch(() => (failed += rows.length)))
   }
   await Promise.all(pending)
   return { writes: count, failed }
@@ -50,10 +56,14 @@ const burstRoute: BenchRoute = async (request, env, url) => {
   const count = Number(url.searchParams.get("count") ?? 300)
   // `from`: the first row index (a ramp's later steps write to the same object and tenant with new ids).
   const from = Number(url.searchParams.get("from") ?? 0)
-  if (target === "library") return Response.json(await burst((row) => dbflow.table("posts").insert(row), runId!, tenantId, rate, count, from))
+  const batch = Math.max(1, Math.min(100, Number(url.searchParams.get("batch") ?? 1)))
+  if (target === "library") {
+    const posts = dbflow.table("posts")
+    return Response.json(await burst((rows) => (rows.length === 1 ? posts.insert(rows[0]!) : posts.insertMany(rows)), runId!, tenantId, rate, count, from, batch))
+  }
   const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
   const floor = namespace.get(namespace.idFromName(runId!)) as unknown as FloorStub
-  return Response.json(await burst((row) => floor.write(row), runId!, tenantId, rate, count, from))
+  return Response.json(await burst((rows) => (rows.length === 1 ? floor.write(rows[0]!) : floor.writeMany(rows)), runId!, tenantId, rate, count, from, batch))
 }
 
 const libraryRoute: BenchRoute = async (request, env, url) => {

@@ -1,5 +1,7 @@
 // Database shard throughput: writes issued inside the Worker (the db workload's burst route, no
-// HTTP request per write) at a rate stepped up until the shard no longer keeps up, one subscriber.
+// HTTP request per write) at a rate stepped up until the shard no longer keeps up, one subscriber;
+// one row per call, or BATCH rows per call (insertMany), so the per-call cost of the issuing
+// Worker (which shares the shard's thread under wrangler dev) is not the only thing measured.
 // A step is sustained when the p99 commit → delivery latency stays under 250 ms and every change of
 // the step arrives within 250 ms of the step's end; the figure is the highest sustained rate.
 import { closeAll, openMany, sleep, waitFor } from "../harness/load.mjs"
@@ -7,6 +9,9 @@ import { latencyHistogram } from "../harness/stats.mjs"
 import { FLOOR, LIBRARY, targetFor } from "./db.mjs"
 
 const RATES = [100, 150, 200, 250, 300, 400, 500, 700, 1000, 1500, 2000, 3000]
+/** Rows per call of the batched cells (`insertMany` / the floor's `writeMany`), and their steps in rows/s. */
+const BATCH = 25
+const BATCH_RATES = [250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 7000, 10000]
 /** Steps in a row that must miss before the ramp stops (one 2 s step can miss on a scheduler hiccup of a shared machine). */
 const MISSES_TO_STOP = 2
 const STEP_MS = 2000
@@ -16,6 +21,8 @@ const BACKLOG_MS = 20_000
 const WARMUP_WRITES = 20
 
 const runRamp = async ({ server, run, log, quick }, cell) => {
+  const batch = cell.params.batch ?? 1
+  const rates = batch === 1 ? RATES : BATCH_RATES
   const runId = `tp-${cell.target === LIBRARY ? "lib" : "floor"}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
   // Per step: which row indexes belong to it, when each was due, when the step's last change arrived.
@@ -37,18 +44,18 @@ const runRamp = async ({ server, run, log, quick }, cell) => {
   const sockets = await openMany(1, () => target.subscribe(onFrame))
   try {
     // Warm-up (boots the shard and hub, or the floor object): delivered before the ramp starts.
-    await target.burst(50, WARMUP_WRITES, 0)
+    await target.burst(50, WARMUP_WRITES, 0, Math.min(batch, WARMUP_WRITES))
     if (!(await waitFor(() => warm >= WARMUP_WRITES, 15_000))) throw new Error(`warm-up not delivered (${warm}/${WARMUP_WRITES})`)
     await sleep(700)
     let from = WARMUP_WRITES
     let best = { sustainedWritesPerS: 0 }
     let misses = 0
-    for (const rate of quick ? RATES.slice(0, 3) : RATES) {
+    for (const rate of quick ? rates.slice(0, 3) : rates) {
       const count = Math.round((rate * STEP_MS) / 1000)
       step = { from, delivered: 0, lastAt: 0, commit: latencyHistogram(), due: latencyHistogram() }
       const cpuBefore = await server.cpuMs()
       const startedAt = Date.now()
-      const answer = await target.burst(rate, count, from)
+      const answer = await target.burst(rate, count, from, batch)
       const issuedMs = Date.now() - startedAt
       const allIn = await waitFor(() => step.delivered >= count, BACKLOG_MS)
       const cpuMs = (await server.cpuMs()) - cpuBefore
@@ -88,7 +95,10 @@ export default {
   title: "Database shard throughput (writes inside the Worker, 1 subscriber)",
   description: `One shard, one tenant, one subscriber socket. The Worker itself issues the writes open-loop (the db workload's
 burst route: \`dbflow.table("posts").insert(row)\` for the library, an RPC \`write(row)\` to the row + outbox floor object),
-${STEP_MS / 1000} s per step at ${RATES.join(", ")} writes/s, one step after the other on the same shard/object. A step is
+${STEP_MS / 1000} s per step at ${RATES.join(", ")} writes/s, one step after the other on the same shard/object. The
+*${BATCH} rows per call* group issues the same rows ${BATCH} at a time (\`insertMany(rows)\`: one transaction with their outbox
+rows, one drain round; the floor's \`writeMany(rows)\`: one transaction, one frame per row, one publish mark) at
+${BATCH_RATES.join(", ")} rows/s. A step is
 *sustained* when every write succeeds, the p99 from each change's commit (\`createdAt\`) to its arrival at the subscriber is
 under ${P99_LIMIT_MS} ms, and the step's last change arrives within ${P99_LIMIT_MS} ms of the step's end (so a backlog that
 queues before the commit counts too); the ramp stops after ${MISSES_TO_STOP} steps in a row that are not (each step starts
@@ -104,8 +114,10 @@ and the floor share one isolate and one thread, so the Worker's own loop is in e
   runs: 3,
   timeoutMs: 300_000,
   cells: () => [
-    { group: "one shard, 1 subscriber", target: LIBRARY, floor: FLOOR, params: {} },
-    { group: "one shard, 1 subscriber", target: FLOOR, floor: FLOOR, params: {} },
+    { group: "one shard, 1 subscriber, 1 row per call", target: LIBRARY, floor: FLOOR, params: { batch: 1 } },
+    { group: "one shard, 1 subscriber, 1 row per call", target: FLOOR, floor: FLOOR, params: { batch: 1 } },
+    { group: `one shard, 1 subscriber, ${BATCH} rows per call`, target: LIBRARY, floor: FLOOR, params: { batch: BATCH } },
+    { group: `one shard, 1 subscriber, ${BATCH} rows per call`, target: FLOOR, floor: FLOOR, params: { batch: BATCH } },
   ],
   run: runRamp,
 }

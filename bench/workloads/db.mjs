@@ -21,9 +21,9 @@ const json = async (response) => {
 /** How one target is reached: where to write, how to subscribe, how to count rows written. */
 export const targetFor = (server, name, runId) => {
   const tenantId = `t-${runId}`
-  /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run. */
-  const burst = (rate, count, from = 0) =>
-    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from })}`, { method: "POST" }).then(json)
+  /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run, `batch` rows per call. */
+  const burst = (rate, count, from = 0, batch = 1) =>
+    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from, batch })}`, { method: "POST" }).then(json)
   if (name === LIBRARY) {
     let grant
     return {

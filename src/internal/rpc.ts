@@ -12,6 +12,7 @@ import { Effect, type Exit, Schema } from "effect"
 import { InvalidInput, RealtimeError, StorageFailure } from "../RealtimeError.js"
 import { AddressHeaders, type ActorRequest } from "./ActorAddress.js"
 import { MAX_JSON_DEPTH, RESERVED_KEYS, type Actor } from "../schema/Common.js"
+import { objectIdOf, type StubCache } from "./ObjectStubs.js"
 import * as Operations from "./Operations.js"
 import type { Send } from "./Operations.js"
 
@@ -28,6 +29,10 @@ export interface ActorNamespace {
   idFromName(name: string): DurableObjectId
   get(id: DurableObjectId): unknown
 }
+
+/** The stub of an actor's object: from the caller's own cache (inside a Durable Object), or made for this call from a cached id. */
+const stubOf = (namespace: ActorNamespace, name: string, stubs: StubCache | undefined) =>
+  stubs === undefined ? namespace.get(objectIdOf(namespace, name)) : stubs.stubOf(namespace, name)
 
 /** The Durable Object name of an actor: instances never share an object. */
 export const objectName = (instance: string, kind: string, id: string) => `${instance}\u0000${kind}\u0000${id}`
@@ -62,6 +67,8 @@ export const plainInput = (value: unknown, depth = 0): unknown => {
 /**
  * Send one operation to an actor and return its raw answer (an encoded `Exit`). Callers decode it
  * with the operation's declaration (`Operations.call` / `Operations.client`), never by hand.
+ * `stubs`: the calling Durable Object's own stub cache (see `ObjectStubs.ts`); a call that throws
+ * forgets its stub, which the runtime has broken for later calls.
  */
 export const sendToActor = (
   namespace: ActorNamespace,
@@ -70,22 +77,27 @@ export const sendToActor = (
   op: string,
   input?: unknown,
   caller?: Actor,
+  stubs?: StubCache,
 ): Effect.Effect<unknown, RealtimeError> =>
   Effect.gen(function* () {
-    const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as ActorStub
+    const name = objectName(address.instance, kind, address.id)
+    const stub = stubOf(namespace, name, stubs) as ActorStub
     const plain = input === undefined ? undefined : yield* Effect.try({ try: () => plainInput(input), catch: (error) => (error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` })) })
     const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
     return yield* Effect.tryPromise({
       try: () => stub.invoke(request),
-      catch: (cause) => new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` }),
+      catch: (cause) => {
+        stubs?.forget(namespace, name)
+        return new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+      },
     })
   })
 
-/** The `Send` of one actor: its kind's namespace, its address, and the caller to name. */
+/** The `Send` of one actor: its kind's namespace, its address, the caller to name, and the calling object's stub cache. */
 export const actorSend =
-  (namespace: ActorNamespace, kind: string, address: { readonly instance: string; readonly id: string }, caller?: Actor): Send =>
+  (namespace: ActorNamespace, kind: string, address: { readonly instance: string; readonly id: string }, caller?: Actor, stubs?: StubCache): Send =>
   (op, input) =>
-    sendToActor(namespace, kind, address, op, input, caller)
+    sendToActor(namespace, kind, address, op, input, caller, stubs)
 
 /** Call one declared operation on an actor and decode its answer with the declaration. */
 export const callActor = <O extends Operations.Any>(
@@ -95,7 +107,8 @@ export const callActor = <O extends Operations.Any>(
   op: O,
   input?: Operations.PayloadEncoded<O>,
   caller?: Actor,
-): Effect.Effect<Operations.Success<O>, Operations.Failure<O>> => Operations.call(op, actorSend(namespace, kind, address, caller), input)
+  stubs?: StubCache,
+): Effect.Effect<Operations.Success<O>, Operations.Failure<O>> => Operations.call(op, actorSend(namespace, kind, address, caller, stubs), input)
 
 /**
  * Forward an HTTP request (WebSocket upgrade, SSE) to an actor's object, naming the actor in
@@ -107,7 +120,7 @@ export const forwardToActor = (
   address: { readonly instance: string; readonly id: string },
   request: Request,
 ): Promise<Response> => {
-  const stub = namespace.get(namespace.idFromName(objectName(address.instance, kind, address.id))) as { fetch(request: Request): Promise<Response> }
+  const stub = namespace.get(objectIdOf(namespace, objectName(address.instance, kind, address.id))) as { fetch(request: Request): Promise<Response> }
   const headers = new Headers(request.headers)
   headers.set(AddressHeaders.instance, address.instance)
   headers.set(AddressHeaders.id, address.id)

@@ -21,6 +21,7 @@ import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } f
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
 import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf } from "../Writes.js"
+import { makeStubCache } from "../../internal/ObjectStubs.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
 import * as Sql from "../../services/Sql.js"
@@ -53,10 +54,12 @@ export const makeDbShard = Effect.gen(function* () {
   if ("refused" in plan) return yield* Effect.die(new Error(`durable-realtime/db: the schema of ${definition.instance} cannot be migrated: ${plan.refused}`))
   yield* Effect.orDie(Sql.migrate(sql, plan.migrations))
 
+  // The hubs' stubs live as long as this object: a drain round does not hash a hub's name again.
+  const hubStubs = makeStubCache()
   const send: SendToHub = (hubId, changes, after) => {
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
-    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after })
+    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after }, undefined, hubStubs)
   }
   // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
   const drainLock = yield* Effect.makeSemaphore(1)

@@ -1,0 +1,97 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { ID_CACHE_SIZE, makeStubCache, objectIdOf, type ObjectNamespace } from "../src/internal/ObjectStubs.js"
+import { sendToActor } from "../src/internal/rpc.js"
+import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
+
+/** A namespace that counts what it is asked and hands out numbered stubs; `failing` stubs throw. */
+const countingNamespace = () => {
+  const counts = { idFromName: 0, get: 0 }
+  let failing = false
+  const namespace: ObjectNamespace = {
+    idFromName: (name) => {
+      counts.idFromName++
+      return { name, toString: () => name } as unknown as DurableObjectId
+    },
+    get: () => {
+      const serial = ++counts.get
+      return {
+        serial,
+        invoke: async () => {
+          if (failing) throw new Error("stub broken")
+          return { _tag: "Success", value: serial }
+        },
+      }
+    },
+  }
+  return { namespace, counts, fail: (value: boolean) => (failing = value) }
+}
+
+const address = { instance: "stubs", id: "hub-1" }
+
+describe("object ids and stubs", () => {
+  it("hashes a name once per namespace and forgets the least recently used name past the bound", () => {
+    const { namespace, counts } = countingNamespace()
+    const first = objectIdOf(namespace, "a")
+    expect(objectIdOf(namespace, "a")).toBe(first)
+    expect(counts.idFromName).toBe(1)
+    // Another namespace is another cache.
+    const other = countingNamespace()
+    objectIdOf(other.namespace, "a")
+    expect(other.counts.idFromName).toBe(1)
+    // Fill past the bound while "a" stays recently used: the oldest other name leaves, "a" stays.
+    for (let n = 0; n < ID_CACHE_SIZE; n++) {
+      objectIdOf(namespace, `n${n}`)
+      if (n % 100 === 0) objectIdOf(namespace, "a")
+    }
+    const before = counts.idFromName
+    objectIdOf(namespace, "a")
+    expect(counts.idFromName).toBe(before)
+    objectIdOf(namespace, "n0")
+    expect(counts.idFromName).toBe(before + 1)
+  })
+
+  it("reuses an object's stub for every call until a call throws, then makes a new one", async () => {
+    const { namespace, counts, fail } = countingNamespace()
+    const stubs = makeStubCache()
+    const call = () => Effect.runPromise(Effect.either(sendToActor(namespace, "tableHub", address, "state", {}, undefined, stubs)))
+    expect(await call()).toMatchObject({ _tag: "Right", right: { value: 1 } })
+    expect(await call()).toMatchObject({ _tag: "Right", right: { value: 1 } })
+    expect(counts.get).toBe(1)
+    fail(true)
+    expect(await call()).toMatchObject({ _tag: "Left", left: { _tag: "StorageFailure" } })
+    expect(stubs.size()).toBe(0)
+    fail(false)
+    expect(await call()).toMatchObject({ _tag: "Right", right: { value: 2 } })
+    expect(counts.get).toBe(2)
+    // The id was hashed once for all of them.
+    expect(counts.idFromName).toBe(1)
+  })
+
+  it("without a stub cache (a Worker request) makes a stub per call from the cached id", async () => {
+    const { namespace, counts } = countingNamespace()
+    const call = () => Effect.runPromise(sendToActor(namespace, "tableHub", address, "state", {}))
+    await call()
+    await call()
+    expect(counts.get).toBe(2)
+    expect(counts.idFromName).toBe(1)
+  })
+
+  it("keeps a bounded number of stubs", () => {
+    const { namespace } = countingNamespace()
+    const stubs = makeStubCache(3)
+    for (const name of ["a", "b", "c", "d"]) stubs.stubOf(namespace, name)
+    expect(stubs.size()).toBe(3)
+  })
+
+  it("ids cached in one request serve the next: writes from successive requests reach the shard and stream", async () => {
+    const tenant = uid("t")
+    const grant = await postsGrant({ tenantId: tenant })
+    const socket = await subscribe(grant.url, grant.protocols)
+    const posts = testDb.table("posts")
+    for (const id of ["s1", "s2", "s3"]) await posts.insert(post(tenant, id))
+    const changes = await socket.waitChanges(3)
+    expect(changes.map((change) => change.new.id)).toEqual(["s1", "s2", "s3"])
+    socket.close()
+  })
+})
