@@ -12,7 +12,7 @@
  * ```
  */
 import { Schema } from "effect"
-import { decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, type RealtimeError } from "../src/index.js"
+import { decodePathIdSync, InvalidInput, invalidInputFromParseError, isRealtimeError, toResponse } from "../src/index.js"
 import { boolean, db, table, text } from "../src/db/index.js"
 import { requireUser } from "./routes/session.js"
 
@@ -72,8 +72,7 @@ export const dbRoutes = async (request: Request, url: URL): Promise<Response | u
     if (id !== undefined && request.method === "DELETE") return Response.json(await posts.delete({ id, tenantId }))
     return new Response("method not allowed", { status: 405 })
   } catch (error) {
-    const typed = error as RealtimeError
-    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    if (isRealtimeError(error)) return toResponse(error)
     throw error
   }
 }

@@ -6,7 +6,7 @@
  * Who the user is comes from the session cookie (routes/session.ts, `POST /login`): no query
  * parameter or header names the person.
  */
-import { createRealtime, type TransportSocket } from "../src/transport/index.js"
+import { createRealtime, toResponse, Unauthorized, type TransportSocket } from "../src/transport/index.js"
 import { currentUser } from "./routes/session.js"
 
 /** The session's person, as every route of the example app sees it (the same `identify` as `live`). */
@@ -49,7 +49,7 @@ export const transportRoutes = async (request: Request, url: URL): Promise<Respo
   if (route === "POST /transport/notify" || route === "POST /transport/orders") {
     // Writes need a session; the person is the session's, never a body field.
     const user = await currentUser(request)
-    if (user === undefined) return Response.json({ error: { _tag: "Unauthorized", message: "log in first (POST /login)" } }, { status: 401 })
+    if (user === undefined) return toResponse(new Unauthorized({ reason: "missing", message: "log in first (POST /login)" }))
     const body = await readJson(request)
     if (route === "POST /transport/orders") {
       const order = { id: crypto.randomUUID().slice(0, 8), item: String(body.item ?? "coffee").slice(0, 80), by: user.name ?? user.id }

@@ -6,7 +6,7 @@
  */
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
-import { CurrentRequest, decodePathIdSync, errorBody, httpStatus, InvalidInput, invalidInputFromParseError, JsonValue, PublishInput, Realtime, realtime, type RealtimeError } from "../src/index.js"
+import { CurrentRequest, decodePathIdSync, InvalidInput, invalidInputFromParseError, isRealtimeError, JsonValue, PublishInput, Realtime, realtime, toResponse, type RealtimeError } from "../src/index.js"
 
 import { liveRoutes } from "./routes/live.js"
 import { feedRoutes } from "./routes/feeds.js"
@@ -25,7 +25,7 @@ export { RealtimeChannel, RealtimeCrdtRoom, RealtimeDbShard, RealtimeDirectory, 
 export const live = realtime({ name: "live", historyLimit: 500, identify: currentUser })
 
 /** Render a typed error as JSON with its HTTP status: one place for every route. */
-const errorResponse = (error: RealtimeError) => HttpServerResponse.unsafeJson(errorBody(error), { status: httpStatus(error) })
+const errorResponse = (error: RealtimeError) => HttpServerResponse.raw(toResponse(error))
 
 const readJson = <A, I>(schema: Schema.Schema<A, I>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.json).pipe(
@@ -97,8 +97,7 @@ const promiseRoutes = async (request: Request, url: URL): Promise<Response | und
     }
     return new Response("method not allowed", { status: 405 })
   } catch (error) {
-    const typed = error as RealtimeError
-    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    if (isRealtimeError(error)) return toResponse(error)
     throw error
   }
 }

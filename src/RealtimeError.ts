@@ -165,6 +165,16 @@ export const CloseCode = {
 /** The JSON body a Worker route returns for an error. */
 export const errorBody = (error: RealtimeError) => ({ error: Schema.encodeSync(RealtimeError)(error) })
 
+/** Whether a caught value is one of this library's typed errors (what a Promise API rejects with). */
+export const isRealtimeError: (u: unknown) => u is RealtimeError = Schema.is(RealtimeError)
+
+/**
+ * A typed error as an HTTP response: its status (`httpStatus`) and its readable JSON body
+ * (`errorBody`). The one renderer the library's routes, its Durable Objects and the example use.
+ */
+export const toResponse = (error: RealtimeError, init?: { readonly headers?: HeadersInit }): Response =>
+  Response.json(errorBody(error), { status: httpStatus(error), ...(init?.headers === undefined ? {} : { headers: init.headers }) })
+
 /**
  * Turn a Schema parse failure into an `InvalidInput`: `field` names the first offending field,
  * `message` has one readable sentence per problem, `issue` keeps Schema's tree.

@@ -48,6 +48,8 @@ export {
   RealtimeError,
   httpStatus,
   errorBody,
+  toResponse,
+  isRealtimeError,
   invalidInputFromParseError,
   CloseCode,
 } from "./RealtimeError.js"

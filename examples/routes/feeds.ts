@@ -13,7 +13,7 @@
  * only people with a session (routes/session.ts) write — an open producer endpoint would let
  * anyone inject events into every dashboard.
  */
-import { errorBody, httpStatus, realtime, type RealtimeError } from "../../src/index.js"
+import { InvalidInput, isRealtimeError, realtime, toResponse } from "../../src/index.js"
 import { currentUser, requireUser } from "./session.js"
 
 const live = realtime({
@@ -89,10 +89,9 @@ export const feedRoutes = async (request: Request, url: URL): Promise<Response |
     // Inside live.worker(...) (examples/worker.ts) the request is ambient: `identify` sees it.
     return Response.json(await route[2](request))
   } catch (error) {
-    const typed = error as RealtimeError
-    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    if (isRealtimeError(error)) return toResponse(error)
     // The document's handlers read the body with request.json(): malformed JSON is the client's mistake.
-    if (error instanceof SyntaxError) return Response.json({ error: { _tag: "InvalidInput", field: "body", message: "body: must be JSON" } }, { status: 400 })
+    if (error instanceof SyntaxError) return toResponse(new InvalidInput({ field: "body", message: "body: must be JSON" }))
     throw error
   }
 }

@@ -4,7 +4,7 @@
  * The check here is a stand-in: the example has no admin accounts, so it opens the inspector to
  * local development (a request to 127.0.0.1 / localhost) only. Put your own check in its place.
  */
-import { inspectorHandler, type RealtimeFacade } from "../../src/index.js"
+import { Forbidden, inspectorHandler, toResponse, type RealtimeFacade } from "../../src/index.js"
 import { appDb } from "../db.js"
 
 const isLocalDevelopment = (url: URL) => url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]"
@@ -14,7 +14,7 @@ export const inspectorRoutes = (live: RealtimeFacade) => {
   const inspect = inspectorHandler(live, { prefix: "/admin/realtime", databases: [appDb] })
   return async (request: Request, url: URL): Promise<Response | undefined> => {
     if (!url.pathname.startsWith("/admin/realtime")) return undefined
-    if (!isLocalDevelopment(url)) return Response.json({ error: { _tag: "Forbidden", message: "the inspector is for administrators" } }, { status: 403 })
+    if (!isLocalDevelopment(url)) return toResponse(new Forbidden({ message: "the inspector is for administrators" }))
     return inspect(request)
   }
 }

@@ -6,7 +6,7 @@
  * logged-in person only, and joins and presence are attributed to them by the instance's
  * `identify`. No query parameter, header or body field names the actor.
  */
-import { decodePathIdSync, errorBody, httpStatus, InvalidInput, type RealtimeError } from "../../src/index.js"
+import { decodePathIdSync, InvalidInput, isRealtimeError, toResponse } from "../../src/index.js"
 import type { RealtimeFacade } from "../../src/facade.js"
 import { requireUser } from "./session.js"
 
@@ -62,8 +62,7 @@ export const liveRoutes = async (live: RealtimeFacade, request: Request, url: UR
     try {
       return await handle(live, request, url, decodePathIdSync(match[1]!))
     } catch (error) {
-      const typed = error as RealtimeError
-      if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+      if (isRealtimeError(error)) return toResponse(error)
       throw error
     }
   }

@@ -7,7 +7,7 @@
  * (routes/session.ts), in the demo's one tenant — the one the `/feed` page shows by default. A
  * real app reads the tenant from its own records, never from the request.
  */
-import { errorBody, httpStatus, type RealtimeError } from "../../src/index.js"
+import { isRealtimeError, toResponse } from "../../src/index.js"
 import { appDb } from "../db.js"
 import { requireUser } from "./session.js"
 
@@ -44,8 +44,7 @@ export const postsTokenRoute = async (request: Request, url: URL): Promise<Respo
   try {
     return Response.json(await token(request))
   } catch (error) {
-    const typed = error as RealtimeError
-    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    if (isRealtimeError(error)) return toResponse(error)
     throw error
   }
 }

@@ -20,7 +20,7 @@
 import { env as workerEnv } from "cloudflare:workers"
 import { Effect, Schema } from "effect"
 import * as jose from "jose"
-import { ConfigurationError, errorBody, httpStatus, InvalidInput, Unauthorized, type Actor, type RealtimeError } from "../../src/index.js"
+import { ConfigurationError, InvalidInput, isRealtimeError, toResponse, Unauthorized, type Actor } from "../../src/index.js"
 
 const COOKIE = "session"
 const ISSUER = "durable-realtime-example"
@@ -115,8 +115,7 @@ export const sessionRoutes = async (request: Request, url: URL): Promise<Respons
     if (url.pathname === "/logout" && request.method === "POST") return new Response(null, { status: 204, headers: { "set-cookie": sessionCookie(request, "", 0) } })
     return undefined
   } catch (error) {
-    const typed = error as RealtimeError
-    if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+    if (isRealtimeError(error)) return toResponse(error)
     throw error
   }
 }

@@ -12,8 +12,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { errorResponse } from "../schema/LiveGrant.js"
+import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { databaseDefinition, DEFAULT_ROUTE_PATH, type ChangeEvent } from "./Declaration.js"
 import { DB_SUBPROTOCOL, DB_TOKEN_PROTOCOL_PREFIX } from "./Names.js"
 import { hubIdOfFilters } from "./Placement.js"
@@ -130,7 +129,7 @@ export const dbHandler =
     if (new URL(request.url).pathname !== path) return Promise.resolve(undefined)
     return Effect.runPromise(
       handleSubscription(request, (env ?? workersEnv()) as Record<string, unknown>).pipe(
-        Effect.catchAll((error) => Effect.succeed(errorResponse(error))),
+        Effect.catchAll((error) => Effect.succeed(toResponse(error))),
         Effect.catchAllDefect((defect) => Effect.succeed(new Response(`durable-realtime: ${String(defect).slice(0, 200)}`, { status: 500 }))),
       ),
     )

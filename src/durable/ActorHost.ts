@@ -15,8 +15,7 @@
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
-import { errorResponse } from "../schema/LiveGrant.js"
-import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, type RealtimeError } from "../RealtimeError.js"
+import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
 import { ActorAddress as ActorAddressSchema, ActorRequest, AddressHeaders, type ActorAddress } from "../internal/ActorAddress.js"
 import { metaMigration, readMetaSync, writeMeta } from "../storage/Meta.js"
@@ -175,7 +174,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     })
     const hosted = await this.hosted(named._tag === "Right" ? named.right : undefined)
     if (hosted === undefined) return new Response("durable-realtime: request has no actor address", { status: 400 })
-    if (hosted instanceof InstanceNotDeclared) return errorResponse(hosted)
+    if (hosted instanceof InstanceNotDeclared) return toResponse(hosted)
     const handler = hosted.behavior.fetch
     if (handler === undefined) return new Response(`durable-realtime: a ${this.kind} takes no HTTP requests`, { status: 404 })
     const exit = await this.runInMailbox(hosted, handler(request))

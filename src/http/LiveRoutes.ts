@@ -24,8 +24,8 @@
 import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { lookupInstance } from "../Config.js"
-import { Forbidden, InvalidInput, NotFound, Unauthorized, type RealtimeError } from "../RealtimeError.js"
-import { errorResponse, LiveHeaders, type ForwardedGrant } from "../schema/LiveGrant.js"
+import { Forbidden, InvalidInput, NotFound, Unauthorized, toResponse, type RealtimeError } from "../RealtimeError.js"
+import { LiveHeaders, type ForwardedGrant } from "../schema/LiveGrant.js"
 import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
 import { ResourceId } from "../schema/Common.js"
 import { DEFAULT_ROUTE_PREFIX, TOKEN_PROTOCOL_PREFIX, type LivePermission } from "../schema/Protocol.js"
@@ -112,7 +112,7 @@ export const liveRouter = (options: { readonly prefix?: string; readonly env?: R
     if (!(source instanceof Request)) return yield* new InvalidInput({ field: "request", message: "request: not a fetch Request" })
     const response = yield* handleLive(source, params, options.env ?? workersEnv())
     return HttpServerResponse.raw(response)
-  }).pipe(Effect.catchAll((error) => Effect.succeed(HttpServerResponse.raw(errorResponse(error)))))
+  }).pipe(Effect.catchAll((error) => Effect.succeed(HttpServerResponse.raw(toResponse(error)))))
   return HttpRouter.empty.pipe(HttpRouter.get(`${prefix}/:instance/:kind/:id/:transport` as `/${string}`, route))
 }
 
@@ -150,7 +150,7 @@ export const liveHandler = (options: { readonly prefix?: string } = {}) => {
     if (handler === undefined) {
       handler = HttpApp.toWebHandler(
         liveRouter({ prefix, env: scope }).pipe(
-          Effect.catchTag("RouteNotFound", () => HttpServerResponse.raw(errorResponse(new InvalidInput({ field: "path", message: "path: not a live route" })))),
+          Effect.catchTag("RouteNotFound", () => HttpServerResponse.raw(toResponse(new InvalidInput({ field: "path", message: "path: not a live route" })))),
         ),
       )
       handlers.set(scope, handler)

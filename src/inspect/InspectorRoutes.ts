@@ -26,7 +26,7 @@
 import { Effect } from "effect"
 import type { ResourceKind, ResourceListQuery } from "../schema/Resources.js"
 import type { Realtime } from "../Realtime.js"
-import { errorBody, httpStatus, InvalidInput, NotFound, type RealtimeError } from "../RealtimeError.js"
+import { InvalidInput, isRealtimeError, NotFound, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { workersEnv } from "../durable/workersEnv.js"
 import { Inspect, type InspectableDatabase } from "./Inspector.js"
 
@@ -119,12 +119,11 @@ export const inspectorHandler = (instance: InspectableInstance, options: Inspect
     const url = new URL(request.url)
     if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return undefined
     const program = route(request, url.pathname.slice(prefix.length), url.searchParams)
-    if (program === undefined) return Response.json(errorBody(new NotFound({ what: "route", message: `no inspector route ${request.method} ${url.pathname}` })), { status: 404 })
+    if (program === undefined) return toResponse(new NotFound({ what: "route", message: `no inspector route ${request.method} ${url.pathname}` }))
     try {
       return Response.json(await instance.run(program), { headers: { "cache-control": "no-store" } })
     } catch (error) {
-      const typed = error as RealtimeError
-      if (typeof typed?._tag === "string") return Response.json(errorBody(typed), { status: httpStatus(typed) })
+      if (isRealtimeError(error)) return toResponse(error)
       throw error
     }
   }

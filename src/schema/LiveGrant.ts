@@ -4,7 +4,6 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { errorBody, httpStatus, type RealtimeError } from "../RealtimeError.js"
 import { Actor } from "./Common.js"
 import { LivePermission } from "./Protocol.js"
 
@@ -18,6 +17,3 @@ export const ForwardedGrant = Schema.Struct({
   expiresAt: Schema.Number,
 })
 export type ForwardedGrant = typeof ForwardedGrant.Type
-
-/** A typed error as an HTTP response (JSON body, mapped status). */
-export const errorResponse = (error: RealtimeError) => Response.json(errorBody(error), { status: httpStatus(error) })

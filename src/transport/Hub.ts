@@ -9,9 +9,8 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Schema } from "effect"
-import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, type RealtimeError } from "../RealtimeError.js"
+import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "../actors/Actor.js"
-import { errorResponse } from "../schema/LiveGrant.js"
 import { Connections, makeAttachmentCache, type SocketAttachment } from "../sockets/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { currentHub, type LocalHub } from "./Ambient.js"
@@ -159,18 +158,18 @@ export const makeTransportHub = Effect.gen(function* () {
         raw = null
       }
       const decoded = Schema.decodeUnknownEither(ForwardedConnection)(raw)
-      if (decoded._tag === "Left") return errorResponse(new InvalidInput({ field: "connection", message: "connection: the request was not forwarded by createRealtime" }))
+      if (decoded._tag === "Left") return toResponse(new InvalidInput({ field: "connection", message: "connection: the request was not forwarded by createRealtime" }))
       const connection = decoded.right
       if (connections.count() >= config.maxConnections) {
-        return errorResponse(new LimitExceeded({ limit: "connections", message: `this transport instance has reached maxConnections (${config.maxConnections})` }))
+        return toResponse(new LimitExceeded({ limit: "connections", message: `this transport instance has reached maxConnections (${config.maxConnections})` }))
       }
       if (connection.transport === "sse") {
         const initial = yield* Effect.either(readInitial(request))
-        if (initial._tag === "Left") return errorResponse(initial.left)
+        if (initial._tag === "Left") return toResponse(initial.left)
         return yield* openStream(connection, initial.right)
       }
       if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-        return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade request" }))
+        return toResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade request" }))
       }
       const pair = new WebSocketPair()
       const [client, server] = [pair[0], pair[1]]

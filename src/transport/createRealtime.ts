@@ -25,12 +25,11 @@ import { waitUntil } from "cloudflare:workers"
 import { Effect, Schema } from "effect"
 import { registerInstance, type Identify } from "../Config.js"
 import { CurrentRequest, currentCaller } from "../services/Identity.js"
-import { errorResponse } from "../schema/LiveGrant.js"
 import { AddressHeaders } from "../internal/ActorAddress.js"
 import { workersEnv } from "../durable/workersEnv.js"
 import { runToPromise } from "../facade.js"
 import { objectName, type ActorNamespace } from "../internal/rpc.js"
-import { InvalidInput, invalidInputFromParseError, LimitExceeded, StorageFailure, Unauthorized, type RealtimeError } from "../RealtimeError.js"
+import { InvalidInput, invalidInputFromParseError, LimitExceeded, StorageFailure, Unauthorized, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { localHub } from "./Ambient.js"
 import { declare, instanceKey, type ChannelHandlers, type Declared, type SocketHandlers } from "./Declarations.js"
 import { prepareEvent } from "./Frames.js"
@@ -267,7 +266,7 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
         resolveOpened(answer.status === 200)
         return answer
       }).pipe(
-        Effect.catchAll((error) => Effect.sync(() => (resolveOpened(false), errorResponse(error)))),
+        Effect.catchAll((error) => Effect.sync(() => (resolveOpened(false), toResponse(error)))),
       ),
     )
     let chain: Promise<unknown> = Promise.resolve()
@@ -316,7 +315,7 @@ export const createRealtime = (options: TransportOptions = {}): TransportRealtim
           }
           const identity = yield* identityOf(request)
           return yield* connect({ connectionId: crypto.randomUUID(), identity, transport: "websocket" }, { upgrade: true })
-        }).pipe(Effect.catchAll((error) => Effect.succeed(errorResponse(error))))
+        }).pipe(Effect.catchAll((error) => Effect.succeed(toResponse(error))))
       })
 
   const upgrade: TransportRealtime["upgrade"] = (request, handlers) => runToPromise(upgradeEffect(request, handlers))

@@ -9,4 +9,4 @@ export type { ChannelHandlers, SocketHandlers, TransportSocket } from "./Declara
 export type { Identify, IdentifyResult } from "../Config.js"
 export { ChannelName, Delivered, EventName, HubStats, TransportEvent, TransportIdentity } from "./Schema.js"
 export { RealtimeTransportHub } from "../durable/TransportHubObject.js"
-export { ConfigurationError, InstanceNotDeclared, InvalidInput, LimitExceeded, PayloadTooLarge, StorageFailure, Unauthorized, httpStatus, errorBody } from "../RealtimeError.js"
+export { ConfigurationError, InstanceNotDeclared, InvalidInput, LimitExceeded, PayloadTooLarge, StorageFailure, Unauthorized, httpStatus, errorBody, toResponse, isRealtimeError } from "../RealtimeError.js"

@@ -13,7 +13,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import * as Y from "yjs"
-import { InvalidInput, PayloadTooLarge, Unauthorized } from "../../RealtimeError.js"
+import { InvalidInput, PayloadTooLarge, Unauthorized, toResponse } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
 import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
 import { Connections } from "../../sockets/Connections.js"
@@ -22,7 +22,7 @@ import { handler, implement, type Dispatcher } from "../../internal/Operations.j
 import { ActorContext, ObjectState, type ActorBehavior, type Operation } from "../Actor.js"
 import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
 import { GRANT_EXPIRY_JOB } from "../live/Live.js"
-import { errorResponse, ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
+import { ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../room/Room.js"
 import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js"
 import { makeClientOwners, ownerKey } from "./ClientOwners.js"
@@ -329,8 +329,8 @@ export const makeCrdtRoom = Effect.gen(function* () {
     Effect.gen(function* () {
       if (request.headers.get(LiveHeaders.transport) !== "yjs") return yield* room.fetch(request)
       const grant = Schema.decodeUnknownEither(Schema.parseJson(ForwardedGrant))(request.headers.get(LiveHeaders.grant) ?? "")
-      if (grant._tag === "Left") return errorResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
-      if (grant.right.expiresAt <= (yield* Clock.currentTimeMillis)) return errorResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
+      if (grant._tag === "Left") return toResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
+      if (grant.right.expiresAt <= (yield* Clock.currentTimeMillis)) return toResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
       return yield* yjs.accept(grant.right)
     })
 

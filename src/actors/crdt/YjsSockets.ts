@@ -30,11 +30,11 @@
 import { Clock, Effect } from "effect"
 import * as syncProtocol from "y-protocols/sync"
 import * as Y from "yjs"
-import { CloseCode, LimitExceeded, type RealtimeError } from "../../RealtimeError.js"
+import { CloseCode, LimitExceeded, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
 import { makeAttachmentCache, type ConnectionsShape, type SocketAttachment } from "../../sockets/Connections.js"
-import { errorResponse, type ForwardedGrant } from "../../schema/LiveGrant.js"
+import { type ForwardedGrant } from "../../schema/LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"
@@ -160,7 +160,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
         return new Response(null, { status: 101, webSocket: client, headers })
       }
       if (connections.count() >= options.maxConnections) {
-        return errorResponse(new LimitExceeded({ limit: "connections", message: `this crdt room has reached maxConnections (${options.maxConnections})` }))
+        return toResponse(new LimitExceeded({ limit: "connections", message: `this crdt room has reached maxConnections (${options.maxConnections})` }))
       }
       const attachment: SocketAttachment = {
         connectionId: crypto.randomUUID(),

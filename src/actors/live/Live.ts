@@ -14,7 +14,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import type { LiveConnectionInfo, LiveHookApi } from "../../Config.js"
-import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, type RealtimeError } from "../../RealtimeError.js"
+import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../../schema/Common.js"
 import { ClientFrame, MEMBERS_PAGE, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../../schema/Protocol.js"
 import { Connections, makeAttachmentCache, type SocketAttachment } from "../../sockets/Connections.js"
@@ -26,7 +26,7 @@ import { iso, type Messaging } from "../messaging/Messaging.js"
 import { ackFrame, discontinuityFrame, errorFrame, eventFrame as encodeEventFrame, membersFrameText, messageFrame, pongFrame, readyFrame } from "../../schema/ServerFrames.js"
 import { planResume } from "../messaging/Resume.js"
 import { makeSse } from "./LiveSse.js"
-import { errorResponse, ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
+import { ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
 
 
 export const GRANT_EXPIRY_JOB = "grant-expiry"
@@ -148,10 +148,10 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         const destroyed = messaging.lifecycle.status().status === "destroyed"
         const since = new URL(request.url).searchParams.get("since") ?? undefined
         const planned = yield* Effect.either(planResume(messaging.log, since, { destroyed, limit: config.historyLimit }))
-        if (planned._tag === "Left") return errorResponse(planned.left)
+        if (planned._tag === "Left") return toResponse(planned.left)
         const plan = planned.right
         if (!destroyed && connections.count() >= config.maxConnections) {
-          return errorResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
+          return toResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
         }
         const pair = new WebSocketPair()
         const [client, server] = [pair[0], pair[1]]
@@ -215,12 +215,12 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
     const fetch = (request: Request): Effect.Effect<Response> =>
       Effect.gen(function* () {
         const grant = forwardedGrant(request)
-        if (grant === undefined) return errorResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
+        if (grant === undefined) return toResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
         const now = yield* Clock.currentTimeMillis
-        if (grant.expiresAt <= now) return errorResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
+        if (grant.expiresAt <= now) return toResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
         if (request.headers.get(LiveHeaders.transport) === "sse") return yield* sse.open(request, grant)
         if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-          return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
+          return toResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
         }
         return yield* acceptSocket(request, grant)
       }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))

@@ -10,13 +10,13 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Either } from "effect"
-import { CloseCode, LimitExceeded, RoomDestroyed } from "../../RealtimeError.js"
+import { CloseCode, LimitExceeded, RoomDestroyed, toResponse } from "../../RealtimeError.js"
 import type { ReadyFrame } from "../../schema/Protocol.js"
 import { Connections } from "../../sockets/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
 import { makeSseStreams, SSE_HEADERS, sseEventText, type SseStats } from "../../sse/SseWriter.js"
 import { ActorContext } from "../Actor.js"
-import { errorResponse, type ForwardedGrant } from "../../schema/LiveGrant.js"
+import type { ForwardedGrant } from "../../schema/LiveGrant.js"
 import type { Messaging } from "../messaging/Messaging.js"
 import { closeFrame, discontinuityFrame, messageFrame, readyFrame } from "../../schema/ServerFrames.js"
 import { planResume } from "../messaging/Resume.js"
@@ -73,13 +73,13 @@ export const makeSse = (options: {
         const destroyed = messaging.lifecycle.status().status === "destroyed"
         const since = request.headers.get("Last-Event-ID") ?? new URL(request.url).searchParams.get("since") ?? undefined
         const planned = yield* Effect.either(planResume(messaging.log, since, { destroyed, limit: Math.min(REPLAY_PAGE, config.historyLimit) }))
-        if (planned._tag === "Left") return errorResponse(planned.left)
+        if (planned._tag === "Left") return toResponse(planned.left)
         const plan = planned.right
         if (destroyed && plan.discontinuity === undefined) {
-          return errorResponse(new RoomDestroyed({ kind, id: address.id, message: `${kind} ${address.id} was destroyed` }))
+          return toResponse(new RoomDestroyed({ kind, id: address.id, message: `${kind} ${address.id} was destroyed` }))
         }
         if (!destroyed && connections.count() >= config.maxConnections) {
-          return errorResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
+          return toResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
         }
         const id = crypto.randomUUID()
         const { stream, send, join } = streams.open(id, { expiresAt: grant.expiresAt })

@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Schema } from "effect"
-import { CloseCode, InvalidInput, Unauthorized, type RealtimeError } from "../../RealtimeError.js"
+import { CloseCode, InvalidInput, Unauthorized, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { deliveryFor, frameCache, gapFrameFor, type Subscriber } from "./Changes.js"
 import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../Declaration.js"
 import { DB_SUBPROTOCOL } from "../Names.js"
@@ -36,7 +36,6 @@ import { HubChangeStore, type BufferedChange } from "../../storage/HubChangeStor
 import { DbShardOps, TableHubOps } from "../Ops.js"
 import { handler, implement } from "../../internal/Operations.js"
 import { ObjectState, ActorContext, type ActorBehavior } from "../../actors/Actor.js"
-import { errorResponse } from "../../schema/LiveGrant.js"
 
 export { hubMigrations } from "../../storage/HubChangeStore.js"
 
@@ -299,15 +298,15 @@ export const makeTableHub = Effect.gen(function* () {
     Effect.gen(function* () {
       const raw = request.headers.get(SubscriptionHeader)
       const decoded = raw === null ? undefined : Schema.decodeUnknownEither(Schema.parseJson(ForwardedSubscription))(raw)
-      if (decoded === undefined || decoded._tag === "Left") return errorResponse(new Unauthorized({ reason: "missing", message: "no verified subscription" }))
+      if (decoded === undefined || decoded._tag === "Left") return toResponse(new Unauthorized({ reason: "missing", message: "no verified subscription" }))
       const subscription = decoded.right
       if (subscription.expiresAt !== null && subscription.expiresAt <= (yield* Clock.currentTimeMillis)) {
-        return errorResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
+        return toResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
       }
       if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-        return errorResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
+        return toResponse(new InvalidInput({ field: "upgrade", message: "upgrade: expected a WebSocket upgrade" }))
       }
-      return yield* Effect.catchAll(accept(subscription), (error) => Effect.succeed(errorResponse(error)))
+      return yield* Effect.catchAll(accept(subscription), (error) => Effect.succeed(toResponse(error)))
     }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))
 
   const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
