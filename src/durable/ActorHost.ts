@@ -23,6 +23,7 @@ import { DirectoryOps } from "../actors/Ops.js"
 import { lookup } from "../internal/Operations.js"
 import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"
 import * as Connections from "../sockets/Connections.js"
+import * as Sockets from "../sockets/Sockets.js"
 import { DirectoryClient } from "../services/Directory.js"
 import * as Jobs from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
@@ -36,7 +37,7 @@ import * as YjsDocumentStore from "../storage/YjsDocumentStore.js"
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
 /** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | Jobs.Jobs | Connections.Connections | DirectoryClient | ActorContext | ObjectState
+export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted {
   readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
@@ -92,6 +93,8 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       },
     })
     const sql = Sql.layer(this.ctx.storage)
+    const jobs = Jobs.layer(Jobs.storageAlarm(this.ctx.storage)).pipe(Layer.provide(sql))
+    const connections = Connections.layerHibernating(this.ctx)
     return Layer.mergeAll(
       sql,
       // Storage of the message log (rooms, channels, CRDT rooms); builds no statements until used.
@@ -101,8 +104,10 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       MemberStore.layerSqlite.pipe(Layer.provide(sql)),
       YjsDocumentStore.layerSqlite.pipe(Layer.provide(sql)),
       HubChangeStore.layerSqlite.pipe(Layer.provide(sql)),
-      Jobs.layer(Jobs.storageAlarm(this.ctx.storage)).pipe(Layer.provide(sql)),
-      Connections.layerHibernating(this.ctx),
+      jobs,
+      connections,
+      // One socket layer per object, over the same Jobs and Connections the actor sees.
+      Sockets.layerHibernating(this.ctx).pipe(Layer.provide(Layer.merge(jobs, connections))),
       directory,
       Layer.succeed(ActorContext, { kind: this.kind, address, config }),
       Layer.succeed(ObjectState, { ctx: this.ctx, env }),

@@ -3,13 +3,19 @@
  *
  * Backed by the WebSocket hibernation API: sockets accepted with `ctx.acceptWebSocket` survive
  * hibernation, and `ctx.getWebSockets()` finds them again after a wake. Each socket carries a
- * small serialized attachment (its connection id and actor) and nothing that changes often.
+ * small serialized attachment (`Attachment.ts`: its connection id and actor) and nothing that
+ * changes often. Sockets of a protocol other than the object's default (y-websocket in a CRDT
+ * room) carry its name and are skipped by `broadcast` and `sendTo`: they get their own frames
+ * (`Sockets.fanOut`).
  *
  * Fan-out encodes the frame once and loops over a cached socket list: no per-recipient fiber.
  *
  * @since 0.1.0
  */
 import { Context, Layer } from "effect"
+import { readAttachment, type SocketAttachment } from "./Attachment.js"
+
+export type { SocketAttachment } from "./Attachment.js"
 
 export interface ConnectionsShape {
   /** Number of open connections. */
@@ -55,55 +61,6 @@ export interface ConnectionEntry {
 
 export class Connections extends Context.Tag("durable-realtime/Connections")<Connections, ConnectionsShape>() {}
 
-/** The small identity serialized on each socket: written once at accept, never per message. */
-export interface SocketAttachment {
-  readonly connectionId: string
-  /** `memberKey` of the grant's actor, and its id (for `sendTo`). */
-  readonly member?: string
-  readonly actorId?: string
-  readonly actor?: { readonly type: "user" | "client" | "service" | "anonymous"; readonly id: string; readonly name?: string }
-  readonly permissions?: ReadonlyArray<string>
-  /** Grant expiry, epoch milliseconds. */
-  readonly expiresAt?: number
-  /**
-   * `"yjs"` for sockets speaking the binary y-websocket protocol: JSON fan-out (`broadcast`,
-   * `sendTo`) skips them; the CRDT room sends them their own frames.
-   */
-  readonly protocol?: "yjs"
-}
-
-const attachmentOf = (socket: WebSocket): SocketAttachment | null => {
-  try {
-    return socket.deserializeAttachment() as SocketAttachment | null
-  } catch {
-    return null
-  }
-}
-
-/** The attachments of one object's sockets, deserialized once per socket per wake. */
-export interface AttachmentCache {
-  readonly of: (socket: WebSocket) => SocketAttachment | null
-  /** Serialize an accepted socket's attachment (it survives hibernation) and remember it. */
-  readonly attach: (socket: WebSocket, attachment: SocketAttachment) => void
-}
-
-// Every read is a structured clone, and the message handlers of every socket kind read it per frame.
-export const makeAttachmentCache = (): AttachmentCache => {
-  const attachments = new WeakMap<WebSocket, SocketAttachment | null>()
-  return {
-    of: (socket) => {
-      if (attachments.has(socket)) return attachments.get(socket) ?? null
-      const attachment = attachmentOf(socket)
-      attachments.set(socket, attachment)
-      return attachment
-    },
-    attach: (socket, attachment) => {
-      socket.serializeAttachment(attachment)
-      attachments.set(socket, attachment)
-    },
-  }
-}
-
 export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
   let cached: Array<ConnectionEntry> | null = null
   const sinks = new Map<string, ConnectionSink>()
@@ -111,7 +68,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     // getWebSockets() builds a new array and each attachment read is a structured clone:
     // do both once per change of the socket set, not once per message.
     cached ??= ctx.getWebSockets().map((socket) => {
-      const attachment = attachmentOf(socket)
+      const attachment = readAttachment(socket)
       return { socket, id: attachment?.connectionId, attachment }
     })
     return cached
@@ -143,7 +100,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     sendTo: (actorId, frame) => {
       let sent = sendSinks(frame, undefined, actorId)
       for (const entry of sockets()) {
-        if (entry.attachment?.actorId !== actorId || entry.attachment.protocol === "yjs") continue
+        if (entry.attachment?.actorId !== actorId || entry.attachment.protocol !== undefined) continue
         try {
           entry.socket.send(frame)
           sent++
@@ -157,7 +114,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
       let sent = sinks.size === 0 ? 0 : sendSinks(frame, except)
       for (const entry of sockets()) {
         if (except !== undefined && entry.id !== undefined && except.has(entry.id)) continue
-        if (entry.attachment?.protocol === "yjs") continue
+        if (entry.attachment?.protocol !== undefined) continue
         try {
           entry.socket.send(frame)
           sent++

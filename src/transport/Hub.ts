@@ -11,7 +11,8 @@
 import { Clock, Effect, Schema } from "effect"
 import { CloseCode, InvalidInput, invalidInputFromParseError, LimitExceeded, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "../actors/Actor.js"
-import { Connections, makeAttachmentCache, type SocketAttachment } from "../sockets/Connections.js"
+import { readAttachment, writeAttachment, type SocketAttachment } from "../sockets/Attachment.js"
+import { Connections } from "../sockets/Connections.js"
 import { Jobs } from "../services/Jobs.js"
 import { currentHub, type LocalHub } from "./Ambient.js"
 import { declaredInstance, type TransportSocket } from "./Declarations.js"
@@ -58,8 +59,7 @@ export const makeTransportHub = Effect.gen(function* () {
   const { address, config } = yield* ActorContext
   const declaration = () => declaredInstance(address.instance)
 
-  const attachments = makeAttachmentCache()
-  const attachmentOf = attachments.of
+  const attachmentOf = readAttachment
 
   const memberships = yield* makeMemberships(new Set(ctx.getWebSockets().flatMap((socket) => attachmentOf(socket)?.connectionId ?? [])))
   // A reader more than `maxBufferedBytes` behind is dropped with a comment saying why; its
@@ -179,7 +179,7 @@ export const makeTransportHub = Effect.gen(function* () {
         actor: { type: "user", id: connection.identity.id, ...(connection.identity.name === undefined ? {} : { name: connection.identity.name }) },
       }
       ctx.acceptWebSocket(server, [`user:${connection.identity.id}`.slice(0, 256)])
-      attachments.attach(server, attachment)
+      writeAttachment(server, attachment)
       connections.added(server, attachment)
       yield* ensureHeartbeat
       return new Response(null, { status: 101, webSocket: client })

@@ -33,7 +33,8 @@ import * as Y from "yjs"
 import { CloseCode, LimitExceeded, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
-import { makeAttachmentCache, type ConnectionsShape, type SocketAttachment } from "../../sockets/Connections.js"
+import { readAttachment, writeAttachment, type SocketAttachment } from "../../sockets/Attachment.js"
+import type { ConnectionsShape } from "../../sockets/Connections.js"
 import { type ForwardedGrant } from "../../schema/LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
@@ -143,8 +144,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
     return sent
   }
 
-  const attachments = makeAttachmentCache()
-  const attachmentOf = attachments.of
+  const attachmentOf = readAttachment
 
   const isYjs = (socket: WebSocket) => attachmentOf(socket)?.protocol === "yjs"
 
@@ -171,7 +171,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
         expiresAt: grant.expiresAt,
       }
       ctx.acceptWebSocket(server, ["yjs"])
-      attachments.attach(server, attachment)
+      writeAttachment(server, attachment)
       connections.invalidate()
       server.send(syncStep1Frame(Y.encodeStateVector(options.doc())))
       const present = awareness.present()

@@ -17,7 +17,8 @@ import type { LiveConnectionInfo, LiveHookApi } from "../../Config.js"
 import { CloseCode, Forbidden, InvalidInput, invalidInputFromParseError, LimitExceeded, PayloadTooLarge, RoomDestroyed, Unauthorized, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../../schema/Common.js"
 import { ClientFrame, MEMBERS_PAGE, memberKey, READY_MEMBERS, SUBPROTOCOL, type ClientFrame as ClientFrameType, type ReadyFrame } from "../../schema/Protocol.js"
-import { Connections, makeAttachmentCache, type SocketAttachment } from "../../sockets/Connections.js"
+import { readAttachment, writeAttachment, type SocketAttachment } from "../../sockets/Attachment.js"
+import { Connections } from "../../sockets/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
 import { describeRefusal } from "../../services/RateBudget.js"
 import { ActorContext, ObjectState } from "../Actor.js"
@@ -139,8 +140,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
       }
     }
 
-    const attachments = makeAttachmentCache()
-    const attachmentOf = attachments.of
+    const attachmentOf = readAttachment
 
     const acceptSocket = (request: Request, grant: ForwardedGrant) =>
       Effect.gen(function* () {
@@ -176,7 +176,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         // A room member joins before the socket is in the fan-out: others get it in the next `members` frame, this one gets `ready` with the list.
         if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
         ctx.acceptWebSocket(server, [`actor:${grant.actor.id}`.slice(0, 256)])
-        attachments.attach(server, attachment)
+        writeAttachment(server, attachment)
         connections.added(server, attachment)
         if (plan.discontinuity !== undefined) server.send(discontinuityFrame(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
