@@ -39,7 +39,7 @@ import { type ForwardedGrant } from "../../schema/LiveGrant.js"
 import { decodeAwarenessUpdate, encodeAwarenessUpdate, stampState, type Awareness, type AwarenessState } from "./Awareness.js"
 import { ownerKey, type ClientOwners } from "./ClientOwners.js"
 import { describeRefusal, makeRateBudget, type RateLimits } from "../../services/RateBudget.js"
-import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../live/Live.js"
+import { MAX_RATE_STRIKES, RATE_STRIKE_WINDOW_MS } from "../../sockets/Guards.js"
 import { awarenessFrame, decodeFrame, MessageType, syncStep1Frame, syncStep2Frame, type YjsFrame } from "./YjsProtocol.js"
 
 export interface YjsSocketsOptions {
