@@ -1,7 +1,7 @@
 /**
  * Durable scheduled jobs, multiplexed onto the Durable Object's single alarm.
  *
- * A job is a named row with its next run time in SQLite. The alarm is always armed for the
+ * A job is a named row with its next run time (`JobStore`: SQLite in an object). The alarm is always armed for the
  * earliest row, so jobs survive hibernation, eviction and restarts. Alarms are at-least-once (they
  * can fire twice, or late), so every job handler must be idempotent: it looks at stored state and
  * decides what is due, rather than trusting that it runs exactly once.
@@ -12,12 +12,10 @@
  */
 import { Clock, Context, Effect, Layer } from "effect"
 import { StorageFailure, type ConstraintViolation } from "../RealtimeError.js"
-import { Sql } from "./Sql.js"
+import { JobStore, layerSqlite as jobStoreSqlite } from "../storage/JobStore.js"
+import type { Sql } from "./Sql.js"
 
-export const jobsMigration = {
-  name: "jobs_001",
-  statements: ["CREATE TABLE IF NOT EXISTS _jobs (name TEXT PRIMARY KEY, run_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)"],
-}
+export { jobsMigration } from "../storage/JobStore.js"
 
 export type JobHandler = Effect.Effect<number | null, unknown>
 export type JobHandlers = Readonly<Record<string, JobHandler>>
@@ -55,15 +53,13 @@ const retryDelay = (attempts: number) => Math.min(300_000, 1_000 * 2 ** Math.min
 
 export const make = (alarm: Alarm) =>
   Effect.gen(function* () {
-    const sql = yield* Sql
+    const store = yield* JobStore
     // The earliest run time we armed the alarm for; avoids a setAlarm call per write.
     let armedFor: number | null = null
     // Run times of rows this object wrote and has not deleted since (only this module writes
-    // `_jobs`). `ensure` runs on every publish: a hit here saves its SELECT. An entry is dropped on
+    // the store). `ensure` runs on every publish: a hit here saves its SELECT. An entry is dropped on
     // any delete, so a missing entry only costs that SELECT; an entry never outlives its row.
     const scheduledAt = new Map<string, number>()
-
-    const earliest = Effect.map(sql.one<{ at: number | null }>("SELECT MIN(run_at) AS at FROM _jobs"), (row) => row?.at ?? null)
 
     const arm = (at: number | null) =>
       Effect.tryPromise({
@@ -81,23 +77,20 @@ export const make = (alarm: Alarm) =>
         catch: (cause) => new StorageFailure({ message: `could not arm the alarm: ${String(cause)}` }),
       })
 
-    const rearm = Effect.flatMap(earliest, arm)
+    const rearm = Effect.flatMap(store.earliest, arm)
 
     const schedule = (name: string, at: number) =>
       Effect.zipRight(
-        Effect.tap(
-          sql.run("INSERT INTO _jobs (name, run_at, attempts) VALUES (?, ?, 0) ON CONFLICT(name) DO UPDATE SET run_at = excluded.run_at, attempts = 0", name, at),
-          () => Effect.sync(() => scheduledAt.set(name, at)),
-        ),
+        Effect.tap(store.put(name, at), () => Effect.sync(() => scheduledAt.set(name, at))),
         rearm,
       )
 
     const ensure = (name: string, at: number) => {
       const known = scheduledAt.get(name)
       if (known !== undefined && known <= at) return Effect.void
-      return Effect.flatMap(sql.one<{ run_at: number }>("SELECT run_at FROM _jobs WHERE name = ?", name), (row) => {
-        if (row === undefined || row.run_at > at) return schedule(name, at)
-        scheduledAt.set(name, row.run_at)
+      return Effect.flatMap(store.runAt(name), (runAt) => {
+        if (runAt === undefined || runAt > at) return schedule(name, at)
+        scheduledAt.set(name, runAt)
         return Effect.void
       })
     }
@@ -109,26 +102,23 @@ export const make = (alarm: Alarm) =>
 
     const cancel = (name: string) =>
       Effect.zipRight(
-        Effect.tap(sql.run("DELETE FROM _jobs WHERE name = ?", name), () => Effect.sync(() => scheduledAt.delete(name))),
+        Effect.tap(store.remove(name), () => Effect.sync(() => scheduledAt.delete(name))),
         rearm,
       )
 
-    const pending = Effect.map(
-      sql.all<{ name: string; run_at: number; attempts: number }>("SELECT name, run_at, attempts FROM _jobs ORDER BY run_at"),
-      (rows) => rows.map((row) => ({ name: row.name, runAt: row.run_at, attempts: row.attempts })),
-    )
+    const pending = store.all
 
     const runDue = (handlers: JobHandlers) =>
       Effect.gen(function* () {
         // The alarm that woke us has fired: whatever we armed is spent.
         armedFor = null
         const now = yield* Clock.currentTimeMillis
-        const due = yield* sql.all<{ name: string; attempts: number }>("SELECT name, attempts FROM _jobs WHERE run_at <= ? ORDER BY run_at", now)
+        const due = yield* store.due(now)
         const ran: Array<string> = []
         for (const job of due) {
           const handler = handlers[job.name] ?? handlers[job.name.split(":")[0]]
           if (handler === undefined) {
-            yield* sql.run("DELETE FROM _jobs WHERE name = ?", job.name)
+            yield* store.remove(job.name)
             scheduledAt.delete(job.name)
             continue
           }
@@ -136,12 +126,12 @@ export const make = (alarm: Alarm) =>
           ran.push(job.name)
           if (outcome._tag === "Left") {
             yield* Effect.logWarning(`job ${job.name} failed; retrying`, outcome.left)
-            yield* sql.run("UPDATE _jobs SET run_at = ?, attempts = attempts + 1 WHERE name = ?", now + retryDelay(job.attempts), job.name)
+            yield* store.move(job.name, now + retryDelay(job.attempts), true)
           } else if (outcome.right === null) {
             // Only delete the row we ran: the handler may have rescheduled itself for later.
-            yield* sql.run("DELETE FROM _jobs WHERE name = ? AND run_at <= ?", job.name, now)
+            yield* store.remove(job.name, now)
           } else {
-            yield* sql.run("UPDATE _jobs SET run_at = ?, attempts = 0 WHERE name = ?", outcome.right, job.name)
+            yield* store.move(job.name, outcome.right, false)
           }
           // The row was deleted, moved or kept by the handler's own schedule: `ensure` re-reads it.
           scheduledAt.delete(job.name)
@@ -153,7 +143,8 @@ export const make = (alarm: Alarm) =>
     return { schedule, ensure, ensured, cancel, pending, runDue, rearm } satisfies JobsShape
   })
 
-export const layer = (alarm: Alarm): Layer.Layer<Jobs, never, Sql> => Layer.effect(Jobs, make(alarm))
+/** Jobs on an object's alarm, their rows in its SQLite. */
+export const layer = (alarm: Alarm): Layer.Layer<Jobs, never, Sql> => Layer.effect(Jobs, make(alarm)).pipe(Layer.provide(jobStoreSqlite))
 
 /** The alarm of a Durable Object's storage. */
 export const storageAlarm = (storage: DurableObjectStorage): Alarm => ({
