@@ -23,20 +23,16 @@
  *
  * @since 0.1.0
  */
-import { AsyncLocalStorage } from "node:async_hooks"
-import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { declareRealtime, isRealtimeDeclaration, type RealtimeDeclaration, type RealtimeOptions } from "./Config.js"
 import { makeRealtime, Realtime, type ChannelHandle, type CrdtRoomHandle, type RealtimeService, type RoomHandle } from "./Realtime.js"
 import type { RealtimeError } from "./RealtimeError.js"
 import { workersEnv } from "./durable/workersEnv.js"
 import { CurrentRequest } from "./services/Identity.js"
 import { liveHandler } from "./http/LiveRoutes.js"
+import { ambientRequest, ambientWorker, promised, runToPromise, runWithAmbientRequest, type Promised, type WorkerHandler } from "./internal/PromiseFacade.js"
 
-type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E> ? (...args: P) => Promise<A> : never }
-
-export interface WorkerHandler<Env> {
-  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>
-}
+export type { WorkerHandler }
 
 export interface RealtimeFacade {
   readonly name: string
@@ -60,22 +56,6 @@ export interface RealtimeFacade {
   readonly handler: (request: Request, env?: unknown) => Promise<Response | undefined>
 }
 
-const ambient = new AsyncLocalStorage<Request>()
-
-/** The request made ambient by `worker(...)` / `withRequest(...)` (of any facade), if any: db grants take their URL's origin from it. */
-export const ambientRequest = (): Request | undefined => ambient.getStore()
-/** Run `body` with `request` ambient (what `worker(...)` does for each request). */
-export const runWithAmbientRequest = <A>(request: Request, body: () => A): A => ambient.run(request, body)
-
-/** Run an Effect and settle like a Promise API: resolve the value, reject with the typed error itself. */
-export const runToPromise = <A>(effect: Effect.Effect<A, RealtimeError>): Promise<A> =>
-  Effect.runPromiseExit(effect).then((exit) => {
-    if (Exit.isSuccess(exit)) return exit.value
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) throw failure.value
-    throw Cause.squash(exit.cause)
-  })
-
 /**
  * The Promise facade of one instance. Given options, it declares the instance (call it at module
  * scope); given a declaration (`declareRealtime(...)` / `Realtime.declare(...)`), it uses that one.
@@ -91,29 +71,22 @@ export const realtime = (
   const get = () => (service ??= makeRealtime(declared.config, envOption ?? workersEnv()))
   const layer = Layer.sync(Realtime, get)
 
-  const withAmbientRequest = <A>(effect: Effect.Effect<A, RealtimeError>): Effect.Effect<A, RealtimeError> => {
-    const request = ambient.getStore()
-    return request === undefined ? effect : Effect.provideService(effect, CurrentRequest, request)
+  /** Every call runs with the ambient request as `CurrentRequest`, so `identify` attributes it. */
+  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+    const request = ambientRequest()
+    return runToPromise(request === undefined ? effect : Effect.provideService(effect, CurrentRequest, request))
   }
-
-  const promised = <H extends object>(select: () => H): Promised<H> =>
-    new Proxy({} as Promised<H>, {
-      get: (_, key) => (...args: Array<unknown>) =>
-        runToPromise(withAmbientRequest((select() as Record<PropertyKey, (...a: Array<unknown>) => Effect.Effect<unknown, RealtimeError>>)[key](...args))),
-    })
 
   return {
     name: declared.name,
-    room: (id) => promised(() => get().room(id)),
-    channel: (id) => promised(() => get().channel(id)),
-    crdtRoom: (id) => promised(() => get().crdtRoom(id)),
-    stats: () => runToPromise(withAmbientRequest(get().stats())),
-    run: (effect) => runToPromise(withAmbientRequest(Effect.provide(effect, layer))),
+    room: (id) => promised(() => get().room(id), run),
+    channel: (id) => promised(() => get().channel(id), run),
+    crdtRoom: (id) => promised(() => get().crdtRoom(id), run),
+    stats: () => run(get().stats()),
+    run: (effect) => run(Effect.provide(effect, layer)),
     layer,
-    worker: (handler) => ({
-      fetch: (request, env, ctx) => ambient.run(request, () => handler.fetch(request, env as never, ctx)),
-    }),
-    withRequest: (request, body) => ambient.run(request, body),
+    worker: (handler) => ambientWorker(handler),
+    withRequest: runWithAmbientRequest,
     handler: liveHandler({ prefix: config.routePrefix }),
   }
 }

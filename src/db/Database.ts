@@ -10,7 +10,7 @@
  */
 import { Effect, Schema } from "effect"
 import { invalidInputFromParseError, InvalidInput, NotFound, PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
-import { ambientRequest } from "../facade.js"
+import { ambientRequest } from "../internal/PromiseFacade.js"
 import { callActor, type ActorNamespace } from "../internal/rpc.js"
 import * as Operations from "../internal/Operations.js"
 import { DbShardOps } from "./Ops.js"

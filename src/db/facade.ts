@@ -17,14 +17,11 @@
  * ```
  * @since 0.1.0
  */
-import type { Effect } from "effect"
 import { workersEnv } from "../durable/workersEnv.js"
-import { runToPromise, runWithAmbientRequest } from "../facade.js"
+import { ambientWorker, promised, runToPromise, runWithAmbientRequest, type Promised, type WorkerHandler } from "../internal/PromiseFacade.js"
 import { dbHandler } from "./DbRoutes.js"
 import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"
 import { registerDatabase, resolveDeclaration, type DatabaseDefinition, type DbOptions, type Schemas } from "./Declaration.js"
-
-type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E> ? (...args: P) => Promise<A> : never }
 
 export interface RealtimeDatabase<S extends Schemas> {
   readonly name: string
@@ -42,7 +39,7 @@ export interface RealtimeDatabase<S extends Schemas> {
    * Wrap a Worker's fetch handler: the change-stream route is answered first, and inside `fetch` the
    * request is ambient, so `realtime.authorize(...)` returns a `wss://` URL on the request's origin.
    */
-  readonly worker: <Env>(handler: { readonly fetch: (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> }) => ExportedHandler<Env>
+  readonly worker: <Env>(handler: WorkerHandler<Env>) => ExportedHandler<Env>
   /** Run `body` with `request` ambient (for routers that do not use `worker(...)`). */
   readonly withRequest: <A>(request: Request, body: () => A) => A
 }
@@ -53,10 +50,6 @@ export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: R
   const handler = dbHandler({ path: definition.routePath })
   let service: DatabaseService<S> | undefined
   const get = () => (service ??= makeDatabase<S>(definition, options.env ?? workersEnv()))
-  const promised = <H extends object>(select: () => H): Promised<H> =>
-    new Proxy({} as Promised<H>, {
-      get: (_, key) => (...args: Array<unknown>) => runToPromise((select() as Record<PropertyKey, (...a: Array<unknown>) => Effect.Effect<unknown, never>>)[key](...args) as never),
-    })
   return {
     name: definition.name,
     namespace: definition.namespace,
@@ -69,9 +62,7 @@ export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: R
     realtime: promised(() => get().realtime),
     outbox: (shard) => runToPromise(get().outbox(shard)),
     handler,
-    worker: (inner) => ({
-      fetch: async (request, env, ctx) => (await handler(request, env)) ?? (await runWithAmbientRequest(request, () => inner.fetch(request, env as never, ctx))),
-    }),
+    worker: (inner) => ambientWorker(inner, handler),
     withRequest: runWithAmbientRequest,
   }
 }
