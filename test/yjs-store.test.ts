@@ -101,7 +101,7 @@ describe("YjsStore on memory storage", () => {
         const flushed = store.flushPending()
         const restarted = yield* wake(storage)
         return {
-          flushed: Array.isArray(flushed) ? flushed.map((run) => [run.seq, run.origin]) : flushed,
+          flushed: flushed.failure === undefined ? flushed.stored.map((run) => [run.seq, run.origin]) : flushed,
           rows: (yield* storage.load).updates.map((row) => row.seq),
           bindings: (yield* storage.bindings).map((binding) => [binding.client, binding.owner]).sort(),
           text: text(restarted.store.doc()),
@@ -118,5 +118,63 @@ describe("YjsStore on memory storage", () => {
       [404, ownerKey(bob)],
     ])
     expect(result.text).toBe("abcz")
+  })
+  it("checks pending updates on arrival but applies them only when stored; one that only applying refuses drops its connection's pending updates, the others are stored", async () => {
+    const storage = YjsDocumentStore.makeMemory()
+    const a = editor(303)
+    const carol = editor(505)
+    // Carol writes after text from a client the room never received: her update parses and its
+    // clocks are fine, but its struct's origin is missing, which only applying finds.
+    const ghost = editor(606)
+    Y.applyUpdate(carol.doc, ghost.insert("ghost "))
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const { store, owners } = yield* wake(storage)
+        const accepted = [
+          store.applyPending(a.insert("a"), "conn-a", alice, undefined, T0),
+          store.applyPending(a.insert("b"), "conn-a", alice, undefined, T0),
+          store.applyPending(carol.insert("orphan"), "conn-c", bob, undefined, T0),
+          store.applyPending(carol.insert("!"), "conn-c", bob, undefined, T0),
+          store.applyPending(a.insert("c"), "conn-a", alice, undefined, T0),
+        ]
+        // A dependency missing by clock is still refused on arrival: dave's second edit without his first.
+        const dave = editor(707)
+        dave.insert("x")
+        const early = store.applyPending(dave.insert("y"), "conn-d", bob, undefined, T0)
+        const beforeStore = text(store.doc())
+        const flushed = store.flushPending()
+        const again = store.applyPending(Y.encodeStateAsUpdate(a.doc), "conn-a", alice, undefined, T0)
+        const duplicate = store.flushPending()
+        const restarted = yield* wake(storage)
+        return {
+          accepted,
+          early: "_tag" in early ? early._tag : early,
+          beforeStore,
+          stored: flushed.stored.map((run) => run.origin),
+          refused: flushed.refused.map(({ origin, error }) => [origin, error._tag]),
+          afterStore: text(store.doc()),
+          again,
+          duplicate: duplicate.stored.length,
+          carolOwner: owners.ownerOf(505),
+          rows: (yield* storage.load).updates.length,
+          restarted: text(restarted.store.doc()),
+          bindings: (yield* storage.bindings).map((binding) => binding.client).sort(),
+        }
+      }),
+    )
+    expect(result.accepted).toEqual([{ pending: true }, { pending: true }, { pending: true }, { pending: true }, { pending: true }])
+    expect(result.early).toBe("InvalidInput")
+    // Nothing pending is in the document before it is stored.
+    expect(result.beforeStore).toBe("")
+    expect(result.stored).toEqual(["conn-a", "conn-a"])
+    expect(result.refused).toEqual([["conn-c", "InvalidInput"]])
+    expect(result.afterStore).toBe("abc")
+    // A run that changes nothing stores no row.
+    expect(result.again).toEqual({ pending: true })
+    expect(result.duplicate).toBe(0)
+    expect(result.rows).toBe(2)
+    expect(result.carolOwner).toBeUndefined()
+    expect(result.restarted).toBe("abc")
+    expect(result.bindings).toEqual([303])
   })
 })

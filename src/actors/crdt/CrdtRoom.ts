@@ -13,7 +13,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import * as Y from "yjs"
-import { InvalidInput, PayloadTooLarge, Unauthorized, toResponse } from "../../RealtimeError.js"
+import { CloseCode, InvalidInput, PayloadTooLarge, Unauthorized, toResponse } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
 import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
 import { Connections } from "../../sockets/Connections.js"
@@ -45,6 +45,14 @@ const SERVER_ACTOR: Actor = { type: "service", id: "server" }
 
 /** Least time between two stores of coalesced y-websocket updates (see `flushPending`). */
 export const FLUSH_INTERVAL_MS = 8
+
+/**
+ * The same while no other y-websocket connection could receive the writer's updates: a store is
+ * a commit (in local workerd an fsync of ~2 ms that holds the whole thread), and with nobody to
+ * forward to, waiting longer only groups more updates per commit. Whatever would reveal them
+ * (a joiner, a reader, any operation) stores them first.
+ */
+export const LONE_FLUSH_INTERVAL_MS = 50
 
 /** How long a due compaction job may wait for its alarm before the update path folds the log itself. */
 export const COMPACT_OVERDUE_MS = 2000
@@ -151,23 +159,18 @@ export const makeCrdtRoom = Effect.gen(function* () {
     })
 
   /**
-   * The y-websocket update path without the Effect runtime (see `YjsSockets.messageNow`): the
-   * same checks, validation, one-row store and forward as `applyUpdate`, synchronously. It
-   * answers `undefined` when it cannot take the update here (destroyed room, too large for one
-   * row): the caller then runs `applyUpdate` in the mailbox. Bookkeeping comes back as an Effect
-   * for the mailbox when due.
-   */
-  /**
-   * Coalescing: a y-websocket update is applied in memory at once (the next one is validated
-   * against it) and stored right away when the last store was at least `FLUSH_INTERVAL_MS` ago;
-   * updates arriving sooner are stored together when that interval has passed, one row per run
-   * of one connection's updates, in one transaction (one commit instead of one per frame, which
-   * was most of the cost of a stream). Nothing is forwarded before its row is stored (and the
-   * runtime's output gate holds the frames until the write is durable), and every other entry
-   * point (each mailbox message, operation, job) stores what is pending before it reads the
-   * document: nothing an unstored update caused is visible to anyone, and an update lost with
-   * the object before its store was never visible nor acknowledged (its provider resends it on
-   * reconnect, as for any frame in flight).
+   * Coalescing: a y-websocket update is checked at once (against the document and the updates
+   * ahead of it, `PendingUpdates`) and applied and stored right away when the last store was at
+   * least `FLUSH_INTERVAL_MS` ago (`LONE_FLUSH_INTERVAL_MS` while its writer is the only
+   * y-websocket connection); updates arriving sooner are applied and stored together when that
+   * interval has passed, one Yjs transaction and one row per run of one connection's updates, all
+   * rows in one storage transaction (one commit instead of one per frame, which was most of the
+   * cost of a stream). Nothing is forwarded before its row is stored (and the runtime's output
+   * gate holds the frames until the write is durable), the document only ever holds stored
+   * updates, and every other entry point (each mailbox message, operation, job) stores what is
+   * pending first: nothing an unstored update caused is visible to anyone, and an update lost
+   * with the object before its store was never visible nor acknowledged (its provider resends it
+   * on reconnect, as for any frame in flight).
    */
   let lastFlushAt = 0
   let flushTimer: ReturnType<typeof setTimeout> | undefined
@@ -175,23 +178,27 @@ export const makeCrdtRoom = Effect.gen(function* () {
     if (flushTimer !== undefined) clearTimeout(flushTimer)
     flushTimer = undefined
     lastFlushAt = Date.now()
-    const stored = store.flushPending()
-    if ("failure" in stored) {
+    const flushed = store.flushPending()
+    // An update only applying could refuse: its connection is closed as it would have been at once.
+    for (const { origin, error } of flushed.refused) sockets?.closeConnections([origin], CloseCode.policy, error.message)
+    if (flushed.failure !== undefined) {
       // The writers' providers believe the server has their edits: make them reconnect and resync.
-      sockets?.closeConnections(stored.dropped, 1011, "updates not stored; reconnect to resync")
-      Effect.runFork(Effect.logError("pending y-websocket updates not stored", stored.failure))
+      sockets?.closeConnections(flushed.failure.dropped, 1011, "updates not stored; reconnect to resync")
+      Effect.runFork(Effect.logError("pending y-websocket updates not stored", flushed.failure.error))
       return
     }
-    for (const run of stored) sockets?.fanOut(run.forward ?? updateFrame(run.update), run.origin)
+    for (const run of flushed.stored) sockets?.fanOut(run.forward ?? updateFrame(run.update), run.origin)
   }
   /**
    * Store now if the last store is old enough, else once it is. The check runs on every update
    * (the clock advances with each frame): under a saturating stream a timer may wait until the
    * stream pauses; the timer stores the tail of a burst.
    */
-  const scheduleFlush = (now: number) => {
-    if (now - lastFlushAt >= FLUSH_INTERVAL_MS) return flushPending()
-    if (flushTimer === undefined) flushTimer = setTimeout(flushPending, lastFlushAt + FLUSH_INTERVAL_MS - now)
+  const scheduleFlush = (now: number, origin: string) => {
+    const interval = sockets?.othersThan(origin) ? FLUSH_INTERVAL_MS : LONE_FLUSH_INTERVAL_MS
+    if (now - lastFlushAt >= interval) return flushPending()
+    // A viewer joining while a lone writer's timer runs is served by `afterPending` at once.
+    if (flushTimer === undefined) flushTimer = setTimeout(flushPending, lastFlushAt + interval - now)
   }
   /** Run `effect` after storing (and forwarding) whatever updates are pending. */
   const afterPending = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -214,7 +221,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
     const applied = store.applyPending(update, origin, actor, forward, now)
     if ("_tag" in applied) return { error: applied }
     if (!applied.pending) return { then: undefined }
-    scheduleFlush(now)
+    scheduleFlush(now, origin)
     // Bookkeeping may fold the log: pending updates are stored first.
     return { then: bookkeepingDue(now) ? afterPending(Effect.catchAll(bookkeeping(now), (error) => Effect.logWarning("crdt bookkeeping failed", error))) : undefined }
   }

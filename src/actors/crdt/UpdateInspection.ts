@@ -10,11 +10,15 @@ import * as Y from "yjs"
 /** Past this a clock is no longer an exact JavaScript number, and replicas would round it differently. */
 export const MAX_CLOCK = Number.MAX_SAFE_INTEGER
 
-/** What one parse of an update's structs says: why it is refused, or which clients it writes. */
-export type Inspection = { readonly refused: string } | { readonly authored: ReadonlyArray<number> }
+/**
+ * What one parse of an update's structs says: why it is refused, or which clients it writes and
+ * where each of its clients' structs end.
+ */
+export type Inspection = { readonly refused: string } | { readonly authored: ReadonlyArray<number>; readonly ends: ReadonlyMap<number, number> }
 
 /**
- * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands:
+ * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands plus `ahead`
+ * (per client, where the structs of updates accepted but not yet applied end):
  * - it parses;
  * - no client's structs start past what the document has of that client (a missing dependency);
  * - no client's clock ends past 2^53 - 1 (precision lost);
@@ -24,7 +28,7 @@ export type Inspection = { readonly refused: string } | { readonly authored: Rea
  * The clients whose structs go beyond the document's state are the ones the update writes: its
  * authors. A damaged delete set is caught when applying.
  */
-export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number): Inspection => {
+export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number, ahead?: ReadonlyMap<number, number>): Inspection => {
   let meta: { from: Map<number, number>; to: Map<number, number> }
   try {
     meta = Y.parseUpdateMeta(update)
@@ -33,7 +37,7 @@ export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: numb
   }
   const authored: Array<number> = []
   for (const [client, clock] of meta.from) {
-    const known = Y.getState(doc.store, client)
+    const known = Math.max(Y.getState(doc.store, client), ahead?.get(client) ?? 0)
     if (clock > known) return { refused: `depends on client ${client} clock ${clock}, but the document has ${known}` }
     const end = meta.to.get(client) ?? clock
     if (!Number.isSafeInteger(clock) || !Number.isSafeInteger(end) || end > MAX_CLOCK) {
@@ -44,5 +48,5 @@ export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: numb
     }
     if (end > known) authored.push(client)
   }
-  return { authored }
+  return { authored, ends: meta.to }
 }

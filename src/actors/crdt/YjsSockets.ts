@@ -144,6 +144,12 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
     return sent
   }
 
+  /** Whether a y-websocket connection other than this one is open (someone a forward would reach). */
+  const othersThan = (connectionId: string): boolean => {
+    for (const entry of connections.list()) if (entry.id !== connectionId && entry.attachment?.protocol === "yjs") return true
+    return false
+  }
+
   const attachmentOf = readAttachment
 
   const isYjs = (socket: WebSocket) => attachmentOf(socket)?.protocol === "yjs"
@@ -351,7 +357,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
     for (const entry of yjsSockets()) if (entry.id !== undefined && wanted.has(entry.id)) close(entry.socket, code, reason)
   }
 
-  return { accept, message, messageNow, closed, closeConnections, isYjs, fanOut }
+  return { accept, message, messageNow, closed, closeConnections, isYjs, fanOut, othersThan }
 }
 
 export type YjsSockets = ReturnType<typeof makeYjsSockets>

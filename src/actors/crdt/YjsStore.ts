@@ -21,13 +21,13 @@ import { YjsDocumentStore } from "../../storage/YjsDocumentStore.js"
 import { CHUNK_BYTES } from "../../storage/Blobs.js"
 import { toBase64 } from "./Base64.js"
 import { bindingsOf, ownerKey, type ClientOwners } from "./ClientOwners.js"
+import { applyChecked, applyRuns, replayRuns } from "./ApplyRuns.js"
+import { makePendingUpdates } from "./PendingUpdates.js"
 import { inspectUpdate } from "./UpdateInspection.js"
 
 export { yjsMigration } from "../../storage/YjsDocumentStore.js"
 
 const invalid = (message: string) => new InvalidInput({ field: "updateBase64", message: `updateBase64: ${message}` })
-
-const hasPending = (doc: Y.Doc) => doc.store.pendingStructs !== null || doc.store.pendingDs !== null
 
 /** Log bytes per base byte before a fold (see `compactionDue`). */
 export const LOG_TO_BASE = 1.5
@@ -37,26 +37,21 @@ export interface AppliedUpdate {
   readonly duplicate: boolean
 }
 
-/** Consecutive pending updates from one connection (one row once stored). */
-interface PendingRun {
-  readonly origin: string
-  readonly actor: Actor
-  readonly owner: string
-  readonly updates: Array<Uint8Array>
-  /** Sum of the updates' bytes: a run stays within one row (`CHUNK_BYTES`), below SQLite's value limit. */
-  bytes: number
-  readonly fresh: Array<number>
-  /** The original frame when the run is one update that arrived as one (forwarded as is). */
-  forward: Uint8Array | undefined
-  readonly at: number
-}
-
 /** A stored run: its row's seq, its merged update, and the frame to forward if it is the original. */
 export interface StoredRun {
   readonly seq: number
   readonly origin: string
   readonly update: Uint8Array
   readonly forward: Uint8Array | undefined
+}
+
+/** What `flushPending` did: the runs stored (in order), and the connections whose updates it dropped. */
+export interface Flushed {
+  readonly stored: ReadonlyArray<StoredRun>
+  /** Connections with an update refused when applied: it and their later pending updates were dropped. */
+  readonly refused: ReadonlyArray<{ readonly origin: string; readonly error: InvalidInput }>
+  /** Storing failed: nothing was stored, the document is back to storage, these connections' updates are gone. */
+  readonly failure?: { readonly error: StorageFailure | ConstraintViolation; readonly dropped: ReadonlyArray<string> }
 }
 
 export interface YjsStoreOptions {
@@ -93,12 +88,17 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
       lastSeq = Math.max(compactedThrough, stored.updates[stored.updates.length - 1]?.seq ?? 0)
     })
     yield* Effect.orDie(load)
+    /** `load`, synchronously, for the paths that must undo a half-applied update. */
+    const reload = (): Y.Doc => {
+      Effect.runSync(Effect.orDie(load))
+      return doc
+    }
 
     /**
-     * Updates applied in memory and not yet stored (see `applyPending`), in runs of consecutive
-     * updates from one connection. Nothing of them may be visible before `flushPending` stored them.
+     * Updates accepted and neither applied nor stored (see `applyPending`), in runs of consecutive
+     * updates from one connection: the document holds only what storage holds.
      */
-    let pending: Array<PendingRun> = []
+    const pending = makePendingUpdates({ owners, maxClockJump, maxRunBytes: CHUNK_BYTES })
 
     /**
      * Validate and apply one update to the document in memory, nothing stored yet. The update may
@@ -114,27 +114,12 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
       const taken = owners.foreign(inspection.authored, owner)
       if (taken !== undefined) return { refused: `writes structs of client ${taken}, which belongs to another actor` }
       const fresh = owners.unbound(inspection.authored)
-      let changed = false
-      const onUpdate = () => {
-        changed = true
-      }
-      doc.on("update", onUpdate)
-      let failure: string | undefined
-      try {
-        Y.applyUpdate(doc, update, origin ?? "http")
-        if (hasPending(doc)) failure = "refers to content the document does not have"
-      } catch (cause) {
-        failure = `could not be applied (${String(cause).slice(0, 120)})`
-      } finally {
-        doc.off("update", onUpdate)
-      }
-      if (failure !== undefined) {
+      const outcome = applyChecked(doc, update, origin ?? "http")
+      if ("failure" in outcome) {
         Effect.runSync(Effect.orDie(load))
-        // Updates applied but not yet stored are valid: back into the rebuilt document.
-        for (const run of pending) for (const earlier of run.updates) Y.applyUpdate(doc, earlier, run.origin)
-        return { refused: failure }
+        return { refused: outcome.failure }
       }
-      return { changed, fresh }
+      return { changed: outcome.changed, fresh }
     }
 
     const counted = (update: Uint8Array, seq: number): AppliedUpdate => {
@@ -178,61 +163,50 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
     }
 
     /**
-     * Validate and apply an update in memory, to be stored by the next `flushPending` (coalescing
+     * Check an update and queue it, to be applied and stored by the next `flushPending` (coalescing
      * a stream of updates into one transaction). Its client-id bindings take effect at once, so
      * the updates after it are checked against them. Only for updates that `fitsOneRow`.
      */
     const applyPending = (update: Uint8Array, origin: string, actor: Actor, forward: Uint8Array | undefined, now: number): { readonly pending: boolean } | InvalidInput => {
-      const owner = ownerKey(actor)
-      const outcome = validateAndApply(update, origin, owner)
-      if ("refused" in outcome) return invalid(outcome.refused)
-      if (!outcome.changed) return { pending: false }
-      owners.commit(outcome.fresh, owner)
+      const refusal = pending.add(doc, update, origin, actor, forward, now)
+      if (refusal !== undefined) return invalid(refusal.refused)
       written.receivedBytes += update.byteLength
-      const last = pending[pending.length - 1]
-      // A merged update is never larger than its parts, so bounding the parts bounds the row.
-      if (last !== undefined && last.origin === origin && last.owner === owner && last.bytes + update.byteLength <= CHUNK_BYTES) {
-        last.updates.push(update)
-        last.bytes += update.byteLength
-        last.fresh.push(...outcome.fresh)
-        last.forward = undefined
-      } else {
-        pending.push({ origin, actor, owner, updates: [update], bytes: update.byteLength, fresh: [...outcome.fresh], forward, at: now })
-      }
       return { pending: true }
     }
 
     /**
-     * Store every pending run, one row each (its updates merged), in one transaction. Returns what
-     * to forward, in order, once stored; on a storage failure the document and the bindings are
-     * rolled back to storage and the failure names the connections whose updates were dropped.
+     * Apply and store every pending run, one row each, in one transaction. Returns what to forward,
+     * in order, once stored, and the connections whose updates were refused; on a storage failure
+     * the document and the bindings are rolled back to storage and nothing is forwarded.
      */
-    const flushPending = (): Array<StoredRun> | { readonly failure: StorageFailure | ConstraintViolation; readonly dropped: ReadonlyArray<string> } => {
-      if (pending.length === 0) return []
-      const runs = pending
-      pending = []
-      const rows = runs.map((run, index) => ({ run, seq: lastSeq + 1 + index, bytes: run.updates.length === 1 ? run.updates[0]! : Y.mergeUpdates(run.updates) }))
+    const flushPending = (): Flushed => {
+      const runs = pending.take()
+      if (runs.length === 0) return { stored: [], refused: [] }
+      const fast = applyRuns(doc, runs)
+      const { rows, refused } = fast === undefined ? replayRuns(reload, owners, runs) : { rows: fast, refused: [] }
+      if (rows.length === 0) return { stored: [], refused }
+      const numbered = rows.map((row, index) => ({ ...row, seq: lastSeq + 1 + index }))
       const stored = Effect.runSync(
         Effect.either(
           storage.append(
-            rows.map(({ run, seq, bytes }) => ({ seq, clientId: run.origin, actor: JSON.stringify(run.actor), update: bytes, createdAt: run.at })),
-            rows.flatMap(({ run }) => bindingsOf(run.fresh, run.owner, run.at)),
+            numbered.map(({ run, seq, update }) => ({ seq, clientId: run.origin, actor: JSON.stringify(run.actor), update, createdAt: run.at })),
+            numbered.flatMap(({ run }) => bindingsOf(run.fresh, run.owner, run.at)),
           ),
         ),
       )
       if (stored._tag === "Left") {
         for (const run of runs) owners.forget(run.fresh)
         Effect.runSync(Effect.orDie(load))
-        return { failure: stored.left, dropped: runs.map((run) => run.origin) }
+        return { stored: [], refused, failure: { error: stored.left, dropped: [...new Set(runs.map((run) => run.origin))] } }
       }
-      for (const { seq, bytes } of rows) {
+      for (const { seq, update } of numbered) {
         lastSeq = seq
         logCount++
-        logBytes += bytes.byteLength
-        written.writtenBytes += bytes.byteLength
+        logBytes += update.byteLength
+        written.writtenBytes += update.byteLength
         written.writtenRows += 1
       }
-      return rows.map(({ run, seq, bytes }) => ({ seq, origin: run.origin, update: bytes, forward: run.forward }))
+      return { stored: numbered.map(({ run, seq, update }) => ({ seq, origin: run.origin, update, forward: run.updates.length === 1 ? run.forward : undefined })), refused }
     }
 
     /** Validate, apply and persist one update. Nothing changes unless all three succeed. */
@@ -280,9 +254,9 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
      */
     let fullState: { readonly doc: Y.Doc; readonly seq: number; readonly bytes: Uint8Array } | undefined
     const encodedState = (): Uint8Array => {
-      if (fullState !== undefined && fullState.doc === doc && fullState.seq === lastSeq && pending.length === 0) return fullState.bytes
+      if (fullState !== undefined && fullState.doc === doc && fullState.seq === lastSeq) return fullState.bytes
       const bytes = Y.encodeStateAsUpdate(doc)
-      fullState = pending.length === 0 ? { doc, seq: lastSeq, bytes } : undefined
+      fullState = { doc, seq: lastSeq, bytes }
       return bytes
     }
 
@@ -363,7 +337,7 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
       applyNow,
       applyPending,
       flushPending,
-      hasPending: () => pending.length > 0,
+      hasPending: pending.has,
       fitsOneRow,
       compact,
       compactionDue,
