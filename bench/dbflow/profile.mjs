@@ -21,7 +21,7 @@ const storage = mkdtempSync(join(tmpdir(), "dbflow-profile-"))
 const child = spawn(
   process.execPath,
   [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspectorPort), "--var", `REALTIME_GRANT_SECRET:${randomBytes(32).toString("hex")}`],
-  { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"] },
+  { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }, stdio: ["ignore", "pipe", "pipe"] },
 )
 let output = ""
 await new Promise((resolve, reject) => {
@@ -40,8 +40,11 @@ try {
   await new Promise((resolve) => inspector.once("open", resolve))
   let nextId = 1
   const waiting = new Map()
+  // The bundle's scripts, so the profile's `worker.js:<line>` frames can be read against its source.
+  const scripts = new Map()
   inspector.on("message", (data) => {
     const message = JSON.parse(data.toString())
+    if (message.method === "Debugger.scriptParsed") scripts.set(message.params.scriptId, message.params.url)
     if (message.id !== undefined) waiting.get(message.id)?.(message)
   })
   const call = (method, params = {}) =>
@@ -65,6 +68,7 @@ try {
   for (let index = 0; index < 20; index++) await write({ id: `${tenantId}-w${index}`, tenantId, title: "warm" })
   await sleep(1000)
 
+  await call("Debugger.enable")
   await call("Profiler.enable")
   await call("Profiler.setSamplingInterval", { interval: 100 })
   await call("Profiler.start")
@@ -78,8 +82,14 @@ try {
   await Promise.all(pending)
   await sleep(800)
   const { result } = await call("Profiler.stop")
+  for (const [scriptId, scriptUrl] of scripts) {
+    if (!scriptUrl.endsWith("worker.js")) continue
+    const { result: source } = await call("Debugger.getScriptSource", { scriptId })
+    writeFileSync(join(tmpdir(), `dbflow-${which}-worker.js`), source.scriptSource)
+  }
   await closeAll(sockets)
   inspector.close()
+  console.log(`profile: ${join(tmpdir(), `dbflow-${which}.cpuprofile`)}, bundle: ${join(tmpdir(), `dbflow-${which}-worker.js`)}`)
   writeFileSync(join(tmpdir(), `dbflow-${which}.cpuprofile`), JSON.stringify(result.profile))
 
   // Self time per node, from sample counts and time deltas.
