@@ -7,12 +7,13 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Exit } from "effect"
 import type { ResolvedConfig } from "../Config.js"
 import type { RealtimeError } from "../RealtimeError.js"
 import type { ActorAddress } from "../internal/ActorAddress.js"
 import type { JobHandlers } from "../services/Jobs.js"
 import type { Dispatch } from "../internal/Operations.js"
+import type { Actor } from "../schema/Common.js"
 
 export type ActorKind = "room" | "channel" | "crdtRoom" | "directory" | "dbShard" | "tableHub" | "transportHub"
 
@@ -46,6 +47,13 @@ export interface ActorBehavior {
   /** The dispatcher: one entry per declared operation of the actor's kind. */
   readonly operations: Readonly<Record<string, Operation>>
   readonly jobs: JobHandlers
+  /**
+   * Synchronous fast paths for hot operations, by operation name, called instead of the
+   * operation's entry in `operations` only when the mailbox is idle (nothing queued or running),
+   * so operations stay one at a time. The answer is the operation's whole `Exit` (its success
+   * already encoded), or `undefined` — having changed nothing — to take the mailbox path.
+   */
+  readonly invokeNow?: Readonly<Record<string, (input: unknown, caller: Actor | undefined) => Exit.Exit<unknown, RealtimeError> | undefined>>
   /** Runs after the actor is built and on every wake (re-arm alarms, rebuild caches). */
   readonly onWake?: Effect.Effect<void, RealtimeError>
   /** HTTP requests forwarded to the object (WebSocket upgrades, SSE). Runs in the mailbox. */

@@ -168,6 +168,9 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     if (handler === undefined) {
       return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: ${this.kind} has no operation "${request.op}"` })))
     }
+    const now = this.#inMailbox === 0 && hosted.behavior.invokeNow !== undefined && Object.hasOwn(hosted.behavior.invokeNow, request.op) ? hosted.behavior.invokeNow[request.op] : undefined
+    const answered = now?.(request.input, request.caller)
+    if (answered !== undefined) return encodeExit(answered)
     return encodeExit(await this.runInMailbox(hosted, handler(request.input, request.caller)))
   }
 

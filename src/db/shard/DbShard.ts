@@ -3,9 +3,11 @@
  * with the transactional outbox of their changes.
  *
  * Boot runs the database's migrations (derived from its declaration; see `db/Migrations.ts`).
- * Writes run in the mailbox; each commits its rows and outbox rows in one transaction, then a
+ * Writes run one at a time; each commits its rows and outbox rows in one transaction, then a
  * drain is started at once (outside the mailbox, one at a time) and a durable job is armed before
  * the commit as the retry path, so a change committed just before a crash is still delivered.
+ * When the mailbox is idle and that job is already armed, a write runs synchronously in the RPC's
+ * own turn (`writeNow`), up to the drain's first hub call; otherwise it queues in the mailbox.
  * Reads (`get`, `select`, `snapshot`) are synchronous SQLite reads and do not queue behind writes;
  * `snapshot` reads a page and the outbox position in one step, which is what makes a hub's
  * snapshot-then-changes exact.
@@ -20,7 +22,7 @@ import { OUTBOX_TABLE } from "../Names.js"
 import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } from "./Outbox.js"
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
-import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf } from "../Writes.js"
+import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf, type WriteBatch } from "../Writes.js"
 import { makeStubCache } from "../../internal/ObjectStubs.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
@@ -88,18 +90,46 @@ export const makeDbShard = Effect.gen(function* () {
     return Effect.asVoid(Effect.forkDaemon(drainWhileAsked))
   })
 
+  /** A decoded batch checked against the declaration and placed on this shard: nothing stored yet. */
+  const prepare = (batch: WriteBatch) =>
+    Effect.map(prepareBatch(definition, batch, shard), (prepared) => ({ batch, prepared, streamed: prepared.some((write) => write.table.realtime !== undefined) }))
+  /** Commit a prepared batch with its outbox rows: one synchronous SQLite transaction. */
+  const commit = ({ batch, prepared }: Effect.Effect.Success<ReturnType<typeof prepare>>, now: number) =>
+    applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition) })
+
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
-      const prepared = yield* prepareBatch(definition, batch, shard)
+      const ready = yield* prepare(batch)
       const now = yield* Clock.currentTimeMillis
-      const streamed = prepared.some((write) => write.table.realtime !== undefined)
       // Armed before the commit: if the object dies right after committing, the alarm still drains.
-      if (streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
-      const results = yield* applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition) })
-      if (streamed) yield* kick
+      if (ready.streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
+      const results = yield* commit(ready, now)
+      if (ready.streamed) yield* kick
       return results
     }),
   )
+
+  /**
+   * `write` without the mailbox (the host calls it only when the mailbox is idle): decode, check,
+   * commit and start the drain in this one synchronous turn — the drain sends the change to its hub
+   * before the write's answer leaves, instead of a fiber hop later. It needs the retry job already
+   * armed early enough (arming it awaits the alarm); otherwise it changes nothing and answers
+   * `undefined`, and the write takes the mailbox path whole. Time is `Date.now()`, what `Clock`
+   * reads in the Workers runtime.
+   */
+  const writeNow = (input: unknown) => {
+    const decoded = Effect.runSyncExit(Effect.flatMap(DbShardOps.write.decodePayload(input), prepare))
+    // A refused batch is answered here: nothing was stored, exactly as the mailbox path answers it.
+    if (decoded._tag === "Failure") return decoded
+    const now = Date.now()
+    if (decoded.value.streamed && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
+    const committed = Effect.runSyncExit(Effect.flatMap(commit(decoded.value, now), DbShardOps.write.encodeSuccess))
+    if (committed._tag === "Success" && decoded.value.streamed) {
+      // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
+      Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+    }
+    return committed
+  }
 
   const get = handler(DbShardOps.get, (input) =>
     Effect.gen(function* () {
@@ -164,6 +194,7 @@ export const makeDbShard = Effect.gen(function* () {
 
   return {
     operations: implement(DbShardOps, { write, get, select, snapshot, outbox }),
+    invokeNow: { [DbShardOps.write.name]: writeNow },
     jobs: { [DRAIN_JOB]: drainJob },
     onWake,
   } satisfies ActorBehavior
