@@ -64,6 +64,8 @@ export interface SocketsShape {
   readonly protocolOf: (socket: WebSocket) => string
   /** Send one encoded frame to every open socket of a non-default protocol, except one connection; returns recipients. */
   readonly fanOut: (protocol: string, frame: string | Uint8Array, exceptConnection?: string | null) => number
+  /** Whether a socket of this (non-default) protocol is open, other than the one of `exceptConnection`. */
+  readonly anyOpen: (protocol: string, exceptConnection?: string) => boolean
   /** Close the sockets of these connection ids. */
   readonly closeConnections: (ids: ReadonlyArray<string>, closing: Closing, detail?: string) => void
   /** Arm the grant-expiry job for `at` (for subscribers that are not sockets: SSE streams). */
@@ -241,6 +243,7 @@ export const make = (ctx: DurableObjectState) =>
       errored: (socket) => closed(socket, Close.goingAway.code, Close.goingAway.reason),
       protocolOf: (socket) => readAttachment(socket)?.protocol ?? DEFAULT_PROTOCOL,
       fanOut,
+      anyOpen: (protocol, exceptConnection) => connections.list().some((entry) => entry.attachment?.protocol === protocol && entry.id !== exceptConnection),
       closeConnections: (ids, closing, detail) => {
         const wanted = new Set(ids)
         for (const entry of connections.list()) if (entry.id !== undefined && wanted.has(entry.id)) closeSocket(entry.socket, closing, detail)

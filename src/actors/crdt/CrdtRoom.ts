@@ -13,15 +13,15 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import * as Y from "yjs"
-import { CloseCode, InvalidInput, PayloadTooLarge, Unauthorized, toResponse } from "../../RealtimeError.js"
+import { InvalidInput, PayloadTooLarge, Unauthorized, toResponse } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
 import type { ApplyYjsUpdateResult, AwarenessResult, SyncYjsResult } from "../../schema/Crdt.js"
-import { Connections } from "../../sockets/Connections.js"
 import { Jobs, type JobHandler } from "../../services/Jobs.js"
 import { handler, implement, type Dispatcher } from "../../internal/Operations.js"
-import { ActorContext, ObjectState, type ActorBehavior, type Operation } from "../Actor.js"
+import { ActorContext, type ActorBehavior, type Operation } from "../Actor.js"
 import { CrdtOnlyOps, type CrdtRoomOps } from "../Ops.js"
-import { GRANT_EXPIRY_JOB } from "../../sockets/Sockets.js"
+import { Close } from "../../sockets/CloseCodes.js"
+import { Sockets } from "../../sockets/Sockets.js"
 import { ForwardedGrant, LiveHeaders } from "../../schema/LiveGrant.js"
 import { makeRoomWith, roomMigrations } from "../room/Room.js"
 import { encodeAwarenessUpdate, makeAwareness, stampState } from "./Awareness.js"
@@ -29,7 +29,7 @@ import { makeClientOwners, ownerKey } from "./ClientOwners.js"
 import { fromBase64, toBase64 } from "./Base64.js"
 import { revertUpdate } from "./Revert.js"
 import { awarenessFrame, isWriteFrame, updateFrame } from "./YjsProtocol.js"
-import { makeYjsSockets } from "./YjsSockets.js"
+import { makeYjsSockets, YJS_PROTOCOL } from "./YjsSockets.js"
 import { makeYjsStore } from "./YjsStore.js"
 import { clientOwnersMigration, yjsMigration } from "../../storage/YjsDocumentStore.js"
 
@@ -59,8 +59,7 @@ export const COMPACT_OVERDUE_MS = 2000
 
 export const makeCrdtRoom = Effect.gen(function* () {
   const jobs = yield* Jobs
-  const connections = yield* Connections
-  const { ctx } = yield* ObjectState
+  const socketLayer = yield* Sockets
   const { address, config } = yield* ActorContext
   const owners = yield* makeClientOwners
   const store = yield* makeYjsStore({ owners, maxClockJump: config.yjs.maxClockJump })
@@ -180,10 +179,10 @@ export const makeCrdtRoom = Effect.gen(function* () {
     lastFlushAt = Date.now()
     const flushed = store.flushPending()
     // An update only applying could refuse: its connection is closed as it would have been at once.
-    for (const { origin, error } of flushed.refused) sockets?.closeConnections([origin], CloseCode.policy, error.message)
+    for (const { origin, error } of flushed.refused) socketLayer.closeConnections([origin], Close.policy, error.message)
     if (flushed.failure !== undefined) {
       // The writers' providers believe the server has their edits: make them reconnect and resync.
-      sockets?.closeConnections(flushed.failure.dropped, 1011, "updates not stored; reconnect to resync")
+      socketLayer.closeConnections(flushed.failure.dropped, Close.internal, "updates not stored; reconnect to resync")
       Effect.runFork(Effect.logError("pending y-websocket updates not stored", flushed.failure.error))
       return
     }
@@ -235,8 +234,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
 
   const yjsFrameBytes = Math.max(config.maxFrameBytes, config.yjs.maxUpdateBytes + 64)
   sockets = makeYjsSockets({
-    ctx,
-    connections,
+    sockets: socketLayer,
     awareness,
     owners,
     awarenessLimits: { maxClients: config.yjs.maxAwarenessClients, maxStateBytes: config.yjs.maxAwarenessBytes },
@@ -255,12 +253,13 @@ export const makeCrdtRoom = Effect.gen(function* () {
     applyUpdateNow,
     awarenessChanged,
     accepted: (grant, now) =>
-      Effect.all([jobs.ensure(GRANT_EXPIRY_JOB, grant.expiresAt), touch(now), messaging.scheduleReport(now)]).pipe(
+      Effect.all([touch(now), messaging.scheduleReport(now)]).pipe(
         Effect.catchAll((error) => Effect.logWarning("y-websocket accept bookkeeping failed", error)),
       ),
     closed: (now) => Effect.catchAll(messaging.scheduleReport(now), (error) => Effect.logWarning("report not scheduled", error)),
   })
   const yjs = sockets
+  const isYjs = (socket: WebSocket) => socketLayer.protocolOf(socket) === YJS_PROTOCOL
 
   const stateVector = () => toBase64(Y.encodeStateVector(store.doc()))
 
@@ -350,13 +349,14 @@ export const makeCrdtRoom = Effect.gen(function* () {
     fetch: (request) => afterPending(fetch(request)),
     // A y-websocket write reveals nothing: it joins the pending updates instead of storing them.
     webSocketMessage: (socket, message) =>
-      yjs.isYjs(socket) ? (isWriteFrame(message) ? yjs.message(socket, message) : afterPending(yjs.message(socket, message))) : afterPending(room.webSocketMessage(socket, message)),
+      isYjs(socket) && isWriteFrame(message) ? socketLayer.message(socket, message) : afterPending(socketLayer.message(socket, message)),
+    // Room frames on a CRDT room take the mailbox path: they may read what pending updates caused.
     webSocketMessageNow: (socket, message) => {
-      if (!yjs.isYjs(socket)) return afterPending(room.webSocketMessage(socket, message))
-      const rest = yjs.messageNow(socket, message)
+      if (!isYjs(socket)) return afterPending(socketLayer.message(socket, message))
+      const rest = socketLayer.messageNow(socket, message)
       return rest === undefined || isWriteFrame(message) ? rest : afterPending(rest)
     },
-    webSocketClose: (socket, code, reason) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, code, reason) : room.webSocketClose(socket, code, reason)),
-    webSocketError: (socket) => afterPending(yjs.isYjs(socket) ? yjs.closed(socket, 1011, "error") : room.webSocketError(socket)),
+    webSocketClose: (socket, code, reason) => afterPending(socketLayer.closed(socket, code, reason)),
+    webSocketError: (socket) => afterPending(socketLayer.errored(socket)),
   } satisfies ActorBehavior
 })
