@@ -189,7 +189,17 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     return Exit.isSuccess(exit) ? exit.value : new Response("durable-realtime: internal error", { status: 500 })
   }
 
-  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> | undefined {
+    // The hot path without a promise: the actor is up, its mailbox idle, and the frame handled
+    // synchronously (an awaited promise per frame was a microtask and an async-trace event each).
+    const hosted = this.#hosted
+    const now = hosted?.behavior.webSocketMessageNow
+    if (hosted === undefined || now === undefined || this.#inMailbox !== 0) return this.webSocketMessageQueued(socket, message)
+    const rest = now(socket, message)
+    return rest === undefined ? undefined : this.runInMailbox(hosted, rest).then(() => undefined)
+  }
+
+  private async webSocketMessageQueued(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const hosted = await this.hosted()
     if (hosted === undefined || hosted instanceof InstanceNotDeclared) return
     const now = hosted.behavior.webSocketMessageNow
