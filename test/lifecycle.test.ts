@@ -1,11 +1,18 @@
 /**
  * Lifecycle logic of rooms and channels (active → idle → active, destroyed) on the in-memory
- * storage layers, with TestClock: no real sleeps, no alarm. The integration proof on real objects
- * and real alarms is metadata-lifecycle.test.ts.
+ * storage layers, with TestClock: no real sleeps. The last test runs a room's operations with the
+ * idle job on the memory alarm (`JobsMemory.advance`); real alarms in workerd: jobs.test.ts.
  */
 import { Effect, Exit, Layer, TestClock, TestContext } from "effect"
 import { describe, expect, it } from "vitest"
+import { resolveConfig } from "../src/Config.js"
+import { ActorContext } from "../src/actors/Actor.js"
 import { IDLE_JOB, makeLifecycle } from "../src/actors/messaging/Lifecycle.js"
+import { makeMessaging } from "../src/actors/messaging/Messaging.js"
+import { Connections, type ConnectionsShape } from "../src/sockets/Connections.js"
+import { DirectoryClient } from "../src/services/Directory.js"
+import * as JobsMemory from "../src/services/JobsMemory.js"
+import type { RoomState } from "../src/schema/Room.js"
 import { makeMessageLog } from "../src/actors/messaging/MessageLog.js"
 import { anonymousActor } from "../src/schema/Common.js"
 import * as ActorFacts from "../src/storage/ActorFacts.js"
@@ -122,5 +129,48 @@ describe("Lifecycle on memory storage, under TestClock", () => {
     expect(result.restarted).toEqual({ status: { status: "destroyed", since: T0 + 3 * IDLE_AFTER }, createdAt: T0 })
     expect(Exit.isFailure(result.writeAfterRestart)).toBe(true)
     expect(world.calls).toEqual([`ensure ${IDLE_JOB} +${IDLE_AFTER}`, `cancel ${IDLE_JOB}`])
+  })
+
+  // Converted from metadata-lifecycle.test.ts (it slept 300 ms of a real 200 ms idleAfterMs): the room's
+  // operations on memory storage, the idle job on the memory alarm under TestClock.
+  it("is active on use, becomes idle after idleAfterMs without activity, and active again on the next write", async () => {
+    const noSockets: ConnectionsShape = {
+      count: () => 0,
+      broadcast: () => 0,
+      closeAll: () => 0,
+      invalidate: () => undefined,
+      added: () => undefined,
+      list: () => [],
+      sendTo: () => 0,
+      addSink: () => undefined,
+      removeSink: () => undefined,
+      sinks: () => [],
+    }
+    const room = Layer.mergeAll(
+      ActorFacts.layerMemory,
+      MessageStore.layerMemory,
+      JobsMemory.layerMemory,
+      Layer.succeed(Connections, noSockets),
+      Layer.succeed(DirectoryClient, { report: () => Effect.void }),
+      Layer.succeed(ActorContext, { kind: "room", address: { instance: "lifecycle-unit", id: "idle" }, config: resolveConfig({ name: "lifecycle-unit", idleAfterMs: 200 }) }),
+    )
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0)
+        const messaging = yield* makeMessaging()
+        const state = Effect.map(messaging.operations.state({}, undefined), (answer) => answer as RoomState)
+        yield* messaging.operations.publish({ type: "hello" }, undefined)
+        const active = yield* state
+        yield* JobsMemory.advance(300, messaging.jobs)
+        const idle = yield* state
+        yield* messaging.operations.publish({ type: "back" }, undefined)
+        return { active, idle, again: yield* state }
+      }).pipe(Effect.provide(room), Effect.provide(TestContext.TestContext)),
+    )
+    expect(result.active.status).toBe("active")
+    expect(result.idle.status).toBe("idle")
+    expect(Date.parse(result.idle.since)).toBeGreaterThanOrEqual(Date.parse(result.idle.lastActivityAt))
+    expect(result.again.status).toBe("active")
+    expect(Date.parse(result.again.since)).toBeGreaterThan(Date.parse(result.idle.since))
   })
 })

@@ -1,14 +1,17 @@
 /**
  * Members logic (TTL expiry, orphans at wake, batched presence) on the in-memory member store with
- * TestClock: no real sleeps. The integration proofs on real objects, sockets and alarms are
+ * TestClock: no real sleeps (the TTL test fires the expiry job on the memory alarm with
+ * `JobsMemory.advance`). The integration proofs on real objects, sockets and alarms are
  * presence.test.ts and reliability-presence.test.ts.
  */
 import { Effect, TestClock, TestContext } from "effect"
 import { describe, expect, it } from "vitest"
 import { resolveConfig } from "../src/Config.js"
-import { makeMembers, MEMBER_EXPIRY_JOB, PRESENCE_FLUSH_JOB } from "../src/actors/room/Members.js"
-import type { ConnectionsShape } from "../src/sockets/Connections.js"
-import type { JobsShape } from "../src/services/Jobs.js"
+import { makeMembers, MEMBER_EXPIRY_JOB, PRESENCE_FLUSH_JOB, type Members } from "../src/actors/room/Members.js"
+import type { ConnectionEntry, ConnectionsShape } from "../src/sockets/Connections.js"
+import { Jobs, type JobsShape } from "../src/services/Jobs.js"
+import * as JobsMemory from "../src/services/JobsMemory.js"
+import * as JobStore from "../src/storage/JobStore.js"
 import * as MemberStore from "../src/storage/MemberStore.js"
 
 const T0 = 1_800_000_000_000
@@ -16,8 +19,11 @@ const TTL = 1_000
 const INTERVAL = 100
 const config = resolveConfig({ name: "members-unit", presenceTtlMs: TTL, presenceIntervalMs: INTERVAL })
 
-/** Jobs kept in a map (earliest `ensure` wins, as the real service), and a room with no sockets that records its frames. */
-const world = () => {
+/**
+ * Jobs kept in a map (earliest `ensure` wins, as the real service), and a room that records its
+ * frames, with the given open sockets (entries for members that are connected).
+ */
+const world = (open: ReadonlyArray<ConnectionEntry> = []) => {
   const scheduled = new Map<string, number>()
   const frames: Array<{ readonly type: string } & Record<string, unknown>> = []
   const jobs: JobsShape = {
@@ -29,12 +35,12 @@ const world = () => {
     rearm: Effect.void,
   }
   const connections: ConnectionsShape = {
-    count: () => 0,
+    count: () => open.length,
     broadcast: (frame) => (frames.push(JSON.parse(frame)), 0),
     closeAll: () => 0,
     invalidate: () => undefined,
     added: () => undefined,
-    list: () => [],
+    list: () => open,
     sendTo: () => 0,
     addSink: () => undefined,
     removeSink: () => undefined,
@@ -146,5 +152,55 @@ describe("Members on the memory store, under TestClock", () => {
       ],
     })
     expect(result.stored).toEqual({ "user:a": { x: 2 }, "user:b": { y: 1 } })
+  })
+
+  // Converted from presence.test.ts (it slept 600 ms and 450 ms of a real 1 s TTL): the same steps and
+  // assertions, with the expiry job on the memory alarm under TestClock and a restart for the eviction.
+  it("expires HTTP members after the TTL through the durable job, also after the object restarted", async () => {
+    const w = world([{ socket: { readyState: 1 } as WebSocket, id: "watcher-socket", attachment: { connectionId: "watcher-socket", member: "user:watcher" } }])
+    const jobStore = JobStore.makeMemory()
+    const alarm = JobsMemory.makeMemoryAlarm()
+    /** One life of the object: Members over the same member store, jobs over the same rows and alarm. */
+    const life = <A, E>(body: (members: Members) => Effect.Effect<A, E, Jobs | JobsMemory.MemoryAlarm>) => (store: MemberStore.MemberStoreShape) =>
+      Effect.gen(function* () {
+        const members = yield* makeMembers({ store, jobs: yield* Jobs, connections: w.connections, config })
+        return yield* body(members)
+      }).pipe(Effect.provide(JobsMemory.layerOver(jobStore, alarm)))
+    const result = await run((store) =>
+      Effect.gen(function* () {
+        const first = yield* life((members) =>
+          Effect.gen(function* () {
+            yield* members.join({ actor: user("watcher"), via: "socket" })
+            yield* members.join({ actor: user("http-user"), presence: { status: "online" }, via: "http" })
+            yield* members.join({ actor: user("refresher"), via: "http" })
+            // The expiry lives in a job row: find it.
+            const jobs = (yield* (yield* Jobs).pending).map((job) => job.name)
+            // Refresh one member halfway through the 1 s TTL.
+            yield* JobsMemory.advance(600, members.jobs)
+            yield* members.updatePresence(user("refresher"), { status: "still here" }, "http")
+            return { jobs }
+          }),
+        )(store)
+        // Restart (the eviction) before the first expiry: it must come from stored rows and the job, not memory.
+        return yield* life((members) =>
+          Effect.gen(function* () {
+            yield* JobsMemory.advance(450, members.jobs)
+            const afterFirst = members.list().map((m) => m.id).sort()
+            // The refreshed member expires later, and the socket member never does.
+            yield* JobsMemory.advance(TTL, members.jobs)
+            return { ...first, afterFirst, afterAll: members.list().map((m) => m.id) }
+          }),
+        )(store)
+      }),
+    )
+    expect(result.jobs).toContain(MEMBER_EXPIRY_JOB)
+    const left = w.frames.filter((f) => f.type === "members").flatMap((f) => f["left"] as Array<{ member: { id: string }; reason: string }>)
+    expect(left.find((entry) => entry.member.id === "user:http-user")?.reason).toBe("expired")
+    expect(result.afterFirst).toEqual(["user:refresher", "user:watcher"])
+    expect(result.afterAll).toEqual(["user:watcher"])
+    expect(left.map((entry) => [entry.member.id, entry.reason])).toEqual([
+      ["user:http-user", "expired"],
+      ["user:refresher", "expired"],
+    ])
   })
 })

@@ -1,13 +1,6 @@
-import { runDurableObjectAlarm, env } from "cloudflare:test"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { objectName } from "../src/internal/rpc.js"
 import { failureOf, runExit, runTest, service, uniqueId } from "./helpers.js"
-
-const roomStub = (instance: string, id: string) => {
-  const namespace = (env as unknown as { REALTIME_ROOMS: DurableObjectNamespace }).REALTIME_ROOMS
-  return namespace.get(namespace.idFromName(objectName(instance, "room", id)))
-}
 
 describe("room metadata", () => {
   it("sets and reads metadata with the room's identity and updatedAt", async () => {
@@ -24,23 +17,6 @@ describe("room metadata", () => {
 })
 
 describe("room lifecycle", () => {
-  it("is active on use, becomes idle after idleAfterMs without activity, and active again on the next write", async () => {
-    const id = uniqueId("idle")
-    const room = service("test").room(id) // idleAfterMs: 200
-    await runTest(room.publish({ type: "hello" }))
-    expect((await runTest(room.state())).status).toBe("active")
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    // The alarm may already have run; running it again must be harmless (at-least-once).
-    await runDurableObjectAlarm(roomStub("test", id))
-    const idle = await runTest(room.state())
-    expect(idle.status).toBe("idle")
-    expect(Date.parse(idle.since)).toBeGreaterThanOrEqual(Date.parse(idle.lastActivityAt))
-    await runTest(room.publish({ type: "back" }))
-    const active = await runTest(room.state())
-    expect(active.status).toBe("active")
-    expect(Date.parse(active.since)).toBeGreaterThan(Date.parse(idle.since))
-  })
-
   it("destroy deletes history when asked, and later writes fail with RoomDestroyed", async () => {
     const room = service().room(uniqueId("destroy"))
     await runTest(Effect.forEach([1, 2, 3], (i) => room.publish({ type: "n", data: i })))

@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { declareRealtime } from "../src/Config.js"
@@ -173,39 +173,6 @@ describe("members and presence", () => {
     expect(JSON.parse(stored.presence)).toEqual({ cursor: { x: 10 } })
     watcher.close()
     mover.close()
-  })
-
-  it("expires HTTP members after the TTL through the durable job, also after the object was evicted", async () => {
-    const roomId = uniqueId("presence-ttl")
-    const room = liveService().room(roomId)
-    const watcher = await connect(await roomGrant(roomId, "watcher"))
-    await runTest(room.join({ actor: { type: "user", id: "http-user" }, presence: { status: "online" } }))
-    await runTest(room.join({ actor: { type: "user", id: "refresher" } }))
-    // The expiry lives in a job row: find it.
-    const jobs = await runInDurableObject(stubOf(roomId), (_instance, state) =>
-      state.storage.sql.exec<{ name: string; run_at: number }>("SELECT name, run_at FROM _jobs").toArray(),
-    )
-    expect(jobs.map((job) => job.name)).toContain("members-expiry")
-    // Refresh one member halfway through the 1 s TTL.
-    await sleep(600)
-    await runTest(room.presence({ actor: { type: "user", id: "refresher" }, presence: { status: "still here" } }))
-    await sleep(450)
-    // Evict the object: the expiry must come from stored rows and the job, not memory.
-    await evictDurableObject(stubOf(roomId), { webSockets: "hibernate" })
-    // Fire the alarm (it may already have fired on its own: alarms are real here).
-    await runDurableObjectAlarm(stubOf(roomId))
-    const left = await watcher.waitFor((f) => leftIn(f, "user:http-user"))
-    expect(leftEntry(left, "user:http-user").reason).toBe("expired")
-    const ids = (await runTest(room.members())).members.map((m) => m.id).sort()
-    expect(ids).toEqual(["user:refresher", "user:watcher"])
-    // The refreshed member expires later, and the socket member never does.
-    await eventually(async () => {
-      await runDurableObjectAlarm(stubOf(roomId))
-      const now = (await runTest(room.members())).members.map((m) => m.id)
-      return now.includes("user:refresher") ? undefined : now
-    }, 3000, "refresher to expire")
-    expect((await runTest(room.members())).members.map((m) => m.id)).toEqual(["user:watcher"])
-    watcher.close()
   })
 
   it("directory member counts follow joins and leaves", async () => {

@@ -52,18 +52,22 @@ export const makeMemoryAlarm = (): MemoryAlarmShape => {
 }
 
 /**
+ * `Jobs` over the given store and alarm. Build it again over the same two to model an object that
+ * restarts: its rows and its alarm outlive the `Jobs` that wrote them.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerOver = (store: JobStore.JobStoreShape, alarm: MemoryAlarmShape): Layer.Layer<Jobs | MemoryAlarm> =>
+  Layer.effectContext(Effect.map(make(alarm).pipe(Effect.provideService(JobStore.JobStore, store)), (jobs) => Context.make(MemoryAlarm, alarm).pipe(Context.add(Jobs, jobs))))
+
+/**
  * `Jobs` over a fresh in-memory store and a `MemoryAlarm`, both fresh each time the layer is built.
  *
  * @since 0.2.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<Jobs | MemoryAlarm> = Layer.effectContext(
-  Effect.gen(function* () {
-    const alarm = makeMemoryAlarm()
-    const jobs = yield* make(alarm).pipe(Effect.provide(JobStore.layerMemory))
-    return Context.make(MemoryAlarm, alarm).pipe(Context.add(Jobs, jobs))
-  }),
-)
+export const layerMemory: Layer.Layer<Jobs | MemoryAlarm> = Layer.suspend(() => layerOver(JobStore.makeMemory(), makeMemoryAlarm()))
 
 /** More firings than this in one `advance` means a job reschedules itself for "now" forever. */
 const MAX_FIRINGS = 1_000
