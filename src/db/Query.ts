@@ -24,7 +24,6 @@ export const SelectQuery = Schema.Struct({
   cursor: Schema.optional(Schema.NullOr(Schema.String)),
 })
 export type SelectQuery = typeof SelectQuery.Type
-export type SelectQueryInput = typeof SelectQuery.Encoded
 
 export interface Page {
   readonly rows: ReadonlyArray<DbRow>

@@ -7,7 +7,6 @@ import type { SqlValue } from "../services/Sql.js"
 import type { ColumnSpec } from "./Columns.js"
 import type { ResolvedTable } from "./Declaration.js"
 
-export type RowValue = string | number | boolean | null | unknown
 export type DbRow = Record<string, unknown>
 
 /** A SQL identifier, quoted. Declared names are already restricted to [A-Za-z0-9_]. */

@@ -55,14 +55,6 @@ const memo = <A>(build: (table: Table) => A) => {
   }
 }
 
-/** The Schema of a full row (every column present; nullable ones may be null). */
-export const rowSchema = memo((table: Table) =>
-  Schema.Struct(
-    Object.fromEntries(
-      Object.entries(table.columns).map(([name, column]) => [name, column.spec.notNull ? column.schema : Schema.NullOr(column.schema)]),
-    ),
-  ) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>)
-
 /** The Schema of an insert: columns that are nullable or defaulted may be left out. */
 export const insertSchema = memo((table: Table) =>
   Schema.Struct(

@@ -17,7 +17,6 @@ import {
   type Member,
   type PublishMessage,
   type RoomClient,
-  type StoredMessageEncoded,
 } from "../client/index.js"
 import { StorageFailure, type RealtimeError } from "../RealtimeError.js"
 import type { Actor } from "../schema/Common.js"
@@ -61,7 +60,6 @@ export class RoomStore<P extends Presence = Presence, Data = unknown> implements
   readonly members = createStore<ReadonlyArray<TypedMember<P>>>([])
   readonly presence: ExternalStore<P>
   #client: RoomClient | ChannelClient | undefined
-  #room: RoomClient | undefined
   #throttle: PatchThrottle | undefined
   #historyLimit: number | undefined
   #historyLoaded = false
@@ -93,7 +91,6 @@ export class RoomStore<P extends Presence = Presence, Data = unknown> implements
     this.messages.set(emptyMessageList(this.messages.get().resets))
     const room = this.kind === "room" ? connectRoom(connection) : undefined
     const client: ChannelClient = room ?? connectChannel(connection)
-    this.#room = room
     this.#client = client
     this.#throttle = room === undefined ? undefined : throttlePatches((patch) => room.presence(patch), options.presenceThrottleMs ?? 50, timers)
     this.status.update((status) => ({ ...status, state: client.state() }))
@@ -127,7 +124,7 @@ export class RoomStore<P extends Presence = Presence, Data = unknown> implements
     this.#generation++
     this.#throttle?.cancel()
     this.#client?.close()
-    this.#client = this.#room = this.#throttle = undefined
+    this.#client = this.#throttle = undefined
     this.status.update((status) => ({ ...status, state: "closed" }))
   }
 

@@ -78,9 +78,6 @@ export const jsonProblem = (value: unknown, depth = 0): string | undefined => {
   }
 }
 
-/** Whether a value is plain JSON (see {@link jsonProblem}). */
-export const isJsonValue = (value: unknown): boolean => jsonProblem(value) === undefined
-
 /**
  * Whether JSON text nests objects/arrays deeper than `maxDepth`: a scan of the brackets outside
  * strings, before `JSON.parse` spends time (and stack) on it. O(length), no allocation; string

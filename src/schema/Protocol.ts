@@ -83,8 +83,6 @@ export const YJS_SUBPROTOCOL = "durable-realtime.yjs.v1"
 export const TOKEN_PROTOCOL_PREFIX = "durable-realtime.jwt."
 /** The path prefix of the live routes. */
 export const DEFAULT_ROUTE_PREFIX = "/realtime"
-/** Query parameter carrying the resume position (`<epoch>:<seq>`). */
-export const SINCE_PARAM = "since"
 /** The heartbeat frame answered by the runtime's auto-response (exact text). */
 export const PING_FRAME = '{"type":"ping"}'
 export const PONG_FRAME = '{"type":"pong"}'

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import * as jose from "jose"
 import { ConfigurationError, InvalidInput, Unauthorized } from "../RealtimeError.js"
 import { Actor } from "../schema/Common.js"
@@ -79,8 +79,6 @@ export interface GrantsShape {
     expected: { readonly type: GrantType; readonly instance: string; readonly resource: string },
   ) => Effect.Effect<VerifiedGrant, Unauthorized>
 }
-
-export class Grants extends Context.Tag("durable-realtime/Grants")<Grants, GrantsShape>() {}
 
 export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
   if (keys.length === 0) throw new Error("durable-realtime: Grants need at least one key")
@@ -165,8 +163,6 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
 
   return { sign, verify }
 }
-
-export const layer = (keys: ReadonlyArray<GrantKey>): Layer.Layer<Grants> => Layer.sync(Grants, () => make(keys))
 
 /**
  * The development key, used only when the app opts in with `REALTIME_DEV_GRANTS=1` and has no

@@ -22,7 +22,6 @@ export type JobHandlers = Readonly<Record<string, JobHandler>>
 
 /** The one alarm of a Durable Object. */
 export interface Alarm {
-  readonly get: () => Promise<number | null>
   readonly set: (at: number) => Promise<void>
   readonly clear: () => Promise<void>
 }
@@ -148,7 +147,6 @@ export const layer = (alarm: Alarm): Layer.Layer<Jobs, never, Sql> => Layer.effe
 
 /** The alarm of a Durable Object's storage. */
 export const storageAlarm = (storage: DurableObjectStorage): Alarm => ({
-  get: () => storage.getAlarm(),
   set: (at) => storage.setAlarm(at),
   clear: () => storage.deleteAlarm(),
 })

@@ -35,7 +35,6 @@ export const makeMemoryAlarm = (): MemoryAlarmShape => {
   let armed: number | null = null
   let sets = 0
   return {
-    get: () => Promise.resolve(armed),
     set: (at) => {
       armed = at
       sets++
