@@ -21,64 +21,47 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Schema } from "effect"
-import { CloseCode, InvalidInput, Unauthorized, toResponse, type RealtimeError } from "../../RealtimeError.js"
+import { InvalidInput, Unauthorized, toResponse, type RealtimeError } from "../../RealtimeError.js"
 import { deliveryFor, frameCache, gapFrameFor, type Subscriber } from "./Changes.js"
 import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../Declaration.js"
 import { DB_SUBPROTOCOL } from "../Names.js"
 import { shardId, shardOf } from "../Placement.js"
-import { ForwardedSubscription, ShardChange, SubscriptionHeader, type DbServerFrame } from "../Protocol.js"
+import { ForwardedSubscription, ShardChange, SubscriptionHeader } from "../Protocol.js"
 import { mergePages, type Page } from "../Query.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
+import { sendFrame } from "../../sockets/CloseCodes.js"
 import { Connections } from "../../sockets/Connections.js"
+import { DEFAULT_PROTOCOL, GRANT_EXPIRY_JOB, Sockets } from "../../sockets/Sockets.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import { Jobs } from "../../services/Jobs.js"
 import { HubChangeStore, type BufferedChange } from "../../storage/HubChangeStore.js"
 import { DbShardOps, TableHubOps } from "../Ops.js"
 import { handler, implement } from "../../internal/Operations.js"
 import { ObjectState, ActorContext, type ActorBehavior } from "../../actors/Actor.js"
+import { encodeDbFrame as encode, makeHubSockets, PING, PONG, subscriberOf, type SubscriberData } from "./HubSockets.js"
 
 export { hubMigrations } from "../../storage/HubChangeStore.js"
 
-export const HUB_EXPIRY_JOB = "grant-expiry"
+/** The socket layer's grant-expiry job closes this hub's expired subscribers (4001). */
+export const HUB_EXPIRY_JOB = GRANT_EXPIRY_JOB
 /** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
 export const REPLAY_CHARS = 16 * 1024 * 1024
 
-/** The per-socket identity, serialized once at accept. */
-const Attachment = Schema.Struct({
-  connectionId: Schema.String,
-  filters: ForwardedSubscription.fields.filters,
-  events: ForwardedSubscription.fields.events,
-  expiresAt: Schema.NullOr(Schema.Number),
-  watermarks: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Number })),
-})
-type Attachment = typeof Attachment.Type
-
-const send = (socket: WebSocket, frame: string) => {
-  try {
-    socket.send(frame)
-  } catch {
-    // a closing socket; its close handler cleans up
-  }
-}
-
-const encode = (frame: DbServerFrame) => JSON.stringify(frame)
 
 export const makeTableHub = Effect.gen(function* () {
   const store = yield* HubChangeStore
   const jobs = yield* Jobs
   const connections = yield* Connections
+  const sockets = yield* Sockets
   const directory = yield* DirectoryClient
-  const { address } = yield* ActorContext
-  const { ctx, env } = yield* ObjectState
+  const { address, config } = yield* ActorContext
+  const { env } = yield* ObjectState
   const found = databaseDefinition(address.instance)
   if (found === undefined) return yield* Effect.die(new Error(`durable-realtime/db: no database "${address.instance}" is declared in this Worker`))
   const definition: DatabaseDefinition = found
 
-  try {
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'))
-  } catch {
-    // older runtime: pings reach webSocketMessage and are answered there
-  }
+  // The runtime answers the heartbeat itself, so a pinging but quiet subscriber never wakes the hub.
+  sockets.answerPings(PING, PONG)
 
   const buffered = yield* Effect.orDie(store.load)
   let seq = buffered.lastSeq ?? 0
@@ -107,35 +90,23 @@ export const makeTableHub = Effect.gen(function* () {
     return null
   })
 
-  const attachments = new WeakMap<WebSocket, Attachment | null>()
-  const attachmentOf = (socket: WebSocket): Attachment | null => {
-    if (attachments.has(socket)) return attachments.get(socket) ?? null
-    let decoded: Attachment | null = null
-    try {
-      const result = Schema.decodeUnknownEither(Attachment)(socket.deserializeAttachment())
-      decoded = result._tag === "Right" ? result.right : null
-    } catch {
-      decoded = null
-    }
-    attachments.set(socket, decoded)
-    return decoded
-  }
+  sockets.register(makeHubSockets({ config, closed: reportSoon }))
 
   const fanOut = (applied: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }>) => {
-    const sockets = connections.list()
-    if (sockets.length === 0) return
+    const open = connections.list()
+    if (open.length === 0) return
     for (const { seq: at, change } of applied) {
       const frameOf = frameCache(definition, change, at)
-      for (const entry of sockets) {
-        const subscriber = attachmentOf(entry.socket)
+      for (const entry of open) {
+        const subscriber = subscriberOf(entry.attachment)
         if (subscriber === null) continue
         if (change.parked === true) {
           const gap = gapFrameFor(change, at, subscriber)
-          if (gap !== undefined) send(entry.socket, gap)
+          if (gap !== undefined) sendFrame(entry.socket, gap)
           continue
         }
         const delivery = deliveryFor(change, subscriber)
-        if (delivery !== undefined) send(entry.socket, frameOf(delivery))
+        if (delivery !== undefined) sendFrame(entry.socket, frameOf(delivery))
       }
     }
   }
@@ -258,24 +229,24 @@ export const makeTableHub = Effect.gen(function* () {
           }
         }
       }
-      const pair = new WebSocketPair()
-      const [client, server] = [pair[0], pair[1]]
-      const attachment: Attachment = {
-        connectionId: crypto.randomUUID(),
-        filters: subscription.filters,
-        events: subscription.events,
-        expiresAt: subscription.expiresAt,
-        ...(watermarks === undefined ? {} : { watermarks }),
-      }
-      ctx.acceptWebSocket(server)
-      server.serializeAttachment(attachment)
-      attachments.set(server, attachment)
-      connections.invalidate()
+      const connectionId = crypto.randomUUID()
+      const data: SubscriberData = { filters: subscription.filters, events: subscription.events, ...(watermarks === undefined ? {} : { watermarks }) }
+      // The layer arms its grant-expiry job for a subscriber whose grant expires (public tables' never do).
+      const { server, response } = yield* sockets.accept({
+        protocol: DEFAULT_PROTOCOL,
+        attachment: {
+          connectionId,
+          member: `${subscription.actor.type}:${subscription.actor.id}`,
+          ...(subscription.expiresAt === null ? {} : { expiresAt: subscription.expiresAt }),
+          data,
+        },
+        ...(subscription.subprotocol ? { subprotocol: DB_SUBPROTOCOL } : {}),
+      })
       for (const frame of frames) server.send(frame)
       server.send(
         encode({
           type: "ready",
-          connectionId: attachment.connectionId,
+          connectionId,
           namespace: definition.namespace,
           database: definition.name,
           table: table.name,
@@ -289,9 +260,8 @@ export const makeTableHub = Effect.gen(function* () {
           ...(subscription.expiresAt === null ? {} : { actor: subscription.actorMetadata ?? subscription.actor }),
         }),
       )
-      if (subscription.expiresAt !== null) yield* jobs.ensure(HUB_EXPIRY_JOB, subscription.expiresAt)
       yield* reportSoon
-      return new Response(null, { status: 101, webSocket: client, headers: subscription.subprotocol ? { "Sec-WebSocket-Protocol": DB_SUBPROTOCOL } : {} })
+      return response
     })
 
   const fetch = (request: Request): Effect.Effect<Response> =>
@@ -309,56 +279,14 @@ export const makeTableHub = Effect.gen(function* () {
       return yield* Effect.catchAll(accept(subscription), (error) => Effect.succeed(toResponse(error)))
     }).pipe(Effect.catchAllCause((cause) => Effect.succeed(new Response(`durable-realtime: ${String(cause).slice(0, 200)}`, { status: 500 }))))
 
-  const webSocketMessage = (socket: WebSocket, message: string | ArrayBuffer): Effect.Effect<void> =>
-    Effect.sync(() => {
-      // The stream is one-way; the only client frame is the heartbeat (normally answered by the runtime).
-      if (typeof message === "string" && message.length < 64 && message.replace(/\s/g, "") === '{"type":"ping"}') send(socket, '{"type":"pong"}')
-      else send(socket, encode({ type: "error", tag: "InvalidInput", message: "frame: a change stream takes no frames except ping" }))
-    })
-
-  const webSocketClose = (socket: WebSocket, code: number, reason: string): Effect.Effect<void> =>
-    Effect.zipRight(
-      Effect.sync(() => {
-        connections.invalidate()
-        try {
-          socket.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.normal, reason)
-        } catch {
-          // already closed
-        }
-        connections.invalidate()
-      }),
-      // Always (a closing socket may still be counted here): the job counts again when it runs.
-      reportSoon,
-    )
-
-  /** Close sockets whose grant expired; come back at the next expiry. */
-  const expiryJob = Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    let next: number | null = null
-    for (const entry of connections.list()) {
-      const at = attachmentOf(entry.socket)?.expiresAt
-      if (at === undefined || at === null || entry.socket.readyState > 1) continue
-      if (at <= now) {
-        try {
-          entry.socket.close(CloseCode.grantExpired, "grant expired")
-        } catch {
-          // already closed
-        }
-      } else if (next === null || at < next) next = at
-    }
-    connections.invalidate()
-    yield* reportSoon
-    return next
-  })
-
   const state = handler(TableHubOps.state, () => Effect.sync(() => ({ seq, connections: connections.count() })))
 
   return {
     operations: implement(TableHubOps, { publish, state }),
-    jobs: { [HUB_EXPIRY_JOB]: expiryJob, [DIRECTORY_JOB]: reportJob },
+    jobs: { ...sockets.jobs, [DIRECTORY_JOB]: reportJob },
     fetch,
-    webSocketMessage,
-    webSocketClose,
-    webSocketError: (socket: WebSocket) => webSocketClose(socket, CloseCode.goingAway, "error"),
+    webSocketMessage: sockets.message,
+    webSocketClose: sockets.closed,
+    webSocketError: sockets.errored,
   } satisfies ActorBehavior
 })
