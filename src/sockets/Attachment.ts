@@ -9,6 +9,8 @@
  * @since 0.2.0
  */
 import { Schema } from "effect"
+import type { Actor } from "../schema/Common.js"
+import { memberKey } from "../schema/Protocol.js"
 
 /**
  * The actor a socket was accepted for. Looser than the grant's `Actor` (which checked it at the
@@ -67,3 +69,13 @@ export const writeAttachment = (socket: WebSocket, attachment: SocketAttachment)
   socket.serializeAttachment(attachment)
   attachments.set(socket, attachment)
 }
+
+/** The attachment of a socket accepted on a verified grant: a new connection id, the grant's actor, permissions and expiry. */
+export const grantAttachment = (grant: { readonly actor: Actor; readonly permissions: ReadonlyArray<string>; readonly expiresAt: number }): SocketAttachment => ({
+  connectionId: crypto.randomUUID(),
+  member: memberKey(grant.actor),
+  actorId: grant.actor.id,
+  actor: grant.actor,
+  permissions: grant.permissions,
+  expiresAt: grant.expiresAt,
+})

@@ -72,6 +72,13 @@ export interface SocketsShape {
   readonly scheduleExpiry: (at: number) => Effect.Effect<void>
   /** Another kind of expiring subscriber: the job calls it and comes back at the earliest time any source returns. */
   readonly expiring: (expire: (now: number) => number | null) => void
+  /** The hibernation API's events as an actor's behavior takes them (spread into it). */
+  readonly events: {
+    readonly webSocketMessage: (socket: WebSocket, message: string | ArrayBuffer) => Effect.Effect<void>
+    readonly webSocketMessageNow: (socket: WebSocket, message: string | ArrayBuffer) => Effect.Effect<void> | undefined
+    readonly webSocketClose: (socket: WebSocket, code: number, reason: string) => Effect.Effect<void>
+    readonly webSocketError: (socket: WebSocket) => Effect.Effect<void>
+  }
   /** The job handlers to include in the actor's `jobs`. */
   readonly jobs: { readonly [GRANT_EXPIRY_JOB]: JobHandler }
 }
@@ -203,6 +210,8 @@ export const make = (ctx: DurableObjectState) =>
       return sent
     }
 
+    const errored = (socket: WebSocket) => closed(socket, Close.goingAway.code, Close.goingAway.reason)
+
     return Sockets.of({
       register: (protocol) => {
         protocols.set(protocol.name, protocol as SocketProtocol<unknown>)
@@ -240,7 +249,8 @@ export const make = (ctx: DurableObjectState) =>
       message,
       messageNow,
       closed,
-      errored: (socket) => closed(socket, Close.goingAway.code, Close.goingAway.reason),
+      errored,
+      events: { webSocketMessage: message, webSocketMessageNow: messageNow, webSocketClose: closed, webSocketError: errored },
       protocolOf: (socket) => readAttachment(socket)?.protocol ?? DEFAULT_PROTOCOL,
       fanOut,
       anyOpen: (protocol, exceptConnection) => connections.list().some((entry) => entry.attachment?.protocol === protocol && entry.id !== exceptConnection),

@@ -48,9 +48,6 @@ export const makeChannel = Effect.gen(function* () {
     operations: { ...messaging.operations, ...implement(ChannelOnlyOps, { stats, sendTo }) } satisfies Dispatcher<typeof ChannelOps>,
     jobs: { ...messaging.jobs, ...live.jobs },
     fetch: live.fetch,
-    webSocketMessage: live.webSocketMessage,
-    webSocketMessageNow: live.webSocketMessageNow,
-    webSocketClose: live.webSocketClose,
-    webSocketError: live.webSocketError,
+    ...live.events,
   } satisfies ActorBehavior
 })

@@ -34,8 +34,8 @@ import * as Y from "yjs"
 import { type RealtimeError, toResponse } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import type { ForwardedGrant } from "../../schema/LiveGrant.js"
-import { memberKey, YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
-import type { SocketAttachment } from "../../sockets/Attachment.js"
+import { YJS_SUBPROTOCOL } from "../../schema/Protocol.js"
+import { grantAttachment, type SocketAttachment } from "../../sockets/Attachment.js"
 import { Close, closeSocket, closingFor, sendFrame } from "../../sockets/CloseCodes.js"
 import type { SocketProtocol } from "../../sockets/Protocol.js"
 import { invalidFrame, type SocketsShape } from "../../sockets/Sockets.js"
@@ -113,15 +113,7 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
       if (options.destroyed()) return sockets.acceptToClose({ subprotocol: YJS_SUBPROTOCOL, frames: [], closing: Close.destroyed, detail: `crdt room ${options.roomId} was destroyed` })
       const room = yield* Effect.either(sockets.roomFor("crdt room", options.maxConnections))
       if (room._tag === "Left") return toResponse(room.left)
-      const attachment = {
-        connectionId: crypto.randomUUID(),
-        member: memberKey(grant.actor),
-        actorId: grant.actor.id,
-        actor: grant.actor,
-        permissions: grant.permissions,
-        expiresAt: grant.expiresAt,
-      }
-      const { server, response } = yield* sockets.accept({ protocol: YJS_PROTOCOL, attachment, tags: ["yjs"], subprotocol: YJS_SUBPROTOCOL })
+      const { server, response } = yield* sockets.accept({ protocol: YJS_PROTOCOL, attachment: grantAttachment(grant), tags: ["yjs"], subprotocol: YJS_SUBPROTOCOL })
       server.send(syncStep1Frame(Y.encodeStateVector(options.doc())))
       const present = awareness.present()
       if (present.length > 0) server.send(awarenessFrame(encodeAwarenessUpdate(present)))

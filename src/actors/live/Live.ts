@@ -13,8 +13,8 @@
 import { Clock, Effect, Schema } from "effect"
 import { InvalidInput, RoomDestroyed, toResponse, Unauthorized } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
-import { MEMBERS_PAGE, memberKey, READY_MEMBERS, SUBPROTOCOL, type ReadyFrame } from "../../schema/Protocol.js"
-import type { SocketAttachment } from "../../sockets/Attachment.js"
+import { MEMBERS_PAGE, READY_MEMBERS, SUBPROTOCOL, type ReadyFrame } from "../../schema/Protocol.js"
+import { grantAttachment, type SocketAttachment } from "../../sockets/Attachment.js"
 import { Close } from "../../sockets/CloseCodes.js"
 import { Connections } from "../../sockets/Connections.js"
 import { DEFAULT_PROTOCOL, Sockets } from "../../sockets/Sockets.js"
@@ -90,14 +90,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         if (room._tag === "Left") return toResponse(room.left)
         // A room member joins before the socket is in the fan-out: others get it in the next `members` frame, this one gets `ready` with the list.
         if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
-        const attachment: SocketAttachment = {
-          connectionId: crypto.randomUUID(),
-          member: memberKey(grant.actor),
-          actorId: grant.actor.id,
-          actor: grant.actor,
-          permissions: grant.permissions,
-          expiresAt: grant.expiresAt,
-        }
+        const attachment = grantAttachment(grant)
         const { server, response } = yield* sockets.accept({ protocol: DEFAULT_PROTOCOL, attachment, tags: [`actor:${grant.actor.id}`.slice(0, 256)], subprotocol: SUBPROTOCOL })
         if (plan.discontinuity !== undefined) server.send(discontinuityFrame(plan.discontinuity))
         for (const message of plan.messages) server.send(messageFrame(message))
@@ -159,10 +152,8 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
 
     return {
       fetch,
-      webSocketMessage: sockets.message,
-      webSocketMessageNow: sockets.messageNow,
-      webSocketClose: sockets.closed,
-      webSocketError: sockets.errored,
+      /** The hibernation API's events, for the actor's behavior: the socket layer's. */
+      events: sockets.events,
       sendTo,
       sseStats: sse.bufferedBytes,
       jobs: { ...sockets.jobs, ...sse.jobs },

@@ -174,10 +174,7 @@ export const makeRoomWith = (extension: RoomExtension) => Effect.gen(function* (
       ...live.jobs,
     },
     fetch: live.fetch,
-    webSocketMessage: live.webSocketMessage,
-    webSocketMessageNow: live.webSocketMessageNow,
-    webSocketClose: live.webSocketClose,
-    webSocketError: live.webSocketError,
+    ...live.events,
   } satisfies ActorBehavior
   return { behavior, messaging }
 })
