@@ -36,7 +36,7 @@ import { ResourceListQuery, ResourcePage } from "../schema/Resources.js"
 /** An operation that takes no payload. */
 export const NoPayload = Schema.Struct({})
 
-/** What rooms, channels and CRDT rooms all answer (`Messaging.ts`). */
+/** What rooms, channels and CRDT rooms all answer (`messaging/Messaging.ts`). */
 export const MessagingOps = Operations.group({
   publish: { payload: PublishInput, success: PublishResult },
   broadcast: { payload: BroadcastInput, success: BroadcastResult },
@@ -45,7 +45,7 @@ export const MessagingOps = Operations.group({
   destroy: { payload: DestroyInput, success: DestroyResult },
 })
 
-/** Snapshots of rooms and CRDT rooms (`Snapshots.ts`). */
+/** Snapshots of rooms and CRDT rooms (`room/Snapshots.ts`). */
 export const SnapshotOps = Operations.group({
   snapshot: { payload: SnapshotInput, success: SnapshotInfo },
   snapshots: { payload: NoPayload, success: SnapshotsResult },

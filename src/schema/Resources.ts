@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 
-/** `tableHub` entries live in a database's own directory (see `TableHub.ts`), not an instance's. */
+/** `tableHub` entries live in a database's own directory (see `db/hub/TableHub.ts`), not an instance's. */
 export const ResourceKind = Schema.Literal("room", "channel", "crdtRoom", "tableHub")
 export type ResourceKind = typeof ResourceKind.Type
 

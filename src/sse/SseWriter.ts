@@ -1,5 +1,5 @@
 /**
- * The one Server-Sent Events writer: rooms and channels (`actors/LiveSse.ts`) and the transport
+ * The one Server-Sent Events writer: rooms and channels (`actors/live/LiveSse.ts`) and the transport
  * hub (`transport/Hub.ts`) both stream through it.
  *
  * An open stream keeps its object in memory (HTTP responses do not hibernate), so every stream is

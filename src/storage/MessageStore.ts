@@ -1,6 +1,6 @@
 /**
  * Storage of a room's or channel's message log, behind a Tag: the rows, their idempotency keys and
- * the log's own position facts (epoch, seq floor). `MessageLog.ts` holds the logic (positions,
+ * the log's own position facts (epoch, seq floor). `actors/messaging/MessageLog.ts` holds the logic (positions,
  * cursors, pruning policy, idempotency rules) and speaks only to this service.
  *
  * Two layers: `layerSqlite` (Durable Object SQLite, the statements the log always used) and

@@ -3,7 +3,7 @@
  * payload the room decides) and, for CRDT rooms, the document bytes beside it.
  *
  * `layerSqlite` keeps the records in the `snapshots` table and the document in chunked blobs
- * (`Blobs.ts`, key `snapshot:<id>`), as before; `layerMemory` in a map. `Snapshots.ts` holds the
+ * (`Blobs.ts`, key `snapshot:<id>`), as before; `layerMemory` in a map. `actors/room/Snapshots.ts` holds the
  * logic (what a snapshot captures, restore, the operations) and speaks only to this service.
  *
  * @since 0.1.0

@@ -1,7 +1,7 @@
 /**
  * Storage of a CRDT room's Yjs document, behind a Tag: the base state (the log folded so far),
  * the ordered log of updates applied since, how far the base reaches (`compactedThrough`), and
- * who owns each Yjs client id. `YjsStore.ts` holds the logic (validation, apply, coalescing, when
+ * who owns each Yjs client id. `actors/crdt/YjsStore.ts` holds the logic (validation, apply, coalescing, when
  * to fold) and `ClientOwners.ts` the ownership rules; both speak only to this service.
  *
  * `layerSqlite` keeps what the room always kept: rows in `yjs_updates`, the base in chunked blobs

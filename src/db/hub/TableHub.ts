@@ -8,7 +8,7 @@
  * `since` resume. Fan-out happens after the commit; a hub that dies between the two loses its
  * sockets, and their clients resume from the buffer.
  *
- * Subscriptions arrive verified by the Worker (`http/DbRoutes.ts`) in a header it always
+ * Subscriptions arrive verified by the Worker (`db/DbRoutes.ts`) in a header it always
  * overwrites. A snapshot is read from the shards while this hub's mailbox is held, so no change is
  * applied between the snapshot and the socket joining the fan-out; changes the shards committed
  * before the snapshot but had not yet delivered are skipped for this socket by its watermarks.

@@ -2,7 +2,7 @@
  * The database shard actor: one Durable Object holding a slice of a database's tables in SQLite,
  * with the transactional outbox of their changes.
  *
- * Boot runs the database's migrations (derived from its declaration; see `db/Migrations.ts`).
+ * Boot runs the database's migrations (derived from its declaration; see `db/shard/Migrations.ts`).
  * Writes run one at a time; each commits its rows and outbox rows in one transaction, then a
  * drain is started at once (outside the mailbox, one at a time) and a durable job is armed before
  * the commit as the retry path, so a change committed just before a crash is still delivered.
