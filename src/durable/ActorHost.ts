@@ -31,13 +31,14 @@ import * as ActorFacts from "../storage/ActorFacts.js"
 import * as MemberStore from "../storage/MemberStore.js"
 import * as MessageStore from "../storage/MessageStore.js"
 import * as SnapshotStore from "../storage/SnapshotStore.js"
+import * as ChannelMembershipStore from "../storage/ChannelMembershipStore.js"
 import * as HubChangeStore from "../storage/HubChangeStore.js"
 import * as YjsDocumentStore from "../storage/YjsDocumentStore.js"
 
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
 /** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
+export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | ChannelMembershipStore.ChannelMembershipStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted {
   readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
@@ -104,6 +105,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       MemberStore.layerSqlite.pipe(Layer.provide(sql)),
       YjsDocumentStore.layerSqlite.pipe(Layer.provide(sql)),
       HubChangeStore.layerSqlite.pipe(Layer.provide(sql)),
+      ChannelMembershipStore.layerSqlite.pipe(Layer.provide(sql)),
       jobs,
       connections,
       // One socket layer per object, over the same Jobs and Connections the actor sees.

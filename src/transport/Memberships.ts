@@ -1,25 +1,19 @@
 /**
- * Which socket is in which channel, in the hub's SQLite (so it survives hibernation and eviction)
- * with an in-memory index rebuilt on wake. Rows of sockets that are gone are dropped on wake.
+ * Which socket is in which channel, stored through `ChannelMembershipStore` (the hub's SQLite, so it
+ * survives hibernation and eviction) with an in-memory index rebuilt on wake. Rows of sockets that are gone are dropped on wake.
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { Sql } from "../services/Sql.js"
+import { ChannelMembershipStore } from "../storage/ChannelMembershipStore.js"
 
-export const membershipMigration = {
-  name: "transport_001_channel_members",
-  statements: [
-    "CREATE TABLE IF NOT EXISTS transport_channel_members (channel TEXT NOT NULL, connection_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (channel, connection_id))",
-    "CREATE INDEX IF NOT EXISTS transport_channel_members_by_connection ON transport_channel_members (connection_id)",
-  ],
-}
+export { membershipMigration } from "../storage/ChannelMembershipStore.js"
 
 /** Channels one socket may be in at once: bounds the rows and the work of one close. */
 export const MAX_CHANNELS_PER_CONNECTION = 64
 
 export const makeMemberships = (liveConnectionIds: ReadonlySet<string>) =>
   Effect.gen(function* () {
-    const sql = yield* Sql
+    const store = yield* ChannelMembershipStore
     const byChannel = new Map<string, Map<string, string>>()
     const byConnection = new Map<string, Set<string>>()
     const index = (channel: string, connectionId: string, userId: string) => {
@@ -39,10 +33,9 @@ export const makeMemberships = (liveConnectionIds: ReadonlySet<string>) =>
       if (channels?.size === 0) byConnection.delete(connectionId)
     }
 
-    const rows = yield* Effect.orDie(sql.all<{ channel: string; connection_id: string; user_id: string }>("SELECT channel, connection_id, user_id FROM transport_channel_members"))
-    for (const row of rows) {
-      if (liveConnectionIds.has(row.connection_id)) index(row.channel, row.connection_id, row.user_id)
-      else yield* Effect.orDie(sql.run("DELETE FROM transport_channel_members WHERE connection_id = ?", row.connection_id))
+    for (const row of yield* Effect.orDie(store.all)) {
+      if (liveConnectionIds.has(row.connectionId)) index(row.channel, row.connectionId, row.userId)
+      else yield* Effect.orDie(store.removeConnection(row.connectionId))
     }
 
     return {
@@ -51,16 +44,11 @@ export const makeMemberships = (liveConnectionIds: ReadonlySet<string>) =>
       members: (channel: string): ReadonlyMap<string, string> => byChannel.get(channel) ?? new Map(),
       counts: (): Record<string, number> => Object.fromEntries([...byChannel].map(([channel, members]) => [channel, members.size])),
       add: (channel: string, connectionId: string, userId: string) =>
-        Effect.tap(
-          sql.run("INSERT OR IGNORE INTO transport_channel_members (channel, connection_id, user_id) VALUES (?, ?, ?)", channel, connectionId, userId),
-          () => Effect.sync(() => index(channel, connectionId, userId)),
-        ),
+        Effect.tap(store.add({ channel, connectionId, userId }), () => Effect.sync(() => index(channel, connectionId, userId))),
       remove: (channel: string, connectionId: string) =>
-        Effect.tap(sql.run("DELETE FROM transport_channel_members WHERE channel = ? AND connection_id = ?", channel, connectionId), () =>
-          Effect.sync(() => unindex(channel, connectionId)),
-        ),
+        Effect.tap(store.remove(channel, connectionId), () => Effect.sync(() => unindex(channel, connectionId))),
       removeConnection: (connectionId: string) =>
-        Effect.tap(sql.run("DELETE FROM transport_channel_members WHERE connection_id = ?", connectionId), () =>
+        Effect.tap(store.removeConnection(connectionId), () =>
           Effect.sync(() => {
             for (const channel of byConnection.get(connectionId) ?? []) unindex(channel, connectionId)
           }),
