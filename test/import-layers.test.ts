@@ -2,8 +2,9 @@
 /**
  * Imports in src/ run one way: down the layers declared here (the same map as docs/DESIGN.md,
  * "Layers of the system"). A module may import its own layer or a lower one, never a higher one,
- * and the three domain verticals (the actors, the database, the transport hub) never import each
- * other: each stands on the shared layers below it.
+ * the three domain verticals (the actors, the database, the transport hub) never import each
+ * other (each stands on the shared layers below it), and the browser client (client/, react/)
+ * stands on the foundation alone: no Worker module imports it, it imports no Worker module.
  *
  * The sources are read through Vite's `import.meta.glob` (raw text), so the check runs inside the
  * same workerd test run as everything else and needs no file system.
@@ -13,17 +14,21 @@ import { describe, expect, it } from "vitest"
 /** Bottom to top. A path belongs to the most specific entry naming it: a file over its folder, a sub-folder over a folder. */
 const LAYERS: ReadonlyArray<{ readonly name: string; readonly paths: ReadonlyArray<string> }> = [
   { name: "foundation", paths: ["RealtimeError.ts", "internal/", "schema/"] },
+  { name: "browser client", paths: ["client/", "react/"] },
   { name: "platform", paths: ["Config.ts", "services/", "storage/", "durable/workersEnv.ts"] },
   { name: "actor runtime", paths: ["actors/Actor.ts", "actors/Ops.ts", "sockets/", "sse/"] },
   { name: "domain", paths: ["actors/", "db/", "transport/"] },
   { name: "durable", paths: ["durable/"] },
   { name: "http", paths: ["http/", "db/DbRoutes.ts"] },
   { name: "api", paths: ["Realtime.ts", "facade.ts", "db/facade.ts", "db/Database.ts", "inspect/", "transport/createRealtime.ts"] },
-  { name: "entries", paths: ["index.ts", "db/index.ts", "durable/index.ts", "transport/index.ts", "client/", "react/"] },
+  { name: "entries", paths: ["index.ts", "db/index.ts", "durable/index.ts", "transport/index.ts"] },
 ]
 
 /** Domain verticals: none of them imports another (the actor runtime below is what they share). */
 const VERTICALS = ["actors/", "db/", "transport/"]
+
+/** The browser side: only its own modules import it. */
+const BROWSER = ["client/", "react/"]
 
 const matches = (path: string, pattern: string) => (pattern.endsWith("/") ? path.startsWith(pattern) : path === pattern)
 
@@ -63,6 +68,7 @@ const violations = (files: Readonly<Record<string, string>>): ReadonlyArray<stri
       if (!(to in files) && `${to.replace(/\.ts$/, "")}.tsx` in files) to = `${to.replace(/\.ts$/, "")}.tsx`
       const [fromLayer, toLayer] = [layerOf(from), layerOf(to)]
       if (toLayer > fromLayer) return [`src/${from} (${LAYERS[fromLayer].name}) imports src/${to} (${LAYERS[toLayer].name}), a higher layer`]
+      if (BROWSER.some((b) => to.startsWith(b)) && !BROWSER.some((b) => from.startsWith(b))) return [`src/${from} imports src/${to}: Worker modules never import the browser client`]
       const [fromVertical, toVertical] = [verticalOf(from), verticalOf(to)]
       if (fromVertical !== undefined && toVertical !== undefined && fromVertical !== toVertical) return [`src/${from} imports src/${to}: the ${fromVertical} and ${toVertical} verticals stay apart`]
       return []
@@ -94,6 +100,12 @@ describe("import layers", () => {
     ])
     expect(violations({ "db/hub/TableHub.ts": 'import { x } from "../../actors/live/LiveGrant.js"', "actors/live/LiveGrant.ts": "" })).toEqual([
       "src/db/hub/TableHub.ts imports src/actors/live/LiveGrant.ts: the db/ and actors/ verticals stay apart",
+    ])
+    expect(violations({ "index.ts": 'export { connectRoom } from "./client/index.js"', "client/index.ts": "" })).toEqual([
+      "src/index.ts imports src/client/index.ts: Worker modules never import the browser client",
+    ])
+    expect(violations({ "client/Connection.ts": 'import { Realtime } from "../Realtime.js"', "Realtime.ts": "" })).toEqual([
+      "src/client/Connection.ts (browser client) imports src/Realtime.ts (api), a higher layer",
     ])
     expect(violations({ "facade.ts": 'export { realtime } from "./Realtime.js"\nconst m = await import("./schema/Common.js")', "Realtime.ts": "", "schema/Common.ts": "" })).toEqual([])
   })
