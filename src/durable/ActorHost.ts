@@ -32,13 +32,14 @@ import * as MemberStore from "../storage/MemberStore.js"
 import * as MessageStore from "../storage/MessageStore.js"
 import * as SnapshotStore from "../storage/SnapshotStore.js"
 import * as ChannelMembershipStore from "../storage/ChannelMembershipStore.js"
+import * as DirectoryStore from "../storage/DirectoryStore.js"
 import * as HubChangeStore from "../storage/HubChangeStore.js"
 import * as YjsDocumentStore from "../storage/YjsDocumentStore.js"
 
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
 /** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | ChannelMembershipStore.ChannelMembershipStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
+export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | ChannelMembershipStore.ChannelMembershipStore | DirectoryStore.DirectoryStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted {
   readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
@@ -106,6 +107,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
       YjsDocumentStore.layerSqlite.pipe(Layer.provide(sql)),
       HubChangeStore.layerSqlite.pipe(Layer.provide(sql)),
       ChannelMembershipStore.layerSqlite.pipe(Layer.provide(sql)),
+      DirectoryStore.layerSqlite.pipe(Layer.provide(sql)),
       jobs,
       connections,
       // One socket layer per object, over the same Jobs and Connections the actor sees.
