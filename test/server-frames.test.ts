@@ -13,6 +13,8 @@ import {
   discontinuityFrame,
   errorFrame,
   eventFrame,
+  leftEntryText,
+  membersFrameText,
   messageFrame,
   messageJson,
   pongFrame,
@@ -115,5 +117,12 @@ describe("server frames", () => {
     const withMembers = decode(readyFrame(ready, ['{"id":"user:ada","joinedAt":"2026-01-01T00:00:00.000Z"}']))
     expect(withMembers).toMatchObject({ ...ready, members: [{ id: "user:ada", actor: { type: "user", id: "ada" }, via: "socket" }] })
     expect(decode(readyFrame(ready))).toEqual(ready)
+    const entry = '{"id":"user:bob","joinedAt":"2026-01-01T00:00:00.000Z"}'
+    expect(decode(membersFrameText([entry], [leftEntryText(entry, "disconnect")], 1))).toMatchObject({
+      type: "members",
+      joined: [{ id: "user:bob", actor: { type: "user", id: "bob" } }],
+      left: [{ member: { id: "user:bob" }, reason: "disconnect" }],
+      count: 1,
+    })
   })
 })

@@ -17,6 +17,7 @@ import type {
   DiscontinuityFrame,
   ErrorFrame,
   EventFrame,
+  MemberLeaveReason,
   PresenceUpdateFrame,
   ReadyFrame,
   ServerFrame,
@@ -101,6 +102,9 @@ export const readyFrame = (ready: Omit<ReadyFrame, "members">, members?: Readonl
   const text = encode(ready)
   return members === undefined ? text : `${text.slice(0, -1)},"members":[${members.join(",")}]}`
 }
+
+/** One `left` entry of a `members` frame, from the member's entry already in JSON. */
+export const leftEntryText = (memberText: string, reason: MemberLeaveReason): string => `{"member":${memberText},"reason":${JSON.stringify(reason)}}`
 
 /** `members`, from entries already in JSON: `joined` members, `left` `{ member, reason }` entries. */
 export const membersFrameText = (joined: ReadonlyArray<string>, left: ReadonlyArray<string>, count: number): string =>

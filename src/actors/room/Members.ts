@@ -29,7 +29,7 @@ import type { ConnectionsShape } from "../../sockets/Connections.js"
 import type { JobsShape } from "../../services/Jobs.js"
 import type { MemberStoreShape } from "../../storage/MemberStore.js"
 import { iso } from "../messaging/Messaging.js"
-import { membersFrameText, presenceFrame } from "../../schema/ServerFrames.js"
+import { leftEntryText, membersFrameText, presenceFrame } from "../../schema/ServerFrames.js"
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"
@@ -225,7 +225,7 @@ export const makeMembers = (options: {
         dirty.delete(key)
         const result = view(member)
         pendingJoined.delete(key)
-        pendingLeft.set(key, `{"member":${JSON.stringify(slimView(member, result.connections))},"reason":${JSON.stringify(reason)}}`)
+        pendingLeft.set(key, leftEntryText(JSON.stringify(slimView(member, result.connections)), reason))
         yield* announce
         return result
       })

@@ -14,6 +14,7 @@
 import type { ChangeEvent, DatabaseDefinition } from "../Declaration.js"
 import { matches, shardName } from "../Placement.js"
 import type { DatabaseChangeFrame, Filters, ResyncFrame, ShardChange } from "../Protocol.js"
+import { encodeDbFrame } from "./HubSockets.js"
 
 export interface Subscriber {
   readonly filters: Filters
@@ -80,7 +81,7 @@ export const changeFrame = (definition: DatabaseDefinition, change: ShardChange,
 export const gapFrameFor = (change: ShardChange, seq: number, subscriber: Subscriber): string | undefined =>
   change.parked !== true || inSnapshot(change, subscriber)
     ? undefined
-    : JSON.stringify({
+    : encodeDbFrame({
         type: "resync",
         reason: "gap",
         seq,
@@ -96,7 +97,7 @@ export const frameCache = (definition: DatabaseDefinition, change: ShardChange, 
     const id = `${delivery.event}:${delivery.scope ?? ""}`
     let frame = cache.get(id)
     if (frame === undefined) {
-      frame = JSON.stringify(changeFrame(definition, change, seq, delivery))
+      frame = encodeDbFrame(changeFrame(definition, change, seq, delivery))
       cache.set(id, frame)
     }
     return frame
