@@ -1,18 +1,23 @@
 /**
- * A shard's synchronous write path: with its mailbox idle and its retry job armed, a write is
- * decoded, committed and handed to the drain in the RPC's own turn, without entering the mailbox.
- * It must answer exactly as the mailbox path does (rows, typed refusals with nothing stored) and
- * keep every change streamed once, in order.
+ * Synchronous paths of the database's objects. A shard with its mailbox idle and its retry job
+ * armed decodes, commits and hands a write to the drain in the RPC's own turn; a hub with its
+ * mailbox idle applies a shard's publish in the RPC's own turn. Neither enters the mailbox, and
+ * each must answer exactly as the mailbox path does (rows, typed refusals with nothing changed)
+ * and keep every change streamed once, in order.
  */
 import { env, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
-import { DbShardOps } from "../src/db/Ops.js"
-import { shardId, shardOf } from "../src/db/Placement.js"
+import { databaseDefinition } from "../src/db/Declaration.js"
+import { DbShardOps, TableHubOps } from "../src/db/Ops.js"
+import { hubIdOf, shardId, shardOf } from "../src/db/Placement.js"
+import type { ShardChange } from "../src/db/Protocol.js"
 import { objectName } from "../src/internal/rpc.js"
 import { Effect } from "effect"
 import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
+import { r5Db } from "./db-schema.js"
 
 const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
+const hubs = (env as unknown as { REALTIME_TABLE_HUBS: DurableObjectNamespace }).REALTIME_TABLE_HUBS
 
 interface Host {
   invoke(raw: unknown): Promise<unknown>
@@ -20,6 +25,23 @@ interface Host {
 }
 
 const decode = (answer: unknown) => Effect.runPromise(Effect.either(DbShardOps.write.decodeAnswer(answer)))
+
+/** Count the host's mailbox entries while `body` runs inside the object. */
+const countingMailbox = <A>(stub: DurableObjectStub, body: (host: Host, entered: () => number) => Promise<A>) =>
+  runInDurableObject(stub, async (object) => {
+    const host = object as unknown as Host
+    const original = host.runInMailbox
+    let entered = 0
+    host.runInMailbox = function (this: Host, ...args: Array<unknown>) {
+      entered++
+      return original.apply(this, args)
+    }
+    try {
+      return await body(host, () => entered)
+    } finally {
+      host.runInMailbox = original
+    }
+  })
 
 describe("synchronous shard writes", () => {
   it("answers writes without the mailbox when it is idle, with the same rows and typed refusals, streamed once in order", async () => {
@@ -32,24 +54,13 @@ describe("synchronous shard writes", () => {
     // Boots the shard and arms its retry job (the mailbox path).
     await testDb.table("posts").insert(post(tenant, "p0"))
 
-    const outcome = await runInDurableObject(stub, async (object) => {
-      const host = object as unknown as Host
-      const original = host.runInMailbox
-      let entered = 0
-      host.runInMailbox = function (this: Host, ...args: Array<unknown>) {
-        entered++
-        return original.apply(this, args)
-      }
-      try {
-        const write = (row: Record<string, unknown>) => host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "posts", row }] } })
-        const answers = []
-        for (const n of [1, 2, 3, 4, 5]) answers.push(await decode(await write(post(tenant, `p${n}`))))
-        const written = entered
-        const refused = await decode(await write({ ...post(tenant, "bad"), views: "many" }))
-        return { answers, written, refusedEntered: entered - written, refused }
-      } finally {
-        host.runInMailbox = original
-      }
+    const outcome = await countingMailbox(stub, async (host, entered) => {
+      const write = (row: Record<string, unknown>) => host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "posts", row }] } })
+      const answers = []
+      for (const n of [1, 2, 3, 4, 5]) answers.push(await decode(await write(post(tenant, `p${n}`))))
+      const written = entered()
+      const refused = await decode(await write({ ...post(tenant, "bad"), views: "many" }))
+      return { answers, written, refusedEntered: entered() - written, refused }
     })
 
     // Five writes in a row: all but a write that had to re-arm the retry job skip the mailbox.
@@ -62,6 +73,36 @@ describe("synchronous shard writes", () => {
     expect(await testDb.table("posts").get({ id: "bad", tenantId: tenant })).toBeNull()
     const changes = await socket.waitChanges(6)
     expect(changes.map((change) => [change.seq, change.new.id])).toEqual([0, 1, 2, 3, 4, 5].map((n) => [n + 1, `p${n}`]))
+    socket.close()
+  })
+
+  it("a hub applies publishes without the mailbox when it is idle: once each, in order, an out-of-order batch refused", async () => {
+    const tenant = uid("t")
+    const hubId = hubIdOf(databaseDefinition("default/r5")!.tables.get("items")!, { tenantId: tenant })
+    const address = { instance: "default/r5", id: hubId }
+    const change = (outboxId: number): ShardChange => ({ shard: 0, outboxId, table: "items", event: "insert", old: null, new: { id: `${tenant}-${outboxId}`, tenantId: tenant, title: "x" }, requestId: "r", createdAt: 0 })
+    const grant = await r5Db.realtime.authorize({ table: "items", filters: { tenantId: tenant }, actor: { type: "user", id: "reader" } })
+    const socket = await subscribe(grant.url, grant.protocols)
+    const stub = hubs.get(hubs.idFromName(objectName("default/r5", "tableHub", hubId)))
+    const answer = (raw: unknown) => Effect.runPromise(Effect.either(TableHubOps.publish.decodeAnswer(raw)))
+
+    const outcome = await countingMailbox(stub, async (host, entered) => {
+      const publish = (changes: ReadonlyArray<ShardChange>, after?: number) => host.invoke({ address, op: "publish", input: after === undefined ? { changes } : { changes, after } })
+      const answers = []
+      for (const n of [1, 2, 3, 4, 5]) answers.push(await answer(await publish([change(n)])))
+      // A re-sent change is a duplicate; a batch after an id not applied yet is refused.
+      const again = await answer(await publish([change(5)]))
+      const early = await answer(await publish([change(8)], 7))
+      return { answers, again, early, entered: entered() }
+    })
+
+    // The first publish may schedule the directory report (the mailbox path); the rest skip it.
+    expect(outcome.entered).toBeLessThan(7)
+    expect(outcome.answers.map((a) => a._tag === "Right" && a.right.seq)).toEqual([1, 2, 3, 4, 5])
+    expect(outcome.again).toMatchObject({ _tag: "Right", right: { applied: 0, duplicates: 1, seq: 5 } })
+    expect(outcome.early).toMatchObject({ _tag: "Left", left: { _tag: "InvalidInput", field: "after" } })
+    const changes = await socket.waitChanges(5)
+    expect(changes.map((frame) => [frame.seq, frame.new.id])).toEqual([1, 2, 3, 4, 5].map((n) => [n, `${tenant}-${n}`]))
     socket.close()
   })
 })

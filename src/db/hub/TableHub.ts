@@ -111,7 +111,8 @@ export const makeTableHub = Effect.gen(function* () {
     }
   }
 
-  const publish = handler(TableHubOps.publish, (input) =>
+  /** A publish applied: each change once, buffered (one synchronous SQLite transaction), fanned out. */
+  const applyPublished = (input: typeof TableHubOps.publish.payload.Type) =>
     Effect.gen(function* () {
       const from = input.changes[0]?.shard
       if (input.after !== undefined && from !== undefined && (highWater.get(from) ?? 0) < input.after) {
@@ -159,10 +160,22 @@ export const makeTableHub = Effect.gen(function* () {
         bufferedChars = chars
       }
       fanOut(applied)
-      yield* reportIfChanged
       return { applied: applied.length, duplicates, seq }
-    }),
-  )
+    })
+
+  const publish = handler(TableHubOps.publish, (input) => Effect.zipLeft(applyPublished(input), reportIfChanged))
+
+  /**
+   * `publish` without the mailbox (the host calls it only when the mailbox is idle): the shard's
+   * changes are applied, buffered and fanned out in the RPC's own turn. It needs no directory report
+   * to schedule (scheduling awaits the alarm); otherwise it changes nothing and answers `undefined`,
+   * and the publish takes the mailbox path whole.
+   */
+  const publishNow = (input: unknown) => {
+    const reportNeeded = reportedConnections === undefined || reportedConnections !== connections.count()
+    if (reportNeeded && jobs.ensured?.(DIRECTORY_JOB, Date.now() + DIRECTORY_REPORT_DELAY_MS) !== true) return undefined
+    return Effect.runSyncExit(TableHubOps.publish.decodePayload(input).pipe(Effect.flatMap(applyPublished), Effect.flatMap(TableHubOps.publish.encodeSuccess)))
+  }
 
   /** Buffered changes after `since`, or the reason they cannot all be replayed. */
   const replay = (since: number) =>
@@ -283,6 +296,7 @@ export const makeTableHub = Effect.gen(function* () {
 
   return {
     operations: implement(TableHubOps, { publish, state }),
+    invokeNow: { [TableHubOps.publish.name]: publishNow },
     jobs: { ...sockets.jobs, [DIRECTORY_JOB]: reportJob },
     fetch,
     webSocketMessage: sockets.message,
