@@ -172,25 +172,34 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       // after it, to keep its order), so other hubs' changes further on go out in this one.
       const hubChars = new Map<string, number>()
       const deferred = new Set<string>()
+      // Whether this round takes every pending row the scan saw (none held back, deferred or left for the next round).
+      let whole = true
       for (const row of scanned) {
         if (inFlight.has(row.id)) continue
         const hubs = row.hubs === null ? yield* legacyHubs(sql, definition, row.id) : (JSON.parse(row.hubs) as ReadonlyArray<string>)
         if (hubs.some((hub) => deferred.has(hub))) {
           for (const hub of hubs) deferred.add(hub)
+          whole = false
           continue
         }
         if (hubs.some((hub) => held.has(hub))) {
           for (const hub of hubs) held.add(hub)
+          whole = false
           continue
         }
         if (row.retry_at !== null && row.retry_at > now) {
           holdUntil(hubs, row.retry_at)
+          whole = false
           continue
         }
         const cost = row.parked_at === null ? row.size : 0
-        if (chosen.length > 0 && (chosen.length >= DRAIN_BATCH || chars + cost > ROUND_CHARS)) break
+        if (chosen.length > 0 && (chosen.length >= DRAIN_BATCH || chars + cost > ROUND_CHARS)) {
+          whole = false
+          break
+        }
         if (hubs.some((hub) => (hubChars.get(hub) ?? 0) > 0 && (hubChars.get(hub) ?? 0) + cost > HUB_ROUND_CHARS)) {
           for (const hub of hubs) deferred.add(hub)
+          whole = false
           continue
         }
         chosen.push({ row, hubs })
@@ -319,6 +328,10 @@ export const drainAll = (sql: SqlShape, definition: DatabaseDefinition, shard: n
       for (const { row } of chosen) inFlight.add(row.id)
       // Sent in order: a round starts (and sends) before the next is read; at most ROUNDS_IN_FLIGHT await their hubs.
       rounds.push(yield* Effect.fork(round))
+      // The scan reached the end and this round took all of it: nothing is left to look for in this
+      // pass (a row committed meanwhile asks for another pass), so no scan runs again only to find the
+      // rows in flight. The usual case of a write drained on its own: one scan, one load, one send.
+      if (whole && scanned.length < SCAN) break
       yield* Effect.yieldNow()
       if (rounds.length >= ROUNDS_IN_FLIGHT) yield* Fiber.join(rounds.shift()!)
     }
