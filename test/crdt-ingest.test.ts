@@ -38,6 +38,28 @@ describe("CRDT rooms: ingest", () => {
     viewer.close()
   })
 
+  it("a lone writer's burst is stored in a few commits (nobody to forward to), and a joiner only ever sees stored updates", async () => {
+    const id = uniqueId("crdt-lone")
+    const writer = await connectYjs(await crdtGrant(id, "writer", ["read", "write"]))
+    await writer.synced
+    const text = writer.doc.getText("t")
+    for (let i = 0; i < 40; i++) text.insert(text.length, `${i % 10}`) // one update frame each
+    // Past the lone writer's store interval (100 ms): stored by the timer, not by a reader.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const joiner = await connectYjs(await crdtGrant(id, "joiner", ["read"]))
+    await joiner.synced
+    const seen = joiner.doc.getText("t").toString()
+    const stats = await runTest(room(id).documentStats())
+    await abortAllDurableObjects()
+    expect(seen).toBe(text.toString())
+    // Everything the joiner was served had been stored.
+    expect((await serverText(id)).startsWith(seen)).toBe(true)
+    expect(stats.lastSeq).toBeGreaterThan(0)
+    expect(stats.lastSeq).toBeLessThanOrEqual(10)
+    writer.close()
+    joiner.close()
+  })
+
   it("a burst of several MiB from one connection is coalesced only into rows of at most one chunk (1 MiB), never one row past SQLite's value limit", async () => {
     const id = uniqueId("crdt-bulk")
     const bulk = makeRealtime(instanceConfig("crdtbulk"), env as unknown as Record<string, unknown>).crdtRoom(id)

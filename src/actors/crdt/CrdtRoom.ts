@@ -48,11 +48,13 @@ export const FLUSH_INTERVAL_MS = 8
 
 /**
  * The same while no other y-websocket connection could receive the writer's updates: a store is
- * a commit (in local workerd an fsync of ~2 ms that holds the whole thread), and with nobody to
- * forward to, waiting longer only groups more updates per commit. Whatever would reveal them
- * (a joiner, a reader, any operation) stores them first.
+ * a commit (a storage write; in local workerd an fsync of ~2 ms on the 2-core bench machine), and
+ * with nobody to forward to, waiting longer only groups more updates per commit (the first 20,000
+ * automerge-paper edits: ~5-25 rows instead of 100-250). Whatever would reveal them (a joiner, a
+ * reader, any operation) stores them first; lost with the object before that, they were seen and
+ * acknowledged by no one, and the writer's provider resends them when it reconnects.
  */
-export const LONE_FLUSH_INTERVAL_MS = 50
+export const LONE_FLUSH_INTERVAL_MS = 100
 
 /** How long a due compaction job may wait for its alarm before the update path folds the log itself. */
 export const COMPACT_OVERDUE_MS = 2000
