@@ -31,7 +31,7 @@ import { mergePages, type Page } from "../Query.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
 import { Connections } from "../../sockets/Connections.js"
-import { DEFAULT_PROTOCOL, GRANT_EXPIRY_JOB, Sockets } from "../../sockets/Sockets.js"
+import { DEFAULT_PROTOCOL, Sockets } from "../../sockets/Sockets.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import { Jobs } from "../../services/Jobs.js"
 import { HubChangeStore, type BufferedChange } from "../../storage/HubChangeStore.js"
@@ -42,8 +42,6 @@ import { encodeDbFrame as encode, makeHubSockets, PING, PONG, subscriberOf, type
 
 export { hubMigrations } from "../../storage/HubChangeStore.js"
 
-/** The socket layer's grant-expiry job closes this hub's expired subscribers (4001). */
-export const HUB_EXPIRY_JOB = GRANT_EXPIRY_JOB
 /** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
 export const REPLAY_CHARS = 16 * 1024 * 1024
 
