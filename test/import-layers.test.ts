@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest"
 const LAYERS: ReadonlyArray<{ readonly name: string; readonly paths: ReadonlyArray<string> }> = [
   { name: "foundation", paths: ["RealtimeError.ts", "internal/", "schema/"] },
   { name: "browser client", paths: ["client/", "react/"] },
-  { name: "platform", paths: ["Config.ts", "services/", "storage/", "durable/workersEnv.ts"] },
+  { name: "platform", paths: ["Config.ts", "services/", "storage/"] },
   { name: "actor runtime", paths: ["actors/Actor.ts", "actors/Ops.ts", "sockets/", "sse/"] },
   { name: "domain", paths: ["actors/", "db/", "transport/"] },
   { name: "durable", paths: ["durable/"] },

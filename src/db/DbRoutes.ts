@@ -22,7 +22,7 @@ import { decodeEvents, decodeFilters, missingRequired, sameFilters } from "./Sub
 import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
 import { anonymousActor } from "../schema/Common.js"
 import * as Grants from "../services/Grants.js"
-import { workersEnv } from "../durable/workersEnv.js"
+import { workersEnv } from "../internal/workersEnv.js"
 
 const Params = Schema.Struct({
   // Optional, as in the product document: most apps have one namespace.

@@ -17,7 +17,7 @@
  * ```
  * @since 0.1.0
  */
-import { workersEnv } from "../durable/workersEnv.js"
+import { workersEnv } from "../internal/workersEnv.js"
 import { ambientWorker, promised, runToPromise, runWithAmbientRequest, type Promised, type WorkerHandler } from "../internal/PromiseFacade.js"
 import { dbHandler } from "./DbRoutes.js"
 import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"

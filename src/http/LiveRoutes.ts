@@ -30,7 +30,7 @@ import { forwardToActor, type ActorNamespace } from "../internal/rpc.js"
 import { ResourceId } from "../schema/Common.js"
 import { DEFAULT_ROUTE_PREFIX, TOKEN_PROTOCOL_PREFIX, type LivePermission } from "../schema/Protocol.js"
 import * as Grants from "../services/Grants.js"
-import { workersEnv } from "../durable/workersEnv.js"
+import { workersEnv } from "../internal/workersEnv.js"
 
 const PathParams = Schema.Struct({
   instance: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)),

@@ -27,7 +27,7 @@ import { Effect } from "effect"
 import type { ResourceKind, ResourceListQuery } from "../schema/Resources.js"
 import type { Realtime } from "../Realtime.js"
 import { InvalidInput, isRealtimeError, NotFound, toResponse, type RealtimeError } from "../RealtimeError.js"
-import { workersEnv } from "../durable/workersEnv.js"
+import { workersEnv } from "../internal/workersEnv.js"
 import { Inspect, type InspectableDatabase } from "./Inspector.js"
 
 /** What the handler needs of an instance: the Promise facade has it (`realtime({...})`). */
