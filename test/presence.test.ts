@@ -6,7 +6,7 @@ import { makeRealtime } from "../src/Realtime.js"
 import { applyMemberFrame } from "../src/client/MembersView.js"
 import { Member as MemberSchema, type Member, type ServerFrame } from "../src/schema/Protocol.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
-import { connect, eventually, liveService, roomGrant, sleep, stubFor } from "./live-helpers.js"
+import { connect, eventually, liveService, roomGrant, stubFor } from "./live-helpers.js"
 
 const stubOf = (roomId: string) => stubFor("livetest", "room", roomId)
 
@@ -89,8 +89,6 @@ describe("members and presence", () => {
       id: "user:alice", actor: { type: "user", id: "alice" }, metadata: {}, presence: {}, via: "socket",
       joinedAt: wire.joinedAt, lastSeenAt: wire.lastSeenAt ?? wire.joinedAt, expiresAt: null, connections: wire.connections ?? 1,
     })
-    await sleep(120)
-    expect(watcher.frames.filter((f) => joinedIn(f, "user:alice"))).toHaveLength(1)
     expect((await runTest(room.members())).members.find((m) => m.id === "user:alice")!.connections).toBe(2)
     tab1.send({ type: "presence", id: "p1", presence: { cursor: { x: 5 } } })
     await tab1.waitFor((f) => f.type === "ack" && f.id === "p1")
@@ -99,9 +97,15 @@ describe("members and presence", () => {
     // A HTTP join from the server side reaches the sockets too.
     await runTest(room.join({ actor: { type: "service", id: "bot" } }))
     await watcher.waitFor((f) => joinedIn(f, "service:bot"))
+    // Announcements go out in order, one flush after another: a second join of alice would have come
+    // before the bot's (no real-time wait needed to know it did not).
+    expect(watcher.frames.filter((f) => joinedIn(f, "user:alice"))).toHaveLength(1)
     tab1.close()
     await tab1.closed
-    await sleep(50)
+    // A flush sends its joins and leaves before its presence: once tab2's presence is seen, a leave
+    // caused by tab1's close would have been seen too.
+    tab2.send({ type: "presence", id: "p2", presence: { cursor: { x: 6 } } })
+    await watcher.waitFor((f) => f.type === "presence" && f.updates.some((u: { presence: { cursor?: { x: number } } }) => u.presence.cursor?.x === 6))
     expect(watcher.frames.some((f) => leftIn(f, "user:alice"))).toBe(false)
     tab2.close()
     const left = await watcher.waitFor((f) => leftIn(f, "user:alice"))
