@@ -85,6 +85,9 @@ export interface SocketsShape {
 
 export class Sockets extends Context.Tag("durable-realtime/Sockets")<Sockets, SocketsShape>() {}
 
+/** What `admit` gives for a frame it refused (a decoded frame may be any value, `undefined` included). */
+const REFUSED: unique symbol = Symbol("refused")
+
 const logFailure = (what: string) => (effect: Effect.Effect<void>) => Effect.catchAllCause(effect, (cause) => Effect.logError(`${what} failed`, cause))
 const logMessageFailure = logFailure("webSocketMessage")
 
@@ -105,30 +108,37 @@ export const make = (ctx: DurableObjectState) =>
 
     /**
      * Everything before a frame's handler, synchronous: expiry, size, rate budget, decode. A
-     * refused frame is answered (and struck, or its socket closed) here, and gives `undefined`.
+     * refused frame is answered (and struck, or its socket closed) here, and gives `REFUSED`;
+     * an admitted one its decoded frame (no wrapper: this runs for every inbound frame).
      */
-    const admit = (socket: WebSocket, attachment: SocketAttachment, protocol: SocketProtocol<unknown>, message: string | ArrayBuffer, now: number): { readonly frame: unknown } | undefined => {
-      if (protocol.dropWhenClosing === true && socket.readyState !== WebSocket.OPEN) return undefined
-      if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) return void closeSocket(socket, Close.grantExpired)
+    const admit = (socket: WebSocket, attachment: SocketAttachment, protocol: SocketProtocol<unknown>, message: string | ArrayBuffer, now: number): unknown => {
+      if (protocol.dropWhenClosing === true && socket.readyState !== WebSocket.OPEN) return REFUSED
+      if (attachment.expiresAt !== undefined && attachment.expiresAt <= now) {
+        closeSocket(socket, Close.grantExpired)
+        return REFUSED
+      }
       const size = frameTooBig(message, protocol.maxFrameBytes)
       if (size !== undefined) {
         tell(socket, protocol, new PayloadTooLarge({ field: "frame", size, limit: protocol.maxFrameBytes, message: `frame: ${size} bytes exceeds the limit of ${protocol.maxFrameBytes}` }))
-        return void closeSocket(socket, Close.tooBig)
+        closeSocket(socket, Close.tooBig)
+        return REFUSED
       }
       const { connectionId } = attachment
       const refusal = protocol.budget.admit(connectionId, attachment.member ?? connectionId, chargedBytes(message), now)
       if (refusal !== undefined) {
-        if (protocol.overBudget?.(message) === "close") return void closeSocket(socket, Close.rateLimited, describeRefusal(refusal))
-        tell(socket, protocol, new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) }))
-        if (strikes.rate(connectionId, now) >= MAX_RATE_STRIKES) closeSocket(socket, Close.rateLimited)
-        return undefined
+        if (protocol.overBudget?.(message) === "close") closeSocket(socket, Close.rateLimited, describeRefusal(refusal))
+        else {
+          tell(socket, protocol, new LimitExceeded({ limit: "rate", message: describeRefusal(refusal) }))
+          if (strikes.rate(connectionId, now) >= MAX_RATE_STRIKES) closeSocket(socket, Close.rateLimited)
+        }
+        return REFUSED
       }
       const frame = protocol.decode(message, attachment)
-      if (!(frame instanceof FrameRefused)) return { frame }
+      if (!(frame instanceof FrameRefused)) return frame
       tell(socket, protocol, frame.error, frame.frameId)
       if (frame.close !== undefined) closeSocket(socket, frame.close, frame.error.message)
       else if (strikes.invalid(connectionId) >= protocol.maxStrikes) closeSocket(socket, Close.policy)
-      return undefined
+      return REFUSED
     }
 
     /** A handler's failure reaches the client: as an error frame, or (without one) as the close code of the error. */
@@ -148,8 +158,8 @@ export const make = (ctx: DurableObjectState) =>
         const protocol = attachment === null ? undefined : protocolFor(attachment)
         if (attachment === null || protocol === undefined) return unknownSocket(socket)
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const admitted = admit(socket, attachment, protocol, data, now)
-          return admitted === undefined ? Effect.void : reported(socket, protocol, admitted.frame, protocol.handle(socket, attachment, admitted.frame))
+          const frame = admit(socket, attachment, protocol, data, now)
+          return frame === REFUSED ? Effect.void : reported(socket, protocol, frame, protocol.handle(socket, attachment, frame))
         })
       }).pipe(logMessageFailure)
 
@@ -160,10 +170,10 @@ export const make = (ctx: DurableObjectState) =>
         const protocol = attachment === null ? undefined : protocolFor(attachment)
         if (attachment === null || protocol === undefined) return unknownSocket(socket)
         const now = Date.now()
-        const admitted = admit(socket, attachment, protocol, data, now)
-        if (admitted === undefined) return undefined
-        const rest = protocol.handleNow === undefined ? protocol.handle(socket, attachment, admitted.frame) : protocol.handleNow(socket, attachment, admitted.frame, now)
-        return rest === undefined ? undefined : reported(socket, protocol, admitted.frame, rest)
+        const frame = admit(socket, attachment, protocol, data, now)
+        if (frame === REFUSED) return undefined
+        const rest = protocol.handleNow === undefined ? protocol.handle(socket, attachment, frame) : protocol.handleNow(socket, attachment, frame, now)
+        return rest === undefined ? undefined : reported(socket, protocol, frame, rest)
       } catch (error) {
         return Effect.logError("webSocketMessage failed", error)
       }

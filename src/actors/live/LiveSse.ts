@@ -11,6 +11,7 @@
  */
 import { Clock, Effect, Either } from "effect"
 import { CloseCode, LimitExceeded, RoomDestroyed, toResponse } from "../../RealtimeError.js"
+import { Close } from "../../sockets/CloseCodes.js"
 import type { ReadyFrame } from "../../schema/Protocol.js"
 import { Connections } from "../../sockets/Connections.js"
 import { Jobs } from "../../services/Jobs.js"
@@ -139,7 +140,7 @@ export const makeSse = (options: {
     const expire = (now: number): number | null => {
       let next: number | null = null
       for (const stream of streams.all()) {
-        if (stream.extra.expiresAt <= now) stream.close(CloseCode.grantExpired, "grant expired")
+        if (stream.extra.expiresAt <= now) stream.close(Close.grantExpired.code, Close.grantExpired.reason)
         else if (next === null || stream.extra.expiresAt < next) next = stream.extra.expiresAt
       }
       return next
