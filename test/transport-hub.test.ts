@@ -5,7 +5,7 @@
 import { env, evictDurableObject, SELF } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { objectName } from "../src/internal/rpc.js"
-import { eventually, sleep } from "./live-helpers.js"
+import { eventually } from "./live-helpers.js"
 import { uniqueId } from "./helpers.js"
 import { connectWs, eventsNamed, openStream, openWs } from "./transport-helpers.js"
 import { leftRoom, limited, limitedSse, seedSse, seedWs } from "./transport-seed.js"
@@ -117,7 +117,10 @@ describe("transport hub: sendTo", () => {
     await second.waitForEvent("both")
     expect(await limited.sendTo({ id }, { event: "only-first", data: null })).toEqual({ delivered: 1 })
     await first.waitForEvent("only-first")
-    await sleep(100)
+    // One hub sends to a socket in order: once a later send to both reached the second socket, an
+    // "only-first" meant for it would have arrived before (no real-time wait needed).
+    expect(await limited.sendTo(ada, { event: "both-again", data: null })).toEqual({ delivered: 2 })
+    await second.waitForEvent("both-again")
     expect(second.messages.filter((message) => message.includes("only-first"))).toEqual([])
     first.close()
     second.close()
