@@ -30,7 +30,7 @@ const countingNamespace = () => {
 const address = { instance: "stubs", id: "hub-1" }
 
 describe("object ids and stubs", () => {
-  it("hashes a name once per namespace and forgets the least recently used name past the bound", () => {
+  it("hashes a name once per namespace and forgets the oldest name past the bound", () => {
     const { namespace, counts } = countingNamespace()
     const first = objectIdOf(namespace, "a")
     expect(objectIdOf(namespace, "a")).toBe(first)
@@ -39,22 +39,19 @@ describe("object ids and stubs", () => {
     const other = countingNamespace()
     objectIdOf(other.namespace, "a")
     expect(other.counts.idFromName).toBe(1)
-    // Fill past the bound while "a" stays recently used: the oldest other name leaves, "a" stays.
-    for (let n = 0; n < ID_CACHE_SIZE; n++) {
-      objectIdOf(namespace, `n${n}`)
-      if (n % 100 === 0) objectIdOf(namespace, "a")
-    }
+    // ID_CACHE_SIZE more names: "a", the oldest, leaves; the newest stay.
+    for (let n = 0; n < ID_CACHE_SIZE; n++) objectIdOf(namespace, `n${n}`)
     const before = counts.idFromName
-    objectIdOf(namespace, "a")
+    objectIdOf(namespace, `n${ID_CACHE_SIZE - 1}`)
     expect(counts.idFromName).toBe(before)
-    objectIdOf(namespace, "n0")
+    objectIdOf(namespace, "a")
     expect(counts.idFromName).toBe(before + 1)
   })
 
   it("reuses an object's stub for every call until a call throws, then makes a new one", async () => {
     const { namespace, counts, fail } = countingNamespace()
     const stubs = makeStubCache()
-    const call = () => Effect.runPromise(Effect.either(sendToActor(namespace, "tableHub", address, "state", {}, undefined, stubs)))
+    const call = () => Effect.runPromise(Effect.either(sendToActor(namespace, "tableHub", address, "state", {}, undefined, { stubs })))
     expect(await call()).toMatchObject({ _tag: "Right", right: { value: 1 } })
     expect(await call()).toMatchObject({ _tag: "Right", right: { value: 1 } })
     expect(counts.get).toBe(1)

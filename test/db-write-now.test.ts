@@ -136,14 +136,25 @@ describe("synchronous shard writes", () => {
       // A re-sent change is a duplicate; a batch after an id not applied yet is refused.
       const again = await answer(await publish([change(5)]))
       const early = await answer(await publish([change(8)], 7))
-      return { answers, again, early, entered: entered() }
+      // The trusted hop's structural check still refuses what the hub cannot apply, with the field named.
+      const malformed = [
+        await answer(await publish([{ ...change(6), outboxId: "6" } as never])),
+        await answer(await publish([{ ...change(6), new: "row" } as never])),
+        await answer(await host.invoke({ address, op: "publish", input: { changes: "all" } })),
+      ]
+      return { answers, again, early, malformed, entered: entered() }
     })
 
     // The first publish may schedule the directory report (the mailbox path); the rest skip it.
-    expect(outcome.entered).toBeLessThan(7)
+    expect(outcome.entered).toBeLessThan(10)
     expect(outcome.answers.map((a) => a._tag === "Right" && a.right.seq)).toEqual([1, 2, 3, 4, 5])
     expect(outcome.again).toMatchObject({ _tag: "Right", right: { applied: 0, duplicates: 1, seq: 5 } })
     expect(outcome.early).toMatchObject({ _tag: "Left", left: { _tag: "InvalidInput", field: "after" } })
+    expect(outcome.malformed.map((refused) => refused._tag === "Left" && [refused.left._tag, (refused.left as { field?: string }).field])).toEqual([
+      ["InvalidInput", "changes.0"],
+      ["InvalidInput", "changes.0"],
+      ["InvalidInput", "changes"],
+    ])
     const changes = await socket.waitChanges(5)
     expect(changes.map((frame) => [frame.seq, frame.new.id])).toEqual([1, 2, 3, 4, 5].map((n) => [n, `${tenant}-${n}`]))
     socket.close()

@@ -41,7 +41,8 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
+import { InvalidInput } from "../RealtimeError.js"
 import { Actor } from "../schema/Common.js"
 
 export const ChangeEventSchema = Schema.Literal("insert", "update", "delete")
@@ -70,6 +71,7 @@ export const ShardChange = Schema.Struct({
 })
 export type ShardChange = typeof ShardChange.Type
 
+export type PublishChanges = typeof PublishChanges.Type
 export const PublishChanges = Schema.Struct({
   changes: Schema.Array(ShardChange),
   /**
@@ -78,6 +80,32 @@ export const PublishChanges = Schema.Struct({
    */
   after: Schema.optional(Schema.Number),
 })
+
+const EVENTS: ReadonlySet<unknown> = new Set(ChangeEventSchema.literals)
+const isImage = (value: unknown) => value === null || (typeof value === "object" && !Array.isArray(value))
+
+/**
+ * The hub's check of a shard's `publish` (the trusted hop: the shard decoded every row where it
+ * entered and built these changes from its outbox, so the Schema decode is not run again). It
+ * checks the shape the hub relies on — numbers that order and dedupe, names, images as objects —
+ * and refuses anything else with `InvalidInput`, as the Schema would.
+ */
+export const checkPublishChanges = (input: unknown): Either.Either<PublishChanges, InvalidInput> => {
+  const refuse = (field: string, what: string) => Either.left(new InvalidInput({ field, message: `${field}: ${what}` }))
+  if (input === null || typeof input !== "object") return refuse("input", "expected { changes, after? }")
+  const { changes, after } = input as { readonly changes?: unknown; readonly after?: unknown }
+  if (after !== undefined && typeof after !== "number") return refuse("after", "expected a number")
+  if (!Array.isArray(changes)) return refuse("changes", "expected an array")
+  for (const [index, change] of changes.entries()) {
+    const field = `changes.${index}`
+    if (change === null || typeof change !== "object") return refuse(field, "expected a change")
+    const c = change as Record<string, unknown>
+    if (typeof c.shard !== "number" || typeof c.outboxId !== "number" || typeof c.createdAt !== "number") return refuse(field, "shard, outboxId and createdAt must be numbers")
+    if (typeof c.table !== "string" || typeof c.requestId !== "string" || !EVENTS.has(c.event)) return refuse(field, "table, requestId and event must be given")
+    if (!isImage(c.old) || !isImage(c.new) || (c.parked !== undefined && c.parked !== true)) return refuse(field, "old and new must be row objects or null")
+  }
+  return Either.right(input as PublishChanges)
+}
 
 /** What the Worker hands the hub with a verified subscription (in a header it always overwrites). */
 export const ForwardedSubscription = Schema.Struct({

@@ -65,11 +65,22 @@ export type Failure<O extends Any> = O extends Operation<string, infer _P, infer
  */
 export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError, EI = unknown>(
   name: Name,
-  options: { readonly payload: Schema.Schema<P, PI>; readonly success: Schema.Schema<A, AI>; readonly error?: Schema.Schema<E, EI> },
+  options: {
+    readonly payload: Schema.Schema<P, PI>
+    readonly success: Schema.Schema<A, AI>
+    readonly error?: Schema.Schema<E, EI>
+    /**
+     * For an operation only this library's own objects call, with values decoded where they
+     * entered (a shard's changes to its hubs): a structural check used instead of the payload
+     * Schema's decode on the actor side. It still refuses what the handler cannot take.
+     */
+    readonly trusted?: (input: unknown) => Either.Either<P, InvalidInput>
+  },
 ): Operation<Name, P, PI, A, AI, E> => {
   const error = (options.error ?? RealtimeError) as unknown as Schema.Schema<E>
   // Every problem, not only the first: the error lists each field that needs fixing.
   const decodePayload = Schema.decodeUnknown(options.payload, { errors: "all" })
+  const trusted = options.trusted
   const encodePayload = Schema.encode(options.payload)
   // Without transformations a value is its own encoding: the actor sends it as is and the Worker's
   // decode is the check (encoding a 1,000-message page would cost ~1 ms more per call).
@@ -84,7 +95,7 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
     payload: options.payload,
     success: options.success,
     error,
-    decodePayload: (input) => Effect.mapError(decodePayload(input ?? {}), (problem) => invalidInputFromParseError(problem)),
+    decodePayload: (input) => (trusted === undefined ? Effect.mapError(decodePayload(input ?? {}), (problem) => invalidInputFromParseError(problem)) : trusted(input ?? {})),
     encodePayload: (payload) => Effect.mapError(encodePayload(payload), (problem) => invalidInputFromParseError(problem)),
     encodeSuccess: (value) =>
       encodeSuccess === undefined
@@ -129,7 +140,7 @@ export const encodesToItself = (ast: SchemaAST.AST): boolean => {
 export type Group = { readonly [name: string]: Any }
 
 /** Declare a group from `{ name: { payload, success, error? } }`: each key is its operation's name. */
-export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.All }>>(
+export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.All; readonly trusted?: (input: unknown) => Either.Either<any, InvalidInput> }>>(
   declarations: D,
 ): { readonly [K in keyof D & string]: Operation<K, Schema.Schema.Type<D[K]["payload"]>, Schema.Schema.Encoded<D[K]["payload"]>, Schema.Schema.Type<D[K]["success"]>, Schema.Schema.Encoded<D[K]["success"]>, D[K] extends { readonly error: Schema.Schema.All } ? Schema.Schema.Type<D[K]["error"]> : RealtimeError> } => {
   const ops: Record<string, Any> = {}

@@ -34,6 +34,18 @@ export interface ActorNamespace {
 const stubOf = (namespace: ActorNamespace, name: string, stubs: StubCache | undefined) =>
   stubs === undefined ? namespace.get(objectIdOf(namespace, name)) : stubs.stubOf(namespace, name)
 
+/** How one call is made. */
+export interface CallOptions {
+  /** The calling Durable Object's own stub cache (see `ObjectStubs.ts`). */
+  readonly stubs?: StubCache
+  /**
+   * The input was built by this library from decoded values or `JSON.parse` (plain objects all
+   * the way down, within the depth limit), as a shard's changes to its hubs are: it is sent without
+   * the `plainInput` copy, which walks and copies every value.
+   */
+  readonly plain?: true
+}
+
 /** The Durable Object name of an actor: instances never share an object. */
 export const objectName = (instance: string, kind: string, id: string) => `${instance}\u0000${kind}\u0000${id}`
 
@@ -67,8 +79,7 @@ export const plainInput = (value: unknown, depth = 0): unknown => {
 /**
  * Send one operation to an actor and return its raw answer (an encoded `Exit`). Callers decode it
  * with the operation's declaration (`Operations.call` / `Operations.client`), never by hand.
- * `stubs`: the calling Durable Object's own stub cache (see `ObjectStubs.ts`); a call that throws
- * forgets its stub, which the runtime has broken for later calls.
+ * A call that throws forgets its stub in `options.stubs`: the runtime has broken it for later calls.
  */
 export const sendToActor = (
   namespace: ActorNamespace,
@@ -77,12 +88,13 @@ export const sendToActor = (
   op: string,
   input?: unknown,
   caller?: Actor,
-  stubs?: StubCache,
+  options: CallOptions = {},
 ): Effect.Effect<unknown, RealtimeError> =>
   Effect.gen(function* () {
+    const { stubs } = options
     const name = objectName(address.instance, kind, address.id)
     const stub = stubOf(namespace, name, stubs) as ActorStub
-    const plain = input === undefined ? undefined : yield* Effect.try({ try: () => plainInput(input), catch: (error) => (error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` })) })
+    const plain = input === undefined || options.plain === true ? input : yield* Effect.try({ try: () => plainInput(input), catch: (error) => (error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` })) })
     const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
     return yield* Effect.tryPromise({
       try: () => stub.invoke(request),
@@ -93,11 +105,11 @@ export const sendToActor = (
     })
   })
 
-/** The `Send` of one actor: its kind's namespace, its address, the caller to name, and the calling object's stub cache. */
+/** The `Send` of one actor: its kind's namespace, its address, the caller to name, and how to call. */
 export const actorSend =
-  (namespace: ActorNamespace, kind: string, address: { readonly instance: string; readonly id: string }, caller?: Actor, stubs?: StubCache): Send =>
+  (namespace: ActorNamespace, kind: string, address: { readonly instance: string; readonly id: string }, caller?: Actor, options?: CallOptions): Send =>
   (op, input) =>
-    sendToActor(namespace, kind, address, op, input, caller, stubs)
+    sendToActor(namespace, kind, address, op, input, caller, options)
 
 /** Call one declared operation on an actor and decode its answer with the declaration. */
 export const callActor = <O extends Operations.Any>(
@@ -107,8 +119,8 @@ export const callActor = <O extends Operations.Any>(
   op: O,
   input?: Operations.PayloadEncoded<O>,
   caller?: Actor,
-  stubs?: StubCache,
-): Effect.Effect<Operations.Success<O>, Operations.Failure<O>> => Operations.call(op, actorSend(namespace, kind, address, caller, stubs), input)
+  options?: CallOptions,
+): Effect.Effect<Operations.Success<O>, Operations.Failure<O>> => Operations.call(op, actorSend(namespace, kind, address, caller, options), input)
 
 /**
  * Forward an HTTP request (WebSocket upgrade, SSE) to an actor's object, naming the actor in

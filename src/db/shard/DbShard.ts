@@ -61,7 +61,11 @@ export const makeDbShard = Effect.gen(function* () {
   const send: SendToHub = (hubId, changes, after) => {
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
-    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after }, undefined, hubStubs)
+    return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after }, undefined, {
+      stubs: hubStubs,
+      // Changes are built from the outbox's JSON (JSON.parse): plain already, no copy.
+      plain: true,
+    })
   }
   // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
   const drainLock = yield* Effect.makeSemaphore(1)
