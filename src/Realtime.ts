@@ -29,7 +29,7 @@ import { workersEnv } from "./internal/workersEnv.js"
 import type { JoinInput, JoinResult, LeaveInput, LeaveResult, MembersResult, PresenceInput, SendToResult } from "./schema/Members.js"
 import type { Member } from "./schema/Protocol.js"
 import { authorizeCrdt, authorizeLive, type AuthorizeInputType as AuthorizeInput, type LiveGrant } from "./http/Authorize.js"
-import type { CrdtGrant } from "./schema/Protocol.js"
+import type { CrdtGrant } from "./schema/LiveGrant.js"
 import type {
   ApplyYjsUpdateInput,
   ApplyYjsUpdateResult,

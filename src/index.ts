@@ -59,7 +59,8 @@ export { Actor, ResourceId, JsonValue, JsonObject } from "./schema/Common.js"
 export { PublishInput, BroadcastInput, StoredMessage, PublishResult, BroadcastResult, HistoryQuery, HistoryPage } from "./schema/Message.js"
 export { SetMetadataInput, RoomMetadata, LifecycleStatus, RoomState, DestroyInput, DestroyResult, ChannelStats, InstanceStats } from "./schema/Room.js"
 export { JoinInput, LeaveInput, PresenceInput, JoinResult, LeaveResult, MembersResult, SendToResult } from "./schema/Members.js"
-export { Member, Presence, Position, LivePermission, AuthorizeInput, LiveGrant, CrdtGrant } from "./schema/Protocol.js"
+export { Member, Presence, Position, LivePermission } from "./schema/Protocol.js"
+export { AuthorizeInput, LiveGrant, CrdtGrant } from "./schema/LiveGrant.js"
 export {
   ApplyYjsUpdateInput,
   ApplyYjsUpdateResult,

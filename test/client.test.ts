@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { connectChannel, connectRoom, ConnectFailed, backoffDelay, type Connector, type SocketLike } from "../src/client/index.js"
 import { instanceConfig } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
-import type { LiveGrant } from "../src/schema/Protocol.js"
+import type { LiveGrant } from "../src/schema/LiveGrant.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { eventually } from "./live-helpers.js"
 

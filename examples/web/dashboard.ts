@@ -2,7 +2,7 @@
  * Live dashboard: a deployment feed over Server-Sent Events with counters and a small chart,
  * resuming after a reload from the last event it showed.
  */
-import type { LiveGrant } from "../../src/schema/Protocol.js"
+import type { LiveGrant } from "../../src/schema/LiveGrant.js"
 import { $, api, initPage, showError, showStatus } from "./ui.js"
 
 await initPage()

@@ -8,7 +8,7 @@ import { EditorView, keymap, lineNumbers } from "@codemirror/view"
 import { yCollab } from "y-codemirror.next"
 import { WebsocketProvider } from "y-websocket"
 import * as Y from "yjs"
-import type { CrdtGrant } from "../../src/schema/Protocol.js"
+import type { CrdtGrant } from "../../src/schema/LiveGrant.js"
 import { $, api, currentUser, initPage, showError, showStatus } from "./ui.js"
 
 await initPage()

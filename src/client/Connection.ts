@@ -17,18 +17,8 @@
  * @since 0.1.0
  */
 import { Either, Schema } from "effect"
-import {
-  CloseCode,
-  formatPosition,
-  PING_FRAME,
-  ServerFrame,
-  type AckFrame,
-  type ClientFrameEncoded,
-  type ErrorFrame,
-  type LiveGrant,
-  type Position,
-  type ServerFrame as ServerFrameType,
-} from "../schema/Protocol.js"
+import { CloseCode, formatPosition, PING_FRAME, ServerFrame, type AckFrame, type ClientFrameEncoded, type ErrorFrame, type Position, type ServerFrame as ServerFrameType } from "../schema/Protocol.js"
+import { type LiveGrant } from "../schema/LiveGrant.js"
 import { backoffDelay, type BackoffOptions } from "./Backoff.js"
 import { ConnectFailed, webSocketConnector, type Connector, type SocketLike } from "./Socket.js"
 

@@ -4,12 +4,12 @@ export type {
   DiscontinuityFrame,
   ErrorFrame,
   EventFrame,
-  LiveGrant,
   Member,
   MessageFrame,
   Position,
   ReadyFrame,
   ServerFrame,
 } from "../schema/Protocol.js"
+export type { LiveGrant } from "../schema/LiveGrant.js"
 import type { StoredMessage } from "../schema/Message.js"
 export type StoredMessageEncoded = typeof StoredMessage.Encoded

@@ -7,11 +7,12 @@ import { Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../Config.js"
 import { invalidInputFromParseError, type ConfigurationError, type InvalidInput } from "../RealtimeError.js"
 import { ResourceId } from "../schema/Common.js"
-import { AuthorizeInput, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, YJS_SUBPROTOCOL, type CrdtGrant, type LiveGrant } from "../schema/Protocol.js"
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, YJS_SUBPROTOCOL } from "../schema/Protocol.js"
+import { AuthorizeInput, type CrdtGrant, type LiveGrant } from "../schema/LiveGrant.js"
 import * as Grants from "../services/Grants.js"
 
 export { AuthorizeInput, type LiveGrant }
-export type { AuthorizeInput as AuthorizeInputType } from "../schema/Protocol.js"
+export type { AuthorizeInput as AuthorizeInputType } from "../schema/LiveGrant.js"
 
 /** The path of a live route. */
 export const livePath = (config: ResolvedConfig, kind: LiveKind, id: string, transport: "ws" | "events" | "yjs") =>

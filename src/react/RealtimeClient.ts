@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type { BackoffOptions, Connector, LiveGrant, StoredMessageEncoded, TableGrant, Timers } from "../client/index.js"
-import type { CrdtGrant } from "../schema/Protocol.js"
+import type { CrdtGrant } from "../schema/LiveGrant.js"
 
 export type GrantKind = "room" | "channel" | "crdtRoom" | "table"
 export type GrantOf<K extends GrantKind> = K extends "crdtRoom" ? CrdtGrant : K extends "table" ? TableGrant : LiveGrant

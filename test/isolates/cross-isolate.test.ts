@@ -10,7 +10,7 @@ import { Cause, Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { Realtime } from "../../src/Realtime.js"
 import { InstanceNotDeclared, PayloadTooLarge } from "../../src/RealtimeError.js"
-import type { LiveGrant } from "../../src/schema/Protocol.js"
+import type { LiveGrant } from "../../src/schema/LiveGrant.js"
 import { boards, closedLog, EffectAppLive, promiseApp } from "./app.js"
 import { callerOnly, callerOnlyDb } from "./caller.js"
 
