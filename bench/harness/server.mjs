@@ -1,5 +1,9 @@
-// The benchmark Worker on `wrangler dev` (fresh local storage), and the CPU time of its workerd processes.
+// The benchmark Worker on wrangler's dev server (fresh local storage), and the CPU time of its workerd processes.
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { unstable_startWorker } from "wrangler"
 import { startExampleApp } from "../../scripts/dev-server.ts"
 import { workerdUsage } from "../../soak/proc.mjs"
 
@@ -12,19 +16,55 @@ import { workerdUsage } from "../../soak/proc.mjs"
  */
 const LOCAL_OBSERVABILITY = process.env.X_LOCAL_OBSERVABILITY ?? "false"
 
+const CONFIG = join(import.meta.dirname, "..", "wrangler.toml")
+
+/**
+ * The `wrangler dev` command line always starts workerd with a devtools inspector and a second
+ * workerd in front of it (wrangler's dev proxy). With an inspector, workerd traces every async
+ * step for it (`InspectorSink::onAfter`), at a cost per event that grows with the events the
+ * process has handled: 6-14% of workerd's CPU over 20,000 Yjs frames, 60% over the 259,778 of the
+ * whole automerge-paper trace (Linux perf, bench/tools/perf-yjs-ingest.mjs). So the benchmark
+ * starts the same Worker through wrangler's own API (`unstable_startWorker`: the same Miniflare,
+ * bindings and local storage) with the inspector off, which also leaves the proxy out: one
+ * workerd, the client's sockets straight to it. BENCH_WRANGLER_CLI=1 uses the command line
+ * instead (the conditions of figures before 2026-11-30 ~15:45 UTC).
+ */
+const startWithoutInspector = async () => {
+  const storage = mkdtempSync(join(tmpdir(), "durable-realtime-bench-"))
+  const worker = await unstable_startWorker({
+    config: CONFIG,
+    // Grants fail closed without a secret: each server gets its own random one.
+    bindings: { REALTIME_GRANT_SECRET: { type: "plain_text", value: randomBytes(32).toString("hex") } },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: storage, watch: false, logLevel: "warn" },
+  })
+  await worker.ready
+  const url = (await worker.url).origin
+  return {
+    url,
+    // workerd runs as a child of this process.
+    pid: process.pid,
+    stop: async () => {
+      await worker.dispose()
+      rmSync(storage, { recursive: true, force: true })
+    },
+  }
+}
+
+const startWithCli = () => startExampleApp({ config: CONFIG, label: "bench" })
+
 export const startBenchServer = async () => {
   process.env.X_LOCAL_OBSERVABILITY = LOCAL_OBSERVABILITY
-  const server = await startExampleApp({ config: join(import.meta.dirname, "..", "wrangler.toml"), label: "bench" })
+  const server = process.env.BENCH_WRANGLER_CLI === "1" ? await startWithCli() : await startWithoutInspector()
   const usage = async () => {
     const sample = await workerdUsage(server.pid)
-    if (sample === undefined) throw new Error("no workerd process found under wrangler dev")
+    if (sample === undefined) throw new Error("no workerd process found under the dev server")
     return sample
   }
   return {
     url: server.url,
     wsUrl: server.url.replace(/^http/, "ws"),
     stop: server.stop,
-    /** The wrangler process; the workerd processes are its descendants. */
+    /** The process the workerd processes descend from (wrangler's, or this one). */
     pid: server.pid,
     /** Cumulative CPU milliseconds (user + system) of the workerd processes; 10 ms resolution. */
     cpuMs: async () => (await usage()).cpuMs,

@@ -12,25 +12,26 @@ import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs
 const [which = "library", editsArg = "20000", out = `/tmp/yjs-perf-${which}.data`] = process.argv.slice(2)
 const target = { library: LIBRARY, peer: PEER, floor: FLOOR, memory: MEMORY_FLOOR }[which]
 const server = await startBenchServer()
-// The user worker's workerd: a descendant of this server's wrangler started with an inspector
-// (wrangler's proxy workerd has none).
+// The user worker's workerd: a descendant of the dev server; under the wrangler command line the
+// one with an inspector (wrangler's proxy workerd has none).
 const parentOf = (pid) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1])
 const descends = (pid) => {
   for (let current = pid, hops = 0; current > 1 && hops < 20; hops++, current = parentOf(current)) if (current === server.pid) return true
   return false
 }
-const workerdPid = readdirSync("/proc")
+const workerds = readdirSync("/proc")
   .filter((entry) => /^\d+$/.test(entry))
   .map(Number)
-  .find((pid) => {
+  .flatMap((pid) => {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      return cmd.includes("workerd") && cmd.includes("--inspector-addr") && descends(pid)
+      return cmd.includes("workerd") && pid !== process.pid && descends(pid) ? [{ pid, inspector: cmd.includes("--inspector-addr") }] : []
     } catch {
-      return false
+      return []
     }
   })
-if (workerdPid === undefined) throw new Error("no workerd with an inspector under this wrangler dev")
+const workerdPid = (workerds.find((entry) => entry.inspector) ?? workerds[0])?.pid
+if (workerdPid === undefined) throw new Error("no workerd under this dev server")
 const cell = workload.cells({ quick: false }).find((candidate) => candidate.target === target && candidate.params.trace === "automerge-paper")
 cell.params.edits = Number(editsArg)
 // One warm-up run (bundles compiled, the class loaded), then the profiled one.
