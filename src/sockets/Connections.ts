@@ -14,6 +14,7 @@
  */
 import { Context, Layer } from "effect"
 import { readAttachment, type SocketAttachment } from "./Attachment.js"
+import { closeSocket, sendFrame } from "./CloseCodes.js"
 
 export type { SocketAttachment } from "./Attachment.js"
 
@@ -100,13 +101,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     sendTo: (actorId, frame) => {
       let sent = sendSinks(frame, undefined, actorId)
       for (const entry of sockets()) {
-        if (entry.attachment?.actorId !== actorId || entry.attachment.protocol !== undefined) continue
-        try {
-          entry.socket.send(frame)
-          sent++
-        } catch {
-          // closing
-        }
+        if (entry.attachment?.actorId === actorId && entry.attachment.protocol === undefined && sendFrame(entry.socket, frame)) sent++
       }
       return sent
     },
@@ -114,13 +109,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
       let sent = sinks.size === 0 ? 0 : sendSinks(frame, except)
       for (const entry of sockets()) {
         if (except !== undefined && entry.id !== undefined && except.has(entry.id)) continue
-        if (entry.attachment?.protocol !== undefined) continue
-        try {
-          entry.socket.send(frame)
-          sent++
-        } catch {
-          // A socket closing under us is not the sender's problem; its close handler cleans up.
-        }
+        if (entry.attachment?.protocol === undefined && sendFrame(entry.socket, frame)) sent++
       }
       return sent
     },
@@ -135,13 +124,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
       const closedSinks = sinks.size
       sinks.clear()
       const all = sockets()
-      for (const entry of all) {
-        try {
-          entry.socket.close(code, reason)
-        } catch {
-          // already closed
-        }
-      }
+      for (const entry of all) closeSocket(entry.socket, { code, reason })
       cached = null
       return all.length + closedSinks
     },
