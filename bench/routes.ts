@@ -7,6 +7,8 @@ import { dbflowRoutes } from "./dbflow/routes.js"
 import { yjsRoutes } from "./yjsRoutes.js"
 import { fanoutPartyRoute } from "./peers/fanoutParty.js"
 import { persistRoute } from "./persist-library.js"
+import { heapGcRoute } from "./heapRoute.js"
+import { observedRoute } from "./observed.js"
 
 export type BenchRoute = (request: Request, env: Record<string, unknown>, url: URL) => Promise<Response | undefined>
 
@@ -23,6 +25,8 @@ export const forwardTo =
 
 export const routes: Array<BenchRoute> = [
   (request, _env, url) => grantRoute(request, url),
+  heapGcRoute,
+  observedRoute,
   persistRoute,
   forwardTo("/floor/insert-send", "FLOOR_INSERT_SEND"),
   forwardTo("/floor/unique-idempotency", "FLOOR_UNIQUE_IDEMPOTENCY"),

@@ -99,10 +99,10 @@ export const closeAll = async (sockets) => {
   )
 }
 
-/** A grant from the benchmark Worker for one client of this library. */
-export const grantFor = async (server, kind, id, user, permissions) => {
+/** A grant from the benchmark Worker for one client of this library (`prefix`: another instance's grant route). */
+export const grantFor = async (server, kind, id, user, permissions, prefix = "/grant") => {
   const query = new URLSearchParams({ user, ...(permissions === undefined ? {} : { permissions: permissions.join(",") }) })
-  const response = await fetch(`${server.url}/grant/${kind}/${encodeURIComponent(id)}?${query}`)
+  const response = await fetch(`${server.url}${prefix}/${kind}/${encodeURIComponent(id)}?${query}`)
   if (!response.ok) throw new Error(`grant refused: ${response.status} ${await response.text()}`)
   return response.json()
 }

@@ -52,9 +52,24 @@ const startWithoutInspector = async () => {
 
 const startWithCli = () => startExampleApp({ config: CONFIG, label: "bench" })
 
-export const startBenchServer = async () => {
+/**
+ * `inspector: true` starts it with the command line, whose devtools inspector (behind wrangler's
+ * proxy) the idle-heap workload reads the V8 heap through (bench/harness/heap.mjs); a workload
+ * that asks for it measures memory, not CPU. `v8Flags`: V8 command-line flags for this server's
+ * workerd (`--expose-gc` for the heap). Miniflare reads them from MINIFLARE_WORKERD_V8_FLAGS when
+ * it starts workerd, so the variable is set only while this server starts and restored after.
+ */
+export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {}) => {
   process.env.X_LOCAL_OBSERVABILITY = LOCAL_OBSERVABILITY
-  const server = process.env.BENCH_WRANGLER_CLI === "1" ? await startWithCli() : await startWithoutInspector()
+  const previousFlags = process.env.MINIFLARE_WORKERD_V8_FLAGS
+  if (v8Flags.length > 0) process.env.MINIFLARE_WORKERD_V8_FLAGS = v8Flags.join(" ")
+  let server
+  try {
+    server = inspector || process.env.BENCH_WRANGLER_CLI === "1" ? await startWithCli() : await startWithoutInspector()
+  } finally {
+    if (previousFlags === undefined) delete process.env.MINIFLARE_WORKERD_V8_FLAGS
+    else process.env.MINIFLARE_WORKERD_V8_FLAGS = previousFlags
+  }
   const usage = async () => {
     const sample = await workerdUsage(server.pid)
     if (sample === undefined) throw new Error("no workerd process found under the dev server")

@@ -8,6 +8,9 @@ export const TARGETS = {
   loop: { label: "raw loop", path: (id) => `/floor/fanout-loop/${encodeURIComponent(id)}` },
   partyHibernating: { label: "partyserver (hibernating)", path: (id) => `/parties/fanout-party-hibernating/${encodeURIComponent(id)}` },
   partyInMemory: { label: "partyserver (in memory)", path: (id) => `/parties/fanout-party-in-memory/${encodeURIComponent(id)}` },
+  // The same room and channel classes plus a construction counter (bench/observed.ts), for the idle-heap workload.
+  observedRoom: { label: "durable-realtime room", library: "rooms", grantPrefix: "/bench-observed/grant" },
+  observedChannel: { label: "durable-realtime channel", library: "channels", grantPrefix: "/bench-observed/grant" },
 }
 
 export const FLOOR = TARGETS.loop.label
@@ -37,12 +40,12 @@ const isReadyFrame = (data) => data.toString().startsWith('{"type":"ready"')
  * Grants (library targets) are fetched first so the CPU figure of connecting excludes them.
  * Every frame goes to `onFrame(data, socketIndex)`; the publisher's own frames too (index -1).
  */
-export const connectTarget = async (server, targetKey, id, receivers, onFrame, { concurrency = 50 } = {}) => {
+export const connectTarget = async (server, targetKey, id, receivers, onFrame, { concurrency = 50, withPublisher = true } = {}) => {
   const target = TARGETS[targetKey]
-  const count = receivers + 1
+  const count = receivers + (withPublisher ? 1 : 0)
   let grants
   if (target.library !== undefined) {
-    grants = await openMany(count, (index) => grantFor(server, target.library, id, index === receivers ? "publisher" : `r${index}`), concurrency)
+    grants = await openMany(count, (index) => grantFor(server, target.library, id, index === receivers ? "publisher" : `r${index}`, undefined, target.grantPrefix), concurrency)
   }
   const cpuBefore = await server.cpuMs()
   const started = performance.now()

@@ -14,5 +14,6 @@ import db from "./db.mjs"
 import roomFill from "./room-fill.mjs"
 import dbThroughput from "./db-throughput.mjs"
 import receiveOne from "./receive-one.mjs"
+import idleHeap from "./idle-heap.mjs"
 
-export const workloads = [smoke, fanout, fanoutSaturation, wake, receiveOne, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, dbThroughput, roomFill]
+export const workloads = [smoke, fanout, fanoutSaturation, wake, idleHeap, receiveOne, publish, history, yjsEdit, yjsJoin, yjsIngest, yjsStorage, db, dbThroughput, roomFill]
