@@ -13,7 +13,7 @@ import { V8_FLAGS } from "../workloads/idle-heap.mjs"
 const [target = "observedRoom", sockets = "300", objects = "1", rounds = "4"] = process.argv.slice(2)
 const EVICTED_AFTER_MS = 13_000
 
-const server = await startBenchServer({ v8Flags: V8_FLAGS })
+const server = await startBenchServer({ inspector: true, v8Flags: V8_FLAGS })
 const probe = await openHeapProbe(server)
 try {
   const start = await probe.afterGc()
