@@ -55,8 +55,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
     // Rate budgets (frames and bytes, per connection and per actor) are the ones HTTP writes pay too.
     sockets.register({ ...makeLiveFrames({ kind, messaging, members, connections, config, hooks, budget: messaging.budget }), closed })
 
-    const sse = yield* makeSse({ kind, messaging, scheduleExpiry: sockets.scheduleExpiry })
-    sockets.expiring(sse.expire)
+    const sse = yield* makeSse({ kind, messaging })
 
     /** Read the verified grant the Worker forwarded. */
     const forwardedGrant = (request: Request): ForwardedGrant | undefined => {

@@ -10,10 +10,11 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Either } from "effect"
-import { CloseCode, LimitExceeded, RoomDestroyed, toResponse } from "../../RealtimeError.js"
+import { CloseCode, RoomDestroyed, toResponse } from "../../RealtimeError.js"
 import { Close } from "../../sockets/CloseCodes.js"
 import type { ReadyFrame } from "../../schema/Protocol.js"
 import { Connections } from "../../sockets/Connections.js"
+import { Sockets } from "../../sockets/Sockets.js"
 import { Jobs } from "../../services/Jobs.js"
 import { makeSseStreams, SSE_HEADERS, sseEventText, type SseStats } from "../../sse/SseWriter.js"
 import { ActorContext } from "../Actor.js"
@@ -47,11 +48,11 @@ const closeEvent = (code: number, reason: string) => sseEventText("close", close
 export const makeSse = (options: {
   readonly kind: "room" | "channel"
   readonly messaging: Messaging
-  readonly scheduleExpiry: (at: number) => Effect.Effect<void, unknown>
 }) =>
   Effect.gen(function* () {
     const { kind, messaging } = options
     const connections = yield* Connections
+    const sockets = yield* Sockets
     const jobs = yield* Jobs
     const { address, config } = yield* ActorContext
 
@@ -79,8 +80,10 @@ export const makeSse = (options: {
         if (destroyed && plan.discontinuity === undefined) {
           return toResponse(new RoomDestroyed({ kind, id: address.id, message: `${kind} ${address.id} was destroyed` }))
         }
-        if (!destroyed && connections.count() >= config.maxConnections) {
-          return toResponse(new LimitExceeded({ limit: "connections", message: `this ${kind} has reached maxConnections (${config.maxConnections})` }))
+        if (!destroyed) {
+          // Streams count against maxConnections with the sockets (the layer counts both).
+          const room = yield* Effect.either(sockets.roomFor(kind, config.maxConnections))
+          if (room._tag === "Left") return toResponse(room.left)
         }
         const id = crypto.randomUUID()
         const { stream, send, join } = streams.open(id, { expiresAt: grant.expiresAt })
@@ -121,7 +124,7 @@ export const makeSse = (options: {
         }
         send(readyFrame(ready))
         join(grant.actor.id)
-        yield* Effect.either(options.scheduleExpiry(grant.expiresAt))
+        yield* sockets.scheduleExpiry(grant.expiresAt)
         yield* Effect.either(jobs.ensure(SSE_HEARTBEAT_JOB, now + config.heartbeatMs))
         yield* Effect.either(messaging.reportIfChanged)
         return response()
@@ -146,5 +149,8 @@ export const makeSse = (options: {
       return next
     }
 
-    return { open, expire, bufferedBytes: streams.stats, count: streams.count, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
+    // The socket layer's one grant-expiry job closes expired streams too.
+    sockets.expiring(expire)
+
+    return { open, bufferedBytes: streams.stats, count: streams.count, jobs: { [SSE_HEARTBEAT_JOB]: heartbeatJob } }
   })
