@@ -5,7 +5,7 @@
 //
 // How (each piece chosen because the alternatives do not work here):
 // - the collection: `POST /bench/heap/gc` (bench/heapRoute.ts) calls V8's `gc()`, exposed by
-//   starting workerd with `--expose-gc` (`startBenchServer({ v8Flags: ["--expose-gc"] })`).
+//   starting workerd with `--expose-gc` (`startBenchServer({ inspector: true, v8Flags: ["--expose-gc"] })`).
 //   `HeapProfiler.collectGarbage` gets no answer through wrangler's inspector proxy and frees
 //   nothing; a heap snapshot (which collects first) never finished once this library's room was
 //   loaded (bench/notes/wake.md).
@@ -15,23 +15,7 @@
 //   server's workerd processes, the one whose `/json/list` names a `/ws` debugger URL.
 import { readFileSync, readdirSync, readlinkSync } from "node:fs"
 import WebSocket from "ws"
-
-const parentOf = (pid) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-}
-
-const descendsFrom = (pid, rootPid) => {
-  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++) {
-    if (current === rootPid) return true
-    try {
-      current = parentOf(current)
-    } catch {
-      return false
-    }
-  }
-  return false
-}
+import { workerdPidsUnder } from "./procs.mjs"
 
 /** Listening TCP ports by socket inode (IPv4 and IPv6 tables; state 0A is LISTEN). */
 const listeningPorts = () => {
@@ -50,10 +34,8 @@ const listeningPorts = () => {
 const workerdPorts = (rootPid) => {
   const listening = listeningPorts()
   const ports = []
-  for (const entry of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    const pid = Number(entry)
+  for (const pid of workerdPidsUnder(rootPid)) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd") || !descendsFrom(pid, rootPid)) continue
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
         const inode = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]
         if (inode !== undefined && listening.has(inode)) ports.push(listening.get(inode))

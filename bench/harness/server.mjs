@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { unstable_startWorker } from "wrangler"
 import { startExampleApp } from "../../scripts/dev-server.ts"
 import { workerdUsage } from "../../soak/proc.mjs"
+import { workerdPidsUnder } from "./procs.mjs"
 
 /**
  * wrangler dev (4.x) runs a local observability collector by default: a streaming tail worker
@@ -31,6 +32,7 @@ const CONFIG = join(import.meta.dirname, "..", "wrangler.toml")
  */
 const startWithoutInspector = async () => {
   const storage = mkdtempSync(join(tmpdir(), "durable-realtime-bench-"))
+  const workerdBefore = new Set(workerdPidsUnder(process.pid))
   const worker = await unstable_startWorker({
     config: CONFIG,
     // Grants fail closed without a secret: each server gets its own random one.
@@ -39,10 +41,13 @@ const startWithoutInspector = async () => {
   })
   await worker.ready
   const url = (await worker.url).origin
+  // workerd runs as a child of this process, beside any other server this process started (the
+  // wake and idle-heap workloads start one per run while the main one runs): the new one is this server's.
+  const started = workerdPidsUnder(process.pid).filter((pid) => !workerdBefore.has(pid))
+  if (started.length !== 1) throw new Error(`expected one new workerd process for the dev server, found ${started.length}`)
   return {
     url,
-    // workerd runs as a child of this process.
-    pid: process.pid,
+    pid: started[0],
     stop: async () => {
       await worker.dispose()
       rmSync(storage, { recursive: true, force: true })
@@ -79,7 +84,7 @@ export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {})
     url: server.url,
     wsUrl: server.url.replace(/^http/, "ws"),
     stop: server.stop,
-    /** The process the workerd processes descend from (wrangler's, or this one). */
+    /** The process the server's workerd processes descend from, or are: wrangler's (command line) or its one workerd (API). */
     pid: server.pid,
     /** Cumulative CPU milliseconds (user + system) of the workerd processes; 10 ms resolution. */
     cpuMs: async () => (await usage()).cpuMs,
