@@ -187,8 +187,7 @@ export const makeTransportHub = Effect.gen(function* () {
     operations,
     jobs: { [HEARTBEAT_JOB]: heartbeatJob },
     fetch,
-    webSocketMessage: sockets.message,
-    webSocketClose: sockets.closed,
-    webSocketError: sockets.errored,
+    // Socket events go to the layer, which routes them to this object's protocol.
+    ...sockets.events,
   } satisfies ActorBehavior
 })

@@ -297,8 +297,7 @@ export const makeTableHub = Effect.gen(function* () {
     invokeNow: { [TableHubOps.publish.name]: publishNow },
     jobs: { ...sockets.jobs, [DIRECTORY_JOB]: reportJob },
     fetch,
-    webSocketMessage: sockets.message,
-    webSocketClose: sockets.closed,
-    webSocketError: sockets.errored,
+    // Socket events go to the layer, which routes them to this object's protocol.
+    ...sockets.events,
   } satisfies ActorBehavior
 })
