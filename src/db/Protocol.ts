@@ -37,7 +37,10 @@
  * already contained are skipped on the snapshot's connection only; a client that resumes from the
  * `ready` seq before any change arrived may see such a change once more, so apply changes by `key`.
  *
- * `{"type":"ping"}` is answered `{"type":"pong"}` by the runtime without waking the hub.
+ * `{"type":"ping"}` is answered `{"type":"pong"}` by the runtime without waking the hub. The stream
+ * takes no other frame: each gets an `error` frame, and the socket guards are those of room
+ * sockets (src/sockets/): five invalid frames close it with 1008, a frame over `maxFrameBytes` with
+ * 1009, frames past the rate limit get `LimitExceeded` and then 4009; an expired grant closes 4001.
  *
  * @since 0.1.0
  */
