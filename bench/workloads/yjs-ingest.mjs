@@ -45,32 +45,26 @@ const providerEndpoint = async (server, cell, id) => {
   return { serverUrl: `${target.origin}${path.slice(0, cut)}`, roomName: decodeURIComponent(path.slice(cut + 1)), params, protocols: [] }
 }
 
-/** One fresh raw reader: empty state vector in, the server's step 2 out, decoded into a new doc. */
-const readOnce = ({ url, protocols }) =>
+/**
+ * One fresh raw socket: sends `request` (if any) when open, resolves with the payload of the first
+ * sync message of `step` the server sends, then closes. The wait is long: a request queues behind
+ * every frame the server has not processed yet.
+ */
+const syncExchange = ({ url, protocols }, step, request) =>
   new Promise((resolve, reject) => {
     const socket = new WebSocket(url, protocols, { perMessageDeflate: false })
     socket.binaryType = "arraybuffer"
     const timer = setTimeout(() => {
       socket.terminate()
-      reject(new Error(`reader got no step 2 in 10 min: ${url}`))
-    }, 600_000) // the reader's step 1 queues behind every frame the server has not processed yet
-    socket.on("open", () => {
-      const encoder = encoding.createEncoder()
-      encoding.writeVarUint(encoder, 0)
-      syncProtocol.writeSyncStep1(encoder, new Y.Doc()) // empty state vector
-      socket.send(encoding.toUint8Array(encoder))
-    })
+      reject(new Error(`no sync step ${step} in 10 min: ${url}`))
+    }, 600_000)
+    if (request !== undefined) socket.on("open", () => socket.send(request))
     socket.on("message", (data) => {
       const decoder = decoding.createDecoder(new Uint8Array(data))
-      if (decoding.readVarUint(decoder) !== 0) return
-      if (decoding.readVarUint(decoder) !== syncProtocol.messageYjsSyncStep2) return
-      const doc = new Y.Doc()
-      Y.applyUpdate(doc, decoding.readVarUint8Array(decoder))
-      const text = doc.getText("content").toString()
-      doc.destroy()
+      if (decoding.readVarUint(decoder) !== 0 || decoding.readVarUint(decoder) !== step) return
       clearTimeout(timer)
-      socket.close(1000, "read")
-      resolve(text)
+      socket.close(1000, "done")
+      resolve(decoding.readVarUint8Array(decoder))
     })
     socket.on("error", (error) => {
       clearTimeout(timer)
@@ -78,28 +72,25 @@ const readOnce = ({ url, protocols }) =>
     })
   })
 
+/** Sync step 1 with an empty state vector: what a fresh reader sends. */
+const emptyStep1 = () => {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, 0)
+  syncProtocol.writeSyncStep1(encoder, new Y.Doc())
+  return encoding.toUint8Array(encoder)
+}
+
+/** One fresh raw reader: empty state vector in, the server's step 2 out, decoded into a new doc. */
+const readOnce = async (endpoint) => {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, await syncExchange(endpoint, syncProtocol.messageYjsSyncStep2, emptyStep1()))
+  const text = doc.getText("content").toString()
+  doc.destroy()
+  return text
+}
+
 /** The state vector a server sends on connect (its sync step 1), read by a socket that sends nothing. */
-const probeOnce = ({ url, protocols }) =>
-  new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, protocols, { perMessageDeflate: false })
-    socket.binaryType = "arraybuffer"
-    const timer = setTimeout(() => {
-      socket.terminate()
-      reject(new Error(`probe got no sync step 1 in 10 min: ${url}`))
-    }, 600_000)
-    socket.on("message", (data) => {
-      const decoder = decoding.createDecoder(new Uint8Array(data))
-      if (decoding.readVarUint(decoder) !== 0) return
-      if (decoding.readVarUint(decoder) !== syncProtocol.messageYjsSyncStep1) return
-      clearTimeout(timer)
-      socket.close(1000, "probed")
-      resolve(Y.decodeStateVector(decoding.readVarUint8Array(decoder)))
-    })
-    socket.on("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-  })
+const probeOnce = async (endpoint) => Y.decodeStateVector(await syncExchange(endpoint, syncProtocol.messageYjsSyncStep1, undefined))
 
 const run = async ({ server, quick, log }, cell) => {
   const { edits: all, startContent } = loadNamedTrace(cell.params.trace)
