@@ -33,3 +33,20 @@ export const workerdPidsUnder = (rootPid) => {
   }
   return pids
 }
+
+/** CPU milliseconds (user + system, 10 ms ticks) and resident MiB summed over `pids`. */
+export const usageOf = (pids) => {
+  let ticks = 0
+  let pages = 0
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      ticks += Number(fields[11]) + Number(fields[12])
+      pages += Number(fields[21])
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return { cpuMs: ticks * 10, rssMiB: Math.round((pages * 4096) / 1024 / 1024) }
+}

@@ -1,12 +1,12 @@
 // The benchmark Worker on wrangler's dev server (fresh local storage), and the CPU time of its workerd processes.
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { unstable_startWorker } from "wrangler"
 import { startExampleApp } from "../../scripts/dev-server.ts"
 import { workerdUsage } from "../../soak/proc.mjs"
-import { workerdPidsUnder } from "./procs.mjs"
+import { usageOf, workerdPidsUnder } from "./procs.mjs"
 
 /**
  * wrangler dev (4.x) runs a local observability collector by default: a streaming tail worker
@@ -26,9 +26,9 @@ const CONFIG = join(import.meta.dirname, "..", "wrangler.toml")
  * process has handled: 6-14% of workerd's CPU over 20,000 Yjs frames, 60% over the 259,778 of the
  * whole automerge-paper trace (Linux perf, bench/tools/perf-yjs-ingest.mjs). So the benchmark
  * starts the same Worker through wrangler's own API (`unstable_startWorker`: the same Miniflare,
- * bindings and local storage) with the inspector off, which also leaves the proxy out: one
- * workerd, the client's sockets straight to it. BENCH_WRANGLER_CLI=1 uses the command line
- * instead (the conditions of figures before 2026-11-30 ~15:45 UTC).
+ * bindings and local storage) with the inspector off. wrangler's dev proxy stays in front (its
+ * workerd's CPU is counted with the Worker's, as under the command line). BENCH_WRANGLER_CLI=1 uses
+ * the command line instead (the conditions of figures before 2026-11-30 ~15:35 UTC).
  */
 const startWithoutInspector = async () => {
   const storage = mkdtempSync(join(tmpdir(), "durable-realtime-bench-"))
@@ -41,13 +41,25 @@ const startWithoutInspector = async () => {
   })
   await worker.ready
   const url = (await worker.url).origin
-  // workerd runs as a child of this process, beside any other server this process started (the
-  // wake and idle-heap workloads start one per run while the main one runs): the new one is this server's.
-  const started = workerdPidsUnder(process.pid).filter((pid) => !workerdBefore.has(pid))
-  if (started.length !== 1) throw new Error(`expected one new workerd process for the dev server, found ${started.length}`)
+  // Two workerd processes serve it: wrangler's dev proxy (the URL) and, started at the first
+  // request, the Worker's own. Both are children of this process, beside any other server this
+  // process started (the wake and idle-heap workloads start one per run while the main one runs).
+  // Miniflare may replace a workerd process when it reloads its options, keeping its loopback
+  // address: those addresses, not pids, name this server's workerd processes.
+  await (await fetch(url)).arrayBuffer()
+  const loopbackOf = (pid) => /--external-addr=loopback=\S+?(?=\u0000|$)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[0]
+  let started = []
+  for (let tries = 0; tries < 50 && started.length < 2; tries++) {
+    if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    started = workerdPidsUnder(process.pid).filter((pid) => !workerdBefore.has(pid))
+  }
+  if (started.length !== 2) throw new Error(`expected two new workerd processes for the dev server (proxy and Worker), found ${started.length}`)
+  const loopbacks = started.map(loopbackOf)
+  if (loopbacks.some((token) => token === undefined)) throw new Error("a workerd of the dev server has no loopback address")
   return {
     url,
     pid: started[0],
+    pids: () => workerdPidsUnder(process.pid).filter((pid) => loopbacks.includes(loopbackOf(pid))),
     stop: async () => {
       await worker.dispose()
       rmSync(storage, { recursive: true, force: true })
@@ -76,7 +88,8 @@ export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {})
     else process.env.MINIFLARE_WORKERD_V8_FLAGS = previousFlags
   }
   const usage = async () => {
-    const sample = await workerdUsage(server.pid)
+    const pids = server.pids?.()
+    const sample = pids === undefined ? await workerdUsage(server.pid) : pids.length > 0 ? usageOf(pids) : undefined
     if (sample === undefined) throw new Error("no workerd process found under the dev server")
     return sample
   }
@@ -84,8 +97,10 @@ export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {})
     url: server.url,
     wsUrl: server.url.replace(/^http/, "ws"),
     stop: server.stop,
-    /** The process the server's workerd processes descend from, or are: wrangler's (command line) or its one workerd (API). */
-    pid: server.pid,
+    /** The process the server's workerd processes descend from, or are: wrangler's (command line) or its one workerd now (API). */
+    get pid() {
+      return server.pids?.()[0] ?? server.pid
+    },
     /** Cumulative CPU milliseconds (user + system) of the workerd processes; 10 ms resolution. */
     cpuMs: async () => (await usage()).cpuMs,
     /** Resident memory of the workerd processes, MiB. */

@@ -2,7 +2,7 @@
 // runs: where the runtime spends a frame's time outside JavaScript, which the V8 profile of
 // profile-yjs-ingest.mjs cannot see. Needs `perf` and permission to attach (root here).
 // `node bench/tools/perf-yjs-ingest.mjs [library|peer|floor|memory] [edits] [out.data]` (development tool);
-// then `perf report -i out.data --no-children --sort dso,sym`.
+// then `perf report -i out.data --no-children --sort dso,sym`. BENCH_WRANGLER_CLI=1 profiles the command line's workerd.
 import { spawn } from "node:child_process"
 import { readFileSync, readdirSync } from "node:fs"
 import { startBenchServer } from "../harness/server.mjs"
@@ -12,30 +12,33 @@ import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs
 const [which = "library", editsArg = "20000", out = `/tmp/yjs-perf-${which}.data`] = process.argv.slice(2)
 const target = { library: LIBRARY, peer: PEER, floor: FLOOR, memory: MEMORY_FLOOR }[which]
 const server = await startBenchServer()
-// The user worker's workerd: a descendant of the dev server; under the wrangler command line the
-// one with an inspector (wrangler's proxy workerd has none).
+const cell = workload.cells({ quick: false }).find((candidate) => candidate.target === target && candidate.params.trace === "automerge-paper")
+cell.params.edits = Number(editsArg)
+// One warm-up run (bundles compiled, the class loaded), then the profiled one.
+await workload.run({ server, quick: false, log: console.log }, { ...cell, params: { ...cell.params, edits: 2000 } })
+// The Worker's workerd: of the dev server's workerd processes (its own and wrangler's dev proxy),
+// the one that did the warm-up's work.
+const cpuTicks = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  return Number(fields[11]) + Number(fields[12])
+}
 const parentOf = (pid) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1])
 const descends = (pid) => {
-  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++, current = parentOf(current)) if (current === server.pid) return true
+  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++, current = parentOf(current)) if (current === process.pid) return true
   return false
 }
 const workerds = readdirSync("/proc")
   .filter((entry) => /^\d+$/.test(entry))
   .map(Number)
-  .flatMap((pid) => {
+  .filter((pid) => {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      return cmd.includes("workerd") && pid !== process.pid && descends(pid) ? [{ pid, inspector: cmd.includes("--inspector-addr") }] : []
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd") && descends(pid)
     } catch {
-      return []
+      return false
     }
   })
-const workerdPid = (workerds.find((entry) => entry.inspector) ?? workerds[0])?.pid
+const workerdPid = workerds.sort((a, b) => cpuTicks(b) - cpuTicks(a))[0]
 if (workerdPid === undefined) throw new Error("no workerd under this dev server")
-const cell = workload.cells({ quick: false }).find((candidate) => candidate.target === target && candidate.params.trace === "automerge-paper")
-cell.params.edits = Number(editsArg)
-// One warm-up run (bundles compiled, the class loaded), then the profiled one.
-await workload.run({ server, quick: false, log: console.log }, { ...cell, params: { ...cell.params, edits: 2000 } })
 const perf = spawn("perf", ["record", "-F", "2000", "-g", "-p", String(workerdPid), "-o", out], { stdio: "inherit" })
 await new Promise((resolve) => setTimeout(resolve, 500))
 const cpuBefore = await server.cpuMs()
