@@ -1,0 +1,44 @@
+// Two source trees side by side: one `wrangler dev` per tree, the db workload's "writes issued inside
+// the Worker" cells (library, then floor) interleaved between them, so both see the same machine at
+// the same moment. For before/after figures on a shared, noisy machine. Not part of `npm run bench`.
+//
+//   git worktree add /tmp/before <commit> && ln -s "$PWD/node_modules" /tmp/before/node_modules
+//   node bench/dbflow/ab.mjs /tmp/before "$PWD" [rounds=4] [ms=5000] [rate=100]
+//
+// Prints one line per cell (CPU µs per write, p50 and commit → delivery p50 in ms, rows per write, load
+// average) and the median CPU per tree and target. Read CPU with p50: a library that falls behind
+// batches its drain rounds, which lowers its CPU per write and raises its latency.
+import { loadavg } from "node:os"
+
+const [a, b] = [process.argv[2], process.argv[3]]
+const rounds = Number(process.argv[4] ?? 4)
+const durationMs = Number(process.argv[5] ?? 5000)
+const rate = Number(process.argv[6] ?? 100)
+if (a === undefined || b === undefined) throw new Error("usage: node bench/dbflow/ab.mjs <tree-a> <tree-b> [rounds] [ms] [rate]")
+
+const setup = async (tree) => {
+  const { startBenchServer } = await import(`${tree}/bench/harness/server.mjs`)
+  const db = await import(`${tree}/bench/workloads/db.mjs`)
+  return { tree, server: await startBenchServer(), workload: db.default, LIBRARY: db.LIBRARY, FLOOR: db.FLOOR }
+}
+
+const trees = [await setup(a), await setup(b)]
+const cpu = new Map()
+try {
+  for (let run = 1; run <= rounds; run++) {
+    for (const which of ["LIBRARY", "FLOOR"]) {
+      // Alternate which tree goes first, so neither always runs right after the other's cell.
+      for (const t of run % 2 === 1 ? trees : [...trees].reverse()) {
+        const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
+        const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)
+        const key = `${t.tree} ${which}`
+        cpu.set(key, [...(cpu.get(key) ?? []), f.cpuUsPerWrite])
+        console.log(JSON.stringify({ run, tree: t.tree, target: which, cpuUsPerWrite: Math.round(f.cpuUsPerWrite), p50Ms: f.p50Ms, commitP50Ms: f.commitP50Ms, rowsPerWrite: f.rowsPerWrite, load: loadavg()[0].toFixed(1) }))
+      }
+    }
+  }
+  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]
+  for (const [key, values] of cpu) console.log(`median CPU µs/write ${key}: ${Math.round(median(values))}`)
+} finally {
+  for (const t of trees) await t.server.stop()
+}
