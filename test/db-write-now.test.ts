@@ -44,14 +44,19 @@ const countingMailbox = <A>(stub: DurableObjectStub, body: (host: Host, entered:
     }
   })
 
+/** A fresh tenant of the test database: a subscriber on its posts, and its shard's address and stub. */
+const tenantShard = async () => {
+  const tenant = uid("t")
+  const grant = await postsGrant({ tenantId: tenant })
+  const socket = await subscribe(grant.url, grant.protocols)
+  const instance = testDb.definition.instance
+  const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
+  return { tenant, socket, address, stub: shards.get(shards.idFromName(objectName(instance, "dbShard", address.id))) }
+}
+
 describe("synchronous shard writes", () => {
   it("answers writes without the mailbox when it is idle, with the same rows and typed refusals, streamed once in order", async () => {
-    const tenant = uid("t")
-    const grant = await postsGrant({ tenantId: tenant })
-    const socket = await subscribe(grant.url, grant.protocols)
-    const instance = testDb.definition.instance
-    const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
-    const stub = shards.get(shards.idFromName(objectName(instance, "dbShard", address.id)))
+    const { tenant, socket, address, stub } = await tenantShard()
     // Boots the shard and arms its retry job (the mailbox path).
     await testDb.table("posts").insert(post(tenant, "p0"))
 
@@ -78,12 +83,7 @@ describe("synchronous shard writes", () => {
   })
 
   it("a write drained on its own scans the outbox once: its round takes everything the scan saw, so no scan runs again", async () => {
-    const tenant = uid("t")
-    const grant = await postsGrant({ tenantId: tenant })
-    const socket = await subscribe(grant.url, grant.protocols)
-    const instance = testDb.definition.instance
-    const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
-    const stub = shards.get(shards.idFromName(objectName(instance, "dbShard", address.id)))
+    const { tenant, socket, address, stub } = await tenantShard()
     await testDb.table("posts").insert(post(tenant, "q0"))
     await socket.waitChanges(1)
 
