@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { DurableObject } from "cloudflare:workers"
-import { Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
+import { Context, Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
@@ -27,32 +27,31 @@ import * as Sockets from "../sockets/Sockets.js"
 import { DirectoryClient } from "../services/Directory.js"
 import * as Jobs from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
-import * as ActorFacts from "../storage/ActorFacts.js"
-import * as MemberStore from "../storage/MemberStore.js"
-import * as MessageStore from "../storage/MessageStore.js"
-import * as SnapshotStore from "../storage/SnapshotStore.js"
-import * as ChannelMembershipStore from "../storage/ChannelMembershipStore.js"
-import * as DirectoryStore from "../storage/DirectoryStore.js"
-import * as HubChangeStore from "../storage/HubChangeStore.js"
-import * as YjsDocumentStore from "../storage/YjsDocumentStore.js"
+import * as JobStore from "../storage/JobStore.js"
+import { addSqliteStores, type AnySqliteStore, type StoreServices } from "../storage/SqliteStores.js"
 
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
-/** Services every hosted actor may use. */
-export type HostServices = Sql.Sql | ActorFacts.ActorFacts | MessageStore.MessageStore | MemberStore.MemberStore | SnapshotStore.SnapshotStore | YjsDocumentStore.YjsDocumentStore | HubChangeStore.HubChangeStore | ChannelMembershipStore.ChannelMembershipStore | DirectoryStore.DirectoryStore | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
+/** Services every hosted actor may use, besides the stores its kind declares. */
+export type HostServices = Sql.Sql | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
 
-export interface Hosted {
-  readonly runtime: ManagedRuntime.ManagedRuntime<HostServices, never>
+export interface Hosted<Stores = never> {
+  readonly runtime: ManagedRuntime.ManagedRuntime<HostServices | Stores, never>
   readonly behavior: ActorBehavior
   readonly mailbox: Effect.Semaphore
 }
 
-export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
+/**
+ * `Stores`: the SQLite stores of this kind's actor (`SqliteStores.ts` descriptors); the actor may
+ * use those and the host services, and its object builds nothing else.
+ */
+export abstract class ActorHost<Stores extends ReadonlyArray<AnySqliteStore> = ReadonlyArray<never>, Env = unknown> extends DurableObject<Env> {
   protected abstract readonly kind: ActorKind
   protected abstract readonly migrations: ReadonlyArray<Migration>
-  protected abstract readonly makeActor: Effect.Effect<ActorBehavior, never, HostServices>
+  protected abstract readonly stores: Stores
+  protected abstract readonly makeActor: Effect.Effect<ActorBehavior, never, HostServices | StoreServices<Stores>>
 
-  #hosted: Hosted | undefined
+  #hosted: Hosted<StoreServices<Stores>> | undefined
   // Mailbox entries queued or running: a synchronous fast path may run only when this is 0.
   #inMailbox = 0
 
@@ -84,9 +83,15 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
     return lookupInstance(address.instance) ?? instanceNotDeclared(address.instance, this.kind)
   }
 
-  private layerFor(address: ActorAddress, config: ResolvedConfig): Layer.Layer<HostServices> {
+  /**
+   * The object's services as ONE Layer over one Context: every Layer a runtime builds stays in
+   * memory while the object is awake (~4-17 KB of V8 heap each), so the services are made here
+   * directly, each over the ones before it, and only the stores this kind declares.
+   */
+  private layerFor(address: ActorAddress, config: ResolvedConfig): Layer.Layer<HostServices | StoreServices<Stores>> {
+    const { ctx, kind, stores } = this
     const env = this.env as Record<string, unknown>
-    const directory = Layer.succeed(DirectoryClient, {
+    const directory = DirectoryClient.of({
       report: (entry) => {
         const namespace = env[config.bindings.directory] as ActorNamespace | undefined
         return namespace === undefined
@@ -94,32 +99,26 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
           : Effect.asVoid(callActor(namespace, "directory", { instance: address.instance, id: "directory" }, DirectoryOps.report, entry))
       },
     })
-    const sql = Sql.layer(this.ctx.storage)
-    const jobs = Jobs.layer(Jobs.storageAlarm(this.ctx.storage)).pipe(Layer.provide(sql))
-    const connections = Connections.layerHibernating(this.ctx)
-    return Layer.mergeAll(
-      sql,
-      // Storage of the message log (rooms, channels, CRDT rooms); builds no statements until used.
-      MessageStore.layerSqlite.pipe(Layer.provide(sql)),
-      ActorFacts.layerSqlite.pipe(Layer.provide(sql)),
-      SnapshotStore.layerSqlite.pipe(Layer.provide(sql)),
-      MemberStore.layerSqlite.pipe(Layer.provide(sql)),
-      YjsDocumentStore.layerSqlite.pipe(Layer.provide(sql)),
-      HubChangeStore.layerSqlite.pipe(Layer.provide(sql)),
-      ChannelMembershipStore.layerSqlite.pipe(Layer.provide(sql)),
-      DirectoryStore.layerSqlite.pipe(Layer.provide(sql)),
-      jobs,
-      connections,
-      // One socket layer per object, over the same Jobs and Connections the actor sees.
-      Sockets.layerHibernating(this.ctx).pipe(Layer.provide(Layer.merge(jobs, connections))),
-      directory,
-      Layer.succeed(ActorContext, { kind: this.kind, address, config }),
-      Layer.succeed(ObjectState, { ctx: this.ctx, env }),
+    return Layer.effectContext(
+      Effect.gen(function* () {
+        const sql = Sql.makeSql(ctx.storage)
+        const base = Context.make(Sql.Sql, sql).pipe(
+          Context.add(Connections.Connections, Connections.makeHibernating(ctx)),
+          Context.add(DirectoryClient, directory),
+          Context.add(ActorContext, { kind, address, config }),
+          Context.add(ObjectState, { ctx, env }),
+        )
+        const jobs = yield* Effect.provide(Jobs.make(Jobs.storageAlarm(ctx.storage)), Context.add(base, JobStore.JobStore, JobStore.makeSqlite(sql)))
+        const withJobs = Context.add(base, Jobs.Jobs, jobs)
+        // One socket layer per object, over the same Jobs and Connections the actor sees.
+        const sockets = yield* Effect.provide(Sockets.make(ctx), withJobs)
+        return addSqliteStores(Context.add(withJobs, Sockets.Sockets, sockets), sql, stores)
+      }),
     )
   }
 
   /** Build the runtime and the actor, running migrations first. */
-  private async boot(address: ActorAddress, config: ResolvedConfig): Promise<Hosted> {
+  private async boot(address: ActorAddress, config: ResolvedConfig): Promise<Hosted<StoreServices<Stores>>> {
     if (this.#hosted !== undefined) return this.#hosted
     const runtime = ManagedRuntime.make(this.layerFor(address, config))
     const migrations = [metaMigration, Jobs.jobsMigration, ...this.migrations]
@@ -141,7 +140,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   }
 
   /** The hosted actor, booting it (once, with input gates closed) when first addressed. */
-  protected async hosted(address?: ActorAddress): Promise<Hosted | InstanceNotDeclared | undefined> {
+  protected async hosted(address?: ActorAddress): Promise<Hosted<StoreServices<Stores>> | InstanceNotDeclared | undefined> {
     if (this.#hosted !== undefined) return this.#hosted
     const target = address ?? this.storedAddress()
     if (target === undefined) return undefined
@@ -151,7 +150,7 @@ export abstract class ActorHost<Env = unknown> extends DurableObject<Env> {
   }
 
   /** Run an Effect inside the actor's mailbox: one message at a time. */
-  protected async runInMailbox<A>(hosted: Hosted, effect: Effect.Effect<A, RealtimeError, HostServices>) {
+  protected async runInMailbox<A>(hosted: Hosted<StoreServices<Stores>>, effect: Effect.Effect<A, RealtimeError, HostServices>) {
     this.#inMailbox++
     try {
       return await hosted.runtime.runPromiseExit(hosted.mailbox.withPermits(1)(effect))

@@ -17,10 +17,14 @@ import { lookup } from "../internal/Operations.js"
 import { encodeExit } from "../internal/rpc.js"
 import { ActorHost } from "./ActorHost.js"
 
-export class RealtimeDbShard extends ActorHost {
+/** The stores this kind's actor uses (none: it writes its user tables and outbox over `Sql`); its objects build no others. */
+const dbShardStores = [] as const
+
+export class RealtimeDbShard extends ActorHost<typeof dbShardStores> {
   protected readonly kind = "dbShard" as const
   // The shard's own migrations come from the database declaration; the actor runs them on boot.
   protected readonly migrations = []
+  protected readonly stores = dbShardStores
   protected readonly makeActor = makeDbShard
 
   protected override resolveInstance(address: ActorAddress): ResolvedConfig | InstanceNotDeclared {

@@ -4,11 +4,16 @@ import type { ActorAddress } from "../internal/ActorAddress.js"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { databaseDefinition, databaseInstance } from "../db/Declaration.js"
 import type { InstanceNotDeclared } from "../RealtimeError.js"
+import * as DirectoryStore from "../storage/DirectoryStore.js"
 import { ActorHost } from "./ActorHost.js"
 
-export class RealtimeDirectory extends ActorHost {
+/** The stores this kind's actor uses (its entries); its objects build no others. */
+const directoryStores = [DirectoryStore.sqlite] as const
+
+export class RealtimeDirectory extends ActorHost<typeof directoryStores> {
   protected readonly kind = "directory" as const
   protected readonly migrations = directoryMigrations
+  protected readonly stores = directoryStores
   protected readonly makeActor = makeDirectory
 
   /** A realtime instance's directory, or a database's (`namespace/name`), where its table hubs report. */

@@ -10,6 +10,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 export interface ActorFactsShape {
   /** The fact stored under `key`, or undefined. A fact that cannot be read is a defect. */
@@ -61,6 +62,9 @@ export const makeMemory = (): ActorFactsShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<ActorFacts, never, Sql> = Layer.effect(ActorFacts, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(ActorFacts, makeSqlite)
 
 /**
  * A fresh, empty map each time the layer is built.

@@ -13,6 +13,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 export interface Membership {
   readonly channel: string
@@ -92,6 +93,9 @@ export const makeMemory = (): ChannelMembershipStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<ChannelMembershipStore, never, Sql> = Layer.effect(ChannelMembershipStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(ChannelMembershipStore, makeSqlite)
 
 /**
  * A fresh, empty map each time the layer is built.

@@ -15,6 +15,7 @@ import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import type { ResourceKind, ResourceSummary } from "../schema/Resources.js"
 import type { DirectoryEntry } from "../services/Directory.js"
 import { Sql, type SqlShape, type SqlValue } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** Sums over the entries that are not table hubs; rooms, channels, members and connections of live ones only. */
 export interface Totals {
@@ -167,6 +168,9 @@ export const makeMemory = (): DirectoryStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<DirectoryStore, never, Sql> = Layer.effect(DirectoryStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(DirectoryStore, makeSqlite)
 
 /**
  * A fresh, empty map each time the layer is built.

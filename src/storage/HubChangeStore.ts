@@ -16,6 +16,7 @@
 import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** One buffered change. */
 export interface BufferedChange {
@@ -202,6 +203,9 @@ export const makeMemory = (): HubChangeStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<HubChangeStore, never, Sql> = Layer.effect(HubChangeStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(HubChangeStore, makeSqlite)
 
 /**
  * A fresh, empty buffer each time the layer is built.

@@ -12,6 +12,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 export interface JobRow {
   readonly name: string
@@ -105,6 +106,9 @@ export const makeMemory = (): JobStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<JobStore, never, Sql> = Layer.effect(JobStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(JobStore, makeSqlite)
 
 /**
  * A fresh, empty map each time the layer is built.

@@ -12,6 +12,7 @@ import { Context, Effect, Layer } from "effect"
 import type { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 import type { Actor } from "../schema/Common.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** A member as stored. */
 export interface StoredMember {
@@ -169,6 +170,9 @@ export const makeMemory = (): MemberStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<MemberStore, never, Sql> = Layer.effect(MemberStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(MemberStore, makeSqlite)
 
 /**
  * A fresh, empty store each time the layer is built.

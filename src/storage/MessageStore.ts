@@ -16,6 +16,7 @@ import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
 import * as ActorFacts from "./ActorFacts.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** One stored message as the log writes it. */
 export interface MessageRow extends Record<string, string | number | null> {
@@ -243,6 +244,9 @@ export const makeMemory = (): MessageStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<MessageStore, never, Sql> = Layer.effect(MessageStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(MessageStore, makeSqlite)
 
 /**
  * A fresh in-memory store each time the layer is built.

@@ -12,6 +12,7 @@ import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
 import { deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** One snapshot record as stored. */
 export interface SnapshotRow extends Record<string, string | number | null> {
@@ -108,6 +109,9 @@ export const makeMemory = (): SnapshotStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<SnapshotStore, never, Sql> = Layer.effect(SnapshotStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(SnapshotStore, makeSqlite)
 
 /**
  * A fresh, empty store each time the layer is built.

@@ -18,6 +18,7 @@ import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import { Sql, type SqlShape } from "../services/Sql.js"
 import { blobBytes, deleteBlobs, readBlob, writeBlob } from "./Blobs.js"
+import { sqliteStore } from "./SqliteStores.js"
 
 /** One logged update as stored. */
 export interface UpdateRow {
@@ -236,6 +237,9 @@ export const makeMemory = (): YjsDocumentStoreShape => {
  * @category layers
  */
 export const layerSqlite: Layer.Layer<YjsDocumentStore, never, Sql> = Layer.effect(YjsDocumentStore, Effect.map(Sql, makeSqlite))
+
+/** The store's descriptor for an object kind's list of stores (`SqliteStores.ts`): built beside the others, with no Layer of its own. */
+export const sqlite = sqliteStore(YjsDocumentStore, makeSqlite)
 
 /**
  * A fresh, empty store each time the layer is built.
