@@ -14,7 +14,8 @@ import type { ShardChange } from "../src/db/Protocol.js"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
 import { objectName } from "../src/internal/rpc.js"
 import { Effect } from "effect"
-import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
+import { DRAIN_RETRY_MS } from "../src/db/shard/DbShard.js"
+import { post, postsGrant, sleep, subscribe, testDb, uid } from "./db-helpers.js"
 import { r5Db } from "./db-schema.js"
 
 const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
@@ -116,6 +117,34 @@ describe("synchronous shard writes", () => {
       }
     })
     expect(scans).toBe(1)
+    socket.close()
+  })
+
+  it("the drain job prunes published rows at most once a minute, not on every 500 ms retry cycle of a stream", async () => {
+    const { tenant, socket, stub } = await tenantShard()
+    await testDb.table("posts").insert(post(tenant, "r0"))
+    await socket.waitChanges(1)
+    let prunes = 0
+    let restore = () => {}
+    await runInDurableObject(stub, (_object, state) => {
+      const sql = state.storage.sql as { exec: SqlStorage["exec"] }
+      const exec = sql.exec
+      restore = () => (sql.exec = exec)
+      sql.exec = function (this: SqlStorage, query: string, ...bindings: Array<unknown>) {
+        if (query.startsWith(`DELETE FROM ${OUTBOX_TABLE} WHERE published_at IS NOT NULL`)) prunes++
+        return exec.call(this, query, ...bindings)
+      } as SqlStorage["exec"]
+    })
+    // Three retry cycles of a stream: each write arms the job, its alarm runs it.
+    for (const n of [1, 2, 3]) {
+      await testDb.table("posts").insert(post(tenant, `r${n}`))
+      // The job is due DRAIN_RETRY_MS after it was armed: let its alarm fire.
+      await sleep(DRAIN_RETRY_MS + 150)
+    }
+    await socket.waitChanges(4)
+    await runInDurableObject(stub, () => restore())
+    // At most the first cycle of this object's wake prunes (the job may already have pruned before counting began).
+    expect(prunes).toBeLessThanOrEqual(1)
     socket.close()
   })
 

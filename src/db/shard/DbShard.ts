@@ -19,7 +19,7 @@ import { InvalidInput } from "../../RealtimeError.js"
 import { databaseDefinition } from "../Declaration.js"
 import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "./Migrations.js"
 import { OUTBOX_TABLE } from "../Names.js"
-import { drainAll, parkedCount, pendingCount, prunePublished, type SendToHub } from "./Outbox.js"
+import { drainAll, parkedCount, pendingCount, PRUNE_INTERVAL_MS, prunePublished, type SendToHub } from "./Outbox.js"
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
 import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf, type WriteBatch } from "../Writes.js"
@@ -184,9 +184,15 @@ export const makeDbShard = Effect.gen(function* () {
     ),
   )
 
+  /** When this object last pruned its published rows (0: not since it woke). */
+  let prunedAt = 0
   const drainJob = Effect.gen(function* () {
     const outcome = yield* drain
-    yield* prunePublished(sql)
+    const now = yield* Clock.currentTimeMillis
+    if (now - prunedAt >= PRUNE_INTERVAL_MS) {
+      yield* prunePublished(sql)
+      prunedAt = now
+    }
     // Come back when the earliest held-back change may be retried.
     return outcome.retryAt ?? null
   })

@@ -52,6 +52,12 @@ export const HUB_ROUND_CHARS = 4 * 1024 * 1024
 const SCAN = 500
 /** Published rows are kept this long (for inspection), then pruned by the drain job. */
 export const PUBLISHED_RETENTION_MS = 10 * 60_000
+/**
+ * How often the drain job prunes: the prune reads every retained row (`published_at` has no index),
+ * and while writes flow the job runs every `DRAIN_RETRY_MS`; a stream of 100 writes/s retains
+ * ~60,000 rows. So rows are kept 10 to 11 minutes.
+ */
+export const PRUNE_INTERVAL_MS = 60_000
 /** Delay before retrying a change after its n-th failed attempt: 500 ms doubling, at most 30 s. */
 export const retryDelay = (attempts: number) => Math.min(30_000, 500 * 2 ** Math.max(0, attempts - 1))
 
