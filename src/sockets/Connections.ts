@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Layer } from "effect"
+import { Context } from "effect"
 import { readAttachment, type SocketAttachment } from "./Attachment.js"
 import { closeSocket, sendFrame } from "./CloseCodes.js"
 
@@ -136,6 +136,3 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     },
   }
 }
-
-export const layerHibernating = (ctx: DurableObjectState): Layer.Layer<Connections> =>
-  Layer.sync(Connections, () => makeHibernating(ctx))

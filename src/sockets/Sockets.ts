@@ -15,7 +15,7 @@
  *
  * @since 0.2.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect } from "effect"
 import { InvalidInput, LimitExceeded, PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { Jobs, type JobHandler } from "../services/Jobs.js"
 import { describeRefusal } from "../services/RateBudget.js"
@@ -275,9 +275,6 @@ export const make = (ctx: DurableObjectState) =>
       jobs: { [GRANT_EXPIRY_JOB]: expiryJob },
     })
   })
-
-/** The socket layer of the Durable Object with this state. */
-export const layerHibernating = (ctx: DurableObjectState): Layer.Layer<Sockets, never, Connections | Jobs> => Layer.effect(Sockets, make(ctx))
 
 /** A refusal for `decode`: this frame is not valid input (a strike, or `close` at once). */
 export const invalidFrame = (message: string, options?: { readonly close?: Closing; readonly frameId?: string }) =>
