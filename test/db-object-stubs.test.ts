@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { ID_CACHE_SIZE, makeStubCache, objectIdOf, type ObjectNamespace } from "../src/internal/ObjectStubs.js"
-import { sendToActor } from "../src/internal/rpc.js"
+import { plainInput, sendToActor } from "../src/internal/rpc.js"
 import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
 
 /** A namespace that counts what it is asked and hands out numbered stubs; `failing` stubs throw. */
@@ -90,5 +90,22 @@ describe("object ids and stubs", () => {
     const changes = await socket.waitChanges(3)
     expect(changes.map((change) => change.new.id)).toEqual(["s1", "s2", "s3"])
     socket.close()
+  })
+
+  it("an RPC input is sent as it is unless it holds a null-prototype object, which is copied plain; too deep is refused either way", () => {
+    const plain = { writes: [{ op: "insert", table: "posts", row: { id: "a", tags: ["x"], at: new Date(0) } }] }
+    expect(plainInput(plain)).toBe(plain)
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { title: "t" })
+    const input = { writes: [{ op: "update", patch: bare }] }
+    const sent = plainInput(input) as { writes: Array<{ patch: object }> }
+    expect(sent).not.toBe(input)
+    expect(Object.getPrototypeOf(sent.writes[0].patch)).toBe(Object.prototype)
+    expect(sent.writes[0].patch).toEqual({ title: "t" })
+    expect(Object.getPrototypeOf(bare)).toBeNull()
+    // Deep nesting after a null-prototype object: the copy checks depth too.
+    let deep: unknown = "leaf"
+    for (let n = 0; n < 200; n++) deep = { deep }
+    expect(() => plainInput({ first: Object.create(null), second: deep })).toThrow(/nested deeper than/)
+    expect(() => plainInput({ second: deep })).toThrow(/nested deeper than/)
   })
 })

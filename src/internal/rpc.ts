@@ -52,29 +52,52 @@ export const objectName = (instance: string, kind: string, id: string) => `${ins
 /** Nesting an RPC input may have: a JSON value's limit plus room for the operation's envelope. */
 const MAX_INPUT_DEPTH = MAX_JSON_DEPTH + 8
 
+/** The depth refusal of an RPC input: thrown, turned into `InvalidInput` by the caller. */
+const tooDeep = () => new InvalidInput({ field: "input", message: `input: must not be nested deeper than ${MAX_JSON_DEPTH} levels` })
+
 /**
- * A copy of an RPC input with null-prototype objects made plain. Durable Object RPC refuses
- * objects whose prototype is not `Object.prototype` (`Object.create(null)`), which
- * would otherwise surface as a storage failure instead of the actor's own input validation.
+ * Whether an RPC input holds a null-prototype object anywhere (which `plainInput` must copy), read
+ * without allocating. Input nested past any Schema's limit is refused here.
+ */
+const holdsNullPrototype = (value: unknown, depth: number): boolean => {
+  if (value === null || typeof value !== "object") return false
+  if (depth > MAX_INPUT_DEPTH) throw tooDeep()
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false
+  if (Array.isArray(value)) return value.some((item) => holdsNullPrototype(item, depth + 1))
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype === null) return true
+  // Dates and other values the runtime serializes itself are left alone.
+  if (prototype !== Object.prototype) return false
+  for (const key of Object.keys(value)) if (holdsNullPrototype((value as Record<string, unknown>)[key], depth + 1)) return true
+  return false
+}
+
+const copyPlain = (value: unknown, depth: number): unknown => {
+  if (value === null || typeof value !== "object") return value
+  // Checked here too: the search above stops at the first null-prototype object it finds.
+  if (depth > MAX_INPUT_DEPTH) throw tooDeep()
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value
+  if (Array.isArray(value)) return value.map((item) => copyPlain(item, depth + 1))
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== null && prototype !== Object.prototype) return value
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    if (RESERVED_KEYS.has(key)) Object.defineProperty(copy, key, { value: copyPlain(item, depth + 1), enumerable: true, writable: true, configurable: true })
+    else copy[key] = copyPlain(item, depth + 1)
+  }
+  return copy
+}
+
+/**
+ * An RPC input the runtime accepts: Durable Object RPC refuses objects whose prototype is not
+ * `Object.prototype` (`Object.create(null)`), which would otherwise surface as a storage failure
+ * instead of the actor's own input validation, so an input holding one is copied with such objects
+ * made plain; any other input is sent as it is (the RPC serializes it anyway: no copy per call).
  * Keys such as `__proto__` are copied as own data properties (never assigned, which would change
  * the copy's prototype), so they reach the actor's Schema and are refused there by name. Input
  * nested past any Schema's limit is refused here, before the runtime serializes it.
  */
-export const plainInput = (value: unknown, depth = 0): unknown => {
-  if (value === null || typeof value !== "object") return value
-  if (depth > MAX_INPUT_DEPTH) throw new InvalidInput({ field: "input", message: `input: must not be nested deeper than ${MAX_JSON_DEPTH} levels` })
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value
-  if (Array.isArray(value)) return value.map((item) => plainInput(item, depth + 1))
-  const prototype = Object.getPrototypeOf(value)
-  // Dates and other values the runtime serializes itself are left alone.
-  if (prototype !== null && prototype !== Object.prototype) return value
-  const copy: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) {
-    if (RESERVED_KEYS.has(key)) Object.defineProperty(copy, key, { value: plainInput(item, depth + 1), enumerable: true, writable: true, configurable: true })
-    else copy[key] = plainInput(item, depth + 1)
-  }
-  return copy
-}
+export const plainInput = (value: unknown, depth = 0): unknown => (holdsNullPrototype(value, depth) ? copyPlain(value, depth) : value)
 
 /**
  * Send one operation to an actor and return its raw answer (an encoded `Exit`). Callers decode it
