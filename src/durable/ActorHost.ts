@@ -1,7 +1,7 @@
 /**
  * The Durable Object shell that hosts one actor.
  *
- * It owns no logic: it builds the actor's runtime from Layers once (storage migrations run inside
+ * It owns no logic: it builds the actor's services and runtime once (storage migrations run inside
  * `blockConcurrencyWhile`), forwards RPC calls and alarms to the actor one message at a time, and
  * answers with a Schema-encoded `Exit`.
  *
@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { DurableObject } from "cloudflare:workers"
-import { Context, Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
+import { Context, Effect, Exit, Runtime, Schema } from "effect"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
@@ -36,7 +36,7 @@ type Migration = { readonly name: string; readonly statements: ReadonlyArray<str
 export type HostServices = Sql.Sql | Jobs.Jobs | Connections.Connections | Sockets.Sockets | DirectoryClient | ActorContext | ObjectState
 
 export interface Hosted<Stores = never> {
-  readonly runtime: ManagedRuntime.ManagedRuntime<HostServices | Stores, never>
+  readonly runtime: Runtime.Runtime<HostServices | Stores>
   readonly behavior: ActorBehavior
   readonly mailbox: Effect.Semaphore
 }
@@ -84,11 +84,12 @@ export abstract class ActorHost<Stores extends ReadonlyArray<AnySqliteStore> = R
   }
 
   /**
-   * The object's services as ONE Layer over one Context: every Layer a runtime builds stays in
-   * memory while the object is awake (~4-17 KB of V8 heap each), so the services are made here
-   * directly, each over the ones before it, and only the stores this kind declares.
+   * The object's services, made directly into one Context, each over the ones before it, with only
+   * the stores this kind declares. No Layers and no ManagedRuntime: each Layer a runtime builds
+   * (its memo entry, scope, finalizer) stays in memory while the object is awake, ~4-17 KB of V8
+   * heap apiece (bench/notes/idle-heap.md), and none of these services has anything to release.
    */
-  private layerFor(address: ActorAddress, config: ResolvedConfig): Layer.Layer<HostServices | StoreServices<Stores>> {
+  private servicesFor(address: ActorAddress, config: ResolvedConfig): Effect.Effect<Context.Context<HostServices | StoreServices<Stores>>> {
     const { ctx, kind, stores } = this
     const env = this.env as Record<string, unknown>
     const directory = DirectoryClient.of({
@@ -99,30 +100,29 @@ export abstract class ActorHost<Stores extends ReadonlyArray<AnySqliteStore> = R
           : Effect.asVoid(callActor(namespace, "directory", { instance: address.instance, id: "directory" }, DirectoryOps.report, entry))
       },
     })
-    return Layer.effectContext(
-      Effect.gen(function* () {
-        const sql = Sql.makeSql(ctx.storage)
-        const base = Context.make(Sql.Sql, sql).pipe(
-          Context.add(Connections.Connections, Connections.makeHibernating(ctx)),
-          Context.add(DirectoryClient, directory),
-          Context.add(ActorContext, { kind, address, config }),
-          Context.add(ObjectState, { ctx, env }),
-        )
-        const jobs = yield* Effect.provide(Jobs.make(Jobs.storageAlarm(ctx.storage)), Context.add(base, JobStore.JobStore, JobStore.makeSqlite(sql)))
-        const withJobs = Context.add(base, Jobs.Jobs, jobs)
-        // One socket layer per object, over the same Jobs and Connections the actor sees.
-        const sockets = yield* Effect.provide(Sockets.make(ctx), withJobs)
-        return addSqliteStores(Context.add(withJobs, Sockets.Sockets, sockets), sql, stores)
-      }),
-    )
+    return Effect.gen(function* () {
+      const sql = Sql.makeSql(ctx.storage)
+      const base = Context.make(Sql.Sql, sql).pipe(
+        Context.add(Connections.Connections, Connections.makeHibernating(ctx)),
+        Context.add(DirectoryClient, directory),
+        Context.add(ActorContext, { kind, address, config }),
+        Context.add(ObjectState, { ctx, env }),
+      )
+      const jobs = yield* Effect.provide(Jobs.make(Jobs.storageAlarm(ctx.storage)), Context.add(base, JobStore.JobStore, JobStore.makeSqlite(sql)))
+      const withJobs = Context.add(base, Jobs.Jobs, jobs)
+      // One socket layer per object, over the same Jobs and Connections the actor sees.
+      const sockets = yield* Effect.provide(Sockets.make(ctx), withJobs)
+      return addSqliteStores(Context.add(withJobs, Sockets.Sockets, sockets), sql, stores)
+    })
   }
 
   /** Build the runtime and the actor, running migrations first. */
   private async boot(address: ActorAddress, config: ResolvedConfig): Promise<Hosted<StoreServices<Stores>>> {
     if (this.#hosted !== undefined) return this.#hosted
-    const runtime = ManagedRuntime.make(this.layerFor(address, config))
+    const services = await Effect.runPromise(this.servicesFor(address, config))
+    const runtime = Runtime.make({ context: services, fiberRefs: Runtime.defaultRuntime.fiberRefs, runtimeFlags: Runtime.defaultRuntime.runtimeFlags })
     const migrations = [metaMigration, Jobs.jobsMigration, ...this.migrations]
-    const behavior = await runtime.runPromise(
+    const behavior = await Runtime.runPromise(runtime)(
       Effect.gen(this, function* () {
         const sql = yield* Sql.Sql
         yield* Effect.orDie(Sql.migrate(sql, migrations))
@@ -153,7 +153,7 @@ export abstract class ActorHost<Stores extends ReadonlyArray<AnySqliteStore> = R
   protected async runInMailbox<A>(hosted: Hosted<StoreServices<Stores>>, effect: Effect.Effect<A, RealtimeError, HostServices>) {
     this.#inMailbox++
     try {
-      return await hosted.runtime.runPromiseExit(hosted.mailbox.withPermits(1)(effect))
+      return await Runtime.runPromiseExit(hosted.runtime)(hosted.mailbox.withPermits(1)(effect))
     } finally {
       this.#inMailbox--
     }

@@ -6,7 +6,7 @@
  * wait behind a write whose drain waits on that hub.
  * @since 0.1.0
  */
-import { Exit, Schema } from "effect"
+import { Exit, Runtime, Schema } from "effect"
 import { InstanceNotDeclared, InvalidInput, invalidInputFromParseError } from "../RealtimeError.js"
 import { databaseInstance } from "../db/Declaration.js"
 import type { ActorAddress } from "../internal/ActorAddress.js"
@@ -41,6 +41,6 @@ export class RealtimeDbShard extends ActorHost<typeof dbShardStores> {
     if (hosted instanceof InstanceNotDeclared) return encodeExit(Exit.fail(hosted))
     const handler = hosted === undefined ? undefined : lookup(hosted.behavior.operations, decoded.right.op)
     if (hosted === undefined || handler === undefined) return encodeExit(Exit.fail(new InvalidInput({ field: "op", message: `op: unknown read "${decoded.right.op}"` })))
-    return encodeExit(await hosted.runtime.runPromiseExit(handler(decoded.right.input, decoded.right.caller)))
+    return encodeExit(await Runtime.runPromiseExit(hosted.runtime)(handler(decoded.right.input, decoded.right.caller)))
   }
 }
