@@ -3,13 +3,14 @@
  * (one transaction per burst), yet nothing a viewer received is missing after a restart; the log
  * is folded relative to the base's size; a fold with nothing new writes nothing.
  */
-import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test"
+import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import * as Y from "yjs"
 import { instanceConfig } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { runTest, uniqueId } from "./helpers.js"
 import { connectYjs, crdtGrant, crdtService, crdtStub, editUpdate, fromBase64, toBase64, until } from "./crdt-helpers.js"
+import { eventually } from "./live-helpers.js"
 
 const room = (id: string) => crdtService().crdtRoom(id)
 
@@ -18,6 +19,15 @@ const serverText = async (id: string) => {
   Y.applyUpdate(doc, fromBase64((await runTest(room(id).syncYjs())).updateBase64))
   return doc.getText("t").toString()
 }
+
+/** The text of the stored update rows, read inside the object without going through the room's operations. */
+const storedText = (id: string) =>
+  runInDurableObject(crdtStub(id), (_instance, state) => {
+    const doc = new Y.Doc()
+    const rows = state.storage.sql.exec<{ update_bytes: ArrayBuffer }>("SELECT update_bytes FROM yjs_updates ORDER BY seq").toArray()
+    for (const row of rows) Y.applyUpdate(doc, new Uint8Array(row.update_bytes))
+    return doc.getText("t").toString()
+  })
 
 describe("CRDT rooms: ingest", () => {
   it("a burst of 80 socket updates (within the rate burst of 100) is stored in far fewer rows, and all a viewer received survives a restart", async () => {
@@ -44,8 +54,9 @@ describe("CRDT rooms: ingest", () => {
     await writer.synced
     const text = writer.doc.getText("t")
     for (let i = 0; i < 40; i++) text.insert(text.length, `${i % 10}`) // one update frame each
-    // Past the lone writer's store interval (100 ms): stored by the timer, not by a reader.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Stored by the lone writer's timer (100 ms), not by a reader: read the rows straight from SQLite (every operation
+    // and every join stores pending updates first, so asking the room would store them itself) until all 40 are there.
+    await eventually(async () => ((await storedText(id)) === text.toString() ? true : undefined), 10_000, "the timer stored every edit")
     const joiner = await connectYjs(await crdtGrant(id, "joiner", ["read"]))
     await joiner.synced
     const seen = joiner.doc.getText("t").toString()
