@@ -119,6 +119,30 @@ describe("YjsStore on memory storage", () => {
     ])
     expect(result.text).toBe("abcz")
   })
+  it("counts the bytes of the pending updates it accepted (not those it refused) and forgets them once stored", async () => {
+    const storage = YjsDocumentStore.makeMemory()
+    const a = editor(808)
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const { store } = yield* wake(storage)
+        const first = a.insert("x".repeat(1000))
+        const second = a.insert("y".repeat(500))
+        const dave = editor(909)
+        dave.insert("d")
+        const early = dave.insert("e") // refused on arrival: its first edit never came
+        store.applyPending(first, "conn-a", alice, undefined, T0)
+        store.applyPending(second, "conn-a", alice, undefined, T0)
+        const refused = store.applyPending(early, "conn-d", bob, undefined, T0)
+        const pending = store.pendingBytes()
+        store.flushPending()
+        return { expected: first.byteLength + second.byteLength, pending, refused: "_tag" in refused, after: store.pendingBytes() }
+      }),
+    )
+    expect(result.refused).toBe(true)
+    expect(result.pending).toBe(result.expected)
+    expect(result.after).toBe(0)
+  })
+
   it("checks pending updates on arrival but applies them only when stored; one that only applying refuses drops its connection's pending updates, the others are stored", async () => {
     const storage = YjsDocumentStore.makeMemory()
     const a = editor(303)

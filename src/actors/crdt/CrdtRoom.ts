@@ -32,6 +32,7 @@ import { awarenessFrame, isWriteFrame, updateFrame } from "./YjsProtocol.js"
 import { makeYjsSockets, YJS_PROTOCOL } from "./YjsSockets.js"
 import { makeYjsStore } from "./YjsStore.js"
 import { clientOwnersMigration, yjsMigration } from "../../storage/YjsDocumentStore.js"
+import { CHUNK_BYTES } from "../../storage/Blobs.js"
 
 export const crdtRoomMigrations = [...roomMigrations, yjsMigration, clientOwnersMigration]
 
@@ -55,6 +56,11 @@ export const FLUSH_INTERVAL_MS = 8
  * acknowledged by no one, and the writer's provider resends them when it reconnects.
  */
 export const LONE_FLUSH_INTERVAL_MS = 100
+/**
+ * Most bytes of y-websocket updates held in memory before their store, whatever the interval:
+ * the pending queue is bounded in bytes, not only by the senders' rate budgets times their count.
+ */
+export const MAX_PENDING_BYTES = CHUNK_BYTES
 
 /** How long a due compaction job may wait for its alarm before the update path folds the log itself. */
 export const COMPACT_OVERDUE_MS = 2000
@@ -197,7 +203,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
    */
   const scheduleFlush = (now: number, origin: string) => {
     const interval = sockets?.othersThan(origin) ? FLUSH_INTERVAL_MS : LONE_FLUSH_INTERVAL_MS
-    if (now - lastFlushAt >= interval) return flushPending()
+    if (now - lastFlushAt >= interval || store.pendingBytes() >= MAX_PENDING_BYTES) return flushPending()
     // A viewer joining while a lone writer's timer runs is served by `afterPending` at once.
     if (flushTimer === undefined) flushTimer = setTimeout(flushPending, lastFlushAt + interval - now)
   }

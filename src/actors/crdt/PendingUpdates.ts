@@ -49,6 +49,8 @@ export interface PendingUpdatesOptions {
 
 export const makePendingUpdates = ({ owners, maxClockJump, maxRunBytes }: PendingUpdatesOptions) => {
   let runs: Array<PendingRun> = []
+  // Bytes of every pending run together: the room stores at once past a bound, whatever its timer says.
+  let bytes = 0
   // Per client, where the structs of the pending updates end: the document's state once applied.
   const ahead = new Map<number, number>()
 
@@ -62,6 +64,7 @@ export const makePendingUpdates = ({ owners, maxClockJump, maxRunBytes }: Pendin
     const fresh = owners.unbound(inspection.authored)
     owners.commit(fresh, owner)
     for (const client of inspection.authored) ahead.set(client, inspection.ends.get(client) ?? 0)
+    bytes += update.byteLength
     const last = runs[runs.length - 1]
     if (last !== undefined && last.origin === origin && last.owner === owner && last.bytes + update.byteLength <= maxRunBytes) {
       last.updates.push(update)
@@ -78,11 +81,12 @@ export const makePendingUpdates = ({ owners, maxClockJump, maxRunBytes }: Pendin
   const take = (): ReadonlyArray<PendingRun> => {
     const taken = runs
     runs = []
+    bytes = 0
     ahead.clear()
     return taken
   }
 
-  return { add, take, has: () => runs.length > 0 }
+  return { add, take, has: () => runs.length > 0, bytes: () => bytes }
 }
 
 export type PendingUpdates = ReturnType<typeof makePendingUpdates>

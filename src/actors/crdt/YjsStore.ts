@@ -338,6 +338,7 @@ export const makeYjsStore = ({ owners, maxClockJump }: YjsStoreOptions) =>
       applyPending,
       flushPending,
       hasPending: pending.has,
+      pendingBytes: pending.bytes,
       fitsOneRow,
       compact,
       compactionDue,
