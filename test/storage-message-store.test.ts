@@ -3,7 +3,7 @@
  * (a real Durable Object's SQLite) and `MessageStore.layerMemory`, through the log that rooms and
  * channels use (`makeMessageLog`), plus the store's own contract where the log relies on it.
  */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeMessageLog } from "../src/actors/messaging/MessageLog.js"
 import { anonymousActor } from "../src/schema/Common.js"
@@ -170,6 +170,65 @@ describe.each(["sqlite", "memory"] as const)("MessageStore conformance: %s", (la
     expect(result.afterDelete).toEqual({ epoch: result.deleteEpoch, lastSeq: 4, storedCount: 0 })
     expect(result.next).toMatchObject({ seq: 5, epoch: result.deleteEpoch })
     expect(result.history).toEqual([5])
+  })
+
+  it("store contract: append answers synchronously (an Either); a stored key returns its row and writes nothing; a taken seq under a new key is a constraint, not a skip", async () => {
+    const result = await run(
+      layer,
+      Effect.gen(function* () {
+        const store = yield* MessageStore.MessageStore
+        const row = (seq: number, key: string | null, data: string): MessageStore.MessageRow => ({
+          seq,
+          id: `m${seq}`,
+          type: "t",
+          data,
+          metadata: null,
+          actor: "{}",
+          created_at: T0 + seq,
+          idempotency_key: key,
+        })
+        // The socket publish calls it without a fiber: the outcome must already be there.
+        const first = store.append(row(1, "a", '{"n":1}'), undefined)
+        const repeated = store.append(row(2, "a", '{"n":2}'), undefined)
+        const takenSeq = store.append(row(1, "b", '{"n":3}'), undefined)
+        const next = store.append(row(2, "c", '{"n":4}'), undefined)
+        return { first, repeated, takenSeq, next, b: yield* store.byKey("b"), stored: yield* store.countFrom(0), facts: yield* store.load }
+      }),
+    )
+    expect(Either.isEither(result.first) && Either.isRight(result.first) && result.first.right).toEqual({ _tag: "Inserted" })
+    // The retry's own row (seq 2, other data) is not stored: the first row comes back.
+    expect(Either.isRight(result.repeated) && result.repeated.right).toEqual({ _tag: "Existing", row: expect.objectContaining({ seq: 1, data: '{"n":1}', idempotency_key: "a" }) })
+    expect(Either.isLeft(result.takenSeq) && result.takenSeq.left._tag).toBe("ConstraintViolation")
+    expect(Either.isRight(result.next) && result.next.right).toEqual({ _tag: "Inserted" })
+    expect(result.b).toBeUndefined()
+    expect(result.stored).toBe(2)
+    expect(result.facts).toMatchObject({ minSeq: 1, maxSeq: 2 })
+  })
+
+  it("counts a payload's bytes in UTF-8 on both append paths: multi-byte text over the limit is refused, ASCII at the limit is stored", async () => {
+    const result = await run(
+      layer,
+      Effect.gen(function* () {
+        // '"éééééé"' is 8 UTF-16 units but 14 UTF-8 bytes; '"aaaaaaaaaa"' is 12 of both; 13 is one too many.
+        const log = yield* makeMessageLog(options({ maxPayloadBytes: 12 }))
+        const multiByte = yield* Effect.exit(log.append({ type: "t", data: "éééééé" }, actor, T0))
+        const multiByteNow = log.appendNow({ type: "t", data: "éééééé" }, actor, T0)
+        const atLimit = yield* log.append({ type: "t", data: "a".repeat(10) }, actor, T0 + 1)
+        const atLimitNow = log.appendNow({ type: "t", data: "b".repeat(10) }, actor, T0 + 2)
+        const overNow = log.appendNow({ type: "t", data: "c".repeat(11) }, actor, T0 + 3)
+        const withMetadata = yield* Effect.exit(log.append({ type: "t", data: "a", metadata: { m: "éé" } }, actor, T0 + 4))
+        return { multiByte, multiByteNow, atLimit, atLimitNow, overNow, withMetadata, lastSeq: log.lastSeq() }
+      }),
+    )
+    const refused = failureOf(result.multiByte) as { _tag: string; size: number; limit: number }
+    expect({ tag: refused._tag, size: refused.size, limit: refused.limit }).toEqual({ tag: "PayloadTooLarge", size: 14, limit: 12 })
+    expect(result.multiByteNow).toBeUndefined()
+    expect(result.atLimit.message).toMatchObject({ seq: 1, data: "aaaaaaaaaa" })
+    expect(result.atLimitNow?.message).toMatchObject({ seq: 2, data: "bbbbbbbbbb" })
+    expect(result.overNow).toBeUndefined()
+    // data '"a"' (3) + metadata '{"m":"éé"}' (12 bytes) = 15.
+    expect((failureOf(result.withMetadata) as { size: number }).size).toBe(15)
+    expect(result.lastSeq).toBe(2)
   })
 
   it("store contract: a seq is stored once (constraint), pruning and deleteAfter drop their keys", async () => {

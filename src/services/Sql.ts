@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Either, Layer } from "effect"
 import { ConstraintViolation, StorageFailure } from "../RealtimeError.js"
 
 export type SqlValue = string | number | null | ArrayBuffer | Uint8Array
@@ -25,6 +25,17 @@ export interface SqlShape {
    * all its writes commit or none do. The body uses the raw `exec` it is handed.
    */
   readonly transaction: <A>(body: (exec: RawExec) => A) => Effect.Effect<A, StorageFailure | ConstraintViolation>
+  /**
+   * `transaction` for synchronous fast paths (a socket publish): no fiber is started, the outcome is
+   * an `Either` (which is itself an Effect wherever one is wanted), a thrown SQLite error mapped to
+   * the same typed error.
+   */
+  readonly transactionNow: <A>(body: (exec: RawExec) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
+  /**
+   * A synchronous body's statements without a transaction of their own, as an `Either`: for a body
+   * that is one statement (atomic by itself), where `transactionSync`'s savepoint would only cost.
+   */
+  readonly statementNow: <A>(body: (exec: RawExec) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
   /** Bytes the database uses on disk. */
   readonly databaseSize: Effect.Effect<number>
 }
@@ -56,6 +67,20 @@ export const makeSql = (storage: DurableObjectStorage): SqlShape => {
         catch: toFailure,
       }),
     transaction: (body) => Effect.try({ try: () => storage.transactionSync(() => body(exec)), catch: toFailure }),
+    transactionNow: (body) => {
+      try {
+        return Either.right(storage.transactionSync(() => body(exec)))
+      } catch (cause) {
+        return Either.left(toFailure(cause))
+      }
+    },
+    statementNow: (body) => {
+      try {
+        return Either.right(body(exec))
+      } catch (cause) {
+        return Either.left(toFailure(cause))
+      }
+    },
     databaseSize: Effect.sync(() => storage.sql.databaseSize),
   }
 }

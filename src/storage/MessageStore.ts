@@ -12,9 +12,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import { Sql, type SqlShape } from "../services/Sql.js"
+import { Sql, type RawExec, type SqlShape } from "../services/Sql.js"
 import * as ActorFacts from "./ActorFacts.js"
 import { sqliteStore } from "./SqliteStores.js"
 
@@ -57,8 +57,10 @@ export interface MessageStoreShape {
   /**
    * Atomically: if the row has an idempotency key already stored, return that row and write
    * nothing; else insert it and, when `pruneBelow` is given, delete every row with a lower seq.
+   * Synchronous underneath (the socket publish fast path calls it without a fiber): the outcome is
+   * an `Either`, which is also an Effect for the ordinary path.
    */
-  readonly append: (row: MessageRow, pruneBelow: number | undefined) => Effect.Effect<AppendOutcome, WriteError>
+  readonly append: (row: MessageRow, pruneBelow: number | undefined) => Either.Either<AppendOutcome, WriteError>
   /** The row stored under an idempotency key. */
   readonly byKey: (key: string) => Effect.Effect<MessageRow | undefined, StorageFailure>
   /**
@@ -112,6 +114,14 @@ export const messageLogMigration = {
 }
 
 const INSERT = "INSERT INTO messages (seq, id, type, data, metadata, actor, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+/**
+ * A keyed row: the idempotency check and the insert as one statement (the partial unique index is
+ * the check). Only a key conflict is skipped, so a taken `seq` still fails as a constraint
+ * violation; RETURNING says whether the row went in.
+ */
+const INSERT_UNLESS_KEY_STORED = `${INSERT} ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq`
+const BY_KEY = "SELECT * FROM messages WHERE idempotency_key = ?"
+const INSERTED: AppendOutcome = { _tag: "Inserted" }
 
 /** The SQLite store over an actor's `Sql`. Statements are constant strings, so SQLite reuses them. */
 export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
@@ -127,18 +137,24 @@ export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
     }),
     saveEpoch: (epoch) => facts.set("epoch", epoch),
     saveFloor: (seq) => facts.set("seq_floor", seq),
-    // The check and the insert in one synchronous transaction: no other message can interleave.
-    append: (row, pruneBelow) =>
-      sql.transaction((exec): AppendOutcome => {
-        if (row.idempotency_key !== null) {
-          const existing = exec<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", row.idempotency_key)[0]
-          if (existing !== undefined) return { _tag: "Existing", row: existing }
+    append: (row, pruneBelow) => {
+      const store = (exec: RawExec): AppendOutcome => {
+        const params = [row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key] as const
+        if (row.idempotency_key === null) exec(INSERT, ...params)
+        else if (exec(INSERT_UNLESS_KEY_STORED, ...params).length === 0) {
+          const existing = exec<MessageRow>(BY_KEY, row.idempotency_key)[0]
+          // The statement just met this key in the index; a missing row would be a broken database.
+          if (existing === undefined) throw new Error(`messages: idempotency key ${row.idempotency_key} conflicted but no row holds it`)
+          return { _tag: "Existing", row: existing }
         }
-        exec(INSERT, row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key)
         if (pruneBelow !== undefined) exec("DELETE FROM messages WHERE seq < ?", pruneBelow)
-        return { _tag: "Inserted" }
-      }),
-    byKey: (key) => sql.one<MessageRow>("SELECT * FROM messages WHERE idempotency_key = ?", key),
+        return INSERTED
+      }
+      // One statement is atomic by itself (nothing else runs in between: this is synchronous), so
+      // only an append that also prunes needs the transaction around its two statements.
+      return pruneBelow === undefined ? sql.statementNow(store) : sql.transactionNow(store)
+    },
+    byKey: (key) => sql.one<MessageRow>(BY_KEY, key),
     range: ({ direction, from, oldest, limit }) =>
       direction === "backward"
         ? sql.all<MessageRow>("SELECT * FROM messages WHERE seq < ? AND seq >= ? ORDER BY seq DESC LIMIT ?", from, oldest, limit)
@@ -188,22 +204,20 @@ export const makeMemory = (): MessageStoreShape => {
     load: Effect.sync(() => ({ minSeq: rows[0]?.seq ?? null, maxSeq: rows[rows.length - 1]?.seq ?? null, floor, epoch })),
     saveEpoch: (next) => Effect.sync(() => void (epoch = next)),
     saveFloor: (seq) => Effect.sync(() => void (floor = seq)),
-    append: (row, pruneBelow) =>
-      Effect.suspend((): Effect.Effect<AppendOutcome, ConstraintViolation> => {
-        if (row.idempotency_key !== null) {
-          const existing = keys.get(row.idempotency_key)
-          if (existing !== undefined) return Effect.succeed({ _tag: "Existing", row: { ...existing } })
-        }
-        // As SQLite's primary key would: a seq is stored once.
-        const at = lowerBound(row.seq)
-        if (rows[at]?.seq === row.seq)
-          return Effect.fail(new ConstraintViolation({ table: "messages", message: `UNIQUE constraint failed: messages.seq (${row.seq})` }))
-        const stored = { ...row }
-        rows.splice(at, 0, stored)
-        if (stored.idempotency_key !== null) keys.set(stored.idempotency_key, stored)
-        if (pruneBelow !== undefined) dropWhere((kept) => kept.seq >= pruneBelow)
-        return Effect.succeed({ _tag: "Inserted" })
-      }),
+    append: (row, pruneBelow): Either.Either<AppendOutcome, ConstraintViolation> => {
+      if (row.idempotency_key !== null) {
+        const existing = keys.get(row.idempotency_key)
+        if (existing !== undefined) return Either.right({ _tag: "Existing", row: { ...existing } })
+      }
+      // As SQLite's primary key would: a seq is stored once.
+      const at = lowerBound(row.seq)
+      if (rows[at]?.seq === row.seq) return Either.left(new ConstraintViolation({ table: "messages", message: `UNIQUE constraint failed: messages.seq (${row.seq})` }))
+      const stored = { ...row }
+      rows.splice(at, 0, stored)
+      if (stored.idempotency_key !== null) keys.set(stored.idempotency_key, stored)
+      if (pruneBelow !== undefined) dropWhere((kept) => kept.seq >= pruneBelow)
+      return Either.right(INSERTED)
+    },
     byKey: (key) =>
       Effect.sync(() => {
         const row = keys.get(key)

@@ -13,9 +13,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
-import { jsonByteLength, type Actor } from "../../schema/Common.js"
+import type { Actor } from "../../schema/Common.js"
 import type { HistoryPage, StoredMessage } from "../../schema/Message.js"
 import { storedMessageJson, withMessageJson } from "../../schema/ServerFrames.js"
 import { MessageStore, type MessageRow } from "../../storage/MessageStore.js"
@@ -46,6 +46,9 @@ const decodeCursor = (cursor: string) =>
     Effect.flatMap((text) => Schema.decodeUnknown(Cursor)(text)),
     Effect.mapError(() => new InvalidInput({ field: "cursor", message: "cursor: not a cursor returned by history()" })),
   )
+
+/** UTF-8 bytes of a text (only for texts long enough to be near a limit). */
+const utf8Length = (text: string) => new TextEncoder().encode(text).length
 
 export const newEpoch = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12)
 
@@ -96,39 +99,48 @@ export const makeMessageLog = (
     /** Oldest seq that history still shows. */
     const oldestVisible = () => Math.max(1, lastSeq - options.historyLimit + 1)
 
-    const payloadSize = (input: AppendInput) => jsonByteLength(input.data) + (input.metadata === undefined ? 0 : jsonByteLength(input.metadata))
-
-    const checkSize = (input: AppendInput): Effect.Effect<void, PayloadTooLarge> => {
-      const size = payloadSize(input)
-      return size > options.maxPayloadBytes
-        ? Effect.fail(
-            new PayloadTooLarge({
-              field: "data",
-              size,
-              limit: options.maxPayloadBytes,
-              message: `data: ${size} bytes of JSON exceeds the limit of ${options.maxPayloadBytes} bytes`,
-            }),
-          )
-        : Effect.void
+    /**
+     * Whether a payload's JSON texts fit `maxPayloadBytes` in UTF-8. A UTF-16 code unit is at most 3
+     * UTF-8 bytes, so short texts (every usual message) are measured by their length alone.
+     */
+    const payloadSize = (dataJson: string | undefined, metadataJson: string | null) => {
+      const units = (dataJson?.length ?? 0) + (metadataJson?.length ?? 0)
+      if (units * 3 <= options.maxPayloadBytes) return units
+      return utf8Length(dataJson ?? "") + (metadataJson === null ? 0 : utf8Length(metadataJson))
     }
+
+    const tooLarge = (size: number) =>
+      new PayloadTooLarge({
+        field: "data",
+        size,
+        limit: options.maxPayloadBytes,
+        message: `data: ${size} bytes of JSON exceeds the limit of ${options.maxPayloadBytes} bytes`,
+      })
 
     /** Messages for an idempotency key, if it is still remembered. */
     const byKey = (key: string) => Effect.map(store.byKey(key), (row) => (row === undefined ? undefined : toMessage(row)))
 
-    /** The row an append would store, and the seq below which it prunes (every `pruneEvery` messages). */
+    /**
+     * The row an append would store (data, metadata and actor encoded here, once), the size its
+     * payload counts against `maxPayloadBytes`, and the seq below which it prunes (every
+     * `pruneEvery` messages).
+     */
     const nextRow = (input: AppendInput, actor: Actor, now: number) => {
       const seq = lastSeq + 1
+      // `undefined` data is stored as null but, as before, counts no bytes.
+      const dataJson: string | undefined = JSON.stringify(input.data)
+      const metadata = input.metadata === undefined ? null : JSON.stringify(input.metadata)
       const row: MessageRow = {
         seq,
         id: `msg_${epoch}_${seq}`,
         type: input.type,
-        data: JSON.stringify(input.data ?? null),
-        metadata: input.metadata === undefined ? null : JSON.stringify(input.metadata),
+        data: dataJson ?? "null",
+        metadata,
         actor: JSON.stringify(actor),
         created_at: now,
         idempotency_key: input.idempotencyKey ?? null,
       }
-      return { row, pruneBelow: seq % pruneEvery === 0 ? Math.max(1, seq - options.historyLimit + 1) : undefined }
+      return { row, size: payloadSize(dataJson, metadata), pruneBelow: seq % pruneEvery === 0 ? Math.max(1, seq - options.historyLimit + 1) : undefined }
     }
 
     /** After the store took the row: move the positions. */
@@ -155,8 +167,8 @@ export const makeMessageLog = (
       PayloadTooLarge | IdempotencyConflict | StorageFailure | ConstraintViolation
     > =>
       Effect.gen(function* () {
-        yield* checkSize(input)
-        const { row, pruneBelow } = nextRow(input, actor, now)
+        const { row, size, pruneBelow } = nextRow(input, actor, now)
+        if (size > options.maxPayloadBytes) return yield* tooLarge(size)
         // Physically prune every `pruneEvery` messages, in the same transaction as the insert.
         const stored = yield* store.append(row, pruneBelow)
         if (stored._tag === "Existing") {
@@ -171,18 +183,18 @@ export const makeMessageLog = (
       })
 
     /**
-     * `append` without a fiber, for the socket fast path: the store's append is synchronous (SQLite
-     * `transactionSync`; memory), so it runs as one `runSyncExit`. Gives `undefined` — having changed
+     * `append` without a fiber, for the socket fast path: the store's append is a plain synchronous
+     * call (SQLite; memory) whose typed outcome is an `Either`. Gives `undefined` — having changed
      * nothing — whenever `append` would fail (too large, strict conflict, storage error), so the
      * caller takes the ordinary path and reports that failure exactly as it always did.
      */
     const appendNow = (input: AppendInput, actor: Actor, now: number): { readonly message: StoredMessage; readonly duplicate: boolean } | undefined => {
-      if (payloadSize(input) > options.maxPayloadBytes) return undefined
-      const { row, pruneBelow } = nextRow(input, actor, now)
-      const exit = Effect.runSyncExit(store.append(row, pruneBelow))
-      if (exit._tag === "Failure") return undefined
-      const stored = exit.value
-      if (stored._tag === "Existing") return sameOperation(stored.row, row) ? { message: toMessage(stored.row), duplicate: true } : undefined
+      const { row, size, pruneBelow } = nextRow(input, actor, now)
+      if (size > options.maxPayloadBytes) return undefined
+      const stored = store.append(row, pruneBelow)
+      if (Either.isLeft(stored)) return undefined
+      const outcome = stored.right
+      if (outcome._tag === "Existing") return sameOperation(outcome.row, row) ? { message: toMessage(outcome.row), duplicate: true } : undefined
       return inserted(row, pruneBelow !== undefined)
     }
 
