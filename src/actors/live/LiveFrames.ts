@@ -1,7 +1,9 @@
 /**
  * The JSON frame protocol of room and channel sockets, as a `SocketProtocol` of the socket layer
  * (src/sockets/): decode (text only, JSON depth on the text, parse, `ClientFrame` Schema) and one
- * handler per frame type. Expiry, size, rate budget, strikes and error reporting are the layer's.
+ * handler per frame type. The `ClientFrame` Schema is compiled (`CompiledDecoder.ts`) for the
+ * frames it accepts; the Schema itself decides (and words) every other one. Expiry, size, rate
+ * budget, strikes and error reporting are the layer's.
  *
  * `handleNow` is the synchronous fast path for hot frames (issue 16): a `broadcast` (nothing
  * stored) or a `publish` (stored by a synchronous SQLite transaction: nothing can suspend) is
@@ -14,6 +16,7 @@ import { Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../../Config.js"
 import { Forbidden, InvalidInput, invalidInputFromParseError, type RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../../schema/Common.js"
+import { compileDecoder, UNDECIDED } from "../../schema/CompiledDecoder.js"
 import { ClientFrame, type ClientFrame as ClientFrameType } from "../../schema/Protocol.js"
 import type { SocketAttachment } from "../../sockets/Attachment.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
@@ -33,6 +36,8 @@ export const MAX_STRIKES = 5
 const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 
 const decodeClientFrame = Schema.decodeUnknownEither(ClientFrame)
+// The same Schema compiled: what it accepts is the Schema's result; anything else goes to the Schema.
+const decodeClientFrameNow = compileDecoder(ClientFrame)
 
 const decode = (message: string | ArrayBuffer): ClientFrameType | FrameRefused => {
   if (typeof message !== "string") return invalidFrame("frame: binary frames are not part of this protocol")
@@ -45,6 +50,8 @@ const decode = (message: string | ArrayBuffer): ClientFrameType | FrameRefused =
   } catch {
     return invalidFrame("frame: not JSON")
   }
+  const accepted = decodeClientFrameNow(json)
+  if (accepted !== UNDECIDED) return accepted
   const decoded = decodeClientFrame(json)
   if (decoded._tag === "Right") return decoded.right
   const id = typeof (json as { id?: unknown })?.id === "string" ? (json as { id: string }).id.slice(0, 128) : undefined
