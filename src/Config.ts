@@ -125,6 +125,14 @@ export interface YjsOptions {
   readonly maxAwarenessClients?: number
   /** Largest awareness state, as UTF-8 bytes of its JSON. Default 8 KiB. */
   readonly maxAwarenessBytes?: number
+  /**
+   * Least time between two stores of coalesced y-websocket updates while another y-websocket
+   * connection could receive them, in ms. Default 8. (Any operation, join or non-update frame,
+   * and 1 MiB of pending updates, store them sooner.)
+   */
+  readonly storeIntervalMs?: number
+  /** The same while the writer is the only y-websocket connection (nobody to forward to). Default 100. */
+  readonly loneStoreIntervalMs?: number
 }
 
 /** What a hook knows about the connection it runs for. */
@@ -232,6 +240,8 @@ export const resolveConfig = (options: RealtimeOptions): ResolvedConfig => ({
     maxClockJump: options.yjs?.maxClockJump ?? 2 ** 24,
     maxAwarenessClients: options.yjs?.maxAwarenessClients ?? 4,
     maxAwarenessBytes: options.yjs?.maxAwarenessBytes ?? 8 * 1024,
+    storeIntervalMs: options.yjs?.storeIntervalMs ?? 8,
+    loneStoreIntervalMs: options.yjs?.loneStoreIntervalMs ?? 100,
   },
   options,
 })

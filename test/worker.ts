@@ -93,6 +93,14 @@ export const crdtBulkInstance = realtime({
   actorRateLimit: { bytesPerSecond: 16 * 1024 * 1024, bytesBurst: 16 * 1024 * 1024 },
 })
 
+/**
+ * CRDT rooms that store coalesced y-websocket updates only when something makes them: their store
+ * intervals (a minute) outlast any test, so how many rows a burst becomes depends on what the test
+ * sends (an ordered frame that stores what is pending, 1 MiB of pending updates), never on how fast
+ * a loaded host processes the burst.
+ */
+export const crdtStoreInstance = realtime({ name: "crdtstore", yjs: { storeIntervalMs: 60_000, loneStoreIntervalMs: 60_000 } })
+
 /** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
 export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
 

@@ -44,18 +44,16 @@ export const UNWRITTEN_BINDING_MS = 24 * 60 * 60 * 1000
 
 const SERVER_ACTOR: Actor = { type: "service", id: "server" }
 
-/** Least time between two stores of coalesced y-websocket updates (see `flushPending`). */
-export const FLUSH_INTERVAL_MS = 8
-
 /**
- * The same while no other y-websocket connection could receive the writer's updates: a store is
+ * Least time between two stores of coalesced y-websocket updates (see `flushPending`): the
+ * instance's `yjs.storeIntervalMs` (default 8 ms), and `yjs.loneStoreIntervalMs` (default 100 ms)
+ * while no other y-websocket connection could receive the writer's updates: a store is
  * a commit (a storage write; in local workerd an fsync of ~2 ms on the 2-core bench machine), and
  * with nobody to forward to, waiting longer only groups more updates per commit (the first 20,000
  * automerge-paper edits: ~5-25 rows instead of 100-250). Whatever would reveal them (a joiner, a
  * reader, any operation) stores them first; lost with the object before that, they were seen and
  * acknowledged by no one, and the writer's provider resends them when it reconnects.
  */
-export const LONE_FLUSH_INTERVAL_MS = 100
 /**
  * Most bytes of y-websocket updates held in memory before their store, whatever the interval:
  * the pending queue is bounded in bytes, not only by the senders' rate budgets times their count.
@@ -168,7 +166,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
   /**
    * Coalescing: a y-websocket update is checked at once (against the document and the updates
    * ahead of it, `PendingUpdates`) and applied and stored right away when the last store was at
-   * least `FLUSH_INTERVAL_MS` ago (`LONE_FLUSH_INTERVAL_MS` while its writer is the only
+   * least `yjs.storeIntervalMs` ago (`yjs.loneStoreIntervalMs` while its writer is the only
    * y-websocket connection); updates arriving sooner are applied and stored together when that
    * interval has passed, one Yjs transaction and one row per run of one connection's updates, all
    * rows in one storage transaction (one commit instead of one per frame, which was most of the
@@ -202,7 +200,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
    * stream pauses; the timer stores the tail of a burst.
    */
   const scheduleFlush = (now: number, origin: string) => {
-    const interval = sockets?.othersThan(origin) ? FLUSH_INTERVAL_MS : LONE_FLUSH_INTERVAL_MS
+    const interval = sockets?.othersThan(origin) ? config.yjs.storeIntervalMs : config.yjs.loneStoreIntervalMs
     if (now - lastFlushAt >= interval || store.pendingBytes() >= MAX_PENDING_BYTES) return flushPending()
     // A viewer joining while a lone writer's timer runs is served by `afterPending` at once.
     if (flushTimer === undefined) flushTimer = setTimeout(flushPending, lastFlushAt + interval - now)
