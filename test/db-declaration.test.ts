@@ -49,11 +49,16 @@ describe("table declarations", () => {
     expect(refusal(() => db({ ...base, name: "bad name!" }))).toMatch(/name/)
     expect(refusal(() => db({ name: uid("decl"), schema: { "drop table": posts } as never }))).toMatch(/table names/)
     expect(refusal(() => db({ name: uid("decl"), schema: { t: table({ id: text().primaryKey(), "x-y": text() }) } as never }))).toMatch(/column names/)
+    // A stream hosted in a shard must get every change from that shard: a required filter places the rows, or there is one shard.
+    expect(refusal(() => db({ ...base, shards: 2, realtime: { tables: { posts: { streamFrom: "shard" } } } }))).toMatch(/streamFrom: "shard" needs a required filter/)
+    expect(refusal(() => db({ ...base, realtime: { tables: { posts: { streamFrom: "hubs" as never } } } }))).toMatch(/streamFrom: must be "hub" or "shard"/)
+    expect(resolveDeclaration({ name: "one", schema: { posts }, realtime: { tables: { posts: { streamFrom: "shard" } } } }).tables.get("posts")!.realtime!.streamFrom).toBe("shard")
+    expect(resolveDeclaration({ name: "two", shards: 2, schema: { posts }, realtime: { tables: { posts: { filters: ["tenantId"], requiredFilters: ["tenantId"], streamFrom: "shard" } } } }).tables.get("posts")!.realtime!.streamFrom).toBe("shard")
   })
 
   it("`posts: true` takes the defaults: every event, no filters, the primary key as key, private", () => {
     const definition = resolveDeclaration({ name: "defaults", schema: { posts }, realtime: { tables: { posts: true } } })
-    expect(definition.tables.get("posts")!.realtime).toEqual({ events: ["insert", "update", "delete"], filters: [], requiredFilters: [], key: "id", access: "private" })
+    expect(definition.tables.get("posts")!.realtime).toEqual({ events: ["insert", "update", "delete"], filters: [], requiredFilters: [], key: "id", access: "private", streamFrom: "hub" })
     expect(definition.tables.get("posts")!.shardColumn).toBe("id")
     const partitioned = resolveDeclaration({ name: "p", schema: { posts }, realtime: { tables: { posts: { filters: ["tenantId"], requiredFilters: ["tenantId"], access: "public" } } } })
     expect(partitioned.tables.get("posts")!.shardColumn).toBe("tenantId")

@@ -68,3 +68,36 @@ export const r5Db = db({
   // Small, so the buffer's size bound is reached with a few rows.
   bufferBytes: 65_536,
 })
+
+/**
+ * Streams hosted in the shards (`streamFrom: "shard"`): two shards, a private table partitioned by
+ * tenant and a public one partitioned by org and board (moving a card between boards moves it
+ * between two partitions of the same shard). Small buffer, so a resume past it is seen quickly.
+ */
+export const cards = table({
+  id: text().primaryKey(),
+  orgId: text().notNull(),
+  boardId: text().notNull(),
+  title: text().notNull(),
+  rank: integer().notNull().default(0),
+})
+
+export const memos = table({
+  id: text().primaryKey(),
+  tenantId: text().notNull(),
+  authorId: text().notNull(),
+  body: text().notNull(),
+})
+
+export const coloDb = db({
+  name: "colo",
+  schema: { cards, memos },
+  realtime: {
+    tables: {
+      cards: { access: "public", filters: ["orgId", "boardId"], requiredFilters: ["orgId", "boardId"], streamFrom: "shard" },
+      memos: { filters: ["tenantId", "authorId"], requiredFilters: ["tenantId"], streamFrom: "shard" },
+    },
+  },
+  shards: 2,
+  bufferSize: 5,
+})

@@ -128,7 +128,7 @@ describe("seed 003: realtime database, every example as written", () => {
         },
       },
     })
-    expect(definition.tables.get("posts")!.realtime).toEqual({ events: ["insert", "update", "delete"], filters: [], requiredFilters: [], key: "id", access: "private" })
+    expect(definition.tables.get("posts")!.realtime).toEqual({ events: ["insert", "update", "delete"], filters: [], requiredFilters: [], key: "id", access: "private", streamFrom: "hub" })
   })
 
   it("the migration after the schema migration creates the outbox and its pending index; published rows are marked published_at", async () => {

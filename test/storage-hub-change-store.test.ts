@@ -8,7 +8,7 @@ import * as HubChangeStore from "../src/storage/HubChangeStore.js"
 import { failureOf } from "./helpers.js"
 import { storageLayers } from "./storage-helpers.js"
 
-const run = storageLayers({ migrations: HubChangeStore.hubMigrations, sqlite: HubChangeStore.layerSqlite, memory: HubChangeStore.layerMemory })
+const run = storageLayers({ migrations: [...HubChangeStore.hubMigrations, ...HubChangeStore.partitionMigrations], sqlite: HubChangeStore.layerSqlite, memory: HubChangeStore.layerMemory })
 
 /** A change whose JSON text is exactly `size` characters (a string naming its outbox id, padded). */
 const change = (seq: number, shard: number, outboxId: number, size = 10): HubChangeStore.BufferedChange => {
@@ -89,5 +89,39 @@ describe.each(["sqlite", "memory"] as const)("HubChangeStore conformance: %s", (
     ])
     expect(result.within).toEqual({ through: undefined, chars: 0 })
     expect(result.rest).toEqual([5, 6])
+  })
+
+  it("keeps each partition's buffer apart from the others' and from the object's own: seqs, trims and high waters", async () => {
+    const result = await run(
+      layer,
+      Effect.gen(function* () {
+        const store = yield* HubChangeStore.HubChangeStore
+        const [a, b] = [store.partition('["t",{"k":"a"}]'), store.partition('["t",{"k":"b"}]')]
+        // The same seqs in two partitions and in the object's own buffer: no clash.
+        yield* a.append([change(1, 0, 10), change(2, 0, 11), change(3, 0, 12)], { through: 0 })
+        yield* b.append([change(1, 0, 20)], { through: 0 })
+        yield* store.append([change(1, 0, 30)], { through: 0 })
+        // A trim in one partition leaves the others whole and keeps its own high water.
+        const trimmed = yield* a.append([change(4, 0, 13)], { through: 3 })
+        return {
+          trimmed,
+          a: yield* a.load,
+          b: yield* b.load,
+          own: yield* store.load,
+          aAfter: (yield* a.after(0)).map((row) => row.seq),
+          bAfter: (yield* b.after(0)).map((row) => row.seq),
+          bChars: yield* b.charsAfter(0),
+          again: yield* Effect.exit(b.append([change(1, 0, 21)], { through: 0 })),
+        }
+      }),
+    )
+    expect(result.trimmed).toEqual({ through: 3, chars: 30 })
+    expect(result.a).toMatchObject({ lastSeq: 4, firstSeq: 4, chars: 10, highWater: [{ shard: 0, outboxId: 13 }] })
+    expect(result.b).toMatchObject({ lastSeq: 1, firstSeq: 1, chars: 10, highWater: [{ shard: 0, outboxId: 20 }] })
+    expect(result.own).toMatchObject({ lastSeq: 1, firstSeq: 1, chars: 10, highWater: [{ shard: 0, outboxId: 30 }] })
+    expect(result.aAfter).toEqual([4])
+    expect(result.bAfter).toEqual([1])
+    expect(result.bChars).toBe(10)
+    expect(failureOf(result.again)).toMatchObject({ _tag: "ConstraintViolation" })
   })
 })

@@ -5,6 +5,7 @@
 //   git worktree add /tmp/before <commit> && ln -s "$PWD/node_modules" /tmp/before/node_modules
 //   node bench/dbflow/ab.mjs /tmp/before "$PWD" [rounds=4] [ms=5000] [rate=100]
 //
+// Cells: the library (default: table hubs), the library with streamFrom: "shard" (where the tree has it), the floor.
 // Prints one line per cell (CPU µs per write, p50 and commit → delivery p50 in ms, rows per write, load
 // average) and the median CPU per tree and target. Read CPU with p50: a library that falls behind
 // batches its drain rounds, which lowers its CPU per write and raises its latency.
@@ -19,16 +20,18 @@ if (a === undefined || b === undefined) throw new Error("usage: node bench/dbflo
 const setup = async (tree) => {
   const { startBenchServer } = await import(`${tree}/bench/harness/server.mjs`)
   const db = await import(`${tree}/bench/workloads/db.mjs`)
-  return { tree, server: await startBenchServer(), workload: db.default, LIBRARY: db.LIBRARY, FLOOR: db.FLOOR }
+  // LIBRARY_IN_SHARD: the streamFrom: "shard" target, in trees that have it.
+  return { tree, server: await startBenchServer(), workload: db.default, LIBRARY: db.LIBRARY, LIBRARY_IN_SHARD: db.LIBRARY_IN_SHARD, FLOOR: db.FLOOR }
 }
 
 const trees = [await setup(a), await setup(b)]
 const cpu = new Map()
 try {
   for (let run = 1; run <= rounds; run++) {
-    for (const which of ["LIBRARY", "FLOOR"]) {
+    for (const which of ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"]) {
       // Alternate which tree goes first, so neither always runs right after the other's cell.
       for (const t of run % 2 === 1 ? trees : [...trees].reverse()) {
+        if (t[which] === undefined) continue
         const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
         const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)
         const key = `${t.tree} ${which}`

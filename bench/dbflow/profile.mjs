@@ -3,7 +3,7 @@
 // it under wrangler dev) while writing at a fixed rate to one target, and prints self time by
 // function and by source area. Not part of `npm run bench`; findings go to bench/notes/db.md.
 //
-//   node bench/dbflow/profile.mjs [library|floor] [rate=50] [seconds=4] [subscribers=1] [http|worker]
+//   node bench/dbflow/profile.mjs [library|in-shard|floor] [rate=50] [seconds=4] [subscribers=1] [http|worker]
 // `worker` issues the measured writes inside the Worker (the burst route): no HTTP request per write.
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -56,11 +56,11 @@ try {
 
   const tenantId = `profile-${Date.now()}`
   const write = (row) =>
-    fetch(which === "library" ? `${url}/dbflow/library/write` : `${url}/floor/dbflow/${tenantId}/write`, { method: "POST", body: JSON.stringify(row) }).then((response) => response.arrayBuffer())
+    fetch(which !== "floor" ? `${url}/dbflow/${which}/write` : `${url}/floor/dbflow/${tenantId}/write`, { method: "POST", body: JSON.stringify(row) }).then((response) => response.arrayBuffer())
   let received = 0
   let sockets
-  if (which === "library") {
-    const grant = await (await fetch(`${url}/dbflow/library/grant/${tenantId}`)).json()
+  if (which !== "floor") {
+    const grant = await (await fetch(`${url}/dbflow/${which}/grant/${tenantId}`)).json()
     sockets = await openMany(Number(subscribers), () => openSocket(`${url.replace("http", "ws")}${grant.url}`, { protocols: grant.protocols, isReady: (data) => JSON.parse(data.toString()).type === "ready", onFrame: () => received++ }))
   } else {
     sockets = await openMany(Number(subscribers), () => openSocket(`${url.replace("http", "ws")}/floor/dbflow/${tenantId}/ws`, { onFrame: () => received++ }))

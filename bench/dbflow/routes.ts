@@ -2,10 +2,11 @@
  * HTTP routes of the db workload. The load generator writes through HTTP (one request per write,
  * for both targets, so the Worker's per-request cost is the same on each side):
  *
- * - `POST /dbflow/library/write` (JSON row) → `dbflow.table("posts").insert(row)`, the Promise API
- * - `GET /dbflow/library/grant/{tenant}` → `dbflow.realtime.authorize(...)` for one tenant's changes
- * - `GET /dbflow/library/rows/{tenant}` → rows written by the shard and the tenant's hub since the last call
- * - `POST /dbflow/burst/{library|floor}/{runId}?tenant=&rate=&count=&from=&batch=` → the same writes issued by the
+ * - `POST /dbflow/{library|in-shard}/write` (JSON row) → `dbflow.table("posts").insert(row)`, the Promise API
+ *   (`in-shard`: the same table declared with `streamFrom: "shard"`, database `dbflow_in_shard`)
+ * - `GET /dbflow/{library|in-shard}/grant/{tenant}` → `realtime.authorize(...)` for one tenant's changes
+ * - `GET /dbflow/{library|in-shard}/rows/{tenant}` → rows written by the shard and the tenant's hub since the last call
+ * - `POST /dbflow/burst/{library|in-shard|floor}/{runId}?tenant=&rate=&count=&from=&batch=` → the same writes issued by the
  *   Worker itself at a fixed open-loop rate, one HTTP request for the whole run: the figures without
  *   the per-request cost of `wrangler dev` (each row's title carries its scheduled epoch ms); `batch` rows per
  *   call go as one `insertMany(rows)` (library) / `writeMany(rows)` (floor)
@@ -17,10 +18,12 @@ import { objectName } from "../../src/internal/rpc.js"
 import { hubIdOfFilters, shardId } from "../../src/db/Placement.js"
 import type { BenchRoute } from "../routes.js"
 import { ROWS_HEADER } from "./counted.js"
-import { dbflow } from "./schema.js"
+import { dbflow, dbflowInShard } from "./schema.js"
 
-const rowsOf = async (namespace: DurableObjectNamespace, kind: string, id: string) => {
-  const stub = namespace.get(namespace.idFromName(objectName(dbflow.definition.instance, kind, id)))
+const databases = { library: dbflow, "in-shard": dbflowInShard } as const
+
+const rowsOf = async (database: typeof dbflow, namespace: DurableObjectNamespace, kind: string, id: string) => {
+  const stub = namespace.get(namespace.idFromName(objectName(database.definition.instance, kind, id)))
   return (await (await stub.fetch("http://dbflow/rows", { headers: { [ROWS_HEADER]: "take" } })).json()) as { rowsWritten: number; byStatement: Record<string, number> }
 }
 
@@ -48,7 +51,7 @@ const burst = async (write: (rows: ReadonlyArray<Row>) => Promise<unknown>, runI
 }
 
 const burstRoute: BenchRoute = async (request, env, url) => {
-  const match = /^\/dbflow\/burst\/(library|floor)\/([^/]+)$/.exec(url.pathname)
+  const match = /^\/dbflow\/burst\/(library|in-shard|floor)\/([^/]+)$/.exec(url.pathname)
   if (match === null || request.method !== "POST") return undefined
   const [, target, runId] = match
   const tenantId = url.searchParams.get("tenant") ?? "t"
@@ -57,8 +60,8 @@ const burstRoute: BenchRoute = async (request, env, url) => {
   // `from`: the first row index (a ramp's later steps write to the same object and tenant with new ids).
   const from = Number(url.searchParams.get("from") ?? 0)
   const batch = Math.max(1, Math.min(100, Number(url.searchParams.get("batch") ?? 1)))
-  if (target === "library") {
-    const posts = dbflow.table("posts")
+  if (target === "library" || target === "in-shard") {
+    const posts = databases[target].table("posts")
     return Response.json(await burst((rows) => (rows.length === 1 ? posts.insert(rows[0]!) : posts.insertMany(rows)), runId!, tenantId, rate, count, from, batch))
   }
   const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
@@ -68,21 +71,24 @@ const burstRoute: BenchRoute = async (request, env, url) => {
 
 const libraryRoute: BenchRoute = async (request, env, url) => {
   if (url.pathname === "/dbflow/empty") return new Response(null, { status: 204 })
-  if (url.pathname === "/dbflow/library/write" && request.method === "POST") {
+  const write = /^\/dbflow\/(library|in-shard)\/write$/.exec(url.pathname)
+  if (write !== null && request.method === "POST") {
     const row = (await request.json()) as { id: string; tenantId: string; title: string }
-    return Response.json(await dbflow.table("posts").insert(row))
+    return Response.json(await databases[write[1] as keyof typeof databases].table("posts").insert(row))
   }
-  const grant = /^\/dbflow\/library\/grant\/([^/]+)$/.exec(url.pathname)
+  const grant = /^\/dbflow\/(library|in-shard)\/grant\/([^/]+)$/.exec(url.pathname)
   if (grant !== null) {
-    const tenantId = decodeURIComponent(grant[1]!)
-    return Response.json(await dbflow.realtime.authorize({ table: "posts", filters: { tenantId }, actor: { type: "user", id: "bench" }, ttlSeconds: 3600 }))
+    const tenantId = decodeURIComponent(grant[2]!)
+    return Response.json(await databases[grant[1] as keyof typeof databases].realtime.authorize({ table: "posts", filters: { tenantId }, actor: { type: "user", id: "bench" }, ttlSeconds: 3600 }))
   }
-  const rows = /^\/dbflow\/library\/rows\/([^/]+)$/.exec(url.pathname)
+  const rows = /^\/dbflow\/(library|in-shard)\/rows\/([^/]+)$/.exec(url.pathname)
   if (rows !== null) {
-    const tenantId = decodeURIComponent(rows[1]!)
-    const table = dbflow.definition.tables.get("posts")!
-    const shard = await rowsOf(env.DBFLOW_SHARDS as DurableObjectNamespace, "dbShard", shardId(0))
-    const hub = await rowsOf(env.DBFLOW_HUBS as DurableObjectNamespace, "tableHub", hubIdOfFilters(table, { tenantId }))
+    const database = databases[rows[1] as keyof typeof databases]
+    const tenantId = decodeURIComponent(rows[2]!)
+    const table = database.definition.tables.get("posts")!
+    const shard = await rowsOf(database, env.DBFLOW_SHARDS as DurableObjectNamespace, "dbShard", shardId(0))
+    // A table streamed from its shard has no hub: nothing to count there (asking would create the object).
+    const hub = table.realtime?.streamFrom === "shard" ? { rowsWritten: 0, byStatement: {} } : await rowsOf(database, env.DBFLOW_HUBS as DurableObjectNamespace, "tableHub", hubIdOfFilters(table, { tenantId }))
     return Response.json({ shard, hub })
   }
   return undefined

@@ -6,7 +6,7 @@
 // the step arrives within 250 ms of the step's end; the figure is the highest sustained rate.
 import { closeAll, openMany, sleep, waitFor } from "../harness/load.mjs"
 import { latencyHistogram } from "../harness/stats.mjs"
-import { FLOOR, LIBRARY, targetFor } from "./db.mjs"
+import { FLOOR, LIBRARY, LIBRARY_IN_SHARD, targetFor } from "./db.mjs"
 
 const RATES = [100, 150, 200, 250, 300, 400, 500, 700, 1000, 1500, 2000, 3000]
 /** Rows per call of the batched cells (`insertMany` / the floor's `writeMany`), and their steps in rows/s. */
@@ -23,7 +23,7 @@ const WARMUP_WRITES = 20
 const runRamp = async ({ server, run, log, quick }, cell) => {
   const batch = cell.params.batch ?? 1
   const rates = batch === 1 ? RATES : BATCH_RATES
-  const runId = `tp-${cell.target === LIBRARY ? "lib" : "floor"}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  const runId = `tp-${cell.target === LIBRARY ? "lib" : cell.target === LIBRARY_IN_SHARD ? "libshard" : "floor"}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
   // Per step: which row indexes belong to it, when each was due, when the step's last change arrived.
   let step
@@ -115,8 +115,10 @@ and the floor share one isolate and one thread, so the Worker's own loop is in e
   timeoutMs: 300_000,
   cells: () => [
     { group: "one shard, 1 subscriber, 1 row per call", target: LIBRARY, floor: FLOOR, params: { batch: 1 } },
+    { group: "one shard, 1 subscriber, 1 row per call", target: LIBRARY_IN_SHARD, floor: FLOOR, params: { batch: 1 } },
     { group: "one shard, 1 subscriber, 1 row per call", target: FLOOR, floor: FLOOR, params: { batch: 1 } },
     { group: `one shard, 1 subscriber, ${BATCH} rows per call`, target: LIBRARY, floor: FLOOR, params: { batch: BATCH } },
+    { group: `one shard, 1 subscriber, ${BATCH} rows per call`, target: LIBRARY_IN_SHARD, floor: FLOOR, params: { batch: BATCH } },
     { group: `one shard, 1 subscriber, ${BATCH} rows per call`, target: FLOOR, floor: FLOOR, params: { batch: BATCH } },
   ],
   run: runRamp,

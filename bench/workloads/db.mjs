@@ -6,6 +6,8 @@ import { closeAll, openLoop, openMany, openSocket, sleep, waitFor } from "../har
 import { latencyHistogram } from "../harness/stats.mjs"
 
 export const LIBRARY = "durable-realtime db"
+/** The same table declared with `streamFrom: "shard"`: its stream lives in the shard, one RPC hop per write. */
+export const LIBRARY_IN_SHARD = "durable-realtime db, streamFrom: shard"
 export const FLOOR = "row + outbox floor"
 const EMPTY = "HTTP route alone (no write)"
 /** Writes before the measured phase: boot the shard/hub or floor object, warm the JIT. */
@@ -22,19 +24,20 @@ const json = async (response) => {
 export const targetFor = (server, name, runId) => {
   const tenantId = `t-${runId}`
   /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run, `batch` rows per call. */
+  const route = name === LIBRARY ? "library" : name === LIBRARY_IN_SHARD ? "in-shard" : "floor"
   const burst = (rate, count, from = 0, batch = 1) =>
-    fetch(`${server.url}/dbflow/burst/${name === LIBRARY ? "library" : "floor"}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from, batch })}`, { method: "POST" }).then(json)
-  if (name === LIBRARY) {
+    fetch(`${server.url}/dbflow/burst/${route}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from, batch })}`, { method: "POST" }).then(json)
+  if (route !== "floor") {
     let grant
     return {
       tenantId,
       burst,
-      write: (row) => fetch(`${server.url}/dbflow/library/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
-      prepare: async () => (grant = await json(await fetch(`${server.url}/dbflow/library/grant/${tenantId}`))),
+      write: (row) => fetch(`${server.url}/dbflow/${route}/write`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
+      prepare: async () => (grant = await json(await fetch(`${server.url}/dbflow/${route}/grant/${tenantId}`))),
       subscribe: (onFrame) =>
         openSocket(`${server.wsUrl}${grant.url}`, { protocols: grant.protocols, isReady: (data) => JSON.parse(data.toString()).type === "ready", onFrame }),
       takeRows: async () => {
-        const { shard, hub } = await json(await fetch(`${server.url}/dbflow/library/rows/${tenantId}`))
+        const { shard, hub } = await json(await fetch(`${server.url}/dbflow/${route}/rows/${tenantId}`))
         return { rowsWritten: shard.rowsWritten + hub.rowsWritten, byStatement: { shard: shard.byStatement, hub: hub.byStatement } }
       },
     }
@@ -65,7 +68,7 @@ const runEmpty = async ({ server }, { rate, durationMs }) => {
 const runTarget = async ({ server, run, log }, cell) => {
   const { rate, durationMs, subscribers, writer } = cell.params
   if (cell.target === EMPTY) return runEmpty({ server }, cell.params)
-  const runId = `${cell.target === LIBRARY ? "lib" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  const runId = `${cell.target === LIBRARY ? "lib" : cell.target === LIBRARY_IN_SHARD ? "libshard" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
   const total = Math.floor((durationMs / 1000) * rate)
   const scheduledAt = new Float64Array(total)
@@ -178,7 +181,10 @@ export default {
 A writer inserts one row per HTTP request (Node → the benchmark Worker) at a fixed open-loop rate; 1 or 100 subscriber
 sockets on that table receive each change. **durable-realtime db**: \`dbflow.table("posts").insert(row)\` (Promise API)
 in the Worker route, a private table partitioned by \`tenantId\` (one shard), subscribers on \`/realtime-db\` with a grant
-for the run's tenant (bench/dbflow/schema.ts). **row + outbox floor**: the same HTTP route shape forwarded to one Durable
+for the run's tenant (bench/dbflow/schema.ts): the default, each partition's stream in its own table hub object (Worker →
+shard → hub, two RPC hops per write). **durable-realtime db, streamFrom: shard**: the same table declared with
+\`streamFrom: "shard"\`, its streams hosted in the shard object (Worker → shard, one hop: the shard commits, buffers and
+sends in the write's own turn). **row + outbox floor**: the same HTTP route shape forwarded to one Durable
 Object that inserts the row and an outbox row in one transaction, sends the change frame to every socket it holds
 (hibernation API) and marks the outbox row published, in one turn (bench/dbflow/floor.ts). Every HTTP request through
 \`wrangler dev\` costs workerd CPU before any of our code runs (the *HTTP route alone* row measures it): both targets pay it
@@ -213,6 +219,7 @@ Supabase Realtime, the natural one, needs Postgres and an Elixir server, neither
         const params = { writer, rate, durationMs, subscribers }
         const cells = [
           { group, target: LIBRARY, floor: FLOOR, params },
+          { group, target: LIBRARY_IN_SHARD, floor: FLOOR, params },
           { group, target: FLOOR, floor: FLOOR, params },
         ]
         // The per-request cost of the transport (it depends neither on subscribers nor much on rate).

@@ -15,7 +15,7 @@ import { Effect, Schema } from "effect"
 import { Forbidden, InvalidInput, invalidInputFromParseError, NotFound, Unauthorized, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { databaseDefinition, DEFAULT_ROUTE_PATH, type ChangeEvent } from "./Declaration.js"
 import { DB_SUBPROTOCOL, DB_TOKEN_PROTOCOL_PREFIX } from "./Names.js"
-import { hubIdOfFilters } from "./Placement.js"
+import { streamHostOf } from "./Placement.js"
 import { SubscriptionHeader, type Filters, type ForwardedSubscription } from "./Protocol.js"
 import { MAX_LIMIT } from "./Query.js"
 import { decodeEvents, decodeFilters, missingRequired, sameFilters } from "./Subscription.js"
@@ -39,7 +39,7 @@ const Params = Schema.Struct({
 
 const fail = (field: string, message: string) => new InvalidInput({ field, message: `${field}: ${message}` })
 
-/** Verify one subscription request and forward it to its hub. */
+/** Verify one subscription request and forward it to the object streaming its partition (its hub, or its shard). */
 export const handleSubscription = (request: Request, env: Record<string, unknown>): Effect.Effect<Response, RealtimeError> =>
   Effect.gen(function* () {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return yield* fail("upgrade", "this route takes a WebSocket upgrade")
@@ -93,8 +93,9 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
     const snapshot = params.snapshot === "true" || params.snapshot === "1"
     if (snapshot && params.since !== undefined) return yield* fail("since", "ask for a snapshot or resume with since, not both")
 
-    const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
-    if (hubs === undefined) return yield* fail("bindings", `no Durable Object binding ${definition.bindings.hubs}`)
+    const host = streamHostOf(definition, table, filters)
+    const namespace = env[host.binding] as ActorNamespace | undefined
+    if (namespace === undefined) return yield* fail("bindings", `no Durable Object binding ${host.binding}`)
     const subscription: ForwardedSubscription = {
       table: table.name,
       filters,
@@ -113,8 +114,8 @@ export const handleSubscription = (request: Request, env: Record<string, unknown
     headers.delete("Authorization")
     const forwarded = new Request(url.toString(), { method: "GET", headers })
     return yield* Effect.tryPromise({
-      try: () => forwardToActor(hubs, "tableHub", { instance: definition.instance, id: hubIdOfFilters(table, filters) }, forwarded),
-      catch: (cause) => new Unauthorized({ reason: "invalid", message: `could not reach the table hub: ${String(cause).slice(0, 200)}` }),
+      try: () => forwardToActor(namespace, host.kind, { instance: definition.instance, id: host.id }, forwarded),
+      catch: (cause) => new Unauthorized({ reason: "invalid", message: `could not reach the ${host.kind === "tableHub" ? "table hub" : "shard"}: ${String(cause).slice(0, 200)}` }),
     })
   })
 

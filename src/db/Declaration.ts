@@ -34,6 +34,14 @@ export interface RealtimeTableOptions<Column extends string = string> {
   readonly key?: Column
   /** `"private"` (default): a grant is needed. `"public"`: anyone may subscribe (filters still apply). */
   readonly access?: "private" | "public"
+  /**
+   * Where the table's change streams live. `"hub"` (default): one table hub object per partition,
+   * fed by the shards over RPC. `"shard"`: in the shard object that holds the partition's rows, so
+   * a write is delivered in its own turn with no second hop; subscribers of every partition placed
+   * on a shard then share that shard's thread with its writes. Needs a required filter (every
+   * partition's rows then live in one shard) or a single-shard database.
+   */
+  readonly streamFrom?: "hub" | "shard"
 }
 
 export type Schemas = Readonly<Record<string, Table>>
@@ -80,6 +88,8 @@ export interface ResolvedRealtime {
   readonly requiredFilters: ReadonlyArray<string>
   readonly key: string
   readonly access: "private" | "public"
+  /** Where the streams live: table hub objects, or the shard objects themselves (single-source partitions). */
+  readonly streamFrom: "hub" | "shard"
 }
 
 export interface ResolvedTable {
@@ -120,7 +130,7 @@ const refuse = (field: string, message: string): never => {
   throw new InvalidInput({ field, message: `${field}: ${message}` })
 }
 
-const resolveTable = (name: string, table: Table, realtime: RealtimeTableOptions | true | undefined): ResolvedTable => {
+const resolveTable = (name: string, table: Table, realtime: RealtimeTableOptions | true | undefined, shards: number): ResolvedTable => {
   if (!IDENTIFIER.test(name) || RESERVED.test(name)) refuse(`schema.${name}`, "table names are letters, digits and _ (starting with a letter), not sqlite_* or durable_realtime*")
   if (table === null || typeof table !== "object" || typeof table.columns !== "object") refuse(`schema.${name}`, "must be a table(...) declaration")
   const columns = specsOf(table)
@@ -157,13 +167,20 @@ const resolveTable = (name: string, table: Table, realtime: RealtimeTableOptions
   if (!keyColumn!.primaryKey && !(keyColumn!.unique && keyColumn!.notNull)) refuse(`${field}.key`, `"${key}" must identify a row: the primary key or a .notNull().unique() column`)
   const access = options.access ?? "private"
   if (access !== "private" && access !== "public") refuse(`${field}.access`, `must be "private" or "public"`)
+  const streamFrom = options.streamFrom ?? "hub"
+  if (streamFrom !== "hub" && streamFrom !== "shard") refuse(`${field}.streamFrom`, `must be "hub" or "shard"`)
+  // A partition hosted in a shard must get every change from that shard: the first required filter
+  // places the rows (and cannot change in an update), or there is only one shard.
+  if (streamFrom === "shard" && requiredFilters.length === 0 && shards > 1) {
+    refuse(`${field}.streamFrom`, `"shard" needs a required filter (or shards: 1): without one, the changes of ${name} come from every shard`)
+  }
   return {
     name,
     table,
     columns,
     primaryKey,
     shardColumn: requiredFilters[0] ?? primaryKey,
-    realtime: { events: [...new Set(events)], filters: [...new Set(filters)], requiredFilters: [...new Set(requiredFilters)], key, access },
+    realtime: { events: [...new Set(events)], filters: [...new Set(filters)], requiredFilters: [...new Set(requiredFilters)], key, access, streamFrom },
   }
 }
 
@@ -181,7 +198,7 @@ export const resolveDeclaration = (options: DbOptions): DatabaseDefinition => {
     if (!(name in options.schema)) refuse(`realtime.tables.${name}`, `no table "${name}" in schema`)
   }
   const tables = new Map<string, ResolvedTable>()
-  for (const [name, table] of Object.entries(options.schema)) tables.set(name, resolveTable(name, table, realtimeTables[name]))
+  for (const [name, table] of Object.entries(options.schema)) tables.set(name, resolveTable(name, table, realtimeTables[name], shards))
   if (tables.size === 0) refuse("schema", "declares no tables")
   const routePath = options.routePath ?? DEFAULT_ROUTE_PATH
   if (!/^\/[A-Za-z0-9_\-/]*$/.test(routePath)) refuse("routePath", "must be a path such as /realtime-db")

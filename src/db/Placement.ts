@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import type { ResolvedTable } from "./Declaration.js"
+import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
 import type { DbRow } from "./Rows.js"
 
 export const fnv1a = (text: string): number => {
@@ -49,6 +49,12 @@ export const hubIdOf = (table: ResolvedTable, row: DbRow): string => {
 
 /** The hub id of a subscription (its filters hold every required filter). */
 export const hubIdOfFilters = (table: ResolvedTable, filters: Record<string, unknown>): string => hubIdOf(table, filters)
+
+/** The object streaming a subscription's partition: its binding, actor kind and id. */
+export const streamHostOf = (definition: DatabaseDefinition, table: ResolvedTable, filters: Record<string, unknown>) =>
+  table.realtime?.streamFrom === "shard"
+    ? { binding: definition.bindings.shards, kind: "dbShard" as const, id: shardId(shardOf(filters[table.shardColumn], definition.shards)) }
+    : { binding: definition.bindings.hubs, kind: "tableHub" as const, id: hubIdOfFilters(table, filters) }
 
 /** Equality filters against a row image. */
 export const matches = (row: DbRow | null, filters: Record<string, unknown>): boolean => {

@@ -15,15 +15,21 @@ import { ActorRequest } from "../internal/ActorAddress.js"
 import { makeDbShard, READ_OPERATIONS } from "../db/shard/DbShard.js"
 import { lookup } from "../internal/Operations.js"
 import { encodeExit } from "../internal/rpc.js"
+import * as HubChangeStore from "../storage/HubChangeStore.js"
+import { partitionMigrations } from "../storage/HubChangeStore.js"
 import { ActorHost } from "./ActorHost.js"
 
-/** The stores this kind's actor uses (none: it writes its user tables and outbox over `Sql`); its objects build no others. */
-const dbShardStores = [] as const
+/**
+ * The stores this kind's actor uses: the change buffers of the partitions it streams itself
+ * (`streamFrom: "shard"` tables); its user tables and outbox it writes over `Sql`.
+ */
+const dbShardStores = [HubChangeStore.sqlite] as const
 
 export class RealtimeDbShard extends ActorHost<typeof dbShardStores> {
   protected readonly kind = "dbShard" as const
-  // The shard's own migrations come from the database declaration; the actor runs them on boot.
-  protected readonly migrations = []
+  // The user tables' and outbox's migrations come from the database declaration (the actor runs them
+  // on boot); the host runs the partition buffers' (empty unless a table streams from its shards).
+  protected readonly migrations = partitionMigrations
   protected readonly stores = dbShardStores
   protected readonly makeActor = makeDbShard
 

@@ -66,6 +66,11 @@ export interface HubChangeStoreShape {
   readonly charsAfter: (seq: number) => Effect.Effect<number, StorageFailure>
   /** Every buffered change after `seq`, by seq. */
   readonly after: (seq: number) => Effect.Effect<ReadonlyArray<{ readonly seq: number; readonly change: string }>, StorageFailure>
+  /**
+   * The buffer of one partition among several kept in this object (a shard hosting the streams of
+   * its `streamFrom: "shard"` partitions), by hub id: the same operations, apart from the others'.
+   */
+  readonly partition: (hub: string) => HubChangeStoreShape
 }
 
 /**
@@ -106,50 +111,118 @@ export const hubMigrations = [
   },
 ]
 
-const INSERT = "INSERT INTO hub_changes (seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?)"
-const RAISE_HIGH_WATER = "INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)"
-// The newest seq whose changes, with every newer one, pass the budget: it and all older ones go.
-const OVER_BUDGET = "SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM hub_changes) WHERE total > ? ORDER BY seq DESC LIMIT 1"
+/**
+ * Where one buffer's rows are: a table hub's own tables, or one partition's rows in the tables a
+ * shard keeps for the partitions it hosts (`hub` leads their keys: WITHOUT ROWID, one row written
+ * per change, as in the hub's own table).
+ */
+interface Scope {
+  readonly changes: string
+  readonly applied: string
+  /** A condition selecting this buffer's rows (`?` for each of `key`). */
+  readonly where: string
+  readonly key: ReadonlyArray<string>
+  readonly insert: string
+  readonly raiseHighWater: string
+}
 
-export const makeSqlite = (sql: SqlShape): HubChangeStoreShape => ({
-  load: Effect.gen(function* () {
-    const buffered = yield* sql.one<{ seq: number | null; first: number | null; chars: number | null }>(
-      "SELECT MAX(seq) AS seq, MIN(seq) AS first, SUM(size) AS chars FROM hub_changes",
-    )
-    const highWater = yield* sql.all<{ shard: number; outbox_id: number }>(
-      "SELECT shard, MAX(outbox_id) AS outbox_id FROM (SELECT shard, outbox_id FROM hub_applied UNION ALL SELECT shard, outbox_id FROM hub_changes) GROUP BY shard",
-    )
-    return {
-      lastSeq: buffered?.seq ?? null,
-      firstSeq: buffered?.first ?? null,
-      chars: buffered?.chars ?? 0,
-      highWater: highWater.map((row) => ({ shard: row.shard, outboxId: row.outbox_id })),
-    }
-  }),
-  append: (changes, trim) =>
-    sql.transaction((exec): Trimmed => {
-      for (const row of changes) exec(INSERT, row.seq, row.shard, row.outboxId, row.change.length, row.change)
-      let cutoff = trim.through
-      if (trim.maxChars !== undefined) cutoff = Math.max(cutoff, exec<{ seq: number }>(OVER_BUDGET, trim.maxChars)[0]?.seq ?? 0)
-      if (cutoff <= 0) return { through: undefined, chars: 0 }
-      let chars = 0
-      // What leaves the buffer leaves its high water behind in hub_applied, so a re-sent change is still dropped.
-      for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
-        "SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM hub_changes WHERE seq <= ? GROUP BY shard",
-        cutoff,
-      )) {
-        exec(RAISE_HIGH_WATER, row.shard, row.outbox_id)
-        chars += row.chars
-      }
-      exec("DELETE FROM hub_changes WHERE seq <= ?", cutoff)
-      return { through: cutoff, chars }
-    }),
-  charsAfter: (seq) => Effect.map(sql.one<{ n: number | null }>("SELECT SUM(size) AS n FROM hub_changes WHERE seq > ?", seq), (row) => row?.n ?? 0),
-  after: (seq) => sql.all<{ seq: number; change: string }>("SELECT seq, change FROM hub_changes WHERE seq > ? ORDER BY seq", seq),
+const hubScope: Scope = {
+  changes: "hub_changes",
+  applied: "hub_applied",
+  where: "true",
+  key: [],
+  insert: "INSERT INTO hub_changes (seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?)",
+  raiseHighWater: "INSERT INTO hub_applied (shard, outbox_id) VALUES (?, ?) ON CONFLICT(shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)",
+}
+
+const partitionScope = (hub: string): Scope => ({
+  changes: "hub_partition_changes",
+  applied: "hub_partition_applied",
+  where: "hub = ?",
+  key: [hub],
+  insert: "INSERT INTO hub_partition_changes (hub, seq, shard, outbox_id, size, change) VALUES (?, ?, ?, ?, ?, ?)",
+  raiseHighWater:
+    "INSERT INTO hub_partition_applied (hub, shard, outbox_id) VALUES (?, ?, ?) ON CONFLICT(hub, shard) DO UPDATE SET outbox_id = MAX(outbox_id, excluded.outbox_id)",
 })
 
-/** In an array sorted by seq and a map of trimmed high waters. */
+/**
+ * The buffers of the partitions a shard hosts itself (`streamFrom: "shard"` tables), declared by the
+ * shard object beside its own migrations.
+ */
+export const partitionMigrations = [
+  {
+    name: "hub_partitions_001",
+    statements: [
+      "CREATE TABLE IF NOT EXISTS hub_partition_applied (hub TEXT NOT NULL, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, PRIMARY KEY (hub, shard)) WITHOUT ROWID",
+      "CREATE TABLE IF NOT EXISTS hub_partition_changes (hub TEXT NOT NULL, seq INTEGER NOT NULL, shard INTEGER NOT NULL, outbox_id INTEGER NOT NULL, size INTEGER NOT NULL, change TEXT NOT NULL, PRIMARY KEY (hub, seq)) WITHOUT ROWID",
+    ],
+  },
+]
+
+const makeScoped = (sql: SqlShape, scope: Scope): Omit<HubChangeStoreShape, "partition"> => {
+  const { changes: table, applied, where, key } = scope
+  // The newest seq whose changes, with every newer one, pass the budget: it and all older ones go.
+  const overBudget = `SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM ${table} WHERE ${where}) WHERE total > ? ORDER BY seq DESC LIMIT 1`
+  return {
+    load: Effect.gen(function* () {
+      const buffered = yield* sql.one<{ seq: number | null; first: number | null; chars: number | null }>(
+        `SELECT MAX(seq) AS seq, MIN(seq) AS first, SUM(size) AS chars FROM ${table} WHERE ${where}`,
+        ...key,
+      )
+      const highWater = yield* sql.all<{ shard: number; outbox_id: number }>(
+        `SELECT shard, MAX(outbox_id) AS outbox_id FROM (SELECT shard, outbox_id FROM ${applied} WHERE ${where} UNION ALL SELECT shard, outbox_id FROM ${table} WHERE ${where}) GROUP BY shard`,
+        ...key,
+        ...key,
+      )
+      return {
+        lastSeq: buffered?.seq ?? null,
+        firstSeq: buffered?.first ?? null,
+        chars: buffered?.chars ?? 0,
+        highWater: highWater.map((row) => ({ shard: row.shard, outboxId: row.outbox_id })),
+      }
+    }),
+    append: (changes, trim) =>
+      sql.transaction((exec): Trimmed => {
+        for (const row of changes) exec(scope.insert, ...key, row.seq, row.shard, row.outboxId, row.change.length, row.change)
+        let cutoff = trim.through
+        if (trim.maxChars !== undefined) cutoff = Math.max(cutoff, exec<{ seq: number }>(overBudget, ...key, trim.maxChars)[0]?.seq ?? 0)
+        if (cutoff <= 0) return { through: undefined, chars: 0 }
+        let chars = 0
+        // What leaves the buffer leaves its high water behind in the applied table, so a re-sent change is still dropped.
+        for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
+          `SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM ${table} WHERE ${where} AND seq <= ? GROUP BY shard`,
+          ...key,
+          cutoff,
+        )) {
+          exec(scope.raiseHighWater, ...key, row.shard, row.outbox_id)
+          chars += row.chars
+        }
+        exec(`DELETE FROM ${table} WHERE ${where} AND seq <= ?`, ...key, cutoff)
+        return { through: cutoff, chars }
+      }),
+    charsAfter: (seq) => Effect.map(sql.one<{ n: number | null }>(`SELECT SUM(size) AS n FROM ${table} WHERE ${where} AND seq > ?`, ...key, seq), (row) => row?.n ?? 0),
+    after: (seq) => sql.all<{ seq: number; change: string }>(`SELECT seq, change FROM ${table} WHERE ${where} AND seq > ? ORDER BY seq`, ...key, seq),
+  }
+}
+
+/** A hub's buffer over its own tables (`hubMigrations`); `partition(hub)` reads and writes the partition tables (`partitionMigrations`). */
+export const makeSqlite = (sql: SqlShape): HubChangeStoreShape => {
+  const partition = (hub: string): HubChangeStoreShape => ({ ...makeScoped(sql, partitionScope(hub)), partition })
+  return { ...makeScoped(sql, hubScope), partition }
+}
+
+/** In an array sorted by seq and a map of trimmed high waters; each partition another such pair. */
 export const makeMemory = (): HubChangeStoreShape => {
+  const partitions = new Map<string, HubChangeStoreShape>()
+  const partition = (hub: string): HubChangeStoreShape => {
+    let store = partitions.get(hub)
+    if (store === undefined) partitions.set(hub, (store = { ...makeMemoryBuffer(), partition }))
+    return store
+  }
+  return { ...makeMemoryBuffer(), partition }
+}
+
+const makeMemoryBuffer = (): Omit<HubChangeStoreShape, "partition"> => {
   let buffer: Array<BufferedChange> = []
   const trimmedHighWater = new Map<number, number>()
   const raise = (map: Map<number, number>, shard: number, outboxId: number) => map.set(shard, Math.max(map.get(shard) ?? outboxId, outboxId))

@@ -21,6 +21,8 @@ export interface Subscriber {
   readonly events: ReadonlyArray<ChangeEvent>
   /** Per shard: the outbox id its snapshot already reflects. */
   readonly watermarks?: Readonly<Record<string, number>>
+  /** Its partition, when its object hosts several (a shard's own streams). */
+  readonly hub?: string
 }
 
 type Delivery = { readonly event: ChangeEvent; readonly scope?: "entered" | "left" }

@@ -34,6 +34,8 @@ export const SubscriberData = Schema.Struct({
   filters: ForwardedSubscription.fields.filters,
   events: ForwardedSubscription.fields.events,
   watermarks: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Number })),
+  /** The partition (hub id) of a stream its shard hosts, where one object holds many streams. */
+  hub: Schema.optional(Schema.String),
 })
 export type SubscriberData = typeof SubscriberData.Type
 

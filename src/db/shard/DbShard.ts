@@ -31,6 +31,11 @@ import { handler, implement } from "../../internal/Operations.js"
 import { DbShardOps, OutboxColumns, TableHubOps } from "../Ops.js"
 import { ActorContext, ObjectState, type ActorBehavior } from "../../actors/Actor.js"
 import { readMeta } from "../../storage/Meta.js"
+import { HubChangeStore } from "../../storage/HubChangeStore.js"
+import { Connections } from "../../sockets/Connections.js"
+import { Sockets } from "../../sockets/Sockets.js"
+import { makeHubSockets, PING, PONG } from "../hub/HubSockets.js"
+import { makeShardStreams } from "./ShardStreams.js"
 
 export const DRAIN_JOB = "outbox-drain"
 /** When the durable retry fires if the immediate drain did not get through. */
@@ -43,7 +48,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([DbShardOps.get.name
 export const makeDbShard = Effect.gen(function* () {
   const sql = yield* Sql.Sql
   const jobs = yield* Jobs
-  const { address } = yield* ActorContext
+  const { address, config } = yield* ActorContext
   const { env } = yield* ObjectState
   const definition = databaseDefinition(address.instance)
   if (definition === undefined) return yield* Effect.die(new Error(`durable-realtime/db: no database "${address.instance}" is declared in this Worker`))
@@ -56,9 +61,21 @@ export const makeDbShard = Effect.gen(function* () {
   if ("refused" in plan) return yield* Effect.die(new Error(`durable-realtime/db: the schema of ${definition.instance} cannot be migrated: ${plan.refused}`))
   yield* Effect.orDie(Sql.migrate(sql, plan.migrations))
 
+  // Partitions of `streamFrom: "shard"` tables stream from here: their subscribers connect to this object.
+  const sockets = yield* Sockets
+  const streams = makeShardStreams({ definition, shard, sql, store: yield* HubChangeStore, connections: yield* Connections, sockets })
+  const hostsStreams = [...definition.tables.values()].some((table) => table.realtime?.streamFrom === "shard")
+  if (hostsStreams) {
+    // The runtime answers the heartbeat itself, so a pinging but quiet subscriber never wakes the shard.
+    sockets.answerPings(PING, PONG)
+    sockets.register(makeHubSockets({ config, closed: Effect.void }))
+  }
+
   // The hubs' stubs live as long as this object: a drain round does not hash a hub's name again.
   const hubStubs = makeStubCache()
   const send: SendToHub = (hubId, changes, after) => {
+    // A hosted partition: applied here, in this turn (a hub's changes all belong to one table).
+    if (streams.hosts(changes[0]?.table ?? "")) return streams.publish(hubId, after === undefined ? { changes } : { changes, after })
     const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
     if (hubs === undefined) return Effect.fail(new InvalidInput({ field: "bindings.hubs", message: `no Durable Object binding ${definition.bindings.hubs}` }))
     return callActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish, after === undefined ? { changes } : { changes, after }, undefined, {
@@ -205,7 +222,10 @@ export const makeDbShard = Effect.gen(function* () {
   return {
     operations: implement(DbShardOps, { write, get, select, snapshot, outbox }),
     invokeNow: { [DbShardOps.write.name]: writeNow },
-    jobs: { [DRAIN_JOB]: drainJob },
+    jobs: { ...sockets.jobs, [DRAIN_JOB]: drainJob },
     onWake,
+    // Subscriptions of hosted partitions, accepted while no drain runs (no change applied between snapshot and join).
+    fetch: (request: Request) => streams.fetch(request, drainLock.withPermits(1)),
+    ...sockets.events,
   } satisfies ActorBehavior
 })

@@ -1,0 +1,152 @@
+/**
+ * One partition's change stream: what a table hub object holds for its partition, and what a shard
+ * holds for each partition it hosts itself (`streamFrom: "shard"`). The same code either way.
+ *
+ * `apply` takes a shard's changes exactly once: per shard it remembers the highest outbox id applied,
+ * drops anything at or below it (a re-sent batch after a restart or a failed round), and gives each
+ * new change the next `seq`, all in one transaction with the bounded buffer used for `since` resume.
+ * Fan-out to the stream's subscribers happens after the commit.
+ *
+ * @since 0.2.0
+ */
+import { Effect } from "effect"
+import { InvalidInput } from "../../RealtimeError.js"
+import type { ConnectionEntry } from "../../sockets/Connections.js"
+import { sendFrame } from "../../sockets/CloseCodes.js"
+import type { BufferedChange, HubChangeStoreShape, WriteError } from "../../storage/HubChangeStore.js"
+import type { DatabaseDefinition } from "../Declaration.js"
+import type { PublishChanges, ShardChange } from "../Protocol.js"
+import { deliveryFor, frameCache, gapFrameFor } from "./Changes.js"
+import { subscriberOf } from "./HubSockets.js"
+
+/** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
+export const REPLAY_CHARS = 16 * 1024 * 1024
+
+export interface Applied {
+  readonly applied: number
+  readonly duplicates: number
+  readonly seq: number
+}
+
+export interface HubStream {
+  /** The last seq given to a change (0: none yet). */
+  readonly seq: () => number
+  /** Changes in the buffer now. */
+  readonly buffered: () => number
+  /** A shard's changes applied once each, buffered, then fanned out to `subscribers()`. */
+  readonly apply: (input: PublishChanges) => Effect.Effect<Applied, InvalidInput | WriteError>
+  /** Buffered changes after `since`, or the reason they cannot all be replayed. */
+  readonly replay: (since: number) => Effect.Effect<
+    { readonly resync: "ahead" | "behind" | undefined; readonly changes: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }> },
+    never
+  >
+}
+
+/** Load a stream's position from its buffer. `subscribers`: the open sockets of this stream only. */
+export const loadHubStream = (options: {
+  readonly definition: DatabaseDefinition
+  readonly store: Omit<HubChangeStoreShape, "partition">
+  readonly subscribers: () => ReadonlyArray<ConnectionEntry>
+}) =>
+  Effect.gen(function* () {
+    const { definition, store, subscribers } = options
+    const buffered = yield* Effect.orDie(store.load)
+    let seq = buffered.lastSeq ?? 0
+    /** The buffer in memory: its first seq and its characters, so an append trims without scanning it. */
+    let firstBuffered = buffered.firstSeq ?? seq + 1
+    let bufferedChars = buffered.chars
+    /**
+     * Per shard, the highest outbox id applied: the buffer's own, or the trimmed high water the store
+     * keeps (written only when a trim removes a shard's changes, not once per publish).
+     */
+    const highWater = new Map<number, number>()
+    for (const row of buffered.highWater) highWater.set(row.shard, row.outboxId)
+
+    const fanOut = (applied: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }>) => {
+      const open = subscribers()
+      if (open.length === 0) return
+      for (const { seq: at, change } of applied) {
+        const frameOf = frameCache(definition, change, at)
+        for (const entry of open) {
+          const subscriber = subscriberOf(entry.attachment)
+          if (subscriber === null) continue
+          if (change.parked === true) {
+            const gap = gapFrameFor(change, at, subscriber)
+            if (gap !== undefined) sendFrame(entry.socket, gap)
+            continue
+          }
+          const delivery = deliveryFor(change, subscriber)
+          if (delivery !== undefined) sendFrame(entry.socket, frameOf(delivery))
+        }
+      }
+    }
+
+    const apply = (input: PublishChanges) =>
+      Effect.gen(function* () {
+        const from = input.changes[0]?.shard
+        if (input.after !== undefined && from !== undefined && (highWater.get(from) ?? 0) < input.after) {
+          // A pipelined batch whose predecessor was not applied (it failed): applying it would skip that one.
+          return yield* new InvalidInput({ field: "after", message: `after: outbox ${input.after} of shard ${from} is not applied here yet; resend in order` })
+        }
+        let duplicates = 0
+        let first = firstBuffered
+        let chars = bufferedChars
+        const seen = new Map<number, number>()
+        const applied: Array<{ seq: number; change: ShardChange }> = []
+        const rows: Array<BufferedChange> = []
+        let next = seq
+        for (const change of input.changes) {
+          const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
+          if (change.outboxId <= last) {
+            duplicates++
+            continue
+          }
+          next++
+          const json = JSON.stringify(change)
+          rows.push({ seq: next, shard: change.shard, outboxId: change.outboxId, change: json })
+          seen.set(change.shard, change.outboxId)
+          chars += json.length
+          applied.push({ seq: next, change })
+        }
+        if (rows.length > 0) {
+          // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
+          const byCount = next - definition.bufferSize
+          const trimmed = yield* store.append(rows, {
+            through: byCount >= first ? byCount : 0,
+            // Only when over: finding where the budget is passed reads the buffer's sizes.
+            maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
+          })
+          if (trimmed.through !== undefined) {
+            chars -= trimmed.chars
+            first = trimmed.through + 1
+          }
+        }
+        // Committed: the in-memory view follows (a failed transaction leaves it as it was).
+        for (const [shard, outboxId] of seen) highWater.set(shard, outboxId)
+        if (applied.length > 0) {
+          seq = applied[applied.length - 1].seq
+          firstBuffered = first
+          bufferedChars = chars
+        }
+        fanOut(applied)
+        return { applied: applied.length, duplicates, seq }
+      })
+
+    const replay = (since: number) =>
+      Effect.gen(function* () {
+        if (since > seq) return { resync: "ahead" as const, changes: [] }
+        // A replay is sent before ready, in one go: bounded like every batch (1 MB rows make a 1,000-change buffer large).
+        const chars = yield* Effect.orDie(store.charsAfter(since))
+        if (chars > REPLAY_CHARS) return { resync: "behind" as const, changes: [] }
+        const rows = yield* Effect.orDie(store.after(since))
+        if (since < seq && (rows.length === 0 || rows[0].seq !== since + 1)) return { resync: "behind" as const, changes: [] }
+        return { resync: undefined, changes: rows.map((row) => ({ seq: row.seq, change: JSON.parse(row.change) as ShardChange })) }
+      })
+
+    return {
+      seq: () => seq,
+      buffered: () => (seq === 0 ? 0 : seq - firstBuffered + 1),
+      apply,
+      replay,
+    } satisfies HubStream
+  })

@@ -1,0 +1,109 @@
+/**
+ * The change streams a shard hosts itself: every partition of its `streamFrom: "shard"` tables
+ * whose rows it holds. Such a partition gets changes from this shard only (its first required
+ * filter places the rows and cannot change in an update; or the database has one shard), so its
+ * stream can live here: the drain applies a change to it in the write's own turn instead of an RPC
+ * to a table hub, and its subscribers connect to this object.
+ *
+ * Each partition is a `HubStream` (the table hub's own code) over its slice of the shard's
+ * partition buffer (`HubChangeStore.partition`), loaded when first used after a wake. Everything a
+ * hub does holds: exactly once per outbox id, order, `since` replay, snapshots, gap markers for
+ * parked changes, grant expiry and the socket layer's guards. Not done here: directory reports
+ * (the inspector lists table hub objects, not these).
+ *
+ * @since 0.2.0
+ */
+import { Effect } from "effect"
+import { InvalidInput, type RealtimeError } from "../../RealtimeError.js"
+import type { ConnectionEntry, ConnectionsShape } from "../../sockets/Connections.js"
+import type { SocketsShape } from "../../sockets/Sockets.js"
+import type { HubChangeStoreShape } from "../../storage/HubChangeStore.js"
+import type { SqlShape } from "../../services/Sql.js"
+import type { DatabaseDefinition } from "../Declaration.js"
+import { OUTBOX_TABLE } from "../Names.js"
+import { hubIdOfFilters, shardOf } from "../Placement.js"
+import type { PublishChanges } from "../Protocol.js"
+import { mergePages, planSelect } from "../Query.js"
+import { acceptSubscription, subscriptionFetch, type ReadSnapshot } from "../hub/HubAccept.js"
+import { subscriberOf } from "../hub/HubSockets.js"
+import { loadHubStream, type HubStream } from "../hub/HubStream.js"
+
+export const makeShardStreams = (options: {
+  readonly definition: DatabaseDefinition
+  readonly shard: number
+  readonly sql: SqlShape
+  readonly store: HubChangeStoreShape
+  readonly connections: ConnectionsShape
+  readonly sockets: SocketsShape
+}) => {
+  const { definition, shard, sql, store, connections, sockets } = options
+  const streams = new Map<string, HubStream>()
+
+  // The open sockets by partition, regrouped only when the socket set changes: the layer's cached list
+  // is replaced when a socket goes and appended to in place when one comes, so its length is compared too.
+  let groupedFrom: ReadonlyArray<ConnectionEntry> | undefined
+  let groupedLength = 0
+  let grouped = new Map<string, Array<ConnectionEntry>>()
+  const subscribersOf = (hub: string): ReadonlyArray<ConnectionEntry> => {
+    const open = connections.list()
+    if (open !== groupedFrom || open.length !== groupedLength) {
+      grouped = new Map()
+      for (const entry of open) {
+        const partition = subscriberOf(entry.attachment)?.hub
+        if (partition === undefined) continue
+        const list = grouped.get(partition)
+        if (list === undefined) grouped.set(partition, [entry])
+        else list.push(entry)
+      }
+      groupedFrom = open
+      groupedLength = open.length
+    }
+    return grouped.get(hub) ?? []
+  }
+
+  const streamOf = (hub: string): Effect.Effect<HubStream> => {
+    const loaded = streams.get(hub)
+    if (loaded !== undefined) return Effect.succeed(loaded)
+    return Effect.map(loadHubStream({ definition, store: store.partition(hub), subscribers: () => subscribersOf(hub) }), (stream) => {
+      // Loading is synchronous SQLite: no other load of the same partition can have finished meanwhile.
+      streams.set(hub, stream)
+      return stream
+    })
+  }
+
+  /** Whether a change of this table goes to a stream of this shard rather than to a table hub. */
+  const hosts = (tableName: string) => definition.tables.get(tableName)?.realtime?.streamFrom === "shard"
+
+  /** A drained batch for one hosted partition: the hub's `publish`, without the RPC. */
+  const publish = (hub: string, input: PublishChanges) => Effect.flatMap(streamOf(hub), (stream) => stream.apply(input))
+
+  /** The snapshot of a hosted partition: this shard's rows and outbox position, read in one synchronous transaction. */
+  const readSnapshot: ReadSnapshot = (table, subscription, limit, cursor) =>
+    Effect.gen(function* () {
+      const query = { where: subscription.filters, limit, ...(cursor === undefined ? {} : { cursor }) }
+      const planned = yield* planSelect(table, query)
+      const answer = yield* Effect.orDie(
+        sql.transaction((exec) => {
+          const raw = exec(planned.sql, ...planned.params)
+          return { page: planned.toPage(raw), watermark: exec<{ id: number | null }>(`SELECT MAX(id) AS id FROM ${OUTBOX_TABLE}`)[0]?.id ?? 0 }
+        }),
+      )
+      return { page: mergePages(table, query, [answer.page]), watermarks: { [String(shard)]: answer.watermark } }
+    })
+
+  /**
+   * A subscription the Worker forwarded here. `exclusive` runs the accept with no change applied
+   * meanwhile (the shard's drain lock), so the snapshot or replay and the socket joining are exact.
+   */
+  const fetch = (request: Request, exclusive: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>) =>
+    subscriptionFetch(request, (subscription): Effect.Effect<Response, RealtimeError> => {
+      const table = definition.tables.get(subscription.table)
+      if (table?.realtime?.streamFrom !== "shard") return Effect.fail(new InvalidInput({ field: "table", message: `table: ${subscription.table} is not streamed from its shards` }))
+      const home = shardOf(subscription.filters[table.shardColumn], definition.shards)
+      if (home !== shard) return Effect.fail(new InvalidInput({ field: "filters", message: `filters: this partition of ${table.name} is placed on shard ${home}, not ${shard}` }))
+      const hub = hubIdOfFilters(table, subscription.filters)
+      return exclusive(Effect.flatMap(streamOf(hub), (stream) => acceptSubscription({ definition, stream, sockets, readSnapshot, hub, subscription, table })))
+    })
+
+  return { hosts, publish, fetch }
+}
