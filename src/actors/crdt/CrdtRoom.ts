@@ -359,8 +359,11 @@ export const makeCrdtRoom = Effect.gen(function* () {
     // Room frames on a CRDT room take the mailbox path: they may read what pending updates caused.
     webSocketMessageNow: (socket, message) => {
       if (!isYjs(socket)) return afterPending(socketLayer.message(socket, message))
+      if (isWriteFrame(message)) return socketLayer.messageNow(socket, message)
+      // Read frames (a joiner's sync step 1) are answered synchronously: pending updates are stored first.
+      if (store.hasPending()) flushPending()
       const rest = socketLayer.messageNow(socket, message)
-      return rest === undefined || isWriteFrame(message) ? rest : afterPending(rest)
+      return rest === undefined ? undefined : afterPending(rest)
     },
     webSocketClose: (socket, code, reason) => afterPending(socketLayer.closed(socket, code, reason)),
     webSocketError: (socket) => afterPending(socketLayer.errored(socket)),

@@ -126,19 +126,11 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
       const permissions = attachment.permissions ?? []
       const actor = attachment.actor ?? { type: "anonymous" as const, id: "anonymous" }
       switch (frame.kind) {
-        case "syncStep1": {
-          let missing: Uint8Array
-          try {
-            // A joiner's empty state vector (no clients: one zero byte) asks for the whole document.
-            missing = frame.stateVector.length === 1 && frame.stateVector[0] === 0 ? options.encodedState() : Y.encodeStateAsUpdate(options.doc(), frame.stateVector)
-          } catch {
-            return closeSocket(socket, Close.policy, "malformed state vector")
-          }
-          return void sendFrame(socket, syncStep2Frame(missing))
-        }
+        case "syncStep1":
+          return answerSyncStep1(socket, frame.stateVector)
         case "syncStep2":
         case "update": {
-          // Read-only: syncing is allowed, writing is not; the provider's empty step 2 lands here too.
+          // Read-only: syncing is allowed, writing is not.
           if (!permissions.includes("write")) return
           // Coalesced like the synchronous path (a frame lands here while the mailbox is busy).
           const now = yield* Clock.currentTimeMillis
@@ -193,21 +185,74 @@ export const makeYjsSockets = (options: YjsSocketsOptions) => {
           return yield* options.awarenessChanged(now)
         }
         case "queryAwareness":
-          return void sendFrame(socket, awarenessFrame(encodeAwarenessUpdate(awareness.present())))
+          return answerQueryAwareness(socket)
         case "auth":
           return
       }
     })
 
   /**
+   * The step 2 frame holding the whole document, kept while `encodedState` gives the same bytes
+   * (it caches them until the document changes): every joiner of a large document then costs one
+   * send, not a copy of the document into a new frame.
+   */
+  let wholeDocument: { readonly state: Uint8Array; readonly frame: Uint8Array } | undefined
+  const wholeDocumentFrame = (): Uint8Array => {
+    const state = options.encodedState()
+    if (wholeDocument?.state !== state) wholeDocument = { state, frame: syncStep2Frame(state) }
+    return wholeDocument.frame
+  }
+
+  /** Sync step 2 for a client's step 1: what its state vector lacks, or the whole document for an empty one. */
+  const answerSyncStep1 = (socket: WebSocket, stateVector: Uint8Array): void => {
+    // A joiner's empty state vector (no clients: one zero byte) asks for the whole document.
+    if (stateVector.length === 1 && stateVector[0] === 0) return void sendFrame(socket, wholeDocumentFrame())
+    let missing: Uint8Array
+    try {
+      missing = Y.encodeStateAsUpdate(options.doc(), stateVector)
+    } catch {
+      return closeSocket(socket, Close.policy, "malformed state vector")
+    }
+    sendFrame(socket, syncStep2Frame(missing))
+  }
+
+  const answerQueryAwareness = (socket: WebSocket): void => void sendFrame(socket, awarenessFrame(encodeAwarenessUpdate(awareness.present())))
+
+  /**
+   * A frame that only reads (or is dropped), answered synchronously: `true` when it was. The
+   * answers read the document and awareness as they are (the room stores pending updates before
+   * it hands such a frame here), so a join costs no Effect run and no mailbox turn.
+   */
+  const answeredNow = (socket: WebSocket, attachment: SocketAttachment, frame: YjsFrame): boolean => {
+    switch (frame.kind) {
+      case "syncStep1":
+        answerSyncStep1(socket, frame.stateVector)
+        return true
+      case "queryAwareness":
+        answerQueryAwareness(socket)
+        return true
+      case "auth":
+        return true
+      case "syncStep2":
+      case "update":
+        // Read-only: syncing is allowed, writing is not; the provider's empty step 2 lands here too.
+        return !(attachment.permissions ?? []).includes("write")
+      case "awareness":
+        return false
+    }
+  }
+
+  /**
    * The hot path, called synchronously when the actor's mailbox is idle (so it is still one
    * message at a time): a writer's update (or sync step 2), admitted by the socket layer, is
    * validated (structs, clocks, client-id owners), applied, stored and forwarded without entering
-   * the Effect runtime, which cost more than the update itself. Every other frame, and an update
-   * this path cannot take, comes back as its handler for the mailbox.
+   * the Effect runtime, which cost more than the update itself. Frames that only read are answered
+   * here too (`answeredNow`); awareness, and an update this path cannot take, come back as their
+   * handler for the mailbox.
    */
   const handleNow = (socket: WebSocket, attachment: SocketAttachment, { raw, frame }: Inbound, now: number): Effect.Effect<void> | undefined => {
-    if ((frame.kind !== "update" && frame.kind !== "syncStep2") || !(attachment.permissions ?? []).includes("write")) return handle(socket, attachment, raw, frame)
+    if (answeredNow(socket, attachment, frame)) return undefined
+    if (frame.kind !== "update" && frame.kind !== "syncStep2") return handle(socket, attachment, raw, frame)
     const outcome = options.applyUpdateNow(frame.update, attachment.connectionId, attachment.actor ?? anonymousActor, frame.kind === "update" ? raw : undefined, now)
     // Not for this path (a destroyed room, an update too large for one row): the full path.
     if (outcome === undefined) return handle(socket, attachment, raw, frame)
