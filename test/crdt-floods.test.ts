@@ -37,20 +37,27 @@ const awarenessReceived = (client: YjsClient) => {
 
 const statesFrame = (states: ReadonlyArray<AwarenessState>) => awarenessFrame(encodeAwarenessUpdate(states))
 
-/** Send `frames` spread evenly over `ms` (as the probe did: 1,540 frames in 4 s). */
-const floodOver = async (client: YjsClient, frames: (index: number) => Uint8Array, count: number, ms: number) => {
+/**
+ * Send `frames` spread evenly over `ms` (as the probe did: 1,540 frames in 4 s), in 20 batches; `afterBatch` runs
+ * after each batch is sent (an honest edit, awaited: the flood waits for it, so a loaded host slows both alike).
+ */
+const floodOver = async (client: YjsClient, frames: (index: number) => Uint8Array, count: number, ms: number, afterBatch: () => Promise<unknown> = async () => undefined) => {
   const batches = 20
   for (let batch = 0; batch < batches; batch++) {
     for (let index = Math.floor((batch * count) / batches); index < Math.floor(((batch + 1) * count) / batches); index++) client.sendRaw(frames(index))
+    await afterBatch()
     await sleep(ms / batches)
   }
 }
 
-/** An honest edit every `everyMs` while `running`: milliseconds until the watcher's document has it. */
-const measureEdits = async (editor: YjsClient, watcher: YjsClient, running: () => boolean, everyMs = 200) => {
+/**
+ * Honest edits interleaved with a flood (one after each of its batches): each resolves with the milliseconds until
+ * the watcher's document has it. How many edits are made follows the flood's batches, not the host's speed.
+ */
+const honestEdits = (editor: YjsClient, watcher: YjsClient) => {
   const latencies: Array<number> = []
   let n = 0
-  while (running()) {
+  const edit = async () => {
     const marker = `[${n++}]`
     const started = performance.now()
     const seen = new Promise<void>((resolve) => {
@@ -64,9 +71,8 @@ const measureEdits = async (editor: YjsClient, watcher: YjsClient, running: () =
     editor.doc.getText("t").insert(editor.doc.getText("t").length, marker)
     await seen
     latencies.push(performance.now() - started)
-    await sleep(everyMs)
   }
-  return latencies
+  return { edit, latencies }
 }
 
 const summary = (latencies: ReadonlyArray<number>) => {
@@ -146,13 +152,11 @@ describe("R6 Yjs floods: awareness caps, rate budgets per connection and per act
     await mallory.synced
     const clientId = mallory.doc.clientID
     const base = awarenessReceived(watcher).frames
-    let running = true
     const started = performance.now()
-    const edits = measureEdits(editor, watcher, () => running)
-    await floodOver(mallory, (index) => statesFrame([{ clientId, clock: index + 1, state: { cursor: index } }]), PROBE_FRAMES, PROBE_MS)
+    const edits = honestEdits(editor, watcher)
+    await floodOver(mallory, (index) => statesFrame([{ clientId, clock: index + 1, state: { cursor: index } }]), PROBE_FRAMES, PROBE_MS, edits.edit)
     const closed = await Promise.race([mallory.closed, sleep(1000).then(() => ({ code: 0, reason: "still open" }))])
-    running = false
-    const latencies = summary(await edits)
+    const latencies = summary(edits.latencies)
     const elapsedS = (performance.now() - started) / 1000
     const forwarded = awarenessReceived(watcher).frames - base
     console.log(`R6 Yjs awareness-flood figures: sent=${PROBE_FRAMES} in ${PROBE_MS} ms, forwardedToWatcher=${forwarded}, close=${closed.code}, honestEdits=${latencies.edits} medianMs=${latencies.medianMs} maxMs=${latencies.maxMs}`)
@@ -175,15 +179,13 @@ describe("R6 Yjs floods: awareness caps, rate budgets per connection and per act
     offline.clientID = mallory.doc.clientID
     const updates = Array.from({ length: PROBE_FRAMES }, (_, index) => updateFrame(editUpdate(offline, (doc) => doc.getText("spam").insert(doc.getText("spam").length, `${index % 10}`))))
     const base = watcher.updates.length
-    let running = true
-    const edits = measureEdits(editor, watcher, () => running)
+    const edits = honestEdits(editor, watcher)
     const started = performance.now()
     let closedAfterS = Number.POSITIVE_INFINITY
     void mallory.closed.then(() => (closedAfterS = (performance.now() - started) / 1000))
-    await floodOver(mallory, (index) => updates[index]!, PROBE_FRAMES, PROBE_MS)
+    await floodOver(mallory, (index) => updates[index]!, PROBE_FRAMES, PROBE_MS, edits.edit)
     const closed = await mallory.closed
-    running = false
-    const latencies = summary(await edits)
+    const latencies = summary(edits.latencies)
     const server = new Y.Doc()
     Y.applyUpdate(server, fromBase64((await runTest(room(id).syncYjs())).updateBase64))
     const storedSpam = server.getText("spam").length
