@@ -34,6 +34,10 @@ describe("socket publish on the idle-mailbox fast path", () => {
 
     const page = await runTest(liveService().room(roomId).history())
     expect(page.messages.map((m) => m.idempotencyKey)).toEqual(["k1", "k0"])
+    // The fast path sends the stored message as JSON text it builds from the row: the same message history reads back.
+    expect(ack.message).toEqual(page.messages[0])
+    expect(ack.message.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(Object.keys(ack)).toEqual(["type", "id", "duplicate", "message"])
     const state = await runTest(liveService().room(roomId).state())
     expect(state).toMatchObject({ lastSeq: 2, status: "active" })
     alice.close()

@@ -224,7 +224,7 @@ describe.each(["sqlite", "memory"] as const)("MessageStore conformance: %s", (la
     expect({ tag: refused._tag, size: refused.size, limit: refused.limit }).toEqual({ tag: "PayloadTooLarge", size: 14, limit: 12 })
     expect(result.multiByteNow).toBeUndefined()
     expect(result.atLimit.message).toMatchObject({ seq: 1, data: "aaaaaaaaaa" })
-    expect(result.atLimitNow?.message).toMatchObject({ seq: 2, data: "bbbbbbbbbb" })
+    expect(JSON.parse(result.atLimitNow!.json)).toMatchObject({ seq: 2, data: "bbbbbbbbbb" })
     expect(result.overNow).toBeUndefined()
     // data '"a"' (3) + metadata '{"m":"éé"}' (12 bytes) = 15.
     expect((failureOf(result.withMetadata) as { size: number }).size).toBe(15)

@@ -67,7 +67,17 @@ export const messageJson = (message: StoredMessage): string => encodedMessages.g
 // Frames
 
 /** `message`: a stored message, to every subscriber (socket fan-out, SSE, replay). */
-export const messageFrame = (message: StoredMessage): string => `{"type":"message","message":${messageJson(message)}}`
+export const messageFrame = (message: StoredMessage): string => messageFrameOfJson(messageJson(message))
+
+/** `message` from a stored message's JSON text: the socket publish fast path holds only the text. */
+export const messageFrameOfJson = (json: string): string => `{"type":"message","message":${json}}`
+
+/**
+ * A publish's `ack` from the stored message's JSON text: the same text `ackFrame` gives for
+ * `{ type: "ack", id, message, duplicate }` (same keys, same order).
+ */
+export const publishAckFrame = (id: string, json: string, duplicate: boolean): string =>
+  `{"type":"ack","id":${JSON.stringify(id)},"duplicate":${duplicate},"message":${json}}`
 
 /** `ack` of a frame with an `id`; a publish's carries the stored message's text as it is. */
 export const ackFrame = (frame: AckFrame): string => {

@@ -27,7 +27,7 @@ import type { RateBudget } from "../../services/RateBudget.js"
 import type { LiveHooks } from "./LiveHooks.js"
 import type { Members } from "../room/Members.js"
 import { iso, type Messaging } from "../messaging/Messaging.js"
-import { ackFrame, errorFrame, eventFrame, pongFrame } from "../../schema/ServerFrames.js"
+import { ackFrame, errorFrame, eventFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
 
 /** Bad frames tolerated before the socket is closed with `CloseCode.policy`. */
 export const MAX_STRIKES = 5
@@ -129,11 +129,8 @@ export const makeLiveFrames = (options: {
   const publishNow = (socket: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrameType, { readonly type: "publish" }>, actor: Actor, now: number) => {
     const done = messaging.deliverNow(frame.message, actor, now)
     if (done === undefined) return handle(socket, attachment, frame)
-    const { result, rest } = done
-    if (frame.id !== undefined && result.message !== null) {
-      sendFrame(socket, ackFrame({ type: "ack", id: frame.id, message: result.message, duplicate: result.duplicate }))
-    }
-    return rest
+    if (frame.id !== undefined) sendFrame(socket, publishAckFrame(frame.id, done.messageJson, done.duplicate))
+    return done.rest
   }
 
   const handleNow = (socket: WebSocket, attachment: SocketAttachment, frame: ClientFrameType, now: number): Effect.Effect<void, RealtimeError> | undefined => {

@@ -67,6 +67,20 @@ export const makeMessageLog = (
     // Physically prune in batches of a tenth of the limit; reads hide the overhang.
     const pruneEvery = Math.max(1, Math.floor(options.historyLimit / 10))
 
+    /** A row's message as the JSON text every frame carries, from the texts the row holds. */
+    const rowJson = (row: MessageRow, createdAt: string) =>
+      storedMessageJson({
+        id: row.id,
+        seq: row.seq,
+        epoch,
+        type: row.type,
+        dataJson: row.data,
+        metadataJson: row.metadata,
+        actorJson: row.actor,
+        createdAt,
+        idempotencyKey: row.idempotency_key,
+      })
+
     // The message keeps its row's JSON text beside it: every frame that carries it (fan-out, SSE,
     // replay, ack) uses that text, so a publish is encoded once, when stored.
     const toMessage = (row: MessageRow): StoredMessage => {
@@ -82,18 +96,7 @@ export const makeMessageLog = (
         createdAt,
         ...(row.idempotency_key === null ? {} : { idempotencyKey: row.idempotency_key }),
       }
-      const json = storedMessageJson({
-        id: row.id,
-        seq: row.seq,
-        epoch,
-        type: row.type,
-        dataJson: row.data,
-        metadataJson: row.metadata,
-        actorJson: row.actor,
-        createdAt,
-        idempotencyKey: row.idempotency_key,
-      })
-      return withMessageJson(message, json)
+      return withMessageJson(message, rowJson(row, createdAt))
     }
 
     /** Oldest seq that history still shows. */
@@ -144,11 +147,10 @@ export const makeMessageLog = (
     }
 
     /** After the store took the row: move the positions. */
-    const inserted = (row: MessageRow, pruned: boolean) => {
+    const advance = (row: MessageRow, pruned: boolean) => {
       if (firstStored > lastSeq) firstStored = row.seq
       lastSeq = row.seq
       if (pruned) firstStored = Math.max(firstStored, oldestVisible())
-      return { message: toMessage(row), duplicate: false }
     }
 
     /**
@@ -179,23 +181,30 @@ export const makeMessageLog = (
             message: `idempotencyKey: already used by ${existing.id} with a different type, data or metadata`,
           })
         }
-        return inserted(row, pruneBelow !== undefined)
+        advance(row, pruneBelow !== undefined)
+        return { message: toMessage(row), duplicate: false }
       })
 
     /**
      * `append` without a fiber, for the socket fast path: the store's append is a plain synchronous
-     * call (SQLite; memory) whose typed outcome is an `Either`. Gives `undefined` — having changed
-     * nothing — whenever `append` would fail (too large, strict conflict, storage error), so the
-     * caller takes the ordinary path and reports that failure exactly as it always did.
+     * call (SQLite; memory) whose typed outcome is an `Either`. Gives the stored message as the JSON
+     * text its frames carry (the fast path sends nothing else, so no message object is built), or
+     * `undefined` — having changed nothing — whenever `append` would fail (too large, strict
+     * conflict, storage error), so the caller takes the ordinary path and reports that failure
+     * exactly as it always did.
      */
-    const appendNow = (input: AppendInput, actor: Actor, now: number): { readonly message: StoredMessage; readonly duplicate: boolean } | undefined => {
+    const appendNow = (input: AppendInput, actor: Actor, now: number): { readonly json: string; readonly duplicate: boolean } | undefined => {
       const { row, size, pruneBelow } = nextRow(input, actor, now)
       if (size > options.maxPayloadBytes) return undefined
       const stored = store.append(row, pruneBelow)
       if (Either.isLeft(stored)) return undefined
       const outcome = stored.right
-      if (outcome._tag === "Existing") return sameOperation(outcome.row, row) ? { message: toMessage(outcome.row), duplicate: true } : undefined
-      return inserted(row, pruneBelow !== undefined)
+      if (outcome._tag === "Existing") {
+        const existing = outcome.row
+        return sameOperation(existing, row) ? { json: rowJson(existing, new Date(existing.created_at).toISOString()), duplicate: true } : undefined
+      }
+      advance(row, pruneBelow !== undefined)
+      return { json: rowJson(row, new Date(now).toISOString()), duplicate: false }
     }
 
     /**

@@ -9,7 +9,7 @@ import { Clock, Effect } from "effect"
 import type { RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor } from "../../schema/Common.js"
 import { BroadcastInput, type BroadcastResult, type PublishResult } from "../../schema/Message.js"
-import { eventFrame, messageFrame } from "../../schema/ServerFrames.js"
+import { eventFrame, messageFrame, messageFrameOfJson } from "../../schema/ServerFrames.js"
 import type { DestroyResult, RoomState } from "../../schema/Room.js"
 import { Connections } from "../../sockets/Connections.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
@@ -135,26 +135,27 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
 
     /**
      * `deliver` of a stored message, synchronously, for a socket `publish` taken while the mailbox is
-     * idle: append (idempotency check, insert and prune in one SQLite transaction), fan out, and
-     * give back the bookkeeping still to run — `undefined` when activity and the directory report
-     * are already in hand (the usual case), else the Effect the caller runs in the mailbox.
-     * `undefined` overall (nothing changed) when the ordinary `deliver` must answer: destroyed, or
-     * any failure of the append, which that path then reports as it always has.
+     * idle: append (idempotency check, insert and prune in one SQLite statement or transaction), fan
+     * out, and give back the stored message's JSON text (for the ack) with the bookkeeping still to
+     * run — `rest` is `undefined` when activity and the directory report are already in hand (the
+     * usual case), else the Effect the caller runs in the mailbox. `undefined` overall (nothing
+     * changed) when the ordinary `deliver` must answer: destroyed, or any failure of the append,
+     * which that path then reports as it always has.
      */
     const deliverNow = (
       input: { readonly type: string; readonly data: unknown; readonly metadata?: Record<string, unknown> | undefined; readonly idempotencyKey?: string | undefined },
       actor: Actor,
       now: number,
-    ): { readonly result: BroadcastResult; readonly rest: Effect.Effect<void, RealtimeError> | undefined } | undefined => {
+    ): { readonly messageJson: string; readonly duplicate: boolean; readonly rest: Effect.Effect<void, RealtimeError> | undefined } | undefined => {
       if (lifecycle.status().status === "destroyed") return undefined
       const appended = log.appendNow(input, actor, now)
       if (appended === undefined) return undefined
-      const { message, duplicate } = appended
-      if (duplicate) return { result: { message, duplicate, delivered: 0 }, rest: undefined }
-      const delivered = connections.broadcast(messageFrame(message), undefined)
+      const { json, duplicate } = appended
+      if (duplicate) return { messageJson: json, duplicate, rest: undefined }
+      connections.broadcast(messageFrameOfJson(json), undefined)
       const reportAt = now + DIRECTORY_REPORT_DELAY_MS
       const settled = lifecycle.touchIsNoop() && (jobs.ensured?.(DIRECTORY_JOB, reportAt) ?? false)
-      return { result: { message, duplicate, delivered }, rest: settled ? undefined : Effect.zipRight(lifecycle.touch(now, false), scheduleReport(now)) }
+      return { messageJson: json, duplicate, rest: settled ? undefined : Effect.zipRight(lifecycle.touch(now, false), scheduleReport(now)) }
     }
 
     const publish = handler(MessagingOps.publish, (input, caller) =>
