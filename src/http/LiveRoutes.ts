@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { HttpApp, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { lookupInstance } from "../Config.js"
 import { Forbidden, InvalidInput, NotFound, Unauthorized, toResponse, type RealtimeError } from "../RealtimeError.js"
@@ -122,39 +122,61 @@ const transportsOf: ReadonlyMap<string, ReadonlyArray<string>> = new Map([
   ["crdt", ["ws", "events", "yjs"]],
 ])
 
+/** The path segments of a live route, `[instance, kind, id, transport]` as they appear in the URL, or `undefined` for any other request. */
+const liveSegments = (request: Request, url: URL, prefix: string): readonly [string, string, string, string] | undefined => {
+  if (request.method !== "GET" || !url.pathname.startsWith(`${prefix}/`)) return undefined
+  const [instance, kind, id, transport, ...rest] = url.pathname.slice(prefix.length + 1).split("/")
+  if (rest.length > 0 || instance === undefined || id === undefined || kind === undefined || transport === undefined) return undefined
+  return transportsOf.get(kind)?.includes(transport) === true ? [instance, kind, id, transport] : undefined
+}
+
 /**
  * Whether a request is one of the live routes: `GET {prefix}/{instance}/{kind}/{id}/{transport}`
  * with a kind and a transport of that kind. Anything else under the prefix belongs to the app
  * (`POST /realtime/posts/token` of the database document is a route of the app's own).
  */
-export const isLiveRoute = (request: Request, url: URL, prefix: string): boolean => {
-  if (request.method !== "GET" || !url.pathname.startsWith(`${prefix}/`)) return false
-  const [instance, kind, id, transport, ...rest] = url.pathname.slice(prefix.length + 1).split("/")
-  if (rest.length > 0 || instance === undefined || id === undefined || kind === undefined || transport === undefined) return false
-  return transportsOf.get(kind)?.includes(transport) ?? false
+export const isLiveRoute = (request: Request, url: URL, prefix: string): boolean => liveSegments(request, url, prefix) !== undefined
+
+const decodePathParams = Schema.decodeUnknownEither(PathParams)
+const notALiveRoute = () => new InvalidInput({ field: "path", message: "path: not a live route" })
+
+/** The path parameters of a live route's segments (percent-decoded, then checked as the router does). */
+const pathParamsOf = (segments: readonly [string, string, string, string]): Effect.Effect<typeof PathParams.Type, InvalidInput> => {
+  const decoded: Array<string> = []
+  for (const segment of segments) {
+    try {
+      decoded.push(decodeURIComponent(segment))
+    } catch {
+      return Effect.fail(notALiveRoute())
+    }
+  }
+  const [instance, kind, id, transport] = decoded
+  return Effect.mapError(decodePathParams({ instance, kind, id, transport }), notALiveRoute)
 }
 
 /**
  * A fetch handler for the live routes: answers them, and resolves `undefined` for any other
  * request — other paths, other methods, and paths under the prefix that are not live routes — so
  * it composes with the rest of a Worker.
+ *
+ * It serves the one route itself rather than through `liveRouter`: the path is already split
+ * to tell a live route from the app's, and an @effect/platform app per request (server request,
+ * router, middleware, response conversion) was a fifth of the Worker's CPU for each socket that
+ * connects (bench/notes/yjs-join.md). Same checks, same errors and statuses.
  */
 export const liveHandler = (options: { readonly prefix?: string } = {}) => {
   const prefix = options.prefix ?? DEFAULT_ROUTE_PREFIX
-  const handlers = new WeakMap<Record<string, unknown>, (request: Request) => Promise<Response>>()
   return (request: Request, env?: unknown): Promise<Response | undefined> => {
-    const url = new URL(request.url)
-    if (!isLiveRoute(request, url, prefix)) return Promise.resolve(undefined)
+    const segments = liveSegments(request, new URL(request.url), prefix)
+    if (segments === undefined) return Promise.resolve(undefined)
     const scope = (env ?? workersEnv()) as Record<string, unknown>
-    let handler = handlers.get(scope)
-    if (handler === undefined) {
-      handler = HttpApp.toWebHandler(
-        liveRouter({ prefix, env: scope }).pipe(
-          Effect.catchTag("RouteNotFound", () => HttpServerResponse.raw(toResponse(new InvalidInput({ field: "path", message: "path: not a live route" })))),
+    return Effect.runPromise(
+      Effect.flatMap(pathParamsOf(segments), (params) => handleLive(request, params, scope)).pipe(
+        Effect.catchAll((error) => Effect.succeed(toResponse(error))),
+        Effect.catchAllDefect((defect) =>
+          Effect.as(Effect.logError("live route failed", defect), new Response("durable-realtime: internal error", { status: 500 })),
         ),
-      )
-      handlers.set(scope, handler)
-    }
-    return handler(request)
+      ),
+    )
   }
 }

@@ -80,10 +80,26 @@ export interface GrantsShape {
   ) => Effect.Effect<VerifiedGrant, Unauthorized>
 }
 
+/**
+ * HMAC keys imported once per isolate, by secret and use: given raw bytes, jose imports a
+ * CryptoKey for every token it signs or checks (one `crypto.subtle.importKey` per socket that
+ * connects). Keyed by the secret itself, so a rotated secret gets its own key and no env object
+ * identity is relied on.
+ */
+const hmacKeys = new Map<string, CryptoKey>()
+const hmacKey = async (secret: string, use: "sign" | "verify"): Promise<CryptoKey> => {
+  const cacheKey = `${use}:${secret}`
+  // The key, not the promise of it, is kept: a promise begun by one request must not be awaited by another.
+  const cached = hmacKeys.get(cacheKey)
+  if (cached !== undefined) return cached
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [use])
+  hmacKeys.set(cacheKey, key)
+  return key
+}
+
 export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
   if (keys.length === 0) throw new Error("durable-realtime: Grants need at least one key")
-  const encoder = new TextEncoder()
-  const secrets = new Map(keys.map((key) => [key.kid, encoder.encode(key.secret)]))
+  const secrets = new Map(keys.map((key) => [key.kid, key.secret]))
   const signing = keys[0]
 
   const sign: GrantsShape["sign"] = (scope, ttlSeconds) =>
@@ -97,7 +113,7 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
       // (rounding down made a 1-second grant expire on arrival).
       const exp = Math.ceil(nowMs / 1000 + ttlSeconds)
       const expiresAt = exp * 1000
-      const token = yield* Effect.promise(() =>
+      const token = yield* Effect.promise(async () =>
         new jose.SignJWT({ scope: scope as unknown as jose.JWTPayload })
           .setProtectedHeader({ alg: "HS256", kid: signing.kid, typ: "JWT" })
           .setIssuer(ISSUER)
@@ -106,7 +122,7 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
           .setIssuedAt(now)
           .setExpirationTime(exp)
           .setJti(crypto.randomUUID())
-          .sign(secrets.get(signing.kid)!),
+          .sign(await hmacKey(signing.secret, "sign")),
       )
       return { token, expiresAt }
     })
@@ -123,7 +139,7 @@ export const make = (keys: ReadonlyArray<GrantKey>): GrantsShape => {
             (header) => {
               const secret = header.kid === undefined ? undefined : secrets.get(header.kid)
               if (secret === undefined) throw new jose.errors.JWSInvalid("unknown key id")
-              return secret
+              return hmacKey(secret, "verify")
             },
             {
               algorithms: ["HS256"],
