@@ -13,12 +13,15 @@
 import { Effect, Schema } from "effect"
 import { InvalidInput, invalidInputFromParseError, NotFound, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
+import type { ShardChange } from "./Protocol.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
 import { checkRowShape, oversize, utf8Length } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
 import { hubIdOf, shardOf } from "./Placement.js"
 import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
 import { insertSchema, patchSchema } from "./Table.js"
+
+const noDelivery = () => {}
 
 const Locator = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -149,15 +152,36 @@ const readRow = (exec: RawExec, table: ResolvedTable, where: DbRow): DbRow | und
   return raw === undefined ? undefined : decodeRow(table, raw)
 }
 
+/** A change of a table whose stream its shard hosts, with the hubs (partitions) it goes to. */
+export interface InlineChange {
+  readonly hubs: ReadonlyArray<string>
+  readonly change: ShardChange
+}
+
+/**
+ * Streams the shard hosts and may append to inside the write's own transaction (see
+ * `shard/ShardStreams.ts`): a change they take is stored with its outbox row already published.
+ */
+export interface InlineStreams {
+  readonly shard: number
+  readonly takes: (table: ResolvedTable) => boolean
+  /** Called last inside the transaction with the batch's changes they take, in order; answers what to run after the commit. */
+  readonly append: (exec: RawExec, changes: ReadonlyArray<InlineChange>) => () => void
+}
+
 /**
  * Apply a prepared batch in one transaction with its outbox rows. Fails with `NotFound` for a
  * missing row, `ConstraintViolation` for a failed constraint; either way nothing is stored.
+ * `inline`: changes its streams take are appended to them in the same transaction; `delivered`,
+ * run once it committed, fans them out.
  */
 export const applyBatch = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
-  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number },
-): Effect.Effect<ReadonlyArray<WriteResult>, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
+  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number; readonly inline?: InlineStreams | undefined },
+): Effect.Effect<{ readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void }, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
+  const inline = meta.inline
+  const inlined: Array<InlineChange> = []
   // A typed failure found inside the synchronous body: thrown to roll back, then restored.
   let refused: NotFound | PayloadTooLarge | undefined
   let batchBytes = 0
@@ -184,6 +208,16 @@ export const applyBatch = (
     const previous = old === null ? null : JSON.stringify(old)
     // The drain routes and sizes batches from these two columns, never loading images to do so.
     const hubs = old === null || row === null ? [hubIdOf(table, (old ?? row)!)] : [...new Set([hubIdOf(table, old), hubIdOf(table, row)])]
+    if (inline !== undefined && inline.takes(table)) {
+      // Published as it is stored: its stream takes it in this same transaction.
+      const id = exec<{ id: number }>(
+        `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0), meta.now,
+      )[0]!.id
+      const change: ShardChange = { shard: inline.shard, outboxId: id, table: table.name, event: event as ShardChange["event"], old, new: row, requestId: meta.requestId, createdAt: meta.now }
+      inlined.push({ hubs, change })
+      return
+    }
     exec(
       `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0),
@@ -194,8 +228,8 @@ export const applyBatch = (
     return refused
   }
   return sql
-    .transaction((exec): ReadonlyArray<WriteResult> =>
-      prepared.map((write, index): WriteResult => {
+    .transaction((exec) => {
+      const results = prepared.map((write, index): WriteResult => {
         const table = write.table
         const specs = new Map(table.columns)
         switch (write.op) {
@@ -237,7 +271,9 @@ export const applyBatch = (
             return { op: "delete", table: table.name, row: old }
           }
         }
-      }),
-    )
+      })
+      const delivered = inline === undefined || inlined.length === 0 ? noDelivery : inline.append(exec, inlined)
+      return { results, delivered }
+    })
     .pipe(Effect.catchAll((error): Effect.Effect<never, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => Effect.fail(refused ?? error)))
 }

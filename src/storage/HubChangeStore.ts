@@ -15,7 +15,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import { Sql, type SqlShape } from "../services/Sql.js"
+import { Sql, type RawExec, type SqlShape } from "../services/Sql.js"
 import { sqliteStore } from "./SqliteStores.js"
 
 /** One buffered change. */
@@ -62,6 +62,11 @@ export interface HubChangeStoreShape {
    * trimmed outbox id is kept as its high water.
    */
   readonly append: (changes: ReadonlyArray<BufferedChange>, trim: Trim) => Effect.Effect<Trimmed, WriteError>
+  /**
+   * `append`'s statements inside a transaction the caller holds (a shard's write, so the change is
+   * buffered in the same commit as its row): throws instead of failing, which rolls that transaction back.
+   */
+  readonly appendWith: (exec: RawExec, changes: ReadonlyArray<BufferedChange>, trim: Trim) => Trimmed
   /** Characters buffered after `seq`. */
   readonly charsAfter: (seq: number) => Effect.Effect<number, StorageFailure>
   /** Every buffered change after `seq`, by seq. */
@@ -163,6 +168,24 @@ const makeScoped = (sql: SqlShape, scope: Scope): Omit<HubChangeStoreShape, "par
   const { changes: table, applied, where, key } = scope
   // The newest seq whose changes, with every newer one, pass the budget: it and all older ones go.
   const overBudget = `SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM ${table} WHERE ${where}) WHERE total > ? ORDER BY seq DESC LIMIT 1`
+  const appendWith = (exec: RawExec, changes: ReadonlyArray<BufferedChange>, trim: Trim): Trimmed => {
+    for (const row of changes) exec(scope.insert, ...key, row.seq, row.shard, row.outboxId, row.change.length, row.change)
+    let cutoff = trim.through
+    if (trim.maxChars !== undefined) cutoff = Math.max(cutoff, exec<{ seq: number }>(overBudget, ...key, trim.maxChars)[0]?.seq ?? 0)
+    if (cutoff <= 0) return { through: undefined, chars: 0 }
+    let chars = 0
+    // What leaves the buffer leaves its high water behind in the applied table, so a re-sent change is still dropped.
+    for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
+      `SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM ${table} WHERE ${where} AND seq <= ? GROUP BY shard`,
+      ...key,
+      cutoff,
+    )) {
+      exec(scope.raiseHighWater, ...key, row.shard, row.outbox_id)
+      chars += row.chars
+    }
+    exec(`DELETE FROM ${table} WHERE ${where} AND seq <= ?`, ...key, cutoff)
+    return { through: cutoff, chars }
+  }
   return {
     load: Effect.gen(function* () {
       const buffered = yield* sql.one<{ seq: number | null; first: number | null; chars: number | null }>(
@@ -181,25 +204,8 @@ const makeScoped = (sql: SqlShape, scope: Scope): Omit<HubChangeStoreShape, "par
         highWater: highWater.map((row) => ({ shard: row.shard, outboxId: row.outbox_id })),
       }
     }),
-    append: (changes, trim) =>
-      sql.transaction((exec): Trimmed => {
-        for (const row of changes) exec(scope.insert, ...key, row.seq, row.shard, row.outboxId, row.change.length, row.change)
-        let cutoff = trim.through
-        if (trim.maxChars !== undefined) cutoff = Math.max(cutoff, exec<{ seq: number }>(overBudget, ...key, trim.maxChars)[0]?.seq ?? 0)
-        if (cutoff <= 0) return { through: undefined, chars: 0 }
-        let chars = 0
-        // What leaves the buffer leaves its high water behind in the applied table, so a re-sent change is still dropped.
-        for (const row of exec<{ shard: number; outbox_id: number; chars: number }>(
-          `SELECT shard, MAX(outbox_id) AS outbox_id, SUM(size) AS chars FROM ${table} WHERE ${where} AND seq <= ? GROUP BY shard`,
-          ...key,
-          cutoff,
-        )) {
-          exec(scope.raiseHighWater, ...key, row.shard, row.outbox_id)
-          chars += row.chars
-        }
-        exec(`DELETE FROM ${table} WHERE ${where} AND seq <= ?`, ...key, cutoff)
-        return { through: cutoff, chars }
-      }),
+    append: (changes, trim) => sql.transaction((exec) => appendWith(exec, changes, trim)),
+    appendWith: (exec, changes, trim) => appendWith(exec, changes, trim),
     charsAfter: (seq) => Effect.map(sql.one<{ n: number | null }>(`SELECT SUM(size) AS n FROM ${table} WHERE ${where} AND seq > ?`, ...key, seq), (row) => row?.n ?? 0),
     after: (seq) => sql.all<{ seq: number; change: string }>(`SELECT seq, change FROM ${table} WHERE ${where} AND seq > ? ORDER BY seq`, ...key, seq),
   }
@@ -226,6 +232,31 @@ const makeMemoryBuffer = (): Omit<HubChangeStoreShape, "partition"> => {
   let buffer: Array<BufferedChange> = []
   const trimmedHighWater = new Map<number, number>()
   const raise = (map: Map<number, number>, shard: number, outboxId: number) => map.set(shard, Math.max(map.get(shard) ?? outboxId, outboxId))
+  const appendWith = (changes: ReadonlyArray<BufferedChange>, trim: Trim): Trimmed => {
+    // As SQLite's primary key would, before anything is written: the append is atomic.
+    const seqs = new Set(buffer.map((row) => row.seq))
+    for (const row of changes) {
+      if (seqs.has(row.seq)) throw new ConstraintViolation({ table: "hub_changes", message: `UNIQUE constraint failed: hub_changes.seq (${row.seq})` })
+      seqs.add(row.seq)
+    }
+    buffer = [...buffer, ...changes.map((row) => ({ ...row }))].sort((a, b) => a.seq - b.seq)
+    let cutoff = trim.through
+    if (trim.maxChars !== undefined) {
+      let total = 0
+      for (let i = buffer.length - 1; i >= 0; i--) {
+        total += buffer[i]!.change.length
+        if (total > trim.maxChars) {
+          cutoff = Math.max(cutoff, buffer[i]!.seq)
+          break
+        }
+      }
+    }
+    if (cutoff <= 0) return { through: undefined, chars: 0 }
+    const dropped = buffer.filter((row) => row.seq <= cutoff)
+    for (const row of dropped) raise(trimmedHighWater, row.shard, row.outboxId)
+    buffer = buffer.filter((row) => row.seq > cutoff)
+    return { through: cutoff, chars: dropped.reduce((sum, row) => sum + row.change.length, 0) }
+  }
 
   return {
     load: Effect.sync(() => {
@@ -239,31 +270,9 @@ const makeMemoryBuffer = (): Omit<HubChangeStoreShape, "partition"> => {
       }
     }),
     append: (changes, trim) =>
-      Effect.suspend(() => {
-        // As SQLite's primary key would, before anything is written: the append is atomic.
-        const seqs = new Set(buffer.map((row) => row.seq))
-        for (const row of changes) {
-          if (seqs.has(row.seq)) return Effect.fail(new ConstraintViolation({ table: "hub_changes", message: `UNIQUE constraint failed: hub_changes.seq (${row.seq})` }))
-          seqs.add(row.seq)
-        }
-        buffer = [...buffer, ...changes.map((row) => ({ ...row }))].sort((a, b) => a.seq - b.seq)
-        let cutoff = trim.through
-        if (trim.maxChars !== undefined) {
-          let total = 0
-          for (let i = buffer.length - 1; i >= 0; i--) {
-            total += buffer[i]!.change.length
-            if (total > trim.maxChars) {
-              cutoff = Math.max(cutoff, buffer[i]!.seq)
-              break
-            }
-          }
-        }
-        if (cutoff <= 0) return Effect.succeed<Trimmed>({ through: undefined, chars: 0 })
-        const dropped = buffer.filter((row) => row.seq <= cutoff)
-        for (const row of dropped) raise(trimmedHighWater, row.shard, row.outboxId)
-        buffer = buffer.filter((row) => row.seq > cutoff)
-        return Effect.succeed<Trimmed>({ through: cutoff, chars: dropped.reduce((sum, row) => sum + row.change.length, 0) })
-      }),
+      Effect.try({ try: () => appendWith(changes, trim), catch: (error) => (error instanceof ConstraintViolation ? error : new ConstraintViolation({ table: "hub_changes", message: String(error) })) }),
+    // No transaction to join in memory: the append is atomic by itself (checked before anything changes).
+    appendWith: (_exec, changes, trim) => appendWith(changes, trim),
     charsAfter: (seq) => Effect.sync(() => buffer.filter((row) => row.seq > seq).reduce((sum, row) => sum + row.change.length, 0)),
     after: (seq) => Effect.sync(() => buffer.filter((row) => row.seq > seq).map((row) => ({ seq: row.seq, change: row.change }))),
   }

@@ -13,7 +13,8 @@ import { Effect } from "effect"
 import { InvalidInput } from "../../RealtimeError.js"
 import type { ConnectionEntry } from "../../sockets/Connections.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
-import type { BufferedChange, HubChangeStoreShape, WriteError } from "../../storage/HubChangeStore.js"
+import type { BufferedChange, HubChangeStoreShape, Trimmed, WriteError } from "../../storage/HubChangeStore.js"
+import type { RawExec } from "../../services/Sql.js"
 import type { DatabaseDefinition } from "../Declaration.js"
 import type { PublishChanges, ShardChange } from "../Protocol.js"
 import { deliveryFor, frameCache, gapFrameFor } from "./Changes.js"
@@ -35,6 +36,12 @@ export interface HubStream {
   readonly buffered: () => number
   /** A shard's changes applied once each, buffered, then fanned out to `subscribers()`. */
   readonly apply: (input: PublishChanges) => Effect.Effect<Applied, InvalidInput | WriteError>
+  /**
+   * Changes buffered inside the caller's SQLite transaction (they must be applied in order after
+   * everything applied so far); the answer, run once that transaction committed, updates the
+   * stream and fans the changes out.
+   */
+  readonly appendIn: (exec: RawExec, changes: ReadonlyArray<ShardChange>) => () => Applied
   /** Buffered changes after `since`, or the reason they cannot all be replayed. */
   readonly replay: (since: number) => Effect.Effect<
     { readonly resync: "ahead" | "behind" | undefined; readonly changes: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }> },
@@ -81,6 +88,49 @@ export const loadHubStream = (options: {
       }
     }
 
+    /** What applying these changes would do, from the memory view (nothing stored or changed yet). */
+    const plan = (changes: ReadonlyArray<ShardChange>) => {
+      let duplicates = 0
+      const seen = new Map<number, number>()
+      const applied: Array<{ seq: number; change: ShardChange }> = []
+      const rows: Array<BufferedChange> = []
+      let chars = bufferedChars
+      let next = seq
+      for (const change of changes) {
+        const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
+        if (change.outboxId <= last) {
+          duplicates++
+          continue
+        }
+        next++
+        const json = JSON.stringify(change)
+        rows.push({ seq: next, shard: change.shard, outboxId: change.outboxId, change: json })
+        seen.set(change.shard, change.outboxId)
+        chars += json.length
+        applied.push({ seq: next, change })
+      }
+      // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
+      const byCount = next - definition.bufferSize
+      const trim = {
+        through: byCount >= firstBuffered ? byCount : 0,
+        // Only when over: finding where the budget is passed reads the buffer's sizes.
+        maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
+      }
+      return { duplicates, seen, applied, rows, chars, trim }
+    }
+
+    /** The plan stored (`trimmed`: what its append removed): the memory view follows, then the subscribers get the changes. */
+    const settle = (planned: ReturnType<typeof plan>, trimmed: Trimmed | undefined): Applied => {
+      for (const [shard, outboxId] of planned.seen) highWater.set(shard, outboxId)
+      if (planned.applied.length > 0) {
+        seq = planned.applied[planned.applied.length - 1].seq
+        bufferedChars = planned.chars - (trimmed?.chars ?? 0)
+        if (trimmed?.through !== undefined) firstBuffered = trimmed.through + 1
+      }
+      fanOut(planned.applied)
+      return { applied: planned.applied.length, duplicates: planned.duplicates, seq }
+    }
+
     const apply = (input: PublishChanges) =>
       Effect.gen(function* () {
         const from = input.changes[0]?.shard
@@ -88,49 +138,22 @@ export const loadHubStream = (options: {
           // A pipelined batch whose predecessor was not applied (it failed): applying it would skip that one.
           return yield* new InvalidInput({ field: "after", message: `after: outbox ${input.after} of shard ${from} is not applied here yet; resend in order` })
         }
-        let duplicates = 0
-        let first = firstBuffered
-        let chars = bufferedChars
-        const seen = new Map<number, number>()
-        const applied: Array<{ seq: number; change: ShardChange }> = []
-        const rows: Array<BufferedChange> = []
-        let next = seq
-        for (const change of input.changes) {
-          const last = seen.get(change.shard) ?? highWater.get(change.shard) ?? 0
-          if (change.outboxId <= last) {
-            duplicates++
-            continue
-          }
-          next++
-          const json = JSON.stringify(change)
-          rows.push({ seq: next, shard: change.shard, outboxId: change.outboxId, change: json })
-          seen.set(change.shard, change.outboxId)
-          chars += json.length
-          applied.push({ seq: next, change })
-        }
-        if (rows.length > 0) {
-          // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
-          const byCount = next - definition.bufferSize
-          const trimmed = yield* store.append(rows, {
-            through: byCount >= first ? byCount : 0,
-            // Only when over: finding where the budget is passed reads the buffer's sizes.
-            maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
-          })
-          if (trimmed.through !== undefined) {
-            chars -= trimmed.chars
-            first = trimmed.through + 1
-          }
-        }
-        // Committed: the in-memory view follows (a failed transaction leaves it as it was).
-        for (const [shard, outboxId] of seen) highWater.set(shard, outboxId)
-        if (applied.length > 0) {
-          seq = applied[applied.length - 1].seq
-          firstBuffered = first
-          bufferedChars = chars
-        }
-        fanOut(applied)
-        return { applied: applied.length, duplicates, seq }
+        const planned = plan(input.changes)
+        // A failed transaction leaves the memory view as it was.
+        const trimmed = planned.rows.length > 0 ? yield* store.append(planned.rows, planned.trim) : undefined
+        return settle(planned, trimmed)
       })
+
+    /**
+     * Changes buffered inside the caller's transaction (a shard's write: the change is stored in the
+     * same commit as its row). Answers what to run once that transaction committed: the memory view
+     * follows and the subscribers get the changes. Nothing to run when it rolled back.
+     */
+    const appendIn = (exec: RawExec, changes: ReadonlyArray<ShardChange>): (() => Applied) => {
+      const planned = plan(changes)
+      const trimmed = planned.rows.length > 0 ? store.appendWith(exec, planned.rows, planned.trim) : undefined
+      return () => settle(planned, trimmed)
+    }
 
     const replay = (since: number) =>
       Effect.gen(function* () {
@@ -147,6 +170,7 @@ export const loadHubStream = (options: {
       seq: () => seq,
       buffered: () => (seq === 0 ? 0 : seq - firstBuffered + 1),
       apply,
+      appendIn,
       replay,
     } satisfies HubStream
   })

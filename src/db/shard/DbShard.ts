@@ -88,18 +88,22 @@ export const makeDbShard = Effect.gen(function* () {
   const drainLock = yield* Effect.makeSemaphore(1)
   const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
   /** A drain outside the job: a change held back for a retry gets the job armed for its time. */
-  const drainAndArm = Effect.flatMap(drain, (outcome) => (outcome.retryAt === undefined ? Effect.void : jobs.ensure(DRAIN_JOB, outcome.retryAt)))
+  const drainAndArm = Effect.tap(drain, (outcome) => (outcome.retryAt === undefined ? Effect.void : jobs.ensure(DRAIN_JOB, outcome.retryAt)))
   // Single flight: a write during a running drain only asks it to go round once more, so a burst
   // of writes becomes a few large batches instead of one queued drain per write.
   let draining = false
   let again = false
   const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
+    let held = false
     do {
       again = false
       const outcome = yield* Effect.exit(drainAndArm)
       // A failure is left to the durable job (with its backoff); no tight retry loop here.
       if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
+      held = outcome.value.retryAt !== undefined
     } while (again)
+    // Nothing committed before the last scan is pending: hosted streams may take writes inline again.
+    if (!held) streams.caughtUp()
   }).pipe(Effect.ensuring(Effect.sync(() => (draining = false))))
   /** Start a drain now, without holding the mailbox. */
   const kick = Effect.suspend(() => {
@@ -112,20 +116,29 @@ export const makeDbShard = Effect.gen(function* () {
   })
 
   /** A decoded batch checked against the declaration and placed on this shard: nothing stored yet. */
+  // `drained`: the batch has changes for the drain (tables streamed by hubs, or hosted ones while a backlog is drained).
   const prepare = (batch: WriteBatch) =>
-    Effect.map(prepareBatch(definition, batch, shard), (prepared) => ({ batch, prepared, streamed: prepared.some((write) => write.table.realtime !== undefined) }))
-  /** Commit a prepared batch with its outbox rows: one synchronous SQLite transaction. */
+    Effect.map(prepareBatch(definition, batch, shard), (prepared) => ({
+      batch,
+      prepared,
+      drained: prepared.some((write) => write.table.realtime !== undefined && !streams.inline.takes(write.table)),
+    }))
+  /**
+   * Commit a prepared batch with its outbox rows: one synchronous SQLite transaction, which also
+   * buffers the changes of hosted streams; `delivered` fans those out once it committed.
+   */
   const commit = ({ batch, prepared }: Effect.Effect.Success<ReturnType<typeof prepare>>, now: number) =>
-    applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition) })
+    applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
 
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
       const ready = yield* prepare(batch)
       const now = yield* Clock.currentTimeMillis
       // Armed before the commit: if the object dies right after committing, the alarm still drains.
-      if (ready.streamed) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
-      const results = yield* commit(ready, now)
-      if (ready.streamed) yield* kick
+      if (ready.drained) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
+      const { results, delivered } = yield* commit(ready, now)
+      delivered()
+      if (ready.drained) yield* kick
       return results
     }),
   )
@@ -143,9 +156,15 @@ export const makeDbShard = Effect.gen(function* () {
     // A refused batch is answered here: nothing was stored, exactly as the mailbox path answers it.
     if (decoded._tag === "Failure") return decoded
     const now = Date.now()
-    if (decoded.value.streamed && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
-    const committed = Effect.runSyncExit(Effect.flatMap(commit(decoded.value, now), DbShardOps.write.encodeSuccess))
-    if (committed._tag === "Success" && decoded.value.streamed) {
+    if (decoded.value.drained && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
+    const committed = Effect.runSyncExit(
+      Effect.flatMap(commit(decoded.value, now), ({ results, delivered }) => {
+        // Committed: hosted streams' subscribers get the changes now, in this turn.
+        delivered()
+        return DbShardOps.write.encodeSuccess(results)
+      }),
+    )
+    if (committed._tag === "Success" && decoded.value.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
       Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
@@ -205,6 +224,7 @@ export const makeDbShard = Effect.gen(function* () {
   let prunedAt = 0
   const drainJob = Effect.gen(function* () {
     const outcome = yield* drain
+    if (outcome.retryAt === undefined && !draining) streams.caughtUp()
     const now = yield* Clock.currentTimeMillis
     if (now - prunedAt >= PRUNE_INTERVAL_MS) {
       yield* prunePublished(sql)
@@ -215,8 +235,12 @@ export const makeDbShard = Effect.gen(function* () {
   })
 
   const onWake = Effect.gen(function* () {
-    // Changes committed before a restart are sent as soon as the object is back.
-    if ((yield* Effect.orDie(pendingCount(sql))) > 0) yield* kick
+    // Changes committed before a restart are sent as soon as the object is back; hosted streams
+    // take no write inline until they are (a change of theirs may be among them: order first).
+    if ((yield* Effect.orDie(pendingCount(sql))) > 0) {
+      streams.backlogged()
+      yield* kick
+    }
   })
 
   return {

@@ -5,6 +5,12 @@
  * stream can live here: the drain applies a change to it in the write's own turn instead of an RPC
  * to a table hub, and its subscribers connect to this object.
  *
+ * A write of a hosted table buffers its change in the partition's stream inside its own SQLite
+ * transaction (its outbox row stored published), and fans it out once that committed, in the same
+ * turn: exactly once by construction. Changes still pending from before a restart go through the
+ * drain first, applied here by `publish` (exactly once per outbox id, as a hub does), and until
+ * they are, new writes take that path too, so a partition's order holds.
+ *
  * Each partition is a `HubStream` (the table hub's own code) over its slice of the shard's
  * partition buffer (`HubChangeStore.partition`), loaded when first used after a wake. Everything a
  * hub does holds: exactly once per outbox id, order, `since` replay, snapshots, gap markers for
@@ -22,7 +28,8 @@ import type { SqlShape } from "../../services/Sql.js"
 import type { DatabaseDefinition } from "../Declaration.js"
 import { OUTBOX_TABLE } from "../Names.js"
 import { hubIdOfFilters, shardOf } from "../Placement.js"
-import type { PublishChanges } from "../Protocol.js"
+import type { PublishChanges, ShardChange } from "../Protocol.js"
+import type { InlineStreams } from "../Writes.js"
 import { mergePages, planSelect } from "../Query.js"
 import { acceptSubscription, subscriptionFetch, type ReadSnapshot } from "../hub/HubAccept.js"
 import { subscriberOf } from "../hub/HubSockets.js"
@@ -74,6 +81,34 @@ export const makeShardStreams = (options: {
   /** Whether a change of this table goes to a stream of this shard rather than to a table hub. */
   const hosts = (tableName: string) => definition.tables.get(tableName)?.realtime?.streamFrom === "shard"
 
+  /**
+   * Whether outbox rows committed before may still be pending (known at wake, cleared by a drain that
+   * left nothing behind). Until then a hosted change goes through the drain like any other, so it is
+   * never streamed before an earlier change of its partition.
+   */
+  let backlog = false
+
+  /** Writes of hosted tables buffered and delivered in the write's own transaction and turn (`Writes.applyBatch`). */
+  const inline: InlineStreams = {
+    shard,
+    takes: (table) => !backlog && table.realtime?.streamFrom === "shard",
+    append: (exec, changes) => {
+      const byHub = new Map<string, Array<ShardChange>>()
+      for (const { hubs, change } of changes) {
+        for (const hub of hubs) {
+          const list = byHub.get(hub)
+          if (list === undefined) byHub.set(hub, [change])
+          else list.push(change)
+        }
+      }
+      // Loading a partition's stream is a synchronous read, inside this transaction like the appends.
+      const settle = [...byHub].map(([hub, list]) => Effect.runSync(streamOf(hub)).appendIn(exec, list))
+      return () => {
+        for (const run of settle) run()
+      }
+    },
+  }
+
   /** A drained batch for one hosted partition: the hub's `publish`, without the RPC. */
   const publish = (hub: string, input: PublishChanges) => Effect.flatMap(streamOf(hub), (stream) => stream.apply(input))
 
@@ -105,5 +140,12 @@ export const makeShardStreams = (options: {
       return exclusive(Effect.flatMap(streamOf(hub), (stream) => acceptSubscription({ definition, stream, sockets, readSnapshot, hub, subscription, table })))
     })
 
-  return { hosts, publish, fetch }
+  return {
+    hosts,
+    publish,
+    fetch,
+    inline,
+    backlogged: () => void (backlog = true),
+    caughtUp: () => void (backlog = false),
+  }
 }
