@@ -99,7 +99,13 @@ export const crdtBulkInstance = realtime({
  * sends (an ordered frame that stores what is pending, 1 MiB of pending updates), never on how fast
  * a loaded host processes the burst.
  */
-export const crdtStoreInstance = realtime({ name: "crdtstore", yjs: { storeIntervalMs: 60_000, loneStoreIntervalMs: 60_000 } })
+export const crdtStoreInstance = realtime({
+  name: "crdtstore",
+  yjs: { storeIntervalMs: 60_000, loneStoreIntervalMs: 60_000 },
+  // One connection may send several MiB at once (the pending-bytes bound is 1 MiB).
+  rateLimit: { bytesPerSecond: 16 * 1024 * 1024, bytesBurst: 16 * 1024 * 1024 },
+  actorRateLimit: { bytesPerSecond: 16 * 1024 * 1024, bytesBurst: 16 * 1024 * 1024 },
+})
 
 /** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
 export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
