@@ -12,7 +12,8 @@
 import { loadavg } from "node:os"
 
 const [a, b, workloadName, roundsArg = "6", ...targetParts] = process.argv.slice(2)
-if (a === undefined || b === undefined || workloadName === undefined) throw new Error("usage: node bench/tools/ab-workload.mjs <tree-a> <tree-b> <workload> [rounds] [target substring ...]")
+if (a === undefined || b === undefined || workloadName === undefined)
+  throw new Error("usage: node bench/tools/ab-workload.mjs <tree-a> <tree-b> <workload> [rounds] [target substring ...]")
 const rounds = Number(roundsArg)
 
 const setup = async (tree, label) => {
@@ -20,7 +21,9 @@ const setup = async (tree, label) => {
   const { workloads } = await import(`${tree}/bench/workloads/index.mjs`)
   const workload = workloads.find((candidate) => candidate.name === workloadName)
   if (workload === undefined) throw new Error(`${tree}: no workload ${workloadName}`)
-  const cells = workload.cells({ quick: false }).filter((cell) => targetParts.length === 0 || targetParts.some((part) => cell.target.includes(part)))
+  const cells = workload
+    .cells({ quick: false })
+    .filter((cell) => targetParts.length === 0 || targetParts.some((part) => cell.target.includes(part)))
   return { label, tree, workload, cells, server: await startBenchServer() }
 }
 
@@ -40,7 +43,9 @@ try {
         const value = result[tree.workload.primary.key]
         const key = `${tree.label} ${cell.target}`
         figures.set(key, [...(figures.get(key) ?? []), value])
-        console.log(JSON.stringify({ run, tree: tree.label, target: cell.target, [tree.workload.primary.key]: value, load: loadavg()[0].toFixed(2) }))
+        console.log(
+          JSON.stringify({ run, tree: tree.label, target: cell.target, [tree.workload.primary.key]: value, load: loadavg()[0].toFixed(2) }),
+        )
       }
     }
   }
@@ -49,7 +54,9 @@ try {
   for (const cell of trees[0].cells) {
     const before = figures.get(`A ${cell.target}`)
     const after = figures.get(`B ${cell.target}`)
-    console.log(`  B ÷ A ${cell.target}: ratio of medians ${(median(after) / median(before)).toFixed(2)}, per round ${after.map((value, round) => (value / before[round]).toFixed(2)).join(" / ")}`)
+    console.log(
+      `  B ÷ A ${cell.target}: ratio of medians ${(median(after) / median(before)).toFixed(2)}, per round ${after.map((value, round) => (value / before[round]).toFixed(2)).join(" / ")}`,
+    )
   }
 } finally {
   for (const tree of trees) await tree.server.stop()

@@ -36,8 +36,32 @@ const inspectorPort = port + 1
 const storage = mkdtempSync(join(tmpdir(), "workload-profile-"))
 const child = spawn(
   process.execPath,
-  [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspectorPort), "--var", "REALTIME_GRANT_SECRET:profile-secret-profile-secret-profile-secret"],
-  { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }, stdio: ["ignore", "pipe", "pipe"] },
+  [
+    join(root, "node_modules/wrangler/bin/wrangler.js"),
+    "dev",
+    "--config",
+    join(root, "bench/wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--persist-to",
+    storage,
+    "--inspector-port",
+    String(inspectorPort),
+    "--var",
+    "REALTIME_GRANT_SECRET:profile-secret-profile-secret-profile-secret",
+  ],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      CI: "true",
+      WRANGLER_SEND_METRICS: "false",
+      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  },
 )
 const stop = async () => {
   child.kill("SIGTERM")
@@ -79,7 +103,8 @@ try {
     })
   await call("Debugger.enable")
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const source = scripts.length > 0 ? (await call("Debugger.getScriptSource", { scriptId: scripts[scripts.length - 1] })).result.scriptSource : ""
+  const source =
+    scripts.length > 0 ? (await call("Debugger.getScriptSource", { scriptId: scripts[scripts.length - 1] })).result.scriptSource : ""
   await call("Debugger.disable")
   // Kept beside the profile: its `worker.js:<line>` frames are lines of this bundle.
   writeFileSync(join(tmpdir(), `profile-${workloadName}-worker.js`), source)
@@ -101,7 +126,8 @@ try {
   await call("Profiler.enable")
   await call("Profiler.setSamplingInterval", { interval: 100 })
   await call("Profiler.start")
-  for (let run = 1; run <= repeat; run++) console.log("profiled", JSON.stringify(await workload.run({ server, quick: false, log, run }, cell)))
+  for (let run = 1; run <= repeat; run++)
+    console.log("profiled", JSON.stringify(await workload.run({ server, quick: false, log, run }, cell)))
   const { result } = await call("Profiler.stop")
   socket.close()
   const profile = result.profile

@@ -88,7 +88,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         const room = yield* Effect.either(sockets.roomFor(kind, config.maxConnections))
         if (room._tag === "Left") return toResponse(room.left)
         // A room member joins before the socket is in the fan-out: others get it in the next `members` frame, this one gets `ready` with the list.
-        if (members !== undefined) yield* Effect.either(members.join({ actor: grant.actor, via: "socket" }))
+        if (members !== undefined) yield* Effect.either(members.joinSocket(grant.actor))
         const attachment = grantAttachment(grant)
         const { server, response } = yield* sockets.accept({ protocol: DEFAULT_PROTOCOL, attachment, tags: [`actor:${grant.actor.id}`.slice(0, 256)], subprotocol: SUBPROTOCOL })
         if (plan.discontinuity !== undefined) server.send(discontinuityFrame(plan.discontinuity))

@@ -30,6 +30,7 @@ import type { JobsShape } from "../../services/Jobs.js"
 import type { MemberStoreShape } from "../../storage/MemberStore.js"
 import { iso } from "../messaging/Messaging.js"
 import { leftEntryText, membersFrameText, presenceFrame } from "../../schema/ServerFrames.js"
+import { memberJson, slimView, type MemberState } from "./MemberJson.js"
 
 export const MEMBER_EXPIRY_JOB = "members-expiry"
 export const PRESENCE_FLUSH_JOB = "presence-flush"
@@ -40,19 +41,6 @@ export const PRESENCE_FLUSH_JOB = "presence-flush"
  * configured `presenceIntervalMs` rules.
  */
 export const FLUSH_MS_PER_CONNECTION = 1
-
-interface MemberState {
-  key: string
-  actor: Actor
-  metadata: Record<string, unknown>
-  presence: Record<string, unknown>
-  via: "http" | "socket"
-  joinedAt: number
-  lastSeen: number
-  expiresAt: number | null
-  /** The member's JSON as last sent, with what it was built from (see `memberJson`). */
-  json?: { readonly text: string; readonly from: readonly [unknown, unknown, unknown, string, number, number | null, number] }
-}
 
 type Failure = StorageFailure | ConstraintViolation
 
@@ -121,34 +109,6 @@ export const makeMembers = (options: {
       connections: counts === undefined ? openConnections(member.key) : (counts.get(member.key) ?? 0),
     })
 
-    /** The entry sockets get: fields at their usual value left out (`SlimMember` in schema/Protocol.ts says which). */
-    const slimView = (member: MemberState, connectionCount: number): Record<string, unknown> => {
-      const slim: Record<string, unknown> = { id: member.key }
-      if (member.actor.name !== undefined || memberKey(member.actor) !== member.key) slim.actor = member.actor
-      if (Object.keys(member.metadata).length > 0) slim.metadata = member.metadata
-      if (Object.keys(member.presence).length > 0) slim.presence = member.presence
-      if (member.via !== "socket") slim.via = member.via
-      slim.joinedAt = iso(member.joinedAt)
-      if (member.lastSeen !== member.joinedAt) slim.lastSeenAt = iso(member.lastSeen)
-      if (member.expiresAt !== null) slim.expiresAt = iso(member.expiresAt)
-      if (connectionCount !== 1) slim.connections = connectionCount
-      return slim
-    }
-
-    /**
-     * A member's JSON, built once and reused while nothing in it changed: a newcomer's member list
-     * and every `members` frame carry members that mostly did not change since the last time. The
-     * presence, metadata and actor objects are replaced, never mutated, so identity says "unchanged".
-     */
-    const memberJson = (member: MemberState, counts: ReadonlyMap<string, number>): string => {
-      const from = [member.actor, member.metadata, member.presence, member.via, member.lastSeen, member.expiresAt, counts.get(member.key) ?? 0] as const
-      const cached = member.json
-      if (cached !== undefined && cached.from.every((value, index) => value === from[index])) return cached.text
-      const text = JSON.stringify(slimView(member, counts.get(member.key) ?? 0))
-      member.json = { text, from }
-      return text
-    }
-
     const save = (member: MemberState) => store.save(member)
 
 
@@ -162,13 +122,15 @@ export const makeMembers = (options: {
         : Effect.fail(new PayloadTooLarge({ field, size, limit: config.maxPresenceBytes, message: `${field}: ${size} bytes of JSON exceeds the limit of ${config.maxPresenceBytes} bytes (maxPresenceBytes)` }))
     }
 
-    /** Join or refresh a member. Returns the member and whether it is new. */
-    const join = (input: {
+    interface JoinInput {
       readonly actor: Actor
       readonly metadata?: Record<string, unknown> | undefined
       readonly presence?: Record<string, unknown> | undefined
       readonly via: "http" | "socket"
-    }): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
+    }
+
+    /** Join or refresh a member (stored, announced). Returns its state and whether it is new. */
+    const enter = (input: JoinInput): Effect.Effect<{ readonly state: MemberState; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
       Effect.gen(function* () {
         if (input.actor.type === "anonymous") {
           return yield* new InvalidInput({ field: "actor", message: "actor: a member needs an actor (pass actor, or give the instance an identify option)" })
@@ -208,13 +170,23 @@ export const makeMembers = (options: {
         members.set(key, member)
         dirty.delete(key)
         if (member.expiresAt !== null) yield* scheduleExpiry(member.expiresAt)
-        const result = view(member)
         if (existing === undefined) {
           pendingJoined.add(key)
           yield* announce
         }
-        return { member: result, joined: existing === undefined }
+        return { state: member, joined: existing === undefined }
       })
+
+    /** Join or refresh a member. Returns the member and whether it is new. */
+    const join = (input: JoinInput): Effect.Effect<{ readonly member: Member; readonly joined: boolean }, InvalidInput | PayloadTooLarge | Failure> =>
+      Effect.map(enter(input), ({ state, joined }) => ({ member: view(state), joined }))
+
+    /**
+     * `join` for a socket that is being accepted: nothing to answer but the newcomer's member
+     * list, so no view of the member (its connection count would be one more pass over every
+     * socket, per join).
+     */
+    const joinSocket = (actor: Actor): Effect.Effect<void, InvalidInput | PayloadTooLarge | Failure> => Effect.asVoid(enter({ actor, via: "socket" }))
 
     const remove = (key: string, reason: MemberLeaveReason): Effect.Effect<Member | undefined, Failure> =>
       Effect.gen(function* () {
@@ -362,6 +334,7 @@ export const makeMembers = (options: {
 
     return {
       join,
+      joinSocket,
       leave,
       updatePresence,
       socketClosed,
