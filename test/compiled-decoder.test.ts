@@ -5,14 +5,15 @@
  * key order). A frame the compiled decoder refuses goes to the Schema, so the error a client gets
  * is the Schema's (sockets.test.ts, bad-input.test.ts).
  */
-import { Arbitrary, FastCheck as fc, Schema } from "effect"
+import { Arbitrary, Either, FastCheck as fc, Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { decodeClientFrameNow } from "../src/schema/ClientFrameDecoder.js"
 import { compileDecoder, UNDECIDED } from "../src/schema/CompiledDecoder.js"
-import { Actor } from "../src/schema/Common.js"
+import { Actor, JsonValue } from "../src/schema/Common.js"
 import { ClientFrame } from "../src/schema/Protocol.js"
 
 const viaSchema = Schema.decodeUnknownEither(ClientFrame)
-const compiled = compileDecoder(ClientFrame)
+const compiled = decodeClientFrameNow
 
 /** Both decoders on one input: they must both refuse, or both accept with the same value. */
 const agree = (input: unknown): "accepted" | "refused" => {
@@ -102,5 +103,30 @@ describe("compiled ClientFrame decoder", () => {
     // A record (an index signature) is not compiled: every input is the Schema's to decide.
     const record = compileDecoder(Schema.Record({ key: Schema.String, value: Schema.Number }))
     expect(record({ a: 1 })).toBe(UNDECIDED)
+    // A named filter runs as the predicate given for it (here one that refuses everything).
+    const refusing = compileDecoder(Schema.Struct({ data: JsonValue }), { filters: new Map([[JsonValue.ast, () => false]]) })
+    expect(refusing({ data: 1 })).toBe(UNDECIDED)
+    expect(compileDecoder(Schema.Struct({ data: JsonValue }))({ data: 1 })).toStrictEqual({ data: 1 })
+  })
+
+  it("follows a struct transformation's renames and defaults as the parser does", () => {
+    const Renamed = Schema.Struct({
+      a: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("b")),
+      n: Schema.optionalWith(Schema.NumberFromString, { default: () => 0 }),
+      c: Schema.optionalWith(Schema.String.pipe(Schema.minLength(2)), { default: () => "xx" }),
+    })
+    const viaRenamed = Schema.decodeUnknownEither(Renamed)
+    const compiledRenamed = compileDecoder(Renamed)
+    const inputs: Array<unknown> = [{ b: "s" }, { a: "s" }, { b: "s", a: "t" }, { b: "s", n: "3" }, { b: "s", c: "yy" }, { b: "s", c: "y" }, { b: 1 }, {}, { b: "s", c: undefined }]
+    let accepted = 0
+    for (const input of inputs) {
+      const expected = viaRenamed(input)
+      const actual = compiledRenamed(input)
+      if (actual !== UNDECIDED) accepted++
+      // NumberFromString is not compiled: any input carrying `n` is the Schema's to decide.
+      if (actual !== UNDECIDED) expect(Either.getOrThrow(expected)).toStrictEqual(actual)
+      else if (!Object.hasOwn(input as object, "n")) expect(expected._tag).toBe("Left")
+    }
+    expect(accepted).toBe(4)
   })
 })

@@ -106,6 +106,9 @@ export const jsonTextTooDeep = (text: string, maxDepth: number): boolean => {
   return false
 }
 
+/** The predicate of {@link JsonValue} and {@link JsonObject}'s filter, for decoders compiled from them (`CompiledDecoder.ts`). */
+export const isJsonValue = (value: unknown): boolean => jsonProblem(value) === undefined
+
 /** Any JSON value. Rejects undefined, functions, class instances, non-finite numbers, reserved keys, deep nesting. */
 export const JsonValue = Schema.Unknown.pipe(
   Schema.filter((value) => jsonProblem(value) ?? true, {

@@ -17,7 +17,7 @@
  *
  * @since 0.2.0
  */
-import { Either, Option, type Schema, SchemaAST } from "effect"
+import { Either, Option, Schema, SchemaAST } from "effect"
 
 /** "Ask the Schema": the compiled decoder does not accept this input (it may still be valid, or not). */
 export const UNDECIDED: unique symbol = Symbol("durable-realtime/UNDECIDED")
@@ -25,15 +25,52 @@ export type Undecided = typeof UNDECIDED
 
 type Compiled = (input: unknown) => unknown
 
+export interface CompileOptions {
+  /**
+   * Refinements whose filter is known as a plain predicate (the very one the filter runs, without
+   * the parser's issue wrapping): the refinement's AST and the predicate.
+   */
+  readonly filters?: ReadonlyMap<SchemaAST.AST, (value: unknown) => boolean>
+}
+
 const undecided: Compiled = () => UNDECIDED
 
 const isRecord = (input: unknown): input is Record<PropertyKey, unknown> => typeof input === "object" && input !== null && !Array.isArray(input)
 
-const refinement = (ast: SchemaAST.Refinement): Compiled => {
-  const from = compile(ast.from)
+/**
+ * The filter of a refinement as a plain predicate: the string length and pattern filters from
+ * their own annotations (the bound and the regex their predicate closes over), a filter the caller
+ * names (`CompileOptions.filters`) with the predicate given, any other one through its own `filter`.
+ */
+const predicateOf = (ast: SchemaAST.Refinement, options: CompileOptions): ((value: unknown) => boolean) => {
+  const named = options.filters?.get(ast)
+  if (named !== undefined) return named
+  const id = ast.annotations[SchemaAST.SchemaIdAnnotationId]
+  const bounds = ast.annotations[SchemaAST.JSONSchemaAnnotationId] as { readonly minLength?: unknown; readonly maxLength?: unknown } | undefined
+  if (id === Schema.MinLengthSchemaId && typeof bounds?.minLength === "number") {
+    const min = bounds.minLength
+    return (value) => typeof value === "string" && value.length >= min
+  }
+  if (id === Schema.MaxLengthSchemaId && typeof bounds?.maxLength === "number") {
+    const max = bounds.maxLength
+    return (value) => typeof value === "string" && value.length <= max
+  }
+  const pattern = (ast.annotations[Schema.PatternSchemaId] as { readonly regex?: unknown } | undefined)?.regex
+  if (id === Schema.PatternSchemaId && pattern instanceof RegExp) {
+    return (value) => {
+      pattern.lastIndex = 0
+      return typeof value === "string" && pattern.test(value)
+    }
+  }
+  return (value) => Option.isNone(ast.filter(value, SchemaAST.defaultParseOption, ast))
+}
+
+const refinement = (ast: SchemaAST.Refinement, options: CompileOptions): Compiled => {
+  const from = compile(ast.from, options)
+  const accepts = predicateOf(ast, options)
   return (input) => {
     const value = from(input)
-    return value !== UNDECIDED && Option.isNone(ast.filter(value, SchemaAST.defaultParseOption, ast)) ? value : UNDECIDED
+    return value !== UNDECIDED && accepts(value) ? value : UNDECIDED
   }
 }
 
@@ -46,9 +83,9 @@ const declaration = (ast: SchemaAST.Declaration): Compiled => {
   }
 }
 
-const typeLiteral = (ast: SchemaAST.TypeLiteral): Compiled => {
+const typeLiteral = (ast: SchemaAST.TypeLiteral, options: CompileOptions): Compiled => {
   if (ast.indexSignatures.length > 0) return undecided
-  const properties = ast.propertySignatures.map((signature) => ({ name: signature.name, optional: signature.isOptional, decode: compile(signature.type) }))
+  const properties = ast.propertySignatures.map((signature) => ({ name: signature.name, optional: signature.isOptional, decode: compile(signature.type, options) }))
   return (input) => {
     if (!isRecord(input)) return UNDECIDED
     const output: Record<PropertyKey, unknown> = {}
@@ -64,22 +101,75 @@ const typeLiteral = (ast: SchemaAST.TypeLiteral): Compiled => {
   }
 }
 
-const transformation = (ast: SchemaAST.Transformation): Compiled => {
-  // Only from a struct, which `from` builds afresh: the property transformations edit it in place.
-  if (!SchemaAST.isTypeLiteralTransformation(ast.transformation) || !SchemaAST.isTypeLiteral(ast.from)) return undecided
-  const from = compile(ast.from)
-  const to = compile(ast.to)
+/** A node with no transformation inside: decoding a value it already decoded gives that value again. */
+const isTypeSide = (ast: SchemaAST.AST): boolean => SchemaAST.typeAST(ast) === ast
+
+/** Where a property of a struct transformation's `to` side comes from. */
+type Source =
+  | { readonly kind: "kept" }
+  | { readonly kind: "removed" }
+  | { readonly kind: "step"; readonly step: SchemaAST.PropertySignatureTransformation }
+
+const transformation = (ast: SchemaAST.Transformation, options: CompileOptions): Compiled => {
+  // Only struct to struct, with steps that do not feed each other (`optionalWith` defaults, renames).
+  if (!SchemaAST.isTypeLiteralTransformation(ast.transformation) || !SchemaAST.isTypeLiteral(ast.from) || !SchemaAST.isTypeLiteral(ast.to) || ast.to.indexSignatures.length > 0) return undecided
   const steps = ast.transformation.propertySignatureTransformations
+  const froms = new Set(steps.map((step) => step.from))
+  const tos = new Set(steps.map((step) => step.to))
+  if (froms.size !== steps.length || tos.size !== steps.length || steps.some((step) => step.from !== step.to && (tos.has(step.from) || froms.has(step.to)))) return undecided
+  const from = compile(ast.from, options)
+  const fromTypes = new Map(ast.from.propertySignatures.map((signature) => [signature.name, signature.type]))
+  // The parser runs the steps on `from`'s record, then decodes the result with `to`. That second
+  // decoding cannot change a property `from` already decoded with this very type, nor a step's
+  // value that is the one `from` decoded (an `optionalWith` default passes a present value
+  // through) when `from` typed it `T | undefined` and `to` types it `T`: those are kept as they are.
+  const properties = ast.to.propertySignatures.map((signature) => {
+    const step = steps.find((candidate) => candidate.to === signature.name)
+    const source: Source = step !== undefined ? { kind: "step", step } : froms.has(signature.name) ? { kind: "removed" } : { kind: "kept" }
+    const fromType = fromTypes.get(step?.from ?? signature.name)
+    const optionalFrom = fromType !== undefined && SchemaAST.isUnion(fromType) && fromType.types.length === 2 && SchemaAST.isUndefinedKeyword(fromType.types[1]) ? fromType.types[0] : undefined
+    return {
+      name: signature.name,
+      optional: signature.isOptional,
+      source,
+      decode: compile(signature.type, options),
+      decoded: source.kind === "kept" && fromType === signature.type && isTypeSide(signature.type),
+      passedThrough: source.kind === "step" && optionalFrom === signature.type && isTypeSide(signature.type),
+    }
+  })
   return (input) => {
     const value = from(input)
     if (value === UNDECIDED) return UNDECIDED
     const record = value as Record<PropertyKey, unknown>
-    for (const step of steps) {
-      const moved = step.decode(Object.prototype.hasOwnProperty.call(record, step.from) ? Option.some(record[step.from]) : Option.none())
-      delete record[step.from]
-      if (Option.isSome(moved)) record[step.to] = moved.value
+    const output: Record<PropertyKey, unknown> = {}
+    for (const property of properties) {
+      let has: boolean
+      let current: unknown
+      let unchanged = property.decoded
+      if (property.source.kind === "step") {
+        const name = property.source.step.from
+        const present = Object.prototype.hasOwnProperty.call(record, name)
+        const moved = property.source.step.decode(present ? Option.some(record[name]) : Option.none())
+        has = Option.isSome(moved)
+        current = has ? (moved as Option.Some<unknown>).value : undefined
+        unchanged = property.passedThrough && present && current !== undefined && current === record[name]
+      } else if (property.source.kind === "removed") {
+        has = false
+        current = undefined
+      } else {
+        has = Object.prototype.hasOwnProperty.call(record, property.name)
+        current = record[property.name]
+      }
+      if (!has && property.optional) continue
+      if (has && unchanged) {
+        output[property.name] = current
+        continue
+      }
+      const decoded = property.decode(current)
+      if (decoded === UNDECIDED) return UNDECIDED
+      output[property.name] = decoded
     }
-    return to(record)
+    return output
   }
 }
 
@@ -93,7 +183,7 @@ const requiredLiteral = (ast: SchemaAST.AST, name: PropertyKey): SchemaAST.Liter
   return signature !== undefined && !signature.isOptional && SchemaAST.isLiteral(signature.type) ? signature.type.literal : undefined
 }
 
-const union = (ast: SchemaAST.Union): Compiled => {
+const union = (ast: SchemaAST.Union, options: CompileOptions): Compiled => {
   const members = ast.types
   if (members.every(SchemaAST.isLiteral)) {
     const literals = new Set<unknown>(members.map((member) => (member as SchemaAST.Literal).literal))
@@ -101,7 +191,7 @@ const union = (ast: SchemaAST.Union): Compiled => {
   }
   // `X | undefined` (an optional field): at most one member can accept any input.
   if (members.length === 2 && SchemaAST.isUndefinedKeyword(members[1])) {
-    const decode = compile(members[0])
+    const decode = compile(members[0], options)
     return (input) => (input === undefined ? undefined : decode(input))
   }
   // Members told apart by one required literal property: only the member it names can accept.
@@ -109,14 +199,14 @@ const union = (ast: SchemaAST.Union): Compiled => {
   for (const signature of first?.propertySignatures ?? []) {
     const literals = members.map((member) => requiredLiteral(member, signature.name))
     if (literals.some((literal) => literal === undefined) || new Set(literals).size !== members.length) continue
-    const byLiteral = new Map(members.map((member, index) => [literals[index], compile(member)]))
+    const byLiteral = new Map(members.map((member, index) => [literals[index], compile(member, options)]))
     const name = signature.name
     return (input) => (isRecord(input) ? (byLiteral.get(input[name] as SchemaAST.LiteralValue) ?? undecided)(input) : UNDECIDED)
   }
   return undecided
 }
 
-const compile = (ast: SchemaAST.AST): Compiled => {
+const compile = (ast: SchemaAST.AST, options: CompileOptions): Compiled => {
   switch (ast._tag) {
     case "Literal":
       return (input) => (input === ast.literal ? input : UNDECIDED)
@@ -131,15 +221,15 @@ const compile = (ast: SchemaAST.AST): Compiled => {
     case "UndefinedKeyword":
       return (input) => (input === undefined ? input : UNDECIDED)
     case "Refinement":
-      return refinement(ast)
+      return refinement(ast, options)
     case "Declaration":
       return declaration(ast)
     case "TypeLiteral":
-      return typeLiteral(ast)
+      return typeLiteral(ast, options)
     case "Transformation":
-      return transformation(ast)
+      return transformation(ast, options)
     case "Union":
-      return union(ast)
+      return union(ast, options)
     default:
       return undecided
   }
@@ -149,4 +239,5 @@ const compile = (ast: SchemaAST.AST): Compiled => {
  * Compile a Schema's decoding. The result agrees with `Schema.decodeUnknownEither(schema)` on every
  * input it accepts (test/compiled-decoder.test.ts checks that on generated and hostile input).
  */
-export const compileDecoder = <A, I>(schema: Schema.Schema<A, I, never>): ((input: unknown) => A | Undecided) => compile(schema.ast) as (input: unknown) => A | Undecided
+export const compileDecoder = <A, I>(schema: Schema.Schema<A, I, never>, options: CompileOptions = {}): ((input: unknown) => A | Undecided) =>
+  compile(schema.ast, options) as (input: unknown) => A | Undecided

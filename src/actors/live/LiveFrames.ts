@@ -16,7 +16,7 @@ import { Effect, Schema } from "effect"
 import type { ResolvedConfig } from "../../Config.js"
 import { Forbidden, InvalidInput, invalidInputFromParseError, type RealtimeError } from "../../RealtimeError.js"
 import { anonymousActor, type Actor, jsonTextTooDeep, MAX_JSON_DEPTH } from "../../schema/Common.js"
-import { compileDecoder, UNDECIDED } from "../../schema/CompiledDecoder.js"
+import { decodeClientFrameNow, UNDECIDED } from "../../schema/ClientFrameDecoder.js"
 import { ClientFrame, type ClientFrame as ClientFrameType } from "../../schema/Protocol.js"
 import type { SocketAttachment } from "../../sockets/Attachment.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
@@ -36,8 +36,6 @@ export const MAX_STRIKES = 5
 const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 
 const decodeClientFrame = Schema.decodeUnknownEither(ClientFrame)
-// The same Schema compiled: what it accepts is the Schema's result; anything else goes to the Schema.
-const decodeClientFrameNow = compileDecoder(ClientFrame)
 
 const decode = (message: string | ArrayBuffer): ClientFrameType | FrameRefused => {
   if (typeof message !== "string") return invalidFrame("frame: binary frames are not part of this protocol")
@@ -50,6 +48,7 @@ const decode = (message: string | ArrayBuffer): ClientFrameType | FrameRefused =
   } catch {
     return invalidFrame("frame: not JSON")
   }
+  // The Schema compiled: what it accepts is the Schema's own result; anything else goes to the Schema.
   const accepted = decodeClientFrameNow(json)
   if (accepted !== UNDECIDED) return accepted
   const decoded = decodeClientFrame(json)
