@@ -30,3 +30,11 @@ export class DirectoryClient extends Context.Tag("durable-realtime/DirectoryClie
 export const DIRECTORY_JOB = "directory"
 /** Reports are coalesced over this window: a burst of writes sends one report. */
 export const DIRECTORY_REPORT_DELAY_MS = 200
+/**
+ * A room, channel or CRDT room that keeps changing reports at most this often: its next report
+ * waits until this long after the previous one (a change after a quiet spell still goes out within
+ * `DIRECTORY_REPORT_DELAY_MS`). Each report is an alarm, a job row and an RPC to the instance's one
+ * directory object: at 5 a second per busy room they cost a publish ~10% of its CPU (bench/notes/
+ * publish.md) and would make that one object the bottleneck of an instance with many busy rooms.
+ */
+export const DIRECTORY_REPORT_SPACING_MS = 1_000

@@ -12,7 +12,7 @@ import { BroadcastInput, type BroadcastResult, type PublishResult } from "../../
 import { eventFrame, messageFrame, messageFrameOfJson } from "../../schema/ServerFrames.js"
 import type { DestroyResult, RoomState } from "../../schema/Room.js"
 import { Connections } from "../../sockets/Connections.js"
-import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
+import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DIRECTORY_REPORT_SPACING_MS, DirectoryClient } from "../../services/Directory.js"
 import { Jobs } from "../../services/Jobs.js"
 import { ActorFacts } from "../../storage/ActorFacts.js"
 import { handler, implement } from "../../internal/Operations.js"
@@ -62,7 +62,11 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
     const log = yield* makeMessageLog(config)
     const lifecycle = yield* makeLifecycle({ facts, jobs, connections, log, idleAfterMs: config.idleAfterMs, kind, id: address.id })
 
-    const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)
+    // When the last report went out (in memory: after a restart the first report is not held back).
+    let lastReportAt = Number.NEGATIVE_INFINITY
+    /** When a change at `now` is reported: after the coalescing delay, and not sooner than the spacing after the last report. */
+    const reportAt = (now: number) => Math.max(now + DIRECTORY_REPORT_DELAY_MS, lastReportAt + DIRECTORY_REPORT_SPACING_MS)
+    const scheduleReport = (now: number) => jobs.ensure(DIRECTORY_JOB, reportAt(now))
 
     // Reports carry what is stored and connected now: messages history holds (so deleting history
     // or pruning lowers it), members, open sockets and streams.
@@ -91,6 +95,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       const now = yield* Clock.currentTimeMillis
       const current = figures()
       yield* directory.report({ kind, id: address.id, ...current, version: now })
+      lastReportAt = now
       yield* facts.set(REPORTED_KEY, current)
       reported = current
       return null
@@ -153,8 +158,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       const { json, duplicate } = appended
       if (duplicate) return { messageJson: json, duplicate, rest: undefined }
       connections.broadcast(messageFrameOfJson(json), undefined)
-      const reportAt = now + DIRECTORY_REPORT_DELAY_MS
-      const settled = lifecycle.touchIsNoop() && (jobs.ensured?.(DIRECTORY_JOB, reportAt) ?? false)
+      const settled = lifecycle.touchIsNoop() && (jobs.ensured?.(DIRECTORY_JOB, reportAt(now)) ?? false)
       return { messageJson: json, duplicate, rest: settled ? undefined : Effect.zipRight(lifecycle.touch(now, false), scheduleReport(now)) }
     }
 
