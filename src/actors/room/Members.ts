@@ -25,7 +25,7 @@ import type { ResolvedConfig } from "../../Config.js"
 import { InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
 import { jsonByteLength, type Actor } from "../../schema/Common.js"
 import { memberKey, type Member, type MemberLeaveReason } from "../../schema/Protocol.js"
-import type { ConnectionsShape } from "../../sockets/Connections.js"
+import type { ConnectionEntry, ConnectionsShape } from "../../sockets/Connections.js"
 import type { JobsShape } from "../../services/Jobs.js"
 import type { MemberStoreShape } from "../../storage/MemberStore.js"
 import { iso } from "../messaging/Messaging.js"
@@ -87,13 +87,24 @@ export const makeMembers = (options: {
       return n
     }
 
-    /** Open connections per member, in one pass over the sockets. */
-    const connectionCounts = (): Map<string, number> => {
-      const counts = new Map<string, number>()
-      for (const entry of connections.list()) {
+    /**
+     * Open connections per member. The socket list is cached until a socket closes and only grows
+     * in between (an accepted socket is appended), so the counts are kept with the list they were
+     * taken from and only the sockets appended since are read: a newcomer's member list costs no
+     * pass over every socket (each `readyState` a call into the runtime). A socket that closes is
+     * counted until its close event, which drops the cached list.
+     */
+    let counted: { list: ReadonlyArray<ConnectionEntry>; scanned: number; readonly counts: Map<string, number> } | undefined
+    const connectionCounts = (): ReadonlyMap<string, number> => {
+      const list = connections.list()
+      if (counted === undefined || counted.list !== list || counted.scanned > list.length) counted = { list, scanned: 0, counts: new Map() }
+      const { counts } = counted
+      for (let index = counted.scanned; index < list.length; index++) {
+        const entry = list[index]!
         const key = entry.attachment?.member
         if (key !== undefined && entry.socket.readyState <= 1) counts.set(key, (counts.get(key) ?? 0) + 1)
       }
+      counted.scanned = list.length
       return counts
     }
 
