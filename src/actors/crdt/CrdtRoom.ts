@@ -63,6 +63,9 @@ export const MAX_PENDING_BYTES = CHUNK_BYTES
 /** How long a due compaction job may wait for its alarm before the update path folds the log itself. */
 export const COMPACT_OVERDUE_MS = 2000
 
+// Built once: a `parseJson` schema made per request is a new AST, whose parser is compiled again for every join.
+const decodeForwardedGrant = Schema.decodeUnknownEither(Schema.parseJson(ForwardedGrant))
+
 export const makeCrdtRoom = Effect.gen(function* () {
   const jobs = yield* Jobs
   const socketLayer = yield* Sockets
@@ -340,7 +343,7 @@ export const makeCrdtRoom = Effect.gen(function* () {
   const fetch = (request: Request): Effect.Effect<Response> =>
     Effect.gen(function* () {
       if (request.headers.get(LiveHeaders.transport) !== "yjs") return yield* room.fetch(request)
-      const grant = Schema.decodeUnknownEither(Schema.parseJson(ForwardedGrant))(request.headers.get(LiveHeaders.grant) ?? "")
+      const grant = decodeForwardedGrant(request.headers.get(LiveHeaders.grant) ?? "")
       if (grant._tag === "Left") return toResponse(new Unauthorized({ reason: "missing", message: "no verified grant" }))
       if (grant.right.expiresAt <= (yield* Clock.currentTimeMillis)) return toResponse(new Unauthorized({ reason: "expired", message: "grant expired" }))
       return yield* yjs.accept(grant.right)
