@@ -3,12 +3,14 @@
  * through the `ServerFrame` Schema to the frame it was given, and a stored message's text,
  * assembled from its row's JSON columns, is exactly what encoding the decoded message gives.
  */
-import { Schema } from "effect"
+import { FastCheck as fc, Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { isoTime } from "../src/internal/IsoTime.js"
 import type { StoredMessage } from "../src/schema/Message.js"
 import { ServerFrame } from "../src/schema/Protocol.js"
 import {
   ackFrame,
+  broadcastEventFrame,
   closeFrame,
   discontinuityFrame,
   errorFrame,
@@ -124,5 +126,27 @@ describe("server frames", () => {
       left: [{ member: { id: "user:bob" }, reason: "disconnect" }],
       count: 1,
     })
+  })
+
+  it("a broadcast's event frame is the text eventFrame gives, for any event and actor", () => {
+    const actors = [{ type: "user", id: "ada" }, { type: "client", id: 'q"uote\\', name: "✓ 😀" }, { type: "anonymous", id: "anonymous" }] as const
+    const events = fc.record(
+      { type: fc.string({ minLength: 1 }), data: fc.jsonValue(), metadata: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })) },
+      { requiredKeys: ["type", "data"] },
+    )
+    for (const [event, index] of fc.sample(fc.tuple(events, fc.nat(2)), 300)) {
+      const actor = actors[index]!
+      const text = broadcastEventFrame(event, actor, "2026-11-30T17:05:13.222Z")
+      // Twice: the second takes the actor's cached text.
+      expect(broadcastEventFrame(event, actor, "2026-11-30T17:05:13.222Z")).toBe(text)
+      expect(text).toBe(eventFrame({ ...event, actor, createdAt: "2026-11-30T17:05:13.222Z" }))
+    }
+    expect(broadcastEventFrame({ type: "t", data: undefined }, actors[0], "x")).toBe(eventFrame({ type: "t", data: undefined, actor: actors[0], createdAt: "x" }))
+  })
+
+  it("isoTime is Date's toISOString, within a second, across seconds and at the edges", () => {
+    const edges = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 1_796_058_313_222, 253_402_300_799_999, 253_402_300_800_000, -1, -62_198_755_200_000, 1.5, 8.64e15]
+    const times = [...edges, ...fc.sample(fc.integer({ min: 0, max: 253_402_300_799_999 }), 500), ...Array.from({ length: 2100 }, (_, step) => 1_796_058_312_000 + step)]
+    for (const millis of times) expect(isoTime(millis)).toBe(new Date(millis).toISOString())
   })
 })

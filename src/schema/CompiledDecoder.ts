@@ -65,12 +65,20 @@ const predicateOf = (ast: SchemaAST.Refinement, options: CompileOptions): ((valu
   return (value) => Option.isNone(ast.filter(value, SchemaAST.defaultParseOption, ast))
 }
 
+/** A chain of refinements (a string's length and pattern rules) runs as one loop over their predicates, innermost first. */
 const refinement = (ast: SchemaAST.Refinement, options: CompileOptions): Compiled => {
-  const from = compile(ast.from, options)
-  const accepts = predicateOf(ast, options)
+  const predicates: Array<(value: unknown) => boolean> = []
+  let base: SchemaAST.AST = ast
+  while (SchemaAST.isRefinement(base)) {
+    predicates.unshift(predicateOf(base, options))
+    base = base.from
+  }
+  const from = compile(base, options)
   return (input) => {
     const value = from(input)
-    return value !== UNDECIDED && accepts(value) ? value : UNDECIDED
+    if (value === UNDECIDED) return UNDECIDED
+    for (const accepts of predicates) if (!accepts(value)) return UNDECIDED
+    return value
   }
 }
 

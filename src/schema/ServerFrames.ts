@@ -90,6 +90,27 @@ export const ackFrame = (frame: AckFrame): string => {
 /** `event`: an ephemeral event (broadcast, `sendTo`, hooks). */
 export const eventFrame = (event: EventFrame["event"]): string => encode({ type: "event", event })
 
+/** The JSON text of each actor a socket sends as (its attachment keeps the object for the socket's life). */
+const actorTexts = new WeakMap<EventFrame["event"]["actor"], string>()
+
+const actorJson = (actor: EventFrame["event"]["actor"]): string => {
+  let text = actorTexts.get(actor)
+  if (text === undefined) actorTexts.set(actor, (text = JSON.stringify(actor)))
+  return text
+}
+
+/**
+ * `event` for a socket's broadcast: the text `eventFrame` gives, assembled around the actor's JSON
+ * text, encoded once per actor object instead of once per frame, and without building the frame
+ * object (this runs for every broadcast).
+ */
+export const broadcastEventFrame = (event: Omit<EventFrame["event"], "actor" | "createdAt">, actor: EventFrame["event"]["actor"], createdAt: string): string => {
+  // `undefined` data is left out by JSON.stringify: the general encoder handles that.
+  if (event.data === undefined) return eventFrame({ ...event, actor, createdAt })
+  const metadata = event.metadata === undefined ? "" : `,"metadata":${JSON.stringify(event.metadata)}`
+  return `{"type":"event","event":{"type":${JSON.stringify(event.type)},"data":${JSON.stringify(event.data)}${metadata},"actor":${actorJson(actor)},"createdAt":${JSON.stringify(createdAt)}}}`
+}
+
 /** `error`: a refused frame (the `id` of the frame it answers, when it had one). */
 export const errorFrame = (error: { readonly _tag: string; readonly message: string }, id?: string): string =>
   encode({ type: "error", ...(id === undefined ? {} : { id }), tag: error._tag, message: error.message } satisfies ErrorFrame)

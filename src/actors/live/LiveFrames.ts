@@ -26,8 +26,9 @@ import { DEFAULT_PROTOCOL, invalidFrame } from "../../sockets/Sockets.js"
 import type { RateBudget } from "../../services/RateBudget.js"
 import type { LiveHooks } from "./LiveHooks.js"
 import type { Members } from "../room/Members.js"
-import { iso, type Messaging } from "../messaging/Messaging.js"
-import { ackFrame, errorFrame, eventFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
+import type { Messaging } from "../messaging/Messaging.js"
+import { ackFrame, broadcastEventFrame, errorFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
+import { isoTime } from "../../internal/IsoTime.js"
 
 /** Bad frames tolerated before the socket is closed with `CloseCode.policy`. */
 export const MAX_STRIKES = 5
@@ -139,7 +140,7 @@ export const makeLiveFrames = (options: {
     }
     const actor = attachment.actor ?? anonymousActor
     if (frame.type === "publish") return publishNow(socket, attachment, frame, actor, now)
-    const text = eventFrame({ type: frame.event.type, data: frame.event.data, metadata: frame.event.metadata, actor, createdAt: iso(now) })
+    const text = broadcastEventFrame(frame.event, actor, isoTime(now))
     const delivered = connections.broadcast(text, frame.includeSelf ? undefined : new Set([attachment.connectionId]))
     if (frame.id !== undefined) sendFrame(socket, ackFrame({ type: "ack", id: frame.id, delivered }))
     return undefined
