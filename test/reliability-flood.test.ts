@@ -87,8 +87,10 @@ describe("R6 rate budgets: frames and bytes, per connection and per actor", () =
   }
 
   it("40 sockets on one grant flooding publishes: the actor gets one budget; other clients keep sane latency", async () => {
-    const budgeted = await floodMany(floodService())
-    const budget = config.actorRateLimit
+    // The `actorflood` instance: the default burst with a refill of 1/s (see test/worker.ts), so what is admitted
+    // does not grow with how long a loaded host takes over the flood.
+    const budgeted = await floodMany(makeRealtime(instanceConfig("actorflood"), env as unknown as Record<string, unknown>))
+    const budget = instanceConfig("actorflood").actorRateLimit
     const allowed = budget.burst + budget.perSecond * budgeted.elapsedS
     console.log(`R6 flood (40 sockets x 100 publishes, one grant) figures: ${JSON.stringify({ ...budgeted, allowedByActorBudget: Math.floor(allowed) })}`)
     expect(budgeted.stored).toBeLessThanOrEqual(allowed)

@@ -110,6 +110,14 @@ export const crdtStoreInstance = realtime({
 /** Big history and default limits (1 MiB SSE buffer): slow SSE readers and floods (issue 13, R6). */
 export const sseTestInstance = realtime({ name: "ssetest", historyLimit: 1000 })
 
+/**
+ * An actor budget of the default burst (200) that refills at 1 frame/s instead of 100: a flood of
+ * 4,000 frames spends it whatever the host's speed. At 100/s the frames a slow host took longer over
+ * were refilled and admitted, each fanned out to 41 sockets, which made it slower still (61 s at
+ * load 8, against 8 s alone).
+ */
+export const actorFloodInstance = realtime({ name: "actorflood", actorRateLimit: { perSecond: 1 } })
+
 /** Identified HTTP writers (test header) with a small actor budget: HTTP writes share it with sockets. */
 export const httpBudgetInstance = realtime({
   name: "httpbudget",
