@@ -21,8 +21,8 @@ export type { SocketAttachment } from "./Attachment.js"
 export interface ConnectionsShape {
   /** Number of open connections. */
   readonly count: () => number
-  /** Send one already-encoded frame to every connection except the given ids; returns recipients. */
-  readonly broadcast: (frame: string, except?: ReadonlySet<string>) => number
+  /** Send one already-encoded frame to every connection except the given ids (one id, or a set); returns recipients. */
+  readonly broadcast: (frame: string, except?: ReadonlySet<string> | string) => number
   /** Close every connection with a code and reason; returns how many were closed. */
   readonly closeAll: (code: number, reason: string) => number
   /** Forget the cached socket list (after losing a socket). */
@@ -62,6 +62,10 @@ export interface ConnectionEntry {
 
 export class Connections extends Context.Tag("durable-realtime/Connections")<Connections, ConnectionsShape>() {}
 
+/** Whether `id` is one of the excluded: a socket's broadcast excludes its own connection, without a Set per frame. */
+const excluded = (except: ReadonlySet<string> | string | undefined, id: string | undefined): boolean =>
+  except !== undefined && id !== undefined && (typeof except === "string" ? except === id : except.has(id))
+
 export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
   let cached: Array<ConnectionEntry> | null = null
   const sinks = new Map<string, ConnectionSink>()
@@ -74,10 +78,10 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     })
     return cached
   }
-  const sendSinks = (frame: string, except: ReadonlySet<string> | undefined, actorId?: string) => {
+  const sendSinks = (frame: string, except: ReadonlySet<string> | string | undefined, actorId?: string) => {
     let sent = 0
     for (const sink of sinks.values()) {
-      if (except !== undefined && except.has(sink.id)) continue
+      if (excluded(except, sink.id)) continue
       if (actorId !== undefined && sink.actorId !== actorId) continue
       try {
         sink.send(frame)
@@ -108,7 +112,7 @@ export const makeHibernating = (ctx: DurableObjectState): ConnectionsShape => {
     broadcast: (frame, except) => {
       let sent = sinks.size === 0 ? 0 : sendSinks(frame, except)
       for (const entry of sockets()) {
-        if (except !== undefined && entry.id !== undefined && except.has(entry.id)) continue
+        if (excluded(except, entry.id)) continue
         if (entry.attachment?.protocol === undefined && sendFrame(entry.socket, frame)) sent++
       }
       return sent

@@ -141,7 +141,7 @@ export const makeLiveFrames = (options: {
     const actor = attachment.actor ?? anonymousActor
     if (frame.type === "publish") return publishNow(socket, attachment, frame, actor, now)
     const text = broadcastEventFrame(frame.event, actor, isoTime(now))
-    const delivered = connections.broadcast(text, frame.includeSelf ? undefined : new Set([attachment.connectionId]))
+    const delivered = connections.broadcast(text, frame.includeSelf ? undefined : attachment.connectionId)
     if (frame.id !== undefined) sendFrame(socket, ackFrame({ type: "ack", id: frame.id, delivered }))
     return undefined
   }
