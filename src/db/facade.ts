@@ -20,7 +20,7 @@
 import { workersEnv } from "../internal/workersEnv.js"
 import { ambientWorker, promised, runToPromise, runWithAmbientRequest, type Promised, type WorkerHandler } from "../internal/PromiseFacade.js"
 import { dbHandler } from "./DbRoutes.js"
-import { makeDatabase, type DatabaseService, type TableHandle } from "./Database.js"
+import { makeDatabase, makeWritesNow, type DatabaseService, type TableHandle } from "./Database.js"
 import { registerDatabase, resolveDeclaration, type DatabaseDefinition, type DbOptions, type Schemas } from "./Declaration.js"
 
 export interface RealtimeDatabase<S extends Schemas> {
@@ -50,6 +50,25 @@ export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: R
   const handler = dbHandler({ path: definition.routePath })
   let service: DatabaseService<S> | undefined
   const get = () => (service ??= makeDatabase<S>(definition, options.env ?? workersEnv()))
+  let writesNow: ReturnType<typeof makeWritesNow> | undefined
+  /**
+   * A table's Promise handle: one-row writes on their direct path (`makeWritesNow`: no Effect fiber
+   * per call, the same checks, answers and typed rejections), every other method through its Effect.
+   */
+  const tableHandle = <K extends keyof S & string>(name: K): Promised<TableHandle<S[K]>> => {
+    const handle = promised(() => get().table(name))
+    // Made on the first call, as the Effect service is: inside a request, where the Worker's env exists.
+    let writes: ReturnType<ReturnType<typeof makeWritesNow>> | undefined
+    const direct = () => (writes ??= (writesNow ??= makeWritesNow(definition, options.env ?? workersEnv()))(name))
+    return {
+      insert: (row, opts) => direct().insert(row, opts),
+      update: (where, patch, opts) => direct().update(where, patch, opts),
+      delete: (where, opts) => direct().delete(where, opts),
+      insertMany: (rows, opts) => handle.insertMany(rows, opts),
+      get: (where) => handle.get(where),
+      select: (query) => handle.select(query),
+    } as Promised<TableHandle<S[K]>>
+  }
   return {
     name: definition.name,
     namespace: definition.namespace,
@@ -57,7 +76,7 @@ export const db = <S extends Schemas>(options: DbOptions<S> & { readonly env?: R
     get effect() {
       return get()
     },
-    table: (name) => promised(() => get().table(name)),
+    table: tableHandle,
     transaction: (shardKey, writes, opts) => runToPromise(get().transaction(shardKey, writes, opts)),
     realtime: promised(() => get().realtime),
     outbox: (shard) => runToPromise(get().outbox(shard)),

@@ -37,10 +37,14 @@ export class RealtimeDbShard extends ActorHost<typeof dbShardStores> {
     return databaseInstance(address.instance, this.kind)
   }
 
-  override async invoke(raw: unknown): Promise<unknown> {
-    // Writes go to the mailbox, whose host decodes the request: decoding it here too doubled the work.
+  override invoke(raw: unknown): unknown {
+    // Writes go to the host (its synchronous path, or the mailbox), which decodes the request: decoding it here too doubled the work.
     const op = raw !== null && typeof raw === "object" ? (raw as { readonly op?: unknown }).op : undefined
     if (typeof op !== "string" || !READ_OPERATIONS.has(op)) return super.invoke(raw)
+    return this.read(raw)
+  }
+
+  private async read(raw: unknown): Promise<unknown> {
     const decoded = Schema.decodeUnknownEither(ActorRequest)(raw)
     if (decoded._tag === "Left") return encodeExit(Exit.fail(invalidInputFromParseError(decoded.left, "request")))
     const hosted = await this.hosted(decoded.right.address)

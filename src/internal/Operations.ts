@@ -45,6 +45,8 @@ export interface Operation<Name extends string, P, PI, A, AI, E> {
   readonly encodeSuccess: (value: A) => Effect.Effect<AI, StorageFailure>
   /** Worker side: the answer (an encoded `Exit`) to the operation's own result. */
   readonly decodeAnswer: (answer: unknown) => Effect.Effect<A, E | BoundaryError>
+  /** `decodeAnswer` as an `Exit`, for callers outside the Effect runtime (the Promise facade's hot paths). */
+  readonly decodeAnswerExit: (answer: unknown) => Exit.Exit<A, E | BoundaryError>
 }
 
 /** Any declared operation. */
@@ -90,6 +92,15 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
   const decodeEnvelope = Schema.decodeUnknownEither(Schema.Exit({ success: Schema.Unknown, failure: Schema.Union(error, BoundaryError), defect: Schema.Defect }))
   const decodeSuccess = Schema.decodeUnknownEither(options.success)
   const undecodable = (problem: ParseResult.ParseError) => new StorageFailure({ message: `${name}: undecodable answer: ${problem.message}` })
+  // An Exit is an Effect: `decodeAnswer` is this very value.
+  const decodeAnswerExit = (encoded: unknown): Exit.Exit<A, E | BoundaryError> => {
+    const envelope = decodeEnvelope(encoded)
+    if (Either.isLeft(envelope)) return Exit.fail(undecodable(envelope.left))
+    const exit = envelope.right as Exit.Exit<unknown, E | BoundaryError>
+    if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
+    const value = decodeSuccess(exit.value)
+    return Either.isLeft(value) ? Exit.fail(undecodable(value.left)) : Exit.succeed(value.right as A)
+  }
   return {
     name,
     payload: options.payload,
@@ -101,14 +112,8 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
       encodeSuccess === undefined
         ? Effect.succeed(value as unknown as AI)
         : Effect.mapError(encodeSuccess(value), (problem) => new StorageFailure({ message: `${name}: the actor's answer does not match its declaration: ${problem.message}` })),
-    decodeAnswer: (encoded) => {
-      const envelope = decodeEnvelope(encoded)
-      if (Either.isLeft(envelope)) return Effect.fail(undecodable(envelope.left))
-      const exit = envelope.right
-      if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
-      const value = decodeSuccess(exit.value)
-      return Either.isLeft(value) ? Effect.fail(undecodable(value.left)) : Effect.succeed(value.right)
-    },
+    decodeAnswer: (encoded) => decodeAnswerExit(encoded),
+    decodeAnswerExit,
   }
 }
 

@@ -15,13 +15,15 @@ export type Promised<H> = { readonly [K in keyof H]: H[K] extends (...args: infe
  * Run an Effect and settle like a Promise API: resolve the value, reject with the typed error
  * itself (so `error instanceof RoomDestroyed` and `error._tag` work), or with the squashed defect.
  */
-export const runToPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromiseExit(effect).then((exit) => {
-    if (Exit.isSuccess(exit)) return exit.value
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) throw failure.value
-    throw Cause.squash(exit.cause)
-  })
+export const runToPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromiseExit(effect).then(settleExit)
+
+/** An `Exit` settled as `runToPromise` settles: the value, else the typed error itself thrown, else the squashed defect. */
+export const settleExit = <A, E>(exit: Exit.Exit<A, E>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) throw failure.value
+  throw Cause.squash(exit.cause)
+}
 
 /**
  * The Promise form of the handle `select` builds: each method runs the very Effect the handle

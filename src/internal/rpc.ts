@@ -18,7 +18,9 @@ import type { Send } from "./Operations.js"
 
 export const EncodedExit = Schema.Exit({ success: Schema.Unknown, failure: RealtimeError, defect: Schema.Defect })
 
-export const encodeExit = (exit: Exit.Exit<unknown, RealtimeError>): unknown => Schema.encodeSync(EncodedExit)(exit)
+const encodeExitSchema = Schema.encodeSync(EncodedExit)
+/** An `Exit` as `EncodedExit` encodes it; a success is `{ _tag: "Success", value }` as it is (its Schema is `Unknown`), built without the Schema. */
+export const encodeExit = (exit: Exit.Exit<unknown, RealtimeError>): unknown => (exit._tag === "Success" ? { _tag: "Success", value: exit.value } : encodeExitSchema(exit))
 
 /** The shape of an actor's Durable Object stub, as the Worker sees it. */
 export interface ActorStub {
@@ -113,20 +115,44 @@ export const sendToActor = (
   caller?: Actor,
   options: CallOptions = {},
 ): Effect.Effect<unknown, RealtimeError> =>
-  Effect.gen(function* () {
-    const { stubs } = options
-    const name = objectName(address.instance, kind, address.id)
+  Effect.tryPromise({ try: () => invokeActor(namespace, kind, address, op, input, caller, options), catch: (error) => error as InvalidInput | StorageFailure })
+
+/**
+ * `sendToActor` without the Effect runtime, for the Promise facade's hot paths: the same request,
+ * the same stub handling, rejecting with the same typed errors (`InvalidInput` for an input that
+ * cannot cross, `StorageFailure` when the call fails).
+ */
+export const invokeActor = (
+  namespace: ActorNamespace,
+  kind: string,
+  address: { readonly instance: string; readonly id: string },
+  op: string,
+  input?: unknown,
+  caller?: Actor,
+  options: CallOptions = {},
+): Promise<unknown> => {
+  const { stubs } = options
+  const name = objectName(address.instance, kind, address.id)
+  let plain: unknown
+  try {
+    plain = input === undefined || options.plain === true ? input : plainInput(input)
+  } catch (error) {
+    return Promise.reject(error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` }))
+  }
+  const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
+  const failed = (cause: unknown) => {
+    stubs?.forget(namespace, name)
+    return new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+  }
+  try {
     const stub = stubOf(namespace, name, stubs) as ActorStub
-    const plain = input === undefined || options.plain === true ? input : yield* Effect.try({ try: () => plainInput(input), catch: (error) => (error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` })) })
-    const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
-    return yield* Effect.tryPromise({
-      try: () => stub.invoke(request),
-      catch: (cause) => {
-        stubs?.forget(namespace, name)
-        return new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
-      },
+    return Promise.resolve(stub.invoke(request)).catch((cause: unknown) => {
+      throw failed(cause)
     })
-  })
+  } catch (cause) {
+    return Promise.reject(failed(cause))
+  }
+}
 
 /** The `Send` of one actor: its kind's namespace, its address, the caller to name, and how to call. */
 export const actorSend =

@@ -2,8 +2,7 @@
  * The change streams a shard hosts itself: every partition of its `streamFrom: "shard"` tables
  * whose rows it holds. Such a partition gets changes from this shard only (its first required
  * filter places the rows and cannot change in an update; or the database has one shard), so its
- * stream can live here: the drain applies a change to it in the write's own turn instead of an RPC
- * to a table hub, and its subscribers connect to this object.
+ * stream can live here, with no RPC to a table hub, and its subscribers connect to this object.
  *
  * A write of a hosted table buffers its change in the partition's stream inside its own SQLite
  * transaction (its outbox row stored published), and fans it out once that committed, in the same

@@ -1,0 +1,46 @@
+/**
+ * The Promise facade's one-row writes take a direct path (no Effect fiber per call): they must
+ * answer exactly what the Effect form answers, rows and typed rejections alike, for every kind of
+ * input the Worker or the shard refuses.
+ */
+import type { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { runToPromise } from "../src/internal/PromiseFacade.js"
+import { post, testDb, uid } from "./db-helpers.js"
+
+/** The outcome of a call: its value, or the typed error's tag, field and message. */
+const outcome = (promise: Promise<unknown>) =>
+  promise.then(
+    (value) => ({ value }),
+    (error: { _tag?: string; field?: string; message?: string }) => ({ error: { tag: error._tag, field: error.field, message: error.message } }),
+  )
+
+describe("Promise facade one-row writes", () => {
+  it("answer the Effect form's rows and typed rejections, for accepted and refused inserts, updates and deletes", async () => {
+    const tenant = uid("t")
+    const facade = testDb.table("posts")
+    const effect = testDb.effect.table("posts")
+    // What the facade did for every method before: the Effect run by runToPromise.
+    const run = <A>(op: Effect.Effect<A, unknown>) => runToPromise(op)
+    // Deeper than rows may nest: refused in the Worker, before any call.
+    const deep = (levels: number): unknown => (levels === 0 ? 1 : { next: deep(levels - 1) })
+    const cases: ReadonlyArray<readonly [string, () => Promise<unknown>, () => Promise<unknown>]> = [
+      ["insert", () => facade.insert(post(tenant, "idA")), () => run(effect.insert(post(tenant, "idB")))],
+      ["insert refused by the row Schema", () => facade.insert({ ...post(tenant, "c"), views: "many" } as never), () => run(effect.insert({ ...post(tenant, "c"), views: "many" } as never))],
+      ["insert without the shard key", () => facade.insert({ ...post(tenant, "d"), tenantId: undefined } as never), () => run(effect.insert({ ...post(tenant, "d"), tenantId: undefined } as never))],
+      ["insert of a hostile shape", () => facade.insert({ ...post(tenant, "e"), tags: deep(200) } as never), () => run(effect.insert({ ...post(tenant, "e"), tags: deep(200) } as never))],
+      ["insert of a duplicate key", () => facade.insert(post(tenant, "idA")), () => run(effect.insert(post(tenant, "idB")))],
+      ["update", () => facade.update({ id: "idA", tenantId: tenant }, { title: "A" }), () => run(effect.update({ id: "idB", tenantId: tenant }, { title: "A" }))],
+      ["update of a missing row", () => facade.update({ id: "zz", tenantId: tenant }, { title: "A" }), () => run(effect.update({ id: "zz", tenantId: tenant }, { title: "A" }))],
+      ["update that names no column", () => facade.update({ id: "idA", tenantId: tenant }, {}), () => run(effect.update({ id: "idB", tenantId: tenant }, {}))],
+      ["delete", () => facade.delete({ id: "idA", tenantId: tenant }), () => run(effect.delete({ id: "idB", tenantId: tenant }))],
+      ["delete of a missing row", () => facade.delete({ id: "idA", tenantId: tenant }), () => run(effect.delete({ id: "idB", tenantId: tenant }))],
+      ["a table the database lacks", () => testDb.table("nope" as never).insert({} as never), () => run(testDb.effect.table("nope" as never).insert({} as never))],
+    ]
+    for (const [name, viaFacade, viaEffect] of cases) {
+      const [a, b] = [await outcome(viaFacade()), await outcome(viaEffect())]
+      // Rows and messages differ only by their ids (idA / idB): compared with the ids aligned.
+      expect(JSON.parse(JSON.stringify(a)), name).toEqual(JSON.parse(JSON.stringify(b).replaceAll("idB", "idA")))
+    }
+  })
+})
