@@ -3,7 +3,7 @@ import * as jose from "jose"
 import { describe, expect, it } from "vitest"
 import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX } from "../src/schema/Protocol.js"
 import { audienceOf, ISSUER } from "../src/services/Grants.js"
-import { testGrantKey } from "./grant-keys.js"
+import { tamperSignature, testGrantKey } from "./grant-keys.js"
 import { instanceConfig } from "../src/Config.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import { makeRealtime } from "../src/Realtime.js"
@@ -63,7 +63,7 @@ describe("grants", () => {
     const [header, payload, signature] = good.split(".")
     const forged = b64({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), scope: { type: "room", instance: "livetest", resource: roomId, actor: { type: "user", id: "admin" }, permissions: ["read", "publish", "presence"] } })
     await expectRefused(withToken(roomId, `${header}.${forged}.${signature}`), 401, "invalid")
-    await expectRefused(withToken(roomId, `${good.slice(0, -3)}${good.endsWith("A") ? "BBB" : "AAA"}`), 401, "invalid")
+    await expectRefused(withToken(roomId, tamperSignature(good)), 401, "invalid")
     const none = `${b64({ alg: "none", typ: "JWT", kid: "development" })}.${payload}.`
     await expectRefused(withToken(roomId, none), 401, "invalid")
     await expectRefused(withToken(roomId, await craft(roomId, { alg: "HS512" })), 401, "invalid")
@@ -114,7 +114,7 @@ describe("grants", () => {
     const roomId = uniqueId("sse-attack")
     const noToken = await SELF.fetch(`http://example.com/realtime/livetest/rooms/${roomId}/events`)
     expect(noToken.status).toBe(401)
-    const bad = await SELF.fetch(`http://example.com/realtime/livetest/rooms/${roomId}/events`, { headers: { Authorization: `Bearer ${(await craft(roomId)).slice(0, -2)}xx` } })
+    const bad = await SELF.fetch(`http://example.com/realtime/livetest/rooms/${roomId}/events`, { headers: { Authorization: `Bearer ${tamperSignature(await craft(roomId))}` } })
     expect(bad.status).toBe(401)
   })
 
