@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { ID_CACHE_SIZE, makeStubCache, objectIdOf, type ObjectNamespace } from "../src/internal/ObjectStubs.js"
+import { ID_CACHE_SIZE, makeStubCache, objectIdOf, requestStubs, type ObjectNamespace } from "../src/internal/ObjectStubs.js"
+import { makeWritesNow } from "../src/db/Database.js"
+import { runWithAmbientRequest } from "../src/internal/PromiseFacade.js"
 import { plainInput, sendToActor } from "../src/internal/rpc.js"
 import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
 
@@ -72,6 +74,22 @@ describe("object ids and stubs", () => {
     await call()
     expect(counts.get).toBe(2)
     expect(counts.idFromName).toBe(1)
+  })
+
+  it("one-row writes inside an ambient request share one stub per shard; outside one, each makes its own", async () => {
+    const { namespace, counts } = countingNamespace()
+    const writes = makeWritesNow(testDb.definition, { [testDb.definition.bindings.shards]: namespace })("posts")
+    const tenant = uid("t")
+    // The counting stub answers every call with a number, which the write's answer Schema refuses: only the calls count here.
+    const three = () => Promise.allSettled([1, 2, 3].map((n) => writes.insert(post(tenant, `s${n}`))))
+    await three()
+    expect(counts.get).toBe(3)
+    const request = new Request("http://example.com/")
+    await runWithAmbientRequest(request, three)
+    expect(counts.get).toBe(4)
+    expect(requestStubs(request)).toBe(requestStubs(request))
+    expect(requestStubs(new Request("http://example.com/"))).not.toBe(requestStubs(request))
+    expect(requestStubs(undefined)).toBeUndefined()
   })
 
   it("keeps a bounded number of stubs", () => {

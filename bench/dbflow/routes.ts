@@ -61,8 +61,10 @@ const burstRoute: BenchRoute = async (request, env, url) => {
   const from = Number(url.searchParams.get("from") ?? 0)
   const batch = Math.max(1, Math.min(100, Number(url.searchParams.get("batch") ?? 1)))
   if (target === "library" || target === "in-shard") {
-    const posts = databases[target].table("posts")
-    return Response.json(await burst((rows) => (rows.length === 1 ? posts.insert(rows[0]!) : posts.insertMany(rows)), runId!, tenantId, rate, count, from, batch))
+    const database = databases[target]
+    const posts = database.table("posts")
+    // The request made ambient, as `database.worker(...)` does for an app's routes (its writes share a stub per shard).
+    return database.withRequest(request, async () => Response.json(await burst((rows) => (rows.length === 1 ? posts.insert(rows[0]!) : posts.insertMany(rows)), runId!, tenantId, rate, count, from, batch)))
   }
   const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
   const floor = namespace.get(namespace.idFromName(runId!)) as unknown as FloorStub

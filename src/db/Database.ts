@@ -13,6 +13,7 @@ import { invalidInputFromParseError, InvalidInput, NotFound, PayloadTooLarge, ty
 import { ambientRequest, settleExit } from "../internal/PromiseFacade.js"
 import { callActor, invokeActor, type ActorNamespace } from "../internal/rpc.js"
 import * as Operations from "../internal/Operations.js"
+import { requestStubs } from "../internal/ObjectStubs.js"
 import { DbShardOps } from "./Ops.js"
 import { authorizeTable, type DbAuthorizeInput } from "./Authorize.js"
 import { characters, checkRowShape } from "./Guards.js"
@@ -152,7 +153,9 @@ export const makeWritesNow = (definition: DatabaseDefinition, env: Record<string
     if ("refused" in located) return Promise.reject(located.refused)
     const namespace = env[definition.bindings.shards] as ActorNamespace | undefined
     if (namespace === undefined) return Promise.reject(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
-    return invokeActor(namespace, "dbShard", { instance: definition.instance, id: shardId(located.shard) }, DbShardOps.write.name, batchOf(write, options)).then(
+    // Inside a request made ambient (`worker(...)`, `withRequest`), its writes share one stub per shard.
+    const stubs = requestStubs(ambientRequest())
+    return invokeActor(namespace, "dbShard", { instance: definition.instance, id: shardId(located.shard) }, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs }).then(
       (answer) => settleExit(DbShardOps.write.decodeAnswerExit(answer))[0].row,
     )
   }

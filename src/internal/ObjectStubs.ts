@@ -7,7 +7,8 @@
  *   oldest leaves first: a hit costs one Map lookup, and a hot name that left is hashed once more).
  * - **Stubs.** A stub belongs to the I/O context that made it: one Worker request's, or a Durable
  *   Object's own, which lasts as long as the object. So stubs are remembered only in a `StubCache`
- *   that an object owns (a shard reaching its hubs, an actor its directory), never module-wide.
+ *   that an object owns (a shard reaching its hubs, an actor its directory), or that one Worker
+ *   request owns (`requestStubs`: keyed by its `Request`, gone with it), never module-wide.
  *   A stub whose call threw is broken for every later call (the runtime's documented behaviour):
  *   the caller `forget`s it and the next call makes a new one.
  *
@@ -74,4 +75,21 @@ export const makeStubCache = (limit = STUB_CACHE_SIZE): StubCache => {
     },
     size: () => stubs.size,
   }
+}
+
+const byRequest = new WeakMap<Request, StubCache>()
+
+/**
+ * The stub cache of one Worker request (its I/O context), made on its first use: a request that
+ * writes many rows reaches its shard through one stub instead of one per call. `undefined`
+ * outside a known request: then every call makes its stub.
+ */
+export const requestStubs = (request: Request | undefined): StubCache | undefined => {
+  if (request === undefined) return undefined
+  let stubs = byRequest.get(request)
+  if (stubs === undefined) {
+    stubs = makeStubCache()
+    byRequest.set(request, stubs)
+  }
+  return stubs
 }
