@@ -3,8 +3,11 @@
  * member's open sockets, kept up to date as sockets are accepted and closed (the counts are no
  * longer taken with a pass over every socket per join).
  */
+import { env } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
-import { uniqueId } from "./helpers.js"
+import { declareRealtime } from "../src/Config.js"
+import { makeRealtime } from "../src/Realtime.js"
+import { runTest, uniqueId } from "./helpers.js"
 import { connect, eventually, roomGrant, type TestSocket } from "./live-helpers.js"
 
 type Entry = { readonly id: string; readonly connections?: number }
@@ -40,5 +43,44 @@ describe("room: a newcomer's member list", () => {
     )
     expect(after).toMatchObject({ id: "user:alice" })
     first.close()
+  })
+
+  it("a newcomer is not sent again the joins its member list already held, and learns every later one", async () => {
+    // A 1 s flush interval: the joins after the first land in one interval, whose members frame reaches
+    // the newcomers of that interval too.
+    const rt = makeRealtime(
+      declareRealtime({ name: uniqueId("joins"), presenceIntervalMs: 1000 }).config,
+      env as unknown as Record<string, unknown>,
+    )
+    const room = rt.room(uniqueId("room-join-deltas"))
+    const ids = ["m0", "m1", "m2", "m3", "m4"]
+    const sockets: Array<TestSocket> = []
+    for (const id of ids) sockets.push(await connect(await runTest(room.authorize({ actor: { type: "user", id }, ttlSeconds: 60 }))))
+    const everyone = ids.map((id) => `user:${id}`).sort()
+    const seenBy = (socket: TestSocket) => {
+      const ready = socket.frames.find((frame) => frame.type === "ready")!
+      const listed = (ready.members as ReadonlyArray<{ id: string }>).map((member) => member.id)
+      const announced = socket.frames
+        .filter((frame) => frame.type === "members")
+        .flatMap((frame) => (frame.joined as ReadonlyArray<{ id: string }>).map((member) => member.id))
+      return { listed, announced }
+    }
+    await eventually(
+      () =>
+        sockets.every((socket) => {
+          const { listed, announced } = seenBy(socket)
+          return JSON.stringify([...new Set([...listed, ...announced])].sort()) === JSON.stringify(everyone)
+        })
+          ? true
+          : undefined,
+      10_000,
+      "every socket knows every member",
+    )
+    for (const socket of sockets) {
+      const { listed, announced } = seenBy(socket)
+      expect(announced.filter((id) => listed.includes(id))).toEqual([])
+      expect(new Set(announced).size).toBe(announced.length)
+    }
+    for (const socket of sockets) socket.close()
   })
 })

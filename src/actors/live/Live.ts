@@ -95,7 +95,7 @@ export const makeLive = (options: { readonly kind: "room" | "channel"; readonly 
         for (const message of plan.messages) server.send(messageFrame(message))
         // The member list is paged: `ready` carries the first page, the rest follow right after it.
         // Members arrive as cached JSON text (a room filling with N members sends N²/2 member entries).
-        const memberList = members?.listJson() ?? []
+        const memberList = members?.listJson(attachment.connectionId) ?? []
         const ready: Omit<ReadyFrame, "members"> = {
           type: "ready",
           connectionId: attachment.connectionId,
