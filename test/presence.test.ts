@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { declareRealtime } from "../src/Config.js"
+import { declareRealtime, instanceConfig } from "../src/Config.js"
 import { makeRealtime } from "../src/Realtime.js"
 import { applyMemberFrame } from "../src/client/MembersView.js"
 import { Member as MemberSchema, type Member, type ServerFrame } from "../src/schema/Protocol.js"
@@ -9,6 +9,10 @@ import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { connect, eventually, liveService, roomGrant, stubFor } from "./live-helpers.js"
 
 const stubOf = (roomId: string) => stubFor("livetest", "room", roomId)
+
+/** `livemembers` (test/worker.ts): livetest with the default 60 s presence TTL, for HTTP members over several steps. */
+const membersService = () => makeRealtime(instanceConfig("livemembers"), env as unknown as Record<string, unknown>)
+const membersGrant = (roomId: string, actorId: string) => runTest(membersService().room(roomId).authorize({ actor: { type: "user", id: actorId }, ttlSeconds: 60 }))
 
 type Frame = { type: string; [key: string]: any }
 /** The member `id` in a coalesced `members` frame's `joined` list. */
@@ -20,7 +24,8 @@ const leftEntry = (frame: Frame, id: string) => frame.left.find((entry: { member
 describe("members and presence", () => {
   it("join, presence (partial merge), members and leave over HTTP, with room metadata on join", async () => {
     const roomId = uniqueId("members")
-    const room = liveService().room(roomId)
+    // Alice must outlive the steps up to her leave: the default TTL, not livetest's 1 s.
+    const room = membersService().room(roomId)
     await runTest(room.metadata({ metadata: { title: "Planning" } }))
     const alice = { type: "user", id: "alice", name: "Alice" } as const
     const joined = await runTest(room.join({ actor: alice, metadata: { role: "editor" }, presence: { cursor: { x: 1, y: 2 }, typing: false } }))
@@ -76,9 +81,10 @@ describe("members and presence", () => {
 
   it("socket members join on connect, get live members (joined/left) and presence frames, and leave with their last socket", async () => {
     const roomId = uniqueId("members-ws")
-    const room = liveService().room(roomId)
-    const watcher = await connect(await roomGrant(roomId, "watcher"))
-    const aliceGrant = await roomGrant(roomId, "alice")
+    // The bot joins over HTTP and must still be a member at the end: the default TTL, not livetest's 1 s.
+    const room = membersService().room(roomId)
+    const watcher = await connect(await membersGrant(roomId, "watcher"))
+    const aliceGrant = await membersGrant(roomId, "alice")
     const tab1 = await connect(aliceGrant)
     const tab2 = await connect(aliceGrant)
     const joined = await watcher.waitFor((f) => joinedIn(f, "user:alice"))

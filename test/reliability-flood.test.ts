@@ -14,7 +14,7 @@ import { CurrentRequest } from "../src/services/Identity.js"
 import { makeRateBudget } from "../src/services/RateBudget.js"
 import { failureOf, runExit, runTest, uniqueId } from "./helpers.js"
 import { login } from "./example-session.js"
-import { connect, liveService, roomGrant, type TestSocket } from "./live-helpers.js"
+import { connect, type TestSocket } from "./live-helpers.js"
 
 /** Default limits, big history, no connection cap in the way (see test/worker.ts). */
 const floodService = () => makeRealtime(instanceConfig("ssetest"), env as unknown as Record<string, unknown>)
@@ -173,7 +173,8 @@ describe("R6 presence and member metadata are bounded by maxPresenceBytes (Paylo
 
   it("API, socket frame and the example's HTTP route refuse a 70 KB presence; the stored presence is unchanged", async () => {
     const roomId = uniqueId("presence-size")
-    const room = liveService().room(roomId)
+    // `livemembers`: livetest with the default 60 s presence TTL, so ada is still listed after the refused attempts.
+    const room = makeRealtime(instanceConfig("livemembers"), env as unknown as Record<string, unknown>).room(roomId)
     await runTest(room.join({ actor: ada, presence: { cursor: 1 } }))
     expect(failureOf(await runExit(room.presence({ actor: ada, presence: big })))).toMatchObject({ _tag: "PayloadTooLarge", field: "presence", limit: 4096 })
     expect(failureOf(await runExit(room.join({ actor: ada, presence: big })))).toMatchObject({ _tag: "PayloadTooLarge", field: "presence" })

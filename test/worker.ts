@@ -3,7 +3,7 @@
  * classes) plus instances with small limits for tests, and the live routes in front.
  */
 import { Effect } from "effect"
-import { CurrentRequest, identityFromHeaders, realtime, Unauthorized, type Actor } from "../src/index.js"
+import { CurrentRequest, identityFromHeaders, realtime, Unauthorized, type Actor, type RealtimeOptions } from "../src/index.js"
 import { liveHandler } from "../src/http/LiveRoutes.js"
 import example from "../examples/worker.js"
 import { testDb } from "./db-schema.js"
@@ -59,7 +59,7 @@ export const strictInstance = realtime({ name: "strict", idempotency: "strict" }
 export const inspectInstance = realtime({ name: "inspecttest" })
 
 /** Live connections with small limits and every hook, for the socket/SSE/presence tests. */
-export const liveTestInstance = realtime({
+const liveTestOptions = {
   name: "livetest",
   historyLimit: 10,
   maxConnections: 3,
@@ -81,7 +81,14 @@ export const liveTestInstance = realtime({
         closedConnections.push(connection.connectionId)
       }),
   },
-})
+} satisfies RealtimeOptions
+export const liveTestInstance = realtime(liveTestOptions)
+
+/**
+ * `livetest` with the default presence TTL (60 s): for tests of HTTP members over several steps. Under
+ * livetest's 1 s TTL a loaded host let such a member expire between two steps of one test.
+ */
+export const liveMembersInstance = realtime({ ...liveTestOptions, name: "livemembers", presenceTtlMs: 60_000 })
 
 /** CRDT rooms with a small compaction threshold, so automatic compaction is quick to reach. */
 export const crdtTestInstance = realtime({ name: "crdttest", yjs: { compactAfterUpdates: 20 }, maxConnections: 20 })
