@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import WebSocket from "ws"
+import { bundleModules } from "./bundleModules.mjs"
 import { workloads } from "../workloads/index.mjs"
 
 const [workloadName, targetPart = "", unitsArg = "1", ...overrides] = process.argv.slice(2)
@@ -108,20 +109,7 @@ try {
   await call("Debugger.disable")
   // Kept beside the profile: its `worker.js:<line>` frames are lines of this bundle.
   writeFileSync(join(tmpdir(), `profile-${workloadName}-worker.js`), source)
-  // The bundle names each module in a `// path` comment line: line number -> module.
-  const moduleStarts = []
-  source.split("\n").forEach((line, index) => {
-    const match = /^\/\/ (\S+\.(?:m?js|ts))$/.exec(line)
-    if (match) moduleStarts.push([index, match[1].replace(/^.*node_modules\//, "")])
-  })
-  const moduleOf = (line) => {
-    let name = "(bundle)"
-    for (const [start, module] of moduleStarts) {
-      if (start > line) break
-      name = module
-    }
-    return name
-  }
+  const moduleOf = bundleModules(source)
 
   await call("Profiler.enable")
   await call("Profiler.setSamplingInterval", { interval: 100 })

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import WebSocket from "ws"
+import { bundleModules } from "./bundleModules.mjs"
 import workload from "../workloads/yjs-ingest.mjs"
 import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs"
 
@@ -52,20 +53,7 @@ await call("Debugger.enable")
 await new Promise((resolve) => setTimeout(resolve, 500))
 const source = scripts.length > 0 ? (await call("Debugger.getScriptSource", { scriptId: scripts[scripts.length - 1] })).result.scriptSource : ""
 await call("Debugger.disable")
-// The bundle names each module in a `// path` comment line: line number -> module.
-const moduleStarts = []
-source.split("\n").forEach((line, index) => {
-  const match = /^\/\/ (\S+\.(?:m?js|ts))$/.exec(line)
-  if (match) moduleStarts.push([index, match[1].replace(/^.*node_modules\//, "")])
-})
-const moduleOf = (line) => {
-  let name = "(bundle)"
-  for (const [start, module] of moduleStarts) {
-    if (start > line) break
-    name = module
-  }
-  return name
-}
+const moduleOf = bundleModules(source)
 await call("Profiler.enable")
 await call("Profiler.setSamplingInterval", { interval: 200 })
 await call("Profiler.start")
