@@ -24,24 +24,26 @@ export interface SqlShape {
    * Run a synchronous body atomically (`transactionSync`): it sees a consistent database and either
    * all its writes commit or none do. The body uses the raw `exec` it is handed.
    */
-  readonly transaction: <A>(body: (exec: RawExec) => A) => Effect.Effect<A, StorageFailure | ConstraintViolation>
+  readonly transaction: <A>(body: (exec: RawExec, run: RawRun) => A) => Effect.Effect<A, StorageFailure | ConstraintViolation>
   /**
    * `transaction` for synchronous fast paths (a socket publish): no fiber is started, the outcome is
    * an `Either` (which is itself an Effect wherever one is wanted), a thrown SQLite error mapped to
    * the same typed error.
    */
-  readonly transactionNow: <A>(body: (exec: RawExec) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
+  readonly transactionNow: <A>(body: (exec: RawExec, run: RawRun) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
   /**
    * A synchronous body's statements without a transaction of their own, as an `Either`: for a body
    * that is one statement (atomic by itself), where `transactionSync`'s savepoint would only cost.
    */
-  readonly statementNow: <A>(body: (exec: RawExec) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
+  readonly statementNow: <A>(body: (exec: RawExec, run: RawRun) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
   /** Bytes the database uses on disk. */
   readonly databaseSize: Effect.Effect<number>
 }
 
 /** The raw synchronous exec used inside `transaction` bodies, where Effects cannot run. */
 export type RawExec = <R extends Row = Row>(query: string, ...params: ReadonlyArray<SqlValue>) => R[]
+/** A raw synchronous write for the same bodies: the rows it wrote, no result rows built. */
+export type RawRun = (query: string, ...params: ReadonlyArray<SqlValue>) => number
 
 export class Sql extends Context.Tag("durable-realtime/Sql")<Sql, SqlShape>() {}
 
@@ -56,6 +58,7 @@ const tableOf = (message: string): string => /:\s*([A-Za-z0-9_]+)\./.exec(messag
 /** A Sql service over a Durable Object's `ctx.storage`. */
 export const makeSql = (storage: DurableObjectStorage): SqlShape => {
   const exec: RawExec = (query, ...params) => storage.sql.exec(query, ...(params as Array<SqlValue>)).toArray() as never
+  const run: RawRun = (query, ...params) => storage.sql.exec(query, ...(params as Array<SqlValue>)).rowsWritten
   return {
     all: (query, ...params) =>
       Effect.try({ try: () => exec(query, ...params), catch: (cause) => new StorageFailure({ message: String(cause) }) }) as never,
@@ -66,17 +69,17 @@ export const makeSql = (storage: DurableObjectStorage): SqlShape => {
         try: () => storage.sql.exec(query, ...(params as Array<SqlValue>)).rowsWritten,
         catch: toFailure,
       }),
-    transaction: (body) => Effect.try({ try: () => storage.transactionSync(() => body(exec)), catch: toFailure }),
+    transaction: (body) => Effect.try({ try: () => storage.transactionSync(() => body(exec, run)), catch: toFailure }),
     transactionNow: (body) => {
       try {
-        return Either.right(storage.transactionSync(() => body(exec)))
+        return Either.right(storage.transactionSync(() => body(exec, run)))
       } catch (cause) {
         return Either.left(toFailure(cause))
       }
     },
     statementNow: (body) => {
       try {
-        return Either.right(body(exec))
+        return Either.right(body(exec, run))
       } catch (cause) {
         return Either.left(toFailure(cause))
       }

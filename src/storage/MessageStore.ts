@@ -14,7 +14,7 @@
  */
 import { Context, Effect, Either, Layer } from "effect"
 import { ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import { Sql, type RawExec, type SqlShape } from "../services/Sql.js"
+import { Sql, type RawExec, type RawRun, type SqlShape } from "../services/Sql.js"
 import * as ActorFacts from "./ActorFacts.js"
 import { sqliteStore } from "./SqliteStores.js"
 
@@ -117,9 +117,9 @@ const INSERT = "INSERT INTO messages (seq, id, type, data, metadata, actor, crea
 /**
  * A keyed row: the idempotency check and the insert as one statement (the partial unique index is
  * the check). Only a key conflict is skipped, so a taken `seq` still fails as a constraint
- * violation; RETURNING says whether the row went in.
+ * violation; the rows it wrote (0 when skipped) say whether the row went in.
  */
-const INSERT_UNLESS_KEY_STORED = `${INSERT} ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq`
+const INSERT_UNLESS_KEY_STORED = `${INSERT} ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 const BY_KEY = "SELECT * FROM messages WHERE idempotency_key = ?"
 const INSERTED: AppendOutcome = { _tag: "Inserted" }
 
@@ -138,16 +138,16 @@ export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
     saveEpoch: (epoch) => facts.set("epoch", epoch),
     saveFloor: (seq) => facts.set("seq_floor", seq),
     append: (row, pruneBelow) => {
-      const store = (exec: RawExec): AppendOutcome => {
+      const store = (exec: RawExec, run: RawRun): AppendOutcome => {
         const params = [row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key] as const
-        if (row.idempotency_key === null) exec(INSERT, ...params)
-        else if (exec(INSERT_UNLESS_KEY_STORED, ...params).length === 0) {
+        if (row.idempotency_key === null) run(INSERT, ...params)
+        else if (run(INSERT_UNLESS_KEY_STORED, ...params) === 0) {
           const existing = exec<MessageRow>(BY_KEY, row.idempotency_key)[0]
           // The statement just met this key in the index; a missing row would be a broken database.
           if (existing === undefined) throw new Error(`messages: idempotency key ${row.idempotency_key} conflicted but no row holds it`)
           return { _tag: "Existing", row: existing }
         }
-        if (pruneBelow !== undefined) exec("DELETE FROM messages WHERE seq < ?", pruneBelow)
+        if (pruneBelow !== undefined) run("DELETE FROM messages WHERE seq < ?", pruneBelow)
         return INSERTED
       }
       // One statement is atomic by itself (nothing else runs in between: this is synchronous), so
