@@ -387,7 +387,9 @@ export const makeMembers = (options: {
       /** Every member's JSON (cached per member), for the paged list of the newcomer socket `connectionId`. */
       listJson: (connectionId: string): ReadonlyArray<string> => {
         const counts = connectionCounts()
-        listedAt.set(connectionId, joinCount)
+        // Only while a join or leave waits for the flush: with nothing pending, every join the next frame holds comes
+        // after this list, and a room where only reconnects happen keeps no entry per socket.
+        if (pendingJoined.size > 0 || pendingLeft.size > 0) listedAt.set(connectionId, joinCount)
         return [...members.values()].map((member) => memberJson(member, counts))
       },
       has: (actor: Actor) => members.has(memberKey(actor)),
