@@ -6,6 +6,7 @@
 import type { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { runToPromise } from "../src/internal/PromiseFacade.js"
+import { DbShardOps, writeResultsAsIs } from "../src/db/Ops.js"
 import { post, testDb, uid } from "./db-helpers.js"
 
 /** The outcome of a call: its value, or the typed error's tag, field and message. */
@@ -41,6 +42,24 @@ describe("Promise facade one-row writes", () => {
       const [a, b] = [await outcome(viaFacade()), await outcome(viaEffect())]
       // Rows and messages differ only by their ids (idA / idB): compared with the ids aligned.
       expect(JSON.parse(JSON.stringify(a)), name).toEqual(JSON.parse(JSON.stringify(b).replaceAll("idB", "idA")))
+    }
+  })
+
+  it("a write's answer is taken as it is when it has the shape the shard sends, and decoded by its Schema otherwise", () => {
+    const decode = (value: unknown) => DbShardOps.write.decodeAnswerExit({ _tag: "Success", value })
+    const results = [{ op: "insert", table: "posts", row: { id: "p1", tags: ["a"] } }]
+    const taken = decode(results)
+    expect(taken).toMatchObject({ _tag: "Success", value: results })
+    expect(writeResultsAsIs(results)).toBe(results)
+    // Anything else is the Schema's to decide: excess keys dropped, wrong shapes refused as an undecodable answer.
+    const extra = [{ op: "insert", table: "posts", row: { id: "p1" }, extra: 1 }]
+    expect(writeResultsAsIs(extra)).toBeUndefined()
+    expect(decode(extra)).toMatchObject({ _tag: "Success", value: [{ op: "insert", table: "posts", row: { id: "p1" } }] })
+    for (const bad of [[{ op: "upsert", table: "posts", row: {} }], [{ op: "insert", table: "posts", row: [1] }], [{ op: "insert", table: 1, row: {} }], { op: "insert" }, [null]]) {
+      expect(writeResultsAsIs(bad)).toBeUndefined()
+      const refused = decode(bad)
+      expect(refused._tag).toBe("Failure")
+      expect(JSON.stringify(refused)).toContain("undecodable answer")
     }
   })
 })

@@ -50,11 +50,30 @@ export const OutboxStatsSchema = Schema.Struct({
   parkedRows: Schema.mutable(Schema.Array(OutboxEntrySchema)),
 })
 
+const WRITE_EVENTS: ReadonlySet<unknown> = new Set(["insert", "update", "delete"])
+const isRowObject = (value: unknown) => value !== null && typeof value === "object" && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype
+
+/**
+ * A shard's write answer as its shard encoded it (an array of `{ op, table, row }`, rows plain
+ * objects: what the Schema decode would give), or `undefined` for anything else, which the Schema
+ * then decodes. The Worker reads every write's answer: the generic decode of each row's record was
+ * ~5 % of a database write's isolate time.
+ */
+export const writeResultsAsIs = (value: unknown): ReadonlyArray<typeof WriteResultSchema.Type> | undefined => {
+  if (!Array.isArray(value)) return undefined
+  for (const result of value) {
+    if (result === null || typeof result !== "object" || Object.keys(result).length !== 3) return undefined
+    const { op, table, row } = result as Record<string, unknown>
+    if (!WRITE_EVENTS.has(op) || typeof table !== "string" || !isRowObject(row)) return undefined
+  }
+  return value as ReadonlyArray<typeof WriteResultSchema.Type>
+}
+
 const GetInput = Schema.Struct({ table: Schema.String, where: Row })
 const SelectInput = Schema.Struct({ table: Schema.String, query: SelectQuery })
 
 export const DbShardOps = Operations.group({
-  write: { payload: WriteBatch, success: Schema.Array(WriteResultSchema) },
+  write: { payload: WriteBatch, success: Schema.Array(WriteResultSchema), trustedAnswer: writeResultsAsIs },
   get: { payload: GetInput, success: Schema.NullOr(Row) },
   select: { payload: SelectInput, success: PageSchema },
   snapshot: { payload: SelectInput, success: ShardSnapshot },

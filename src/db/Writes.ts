@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { InvalidInput, invalidInputFromParseError, NotFound, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
 import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
 import type { ShardChange } from "./Protocol.js"
@@ -170,16 +170,16 @@ export interface InlineStreams {
 }
 
 /**
- * Apply a prepared batch in one transaction with its outbox rows. Fails with `NotFound` for a
+ * Apply a prepared batch in one transaction with its outbox rows, synchronously. Fails with `NotFound` for a
  * missing row, `ConstraintViolation` for a failed constraint; either way nothing is stored.
  * `inline`: changes its streams take are appended to them in the same transaction; `delivered`,
  * run once it committed, fans them out.
  */
-export const applyBatch = (
+export const applyBatchNow = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
   meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number; readonly inline?: InlineStreams | undefined },
-): Effect.Effect<{ readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void }, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
+): Either.Either<{ readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void }, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
   const inline = meta.inline
   const inlined: Array<InlineChange> = []
   // A typed failure found inside the synchronous body: thrown to roll back, then restored.
@@ -227,8 +227,7 @@ export const applyBatch = (
     refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` })
     return refused
   }
-  return sql
-    .transaction((exec) => {
+  const outcome = sql.transactionNow((exec) => {
       const results = prepared.map((write, index): WriteResult => {
         const table = write.table
         const specs = new Map(table.columns)
@@ -275,5 +274,8 @@ export const applyBatch = (
       const delivered = inline === undefined || inlined.length === 0 ? noDelivery : inline.append(exec, inlined)
       return { results, delivered }
     })
-    .pipe(Effect.catchAll((error): Effect.Effect<never, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => Effect.fail(refused ?? error)))
+  return Either.isRight(outcome) ? outcome : Either.left(refused ?? outcome.left)
 }
+
+/** `applyBatchNow` as an Effect. */
+export const applyBatch = (...args: Parameters<typeof applyBatchNow>) => Effect.suspend(() => applyBatchNow(...args))

@@ -13,7 +13,8 @@
  * @since 0.1.0
  */
 import { DurableObject } from "cloudflare:workers"
-import { Context, Effect, Exit, Runtime, Schema } from "effect"
+import { Context, Effect, Either, Exit, Runtime, Schema } from "effect"
+import { compileDecoder, UNDECIDED } from "../schema/CompiledDecoder.js"
 import { instanceNotDeclared, lookupInstance, type ResolvedConfig } from "../Config.js"
 import { InstanceNotDeclared, invalidInputFromParseError, InvalidInput, toResponse, type RealtimeError } from "../RealtimeError.js"
 import { ActorContext, ObjectState, type ActorBehavior, type ActorKind } from "../actors/Actor.js"
@@ -29,6 +30,9 @@ import * as Jobs from "../services/Jobs.js"
 import * as Sql from "../services/Sql.js"
 import * as JobStore from "../storage/JobStore.js"
 import { addSqliteStores, type AnySqliteStore, type StoreServices } from "../storage/SqliteStores.js"
+
+/** Every RPC to an actor carries an `ActorRequest`: decoded by a decoder compiled from its Schema (src/schema/CompiledDecoder.ts). */
+const decodeRequestCompiled = compileDecoder(ActorRequest)
 
 type Migration = { readonly name: string; readonly statements: ReadonlyArray<string> }
 
@@ -166,7 +170,9 @@ export abstract class ActorHost<Stores extends ReadonlyArray<AnySqliteStore> = R
    * (~10 % of a database write's CPU in the db benchmark, bench/notes/db.md).
    */
   invoke(raw: unknown): unknown {
-    const decoded = Schema.decodeUnknownEither(ActorRequest)(raw)
+    // The compiled decoder accepts what the Schema accepts; anything else is decided (and worded) by the Schema.
+    const compiled = decodeRequestCompiled(raw)
+    const decoded = compiled === UNDECIDED ? Schema.decodeUnknownEither(ActorRequest)(raw) : Either.right(compiled)
     if (decoded._tag === "Left") return encodeExit(Exit.fail(invalidInputFromParseError(decoded.left, "request")))
     const request = decoded.right
     const hosted = this.#hosted

@@ -77,6 +77,12 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
      * Schema's decode on the actor side. It still refuses what the handler cannot take.
      */
     readonly trusted?: (input: unknown) => Either.Either<P, InvalidInput>
+    /**
+     * For an answer only this library's own actor produces: a structural check that answers the
+     * value as it is, or `undefined` for anything it does not recognise (then the success Schema
+     * decodes it, and words the error).
+     */
+    readonly trustedAnswer?: (value: unknown) => A | undefined
   },
 ): Operation<Name, P, PI, A, AI, E> => {
   const error = (options.error ?? RealtimeError) as unknown as Schema.Schema<E>
@@ -98,6 +104,8 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
     if (Either.isLeft(envelope)) return Exit.fail(undecodable(envelope.left))
     const exit = envelope.right as Exit.Exit<unknown, E | BoundaryError>
     if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
+    const checked = options.trustedAnswer?.(exit.value)
+    if (checked !== undefined) return Exit.succeed(checked)
     const value = decodeSuccess(exit.value)
     return Either.isLeft(value) ? Exit.fail(undecodable(value.left)) : Exit.succeed(value.right as A)
   }
@@ -145,7 +153,7 @@ export const encodesToItself = (ast: SchemaAST.AST): boolean => {
 export type Group = { readonly [name: string]: Any }
 
 /** Declare a group from `{ name: { payload, success, error? } }`: each key is its operation's name. */
-export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.All; readonly trusted?: (input: unknown) => Either.Either<any, InvalidInput> }>>(
+export const group = <const D extends Record<string, { readonly payload: Schema.Schema.Any; readonly success: Schema.Schema.Any; readonly error?: Schema.Schema.All; readonly trusted?: (input: unknown) => Either.Either<any, InvalidInput>; readonly trustedAnswer?: (value: unknown) => any }>>(
   declarations: D,
 ): { readonly [K in keyof D & string]: Operation<K, Schema.Schema.Type<D[K]["payload"]>, Schema.Schema.Encoded<D[K]["payload"]>, Schema.Schema.Type<D[K]["success"]>, Schema.Schema.Encoded<D[K]["success"]>, D[K] extends { readonly error: Schema.Schema.All } ? Schema.Schema.Type<D[K]["error"]> : RealtimeError> } => {
   const ops: Record<string, Any> = {}

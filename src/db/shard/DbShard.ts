@@ -14,15 +14,15 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect } from "effect"
-import { InvalidInput } from "../../RealtimeError.js"
+import { Clock, Effect, Either, Exit } from "effect"
+import { InvalidInput, type RealtimeError, type StorageFailure } from "../../RealtimeError.js"
 import { databaseDefinition } from "../Declaration.js"
 import { planMigrations, SCHEMA_META_KEY, type SchemaSnapshot } from "./Migrations.js"
 import { OUTBOX_TABLE } from "../Names.js"
 import { drainAll, parkedCount, pendingCount, PRUNE_INTERVAL_MS, prunePublished, type SendToHub } from "./Outbox.js"
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
-import { applyBatch, batchLimit, decodeLocator, prepareBatch, tableOf, type WriteBatch } from "../Writes.js"
+import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type WriteBatch } from "../Writes.js"
 import { makeStubCache } from "../../internal/ObjectStubs.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
@@ -128,7 +128,7 @@ export const makeDbShard = Effect.gen(function* () {
    * buffers the changes of hosted streams; `delivered` fans those out once it committed.
    */
   const commit = ({ batch, prepared }: Effect.Effect.Success<ReturnType<typeof prepare>>, now: number) =>
-    applyBatch(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
+    applyBatchNow(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
 
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
@@ -157,18 +157,18 @@ export const makeDbShard = Effect.gen(function* () {
     if (decoded._tag === "Failure") return decoded
     const now = Date.now()
     if (decoded.value.drained && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
-    const committed = Effect.runSyncExit(
-      Effect.flatMap(commit(decoded.value, now), ({ results, delivered }) => {
-        // Committed: hosted streams' subscribers get the changes now, in this turn.
-        delivered()
-        return DbShardOps.write.encodeSuccess(results)
-      }),
-    )
-    if (committed._tag === "Success" && decoded.value.drained) {
+    const committed = commit(decoded.value, now)
+    if (Either.isLeft(committed)) return Exit.fail(committed.left)
+    // Committed: hosted streams' subscribers get the changes now, in this turn.
+    committed.right.delivered()
+    if (decoded.value.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
       Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
-    return committed
+    // An answer that encodes to itself is already an Exit: no run needed.
+    const encoded = DbShardOps.write.encodeSuccess(committed.right.results)
+    const answer: Exit.Exit<unknown, RealtimeError> = Exit.isExit(encoded) ? (encoded as Exit.Exit<unknown, StorageFailure>) : Effect.runSyncExit(encoded)
+    return answer
   }
 
   const get = handler(DbShardOps.get, (input) =>
