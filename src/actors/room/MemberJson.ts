@@ -9,32 +9,19 @@
  *
  * @since 0.2.0
  */
-import type { Actor } from "../../schema/Common.js"
 import { memberKey } from "../../schema/Protocol.js"
+import type { StoredMember } from "../../storage/MemberStore.js"
 import { iso } from "../messaging/Messaging.js"
 
-export interface MemberState {
-  key: string
-  actor: Actor
-  metadata: Record<string, unknown>
-  presence: Record<string, unknown>
-  via: "http" | "socket"
-  joinedAt: number
-  lastSeen: number
-  expiresAt: number | null
+/** A stored member's fields, writable (the room updates them in place), and its cached JSON. */
+export type MemberState = { -readonly [Field in keyof StoredMember]: StoredMember[Field] } & {
   /** The member's JSON as last sent, with what it was built from (see `memberJson`). */
   json?: MemberJson
 }
 
 /** A member's JSON and the fields it was built from: equal fields (by identity) mean the text still holds. */
-interface MemberJson {
+interface MemberJson extends Pick<StoredMember, "actor" | "metadata" | "presence" | "via" | "lastSeen" | "expiresAt"> {
   readonly text: string
-  readonly actor: Actor
-  readonly metadata: Record<string, unknown>
-  readonly presence: Record<string, unknown>
-  readonly via: "http" | "socket"
-  readonly lastSeen: number
-  readonly expiresAt: number | null
   readonly connections: number
 }
 
