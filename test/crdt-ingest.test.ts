@@ -122,17 +122,19 @@ describe("CRDT rooms: ingest", () => {
       10_000,
       "no job due soon",
     )
+    let writerClosed: { code: number; reason: string } | undefined
+    void writer.closed.then((closed) => (writerClosed = closed))
     const text = writer.doc.getText("t")
     const size = Math.ceil(MAX_PENDING_BYTES * 0.6)
     for (let i = 0; i < 5; i++) text.insert(text.length, String(i).repeat(size))
-    const stored = await eventually(
-      async () => {
-        const storedNow = (await storedText(id, STORE_INSTANCE)).length
-        return storedNow >= 4 * size ? storedNow : undefined
-      },
-      10_000,
-      "four of the five updates stored",
-    )
+    // Each 0.6 MiB update is a row of its own (two do not fit one row's run): count rows, a cheap read while polling.
+    const rows = () =>
+      runInDurableObject(crdtStub(id, STORE_INSTANCE), (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM yjs_updates").one().n)
+    await eventually(async () => ((await rows()) >= 4 ? true : undefined), 10_000, "four of the five updates stored").catch(async (error: unknown) => {
+      throw new Error(`${String(error)}: ${await rows()} rows, writer ${writerClosed === undefined ? "open" : `closed ${writerClosed.code} ${writerClosed.reason}`}`)
+    })
+    const stored = (await storedText(id, STORE_INSTANCE)).length
+    expect(stored).toBeGreaterThanOrEqual(4 * size)
     expect(text.toString().startsWith(await storedText(id, STORE_INSTANCE))).toBe(true)
     expect(stored % size).toBe(0)
     // Stored, then forwarded.
