@@ -45,6 +45,14 @@ export const FLUSH_MS_PER_CONNECTION = 1
 
 type Failure = StorageFailure | ConstraintViolation
 
+/** What a join carries (exported: `makeMembers`' inferred type names it, and the package build emits declarations). */
+export interface JoinInput {
+  readonly actor: Actor
+  readonly metadata?: Record<string, unknown> | undefined
+  readonly presence?: Record<string, unknown> | undefined
+  readonly via: "http" | "socket"
+}
+
 /** Merge a partial presence: keys set to `null` are removed. */
 export const mergePresence = (current: Record<string, unknown>, partial: Record<string, unknown>): Record<string, unknown> => {
   const next = { ...current }
@@ -141,13 +149,6 @@ export const makeMembers = (options: {
       return size <= config.maxPresenceBytes
         ? Effect.void
         : Effect.fail(new PayloadTooLarge({ field, size, limit: config.maxPresenceBytes, message: `${field}: ${size} bytes of JSON exceeds the limit of ${config.maxPresenceBytes} bytes (maxPresenceBytes)` }))
-    }
-
-    interface JoinInput {
-      readonly actor: Actor
-      readonly metadata?: Record<string, unknown> | undefined
-      readonly presence?: Record<string, unknown> | undefined
-      readonly via: "http" | "socket"
     }
 
     /** Join or refresh a member (stored, announced). Returns its state and whether it is new. */
