@@ -106,16 +106,8 @@ export const plainInput = (value: unknown, depth = 0): unknown => (holdsNullProt
  * with the operation's declaration (`Operations.call` / `Operations.client`), never by hand.
  * A call that throws forgets its stub in `options.stubs`: the runtime has broken it for later calls.
  */
-export const sendToActor = (
-  namespace: ActorNamespace,
-  kind: string,
-  address: { readonly instance: string; readonly id: string },
-  op: string,
-  input?: unknown,
-  caller?: Actor,
-  options: CallOptions = {},
-): Effect.Effect<unknown, RealtimeError> =>
-  Effect.tryPromise({ try: () => invokeActor(namespace, kind, address, op, input, caller, options), catch: (error) => error as InvalidInput | StorageFailure })
+export const sendToActor = (...args: Parameters<typeof invokeActor>): Effect.Effect<unknown, RealtimeError> =>
+  Effect.tryPromise({ try: () => invokeActor(...args), catch: (error) => error as InvalidInput | StorageFailure })
 
 /**
  * `sendToActor` without the Effect runtime, for the Promise facade's hot paths: the same request,
