@@ -20,6 +20,14 @@ import type { PublishChanges, ShardChange } from "../Protocol.js"
 import { deliveryFor, frameCache, gapFrameFor } from "./Changes.js"
 import { subscriberOf } from "./HubSockets.js"
 
+/**
+ * Changes a buffer may hold past `bufferSize` before it is trimmed back to `bufferSize`: a busy
+ * stream trims once per that many changes instead of once per change (a trim reads the changes it
+ * removes, raises their high water and deletes them: three statements). A resume may find up to
+ * that many more changes than `bufferSize`, never fewer.
+ */
+export const trimSlack = (bufferSize: number) => Math.floor(bufferSize / 32)
+
 /** Characters of buffered changes a `since` resume may replay; further behind gets `resync`. */
 export const REPLAY_CHARS = 16 * 1024 * 1024
 
@@ -109,10 +117,11 @@ export const loadHubStream = (options: {
         chars += json.length
         applied.push({ seq: next, change })
       }
-      // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`) and in characters (`bufferBytes`).
+      // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`, trimmed past
+      // `trimSlack` more) and in characters (`bufferBytes`).
       const byCount = next - definition.bufferSize
       const trim = {
-        through: byCount >= firstBuffered ? byCount : 0,
+        through: byCount >= firstBuffered + trimSlack(definition.bufferSize) ? byCount : 0,
         // Only when over: finding where the budget is passed reads the buffer's sizes.
         maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
       }
