@@ -59,30 +59,32 @@ export interface WriteResult {
   readonly row: DbRow
 }
 
-export const tableOf = (definition: DatabaseDefinition, name: string, field = "table"): Effect.Effect<ResolvedTable, InvalidInput> => {
+// Synchronous checks (Either): the shard's write path runs them in the RPC's own turn with no fiber;
+// an Either is also an Effect, so the Effect handlers `yield*` them as they are.
+export const tableOf = (definition: DatabaseDefinition, name: string, field = "table"): Either.Either<ResolvedTable, InvalidInput> => {
   const table = definition.tables.get(name)
   return table === undefined
-    ? Effect.fail(new InvalidInput({ field, message: `${field}: database ${definition.name} has no table "${name}"` }))
-    : Effect.succeed(table)
+    ? Either.left(new InvalidInput({ field, message: `${field}: database ${definition.name} has no table "${name}"` }))
+    : Either.right(table)
 }
 
 const decodeColumn = (table: ResolvedTable, column: string, value: unknown, field: string) =>
-  Effect.mapError(Schema.decodeUnknown(table.table.columns[column].schema)(value), (error) => invalidInputFromParseError(error, field))
+  Either.mapLeft(Schema.decodeUnknownEither(table.table.columns[column].schema)(value), (error) => invalidInputFromParseError(error, field))
 
 /** Decode a locator: the primary key, and the shard key when it is another column. */
 export const decodeLocator = (definition: DatabaseDefinition, table: ResolvedTable, where: Record<string, unknown>, field = "where") =>
-  Effect.gen(function* () {
+  Either.gen(function* () {
     const located: DbRow = {}
     for (const column of Object.keys(where)) {
       if (column !== table.primaryKey && column !== table.shardColumn) {
-        return yield* new InvalidInput({ field: `${field}.${column}`, message: `${field}.${column}: locate a ${table.name} row by ${table.primaryKey}${table.shardColumn === table.primaryKey ? "" : ` and ${table.shardColumn}`} only` })
+        return yield* Either.left(new InvalidInput({ field: `${field}.${column}`, message: `${field}.${column}: locate a ${table.name} row by ${table.primaryKey}${table.shardColumn === table.primaryKey ? "" : ` and ${table.shardColumn}`} only` }))
       }
     }
-    if (where[table.primaryKey] === undefined) return yield* new InvalidInput({ field: `${field}.${table.primaryKey}`, message: `${field}.${table.primaryKey}: the primary key is required` })
+    if (where[table.primaryKey] === undefined) return yield* Either.left(new InvalidInput({ field: `${field}.${table.primaryKey}`, message: `${field}.${table.primaryKey}: the primary key is required` }))
     located[table.primaryKey] = yield* decodeColumn(table, table.primaryKey, where[table.primaryKey], `${field}.${table.primaryKey}`)
     if (table.shardColumn !== table.primaryKey) {
       if (where[table.shardColumn] === undefined) {
-        return yield* new InvalidInput({ field: `${field}.${table.shardColumn}`, message: `${field}.${table.shardColumn}: ${table.name} rows are placed by ${table.shardColumn}; pass it with the primary key` })
+        return yield* Either.left(new InvalidInput({ field: `${field}.${table.shardColumn}`, message: `${field}.${table.shardColumn}: ${table.name} rows are placed by ${table.shardColumn}; pass it with the primary key` }))
       }
       located[table.shardColumn] = yield* decodeColumn(table, table.shardColumn, where[table.shardColumn], `${field}.${table.shardColumn}`)
     }
@@ -92,30 +94,30 @@ export const decodeLocator = (definition: DatabaseDefinition, table: ResolvedTab
 /** The shard a row or locator belongs to. */
 export const shardOfRow = (definition: DatabaseDefinition, table: ResolvedTable, row: DbRow) => shardOf(row[table.shardColumn], definition.shards)
 
-const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Effect.Effect<Prepared, InvalidInput | PayloadTooLarge> =>
-  Effect.gen(function* () {
+const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Either.Either<Prepared, InvalidInput | PayloadTooLarge> =>
+  Either.gen(function* () {
     const field = `writes.${index}`
     const shape =
       write.op === "insert"
         ? checkRowShape(write.row, `${field}.row`, definition.maxRowBytes)
         : (checkRowShape(write.where, `${field}.where`, definition.maxRowBytes) ?? (write.op === "update" ? checkRowShape(write.patch, `${field}.patch`, definition.maxRowBytes) : undefined))
-    if (shape !== undefined) return yield* shape
+    if (shape !== undefined) return yield* Either.left(shape)
     const table = yield* tableOf(definition, write.table, `${field}.table`)
     switch (write.op) {
       case "insert": {
-        const decoded = yield* Effect.mapError(Schema.decodeUnknown(insertSchema(table.table))(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
+        const decoded = yield* Either.mapLeft(Schema.decodeUnknownEither(insertSchema(table.table))(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
         const row: DbRow = {}
         for (const [column, spec] of table.columns) row[column] = decoded[column] !== undefined ? decoded[column] : spec.default !== undefined ? spec.default : null
         return { op: "insert", table, row }
       }
       case "update": {
         const where = yield* decodeLocator(definition, table, write.where, `${field}.where`)
-        const patch = yield* Effect.mapError(Schema.decodeUnknown(patchSchema(table.table))(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
+        const patch = yield* Either.mapLeft(Schema.decodeUnknownEither(patchSchema(table.table))(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
         const keys = Object.keys(patch).filter((column) => patch[column] !== undefined)
-        if (keys.length === 0) return yield* new InvalidInput({ field: `${field}.patch`, message: `${field}.patch: names no column to change` })
+        if (keys.length === 0) return yield* Either.left(new InvalidInput({ field: `${field}.patch`, message: `${field}.patch: names no column to change` }))
         for (const fixed of new Set([table.primaryKey, table.shardColumn])) {
           if (patch[fixed] !== undefined && where[fixed] !== undefined && patch[fixed] !== where[fixed]) {
-            return yield* new InvalidInput({ field: `${field}.patch.${fixed}`, message: `${field}.patch.${fixed}: ${fixed} places the row and cannot change; delete and insert instead` })
+            return yield* Either.left(new InvalidInput({ field: `${field}.patch.${fixed}`, message: `${field}.patch.${fixed}: ${fixed} places the row and cannot change; delete and insert instead` }))
           }
         }
         return { op: "update", table, where, patch: Object.fromEntries(keys.map((k) => [k, patch[k]])) }
@@ -126,16 +128,20 @@ const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number):
   })
 
 /** Decode a batch and check every write belongs to `shard`. */
-export const prepareBatch = (definition: DatabaseDefinition, batch: WriteBatch, shard: number): Effect.Effect<ReadonlyArray<Prepared>, InvalidInput | PayloadTooLarge> =>
-  Effect.forEach(batch.writes, (write, index) =>
-    Effect.flatMap(prepare(definition, write, index), (prepared) => {
-      const located = prepared.op === "insert" ? prepared.row : prepared.where
-      const home = shardOfRow(definition, prepared.table, located)
-      return home === shard
-        ? Effect.succeed(prepared)
-        : Effect.fail(new InvalidInput({ field: `writes.${index}`, message: `writes.${index}: this ${prepared.table.name} row is placed on shard ${home}, not ${shard}; a transaction covers one shard key` }))
-    }),
-  )
+export const prepareBatch = (definition: DatabaseDefinition, batch: WriteBatch, shard: number): Either.Either<ReadonlyArray<Prepared>, InvalidInput | PayloadTooLarge> => {
+  const all: Array<Prepared> = []
+  for (const [index, write] of batch.writes.entries()) {
+    const prepared = prepare(definition, write, index)
+    if (Either.isLeft(prepared)) return Either.left(prepared.left)
+    const located = prepared.right.op === "insert" ? prepared.right.row : prepared.right.where
+    const home = shardOfRow(definition, prepared.right.table, located)
+    if (home !== shard) {
+      return Either.left(new InvalidInput({ field: `writes.${index}`, message: `writes.${index}: this ${prepared.right.table.name} row is placed on shard ${home}, not ${shard}; a transaction covers one shard key` }))
+    }
+    all.push(prepared.right)
+  }
+  return Either.right(all)
+}
 
 const whereClause = (table: ResolvedTable, where: DbRow) => {
   const specs = new Map(table.columns)

@@ -39,6 +39,8 @@ export interface Operation<Name extends string, P, PI, A, AI, E> {
   readonly error: Schema.Schema.All & { readonly Type: E }
   /** Actor side: the payload, every problem named in one `InvalidInput`. */
   readonly decodePayload: (input: unknown) => Effect.Effect<P, InvalidInput>
+  /** `decodePayload` as an `Either`, for an actor's synchronous paths (payload Schemas are synchronous). */
+  readonly decodePayloadEither: (input: unknown) => Either.Either<P, InvalidInput>
   /** Worker side: a decoded payload back to what crosses the boundary. */
   readonly encodePayload: (payload: P) => Effect.Effect<PI, InvalidInput>
   /** Actor side: the handler's value to what crosses the boundary. */
@@ -88,6 +90,7 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
   const error = (options.error ?? RealtimeError) as unknown as Schema.Schema<E>
   // Every problem, not only the first: the error lists each field that needs fixing.
   const decodePayload = Schema.decodeUnknown(options.payload, { errors: "all" })
+  const decodePayloadSync = Schema.decodeUnknownEither(options.payload, { errors: "all" })
   const trusted = options.trusted
   const encodePayload = Schema.encode(options.payload)
   // Without transformations a value is its own encoding: the actor sends it as is and the Worker's
@@ -115,6 +118,7 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
     success: options.success,
     error,
     decodePayload: (input) => (trusted === undefined ? Effect.mapError(decodePayload(input ?? {}), (problem) => invalidInputFromParseError(problem)) : trusted(input ?? {})),
+    decodePayloadEither: (input) => (trusted === undefined ? Either.mapLeft(decodePayloadSync(input ?? {}), (problem) => invalidInputFromParseError(problem)) : trusted(input ?? {})),
     encodePayload: (payload) => Effect.mapError(encodePayload(payload), (problem) => invalidInputFromParseError(problem)),
     encodeSuccess: (value) =>
       encodeSuccess === undefined

@@ -118,7 +118,7 @@ export const makeDbShard = Effect.gen(function* () {
   /** A decoded batch checked against the declaration and placed on this shard: nothing stored yet. */
   // `drained`: the batch has changes for the drain (tables streamed by hubs, or hosted ones while a backlog is drained).
   const prepare = (batch: WriteBatch) =>
-    Effect.map(prepareBatch(definition, batch, shard), (prepared) => ({
+    Either.map(prepareBatch(definition, batch, shard), (prepared) => ({
       batch,
       prepared,
       drained: prepared.some((write) => write.table.realtime !== undefined && !streams.inline.takes(write.table)),
@@ -127,7 +127,7 @@ export const makeDbShard = Effect.gen(function* () {
    * Commit a prepared batch with its outbox rows: one synchronous SQLite transaction, which also
    * buffers the changes of hosted streams; `delivered` fans those out once it committed.
    */
-  const commit = ({ batch, prepared }: Effect.Effect.Success<ReturnType<typeof prepare>>, now: number) =>
+  const commit = ({ batch, prepared }: Either.Either.Right<ReturnType<typeof prepare>>, now: number) =>
     applyBatchNow(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
 
   const write = handler(DbShardOps.write, (batch) =>
@@ -152,16 +152,16 @@ export const makeDbShard = Effect.gen(function* () {
    * reads in the Workers runtime.
    */
   const writeNow = (input: unknown) => {
-    const decoded = Effect.runSyncExit(Effect.flatMap(DbShardOps.write.decodePayload(input), prepare))
+    const decoded = Either.flatMap(DbShardOps.write.decodePayloadEither(input), prepare)
     // A refused batch is answered here: nothing was stored, exactly as the mailbox path answers it.
-    if (decoded._tag === "Failure") return decoded
+    if (Either.isLeft(decoded)) return Exit.fail(decoded.left)
     const now = Date.now()
-    if (decoded.value.drained && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
-    const committed = commit(decoded.value, now)
+    if (decoded.right.drained && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
+    const committed = commit(decoded.right, now)
     if (Either.isLeft(committed)) return Exit.fail(committed.left)
     // Committed: hosted streams' subscribers get the changes now, in this turn.
     committed.right.delivered()
-    if (decoded.value.drained) {
+    if (decoded.right.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
       Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
