@@ -2,7 +2,7 @@
  * Helpers for database tests: change-stream sockets through the test Worker, frame collectors
  * that wait instead of sleeping, and the test database's handles.
  */
-import { SELF } from "cloudflare:test"
+import { runInDurableObject, SELF } from "cloudflare:test"
 import { Schema } from "effect"
 import { afterEach, expect } from "vitest"
 import { DbServerFrame } from "../src/db/Protocol.js"
@@ -114,3 +114,26 @@ export const post = (tenantId: string, id: string, extra: Record<string, unknown
   title: `Title ${id}`,
   ...extra,
 })
+
+/** What the db tests call on a shard or hub object inside it. */
+export interface ShardHost {
+  invoke(raw: unknown): unknown
+  runInMailbox(...args: Array<unknown>): Promise<unknown>
+}
+
+/** Count the host's mailbox entries while `body` runs inside the object. */
+export const countingMailbox = <A>(stub: DurableObjectStub, body: (host: ShardHost, entered: () => number, state: DurableObjectState) => Promise<A>) =>
+  runInDurableObject(stub, async (object, state) => {
+    const host = object as unknown as ShardHost
+    const original = host.runInMailbox
+    let entered = 0
+    host.runInMailbox = function (this: ShardHost, ...args: Array<unknown>) {
+      entered++
+      return original.apply(this, args)
+    }
+    try {
+      return await body(host, () => entered, state)
+    } finally {
+      host.runInMailbox = original
+    }
+  })

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
 import { hubIdOf, shardId, shardOf } from "../src/db/Placement.js"
 import { objectName } from "../src/internal/rpc.js"
-import { openStream, sleep, subscribe, uid, type DbSocket } from "./db-helpers.js"
+import { countingMailbox, openStream, sleep, subscribe, uid, type DbSocket } from "./db-helpers.js"
 import { coloDb } from "./db-schema.js"
 
 const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
@@ -18,10 +18,18 @@ const instance = coloDb.definition.instance
 const memos = coloDb.table("memos")
 const cards = coloDb.table("cards")
 
-const shardStubOf = (key: string) => shards.get(shards.idFromName(objectName(instance, "dbShard", shardId(shardOf(key, coloDb.definition.shards)))))
+const shardStubOf = (key: string) =>
+  shards.get(shards.idFromName(objectName(instance, "dbShard", shardId(shardOf(key, coloDb.definition.shards)))))
 
-const memoStream = async (tenantId: string, extra: { filters?: Record<string, string>; query?: Record<string, string> } = {}): Promise<DbSocket> => {
-  const grant = await coloDb.realtime.authorize({ table: "memos", filters: { tenantId, ...extra.filters }, actor: { type: "user", id: "reader" } })
+const memoStream = async (
+  tenantId: string,
+  extra: { filters?: Record<string, string>; query?: Record<string, string> } = {},
+): Promise<DbSocket> => {
+  const grant = await coloDb.realtime.authorize({
+    table: "memos",
+    filters: { tenantId, ...extra.filters },
+    actor: { type: "user", id: "reader" },
+  })
   const url = new URL(grant.url, "http://example.com")
   for (const [key, value] of Object.entries(extra.query ?? {})) url.searchParams.set(key, value)
   return subscribe(`${url.pathname}${url.search}`, grant.protocols)
@@ -32,11 +40,6 @@ const cardsUrl = (orgId: string, boardId: string, query: Record<string, string> 
 
 const memo = (tenantId: string, id: string, authorId = "a1") => ({ id, tenantId, authorId, body: `memo ${id}` })
 
-interface Host {
-  invoke(raw: unknown): unknown
-  runInMailbox(...args: Array<unknown>): Promise<unknown>
-}
-
 describe("streams hosted in their shard", () => {
   it("delivers a write in the write's own turn: when its answer leaves, the change is buffered, fanned out and its outbox row published, with no table hub", async () => {
     const tenant = uid("t")
@@ -44,31 +47,31 @@ describe("streams hosted in their shard", () => {
     // Boots the shard and arms its retry job (that write takes the mailbox path).
     await memos.insert(memo(tenant, "m0"))
     const address = { instance, id: shardId(shardOf(tenant, coloDb.definition.shards)) }
-    const seen = await runInDurableObject(shardStubOf(tenant), async (object, state) => {
-      const host = object as unknown as Host
-      const mailbox = host.runInMailbox
-      let entered = 0
-      host.runInMailbox = function (this: Host, ...args: Array<unknown>) {
-        entered++
-        return mailbox.apply(this, args)
+    const seen = await countingMailbox(shardStubOf(tenant), async (host, entered, state) => {
+      const rows = []
+      let answeredAsValues = 0
+      for (const n of [1, 2, 3]) {
+        const answer = host.invoke({
+          address,
+          op: "write",
+          input: { writes: [{ op: "insert", table: "memos", row: memo(tenant, `m${n}`) }] },
+        })
+        // The synchronous path answers a value, not a promise: the runtime needs no further turn to hand it back.
+        if (!(answer instanceof Promise)) answeredAsValues++
+        await answer
+        // Read before anything else runs: what the write's own turn left behind.
+        const outbox = state.storage.sql
+          .exec<{ published_at: number | null }>(`SELECT published_at FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT 1`)
+          .toArray()[0]
+        const buffered = state.storage.sql
+          .exec<{ n: number }>(
+            "SELECT COUNT(*) AS n FROM hub_partition_changes WHERE hub = ?",
+            hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant }),
+          )
+          .toArray()[0]
+        rows.push({ published: outbox?.published_at !== null, buffered: buffered?.n })
       }
-      try {
-        const rows = []
-        let answeredAsValues = 0
-        for (const n of [1, 2, 3]) {
-          const answer = host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "memos", row: memo(tenant, `m${n}`) }] } })
-          // The synchronous path answers a value, not a promise: the runtime needs no further turn to hand it back.
-          if (!(answer instanceof Promise)) answeredAsValues++
-          await answer
-          // Read before anything else runs: what the write's own turn left behind.
-          const outbox = state.storage.sql.exec<{ published_at: number | null }>(`SELECT published_at FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT 1`).toArray()[0]
-          const buffered = state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hub_partition_changes WHERE hub = ?", hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant })).toArray()[0]
-          rows.push({ published: outbox?.published_at !== null, buffered: buffered?.n })
-        }
-        return { rows, entered, answeredAsValues }
-      } finally {
-        host.runInMailbox = mailbox
-      }
+      return { rows, entered: entered(), answeredAsValues }
     })
     expect(seen.entered).toBeLessThan(3)
     expect(seen.answeredAsValues).toBe(3 - seen.entered)
@@ -78,10 +81,19 @@ describe("streams hosted in their shard", () => {
       { published: true, buffered: 4 },
     ])
     const changes = await socket.waitChanges(4)
-    expect(changes.map((change) => [change.seq, change.new.id, change.event])).toEqual([1, 2, 3, 4].map((seq) => [seq, `m${seq - 1}`, "insert"]))
+    expect(changes.map((change) => [change.seq, change.new.id, change.event])).toEqual(
+      [1, 2, 3, 4].map((seq) => [seq, `m${seq - 1}`, "insert"]),
+    )
     // The partition's table hub was never used: it holds no stream.
-    const hub = hubs.get(hubs.idFromName(objectName(instance, "tableHub", hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant }))))
-    expect(await runInDurableObject(hub, (_object, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'hub_changes'").toArray().length)).toBe(0)
+    const hub = hubs.get(
+      hubs.idFromName(objectName(instance, "tableHub", hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant }))),
+    )
+    expect(
+      await runInDurableObject(
+        hub,
+        (_object, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'hub_changes'").toArray().length,
+      ),
+    ).toBe(0)
     socket.close()
   })
 
@@ -110,7 +122,9 @@ describe("streams hosted in their shard", () => {
 
   it("applies filters and grants: another tenant's or author's changes never arrive, and a private table refuses a socket without a grant", async () => {
     const [tenant, other] = [uid("t"), uid("t")]
-    const refused = await openStream(`/realtime-db?${new URLSearchParams({ database: "colo", table: "memos", filters: JSON.stringify({ tenantId: tenant }) })}`)
+    const refused = await openStream(
+      `/realtime-db?${new URLSearchParams({ database: "colo", table: "memos", filters: JSON.stringify({ tenantId: tenant }) })}`,
+    )
     expect(refused.socket).toBeUndefined()
     expect(refused.response.status).toBe(401)
     const mine = await memoStream(tenant, { filters: { authorId: "a1" } })
@@ -151,13 +165,15 @@ describe("streams hosted in their shard", () => {
     const socket = await memoStream(tenant)
     await memos.insert(memo(tenant, "x1"))
     // The second insert repeats a primary key: the whole transaction rolls back.
-    const failed = await coloDb.transaction(tenant, [
+    const failed = await coloDb
+      .transaction(tenant, [
         { op: "insert", table: "memos", row: memo(tenant, "x2") },
         { op: "insert", table: "memos", row: memo(tenant, "x1") },
-      ]).then(
-      () => "committed",
-      (error: { _tag?: string }) => error._tag,
-    )
+      ])
+      .then(
+        () => "committed",
+        (error: { _tag?: string }) => error._tag,
+      )
     expect(failed).toBe("ConstraintViolation")
     await memos.insert(memo(tenant, "x3"))
     const changes = await socket.waitChanges(2)
@@ -203,8 +219,14 @@ describe("streams hosted in their shard", () => {
     // A change committed but never streamed (as one written while the table still streamed from hubs),
     // held back for a retry in a second: pending, not buffered; then a restart.
     await runInDurableObject(shardStubOf(tenant), async (_object, state) => {
-      state.storage.sql.exec(`UPDATE ${OUTBOX_TABLE} SET published_at = NULL, attempts = 1, retry_at = ? WHERE id = (SELECT MAX(id) FROM ${OUTBOX_TABLE})`, Date.now() + 1000)
-      state.storage.sql.exec("DELETE FROM hub_partition_changes WHERE hub = ?", hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant }))
+      state.storage.sql.exec(
+        `UPDATE ${OUTBOX_TABLE} SET published_at = NULL, attempts = 1, retry_at = ? WHERE id = (SELECT MAX(id) FROM ${OUTBOX_TABLE})`,
+        Date.now() + 1000,
+      )
+      state.storage.sql.exec(
+        "DELETE FROM hub_partition_changes WHERE hub = ?",
+        hubIdOf(coloDb.definition.tables.get("memos")!, { tenantId: tenant }),
+      )
       await state.storage.sync()
       state.abort("test: restart with a pending hosted change")
     }).catch(() => undefined)
@@ -216,8 +238,10 @@ describe("streams hosted in their shard", () => {
       [1, "d1"],
       [2, "d2"],
     ])
-    const pending = await runInDurableObject(shardStubOf(tenant), (_object, state) =>
-      state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${OUTBOX_TABLE} WHERE published_at IS NULL`).toArray()[0]?.n,
+    const pending = await runInDurableObject(
+      shardStubOf(tenant),
+      (_object, state) =>
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${OUTBOX_TABLE} WHERE published_at IS NULL`).toArray()[0]?.n,
     )
     expect(pending).toBe(0)
     resumed.close()

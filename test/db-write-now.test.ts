@@ -15,35 +15,13 @@ import { OUTBOX_TABLE } from "../src/db/Names.js"
 import { objectName } from "../src/internal/rpc.js"
 import { Effect } from "effect"
 import { DRAIN_RETRY_MS } from "../src/db/shard/DbShard.js"
-import { post, postsGrant, sleep, subscribe, testDb, uid } from "./db-helpers.js"
+import { countingMailbox, post, postsGrant, sleep, subscribe, testDb, uid, type ShardHost as Host } from "./db-helpers.js"
 import { r5Db } from "./db-schema.js"
 
 const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
 const hubs = (env as unknown as { REALTIME_TABLE_HUBS: DurableObjectNamespace }).REALTIME_TABLE_HUBS
 
-interface Host {
-  invoke(raw: unknown): Promise<unknown>
-  runInMailbox(...args: Array<unknown>): Promise<unknown>
-}
-
 const decode = (answer: unknown) => Effect.runPromise(Effect.either(DbShardOps.write.decodeAnswer(answer)))
-
-/** Count the host's mailbox entries while `body` runs inside the object. */
-const countingMailbox = <A>(stub: DurableObjectStub, body: (host: Host, entered: () => number) => Promise<A>) =>
-  runInDurableObject(stub, async (object) => {
-    const host = object as unknown as Host
-    const original = host.runInMailbox
-    let entered = 0
-    host.runInMailbox = function (this: Host, ...args: Array<unknown>) {
-      entered++
-      return original.apply(this, args)
-    }
-    try {
-      return await body(host, () => entered)
-    } finally {
-      host.runInMailbox = original
-    }
-  })
 
 /** A fresh tenant of the test database: a subscriber on its posts, and its shard's address and stub. */
 const tenantShard = async () => {
