@@ -55,6 +55,10 @@ describe("Promise facade one-row writes", () => {
     const extra = [{ op: "insert", table: "posts", row: { id: "p1" }, extra: 1 }]
     expect(writeResultsAsIs(extra)).toBeUndefined()
     expect(decode(extra)).toMatchObject({ _tag: "Success", value: [{ op: "insert", table: "posts", row: { id: "p1" } }] })
+    // The envelope: a success is opened as the envelope Schema would; one without a value is the Schema's to refuse.
+    expect(DbShardOps.write.decodeAnswerExit({ _tag: "Success", value: results, extra: 1 })).toMatchObject({ _tag: "Success", value: results })
+    expect(JSON.stringify(DbShardOps.write.decodeAnswerExit({ _tag: "Success" }))).toContain("undecodable answer")
+    expect(DbShardOps.write.decodeAnswerExit({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "NotFound", what: "posts", message: "gone" } } })).toMatchObject({ _tag: "Failure" })
     for (const bad of [[{ op: "upsert", table: "posts", row: {} }], [{ op: "insert", table: "posts", row: [1] }], [{ op: "insert", table: 1, row: {} }], { op: "insert" }, [null]]) {
       expect(writeResultsAsIs(bad)).toBeUndefined()
       const refused = decode(bad)

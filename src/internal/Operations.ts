@@ -102,10 +102,17 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
   const decodeSuccess = Schema.decodeUnknownEither(options.success)
   const undecodable = (problem: ParseResult.ParseError) => new StorageFailure({ message: `${name}: undecodable answer: ${problem.message}` })
   // An Exit is an Effect: `decodeAnswer` is this very value.
-  const decodeAnswerExit = (encoded: unknown): Exit.Exit<A, E | BoundaryError> => {
+  /** The value of a success envelope (`{ _tag: "Success", value }`, what the envelope Schema decodes it to), else the envelope decoded. */
+  const openEnvelope = (encoded: unknown): Exit.Exit<unknown, E | BoundaryError> | ParseResult.ParseError => {
+    if (encoded !== null && typeof encoded === "object" && (encoded as { _tag?: unknown })._tag === "Success" && Object.hasOwn(encoded, "value")) {
+      return Exit.succeed((encoded as { value: unknown }).value)
+    }
     const envelope = decodeEnvelope(encoded)
-    if (Either.isLeft(envelope)) return Exit.fail(undecodable(envelope.left))
-    const exit = envelope.right as Exit.Exit<unknown, E | BoundaryError>
+    return Either.isLeft(envelope) ? envelope.left : (envelope.right as Exit.Exit<unknown, E | BoundaryError>)
+  }
+  const decodeAnswerExit = (encoded: unknown): Exit.Exit<A, E | BoundaryError> => {
+    const exit = openEnvelope(encoded)
+    if (!Exit.isExit(exit)) return Exit.fail(undecodable(exit))
     if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
     const checked = options.trustedAnswer?.(exit.value)
     if (checked !== undefined) return Exit.succeed(checked)
