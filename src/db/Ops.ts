@@ -81,6 +81,8 @@ export const DbShardOps = Operations.group({
     payload: Schema.Struct({ limit: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(1, 1000)), { default: () => 100 }) }),
     success: OutboxStatsSchema,
   },
+  // A partition the shard streams itself (`streamFrom: "shard"`): what `TableHubOps.state` answers for a hub's.
+  streamState: { payload: Schema.Struct({ hub: Schema.String }), success: Schema.Struct({ seq: Schema.Number, connections: Schema.Number }), error: Schema.Never },
 })
 
 export const TableHubOps = Operations.group({

@@ -267,9 +267,12 @@ export const Inspect = {
       if (resolved?.realtime === undefined) return yield* new NotFound({ what: "table", message: `${definition.name} streams no table "${table}"` })
       const missing = resolved.realtime.requiredFilters.filter((column) => filters[column] === undefined)
       if (missing.length > 0) return yield* new InvalidInput({ field: `filters.${missing[0]}`, message: `filters.${missing[0]}: a hub of ${table} is named by its required filters` })
-      const hubs = yield* namespaceOf(env, definition.bindings.hubs)
       const hub = hubIdOfFilters(resolved, filters)
-      const state = yield* callActor(hubs, "tableHub", { instance: definition.instance, id: hub }, TableHubOps.state)
+      // A partition streamed from its shard is held by that shard, not by a table hub object.
+      const state =
+        resolved.realtime.streamFrom === "shard"
+          ? yield* callActor(yield* namespaceOf(env, definition.bindings.shards), "dbShard", { instance: definition.instance, id: shardId(shardOf(filters[resolved.shardColumn], definition.shards)) }, DbShardOps.streamState, { hub })
+          : yield* callActor(yield* namespaceOf(env, definition.bindings.hubs), "tableHub", { instance: definition.instance, id: hub }, TableHubOps.state)
       return { database: definition.name, table, filters, hub, seq: state.seq, connections: state.connections }
     }),
 }

@@ -26,6 +26,7 @@ import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type W
 import { makeStubCache } from "../../internal/ObjectStubs.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
+import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import * as Sql from "../../services/Sql.js"
 import { handler, implement } from "../../internal/Operations.js"
 import { DbShardOps, OutboxColumns, TableHubOps } from "../Ops.js"
@@ -63,12 +64,22 @@ export const makeDbShard = Effect.gen(function* () {
 
   // Partitions of `streamFrom: "shard"` tables stream from here: their subscribers connect to this object.
   const sockets = yield* Sockets
-  const streams = makeShardStreams({ definition, shard, sql, store: yield* HubChangeStore, connections: yield* Connections, sockets })
+  const directory = yield* DirectoryClient
+  const streams = makeShardStreams({ definition, shard, sql, store: yield* HubChangeStore, connections: yield* Connections, sockets, directory })
+  // Hosted partitions are listed in the database's directory as table hubs list themselves: a report
+  // coalesced by the `directory` job; a failed schedule only leaves the listing stale until the next one.
+  const reportSoon = Effect.catchAll(
+    Effect.flatMap(Clock.currentTimeMillis, (now) => jobs.ensure(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS)),
+    () => Effect.void,
+  )
+  const reportIfDue = Effect.suspend(() => (streams.reportDue() ? reportSoon : Effect.void))
+  const reportJob = Effect.as(Effect.flatMap(Clock.currentTimeMillis, streams.report), null)
   const hostsStreams = [...definition.tables.values()].some((table) => table.realtime?.streamFrom === "shard")
   if (hostsStreams) {
     // The runtime answers the heartbeat itself, so a pinging but quiet subscriber never wakes the shard.
     sockets.answerPings(PING, PONG)
-    sockets.register(makeHubSockets({ config, closed: Effect.void }))
+    // Always (a closing socket may still be counted here): the directory job counts again when it runs.
+    sockets.register(makeHubSockets({ config, closed: Effect.zipRight(Effect.sync(streams.subscribersChanged), reportSoon) }))
   }
 
   // The hubs' stubs live as long as this object: a drain round does not hash a hub's name again.
@@ -139,6 +150,7 @@ export const makeDbShard = Effect.gen(function* () {
       const { results, delivered } = yield* commit(ready, now)
       delivered()
       if (ready.drained) yield* kick
+      yield* reportIfDue
       return results
     }),
   )
@@ -161,6 +173,8 @@ export const makeDbShard = Effect.gen(function* () {
     if (Either.isLeft(committed)) return Exit.fail(committed.left)
     // Committed: hosted streams' subscribers get the changes now, in this turn.
     committed.right.delivered()
+    // A hosted partition first used since the wake gets listed; scheduling awaits the alarm, so it runs on its own.
+    if (streams.reportDue() && jobs.ensured?.(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS) !== true) Effect.runFork(reportSoon)
     if (decoded.right.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
       Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
@@ -243,13 +257,16 @@ export const makeDbShard = Effect.gen(function* () {
     }
   })
 
+  /** A hosted partition's position and subscribers, as a table hub's `state` answers them. */
+  const streamState = handler(DbShardOps.streamState, (input) => streams.state(input.hub))
+
   return {
-    operations: implement(DbShardOps, { write, get, select, snapshot, outbox }),
+    operations: implement(DbShardOps, { write, get, select, snapshot, outbox, streamState }),
     invokeNow: { [DbShardOps.write.name]: writeNow },
-    jobs: { ...sockets.jobs, [DRAIN_JOB]: drainJob },
+    jobs: { ...sockets.jobs, [DRAIN_JOB]: drainJob, [DIRECTORY_JOB]: reportJob },
     onWake,
     // Subscriptions of hosted partitions, accepted while no drain runs (no change applied between snapshot and join).
-    fetch: (request: Request) => streams.fetch(request, drainLock.withPermits(1)),
+    fetch: (request: Request) => Effect.zipLeft(streams.fetch(request, drainLock.withPermits(1)), reportIfDue),
     ...sockets.events,
   } satisfies ActorBehavior
 })

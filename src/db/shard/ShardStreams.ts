@@ -13,17 +13,19 @@
  * Each partition is a `HubStream` (the table hub's own code) over its slice of the shard's
  * partition buffer (`HubChangeStore.partition`), loaded when first used after a wake. Everything a
  * hub does holds: exactly once per outbox id, order, `since` replay, snapshots, gap markers for
- * parked changes, grant expiry and the socket layer's guards. Not done here: directory reports
- * (the inspector lists table hub objects, not these).
+ * parked changes, grant expiry and the socket layer's guards, and directory reports: each partition
+ * is listed in its database's directory under its hub id, as a table hub lists itself (on its first
+ * use after a wake and whenever its subscribers change, coalesced by the `directory` job).
  *
  * @since 0.2.0
  */
-import { Effect } from "effect"
+import { Effect, type Context } from "effect"
 import { InvalidInput, type RealtimeError } from "../../RealtimeError.js"
 import type { ConnectionEntry, ConnectionsShape } from "../../sockets/Connections.js"
 import type { SocketsShape } from "../../sockets/Sockets.js"
 import type { HubChangeStoreShape } from "../../storage/HubChangeStore.js"
 import type { SqlShape } from "../../services/Sql.js"
+import type { DirectoryClient } from "../../services/Directory.js"
 import type { DatabaseDefinition } from "../Declaration.js"
 import { OUTBOX_TABLE } from "../Names.js"
 import { hubIdOfFilters, shardOf } from "../Placement.js"
@@ -41,8 +43,9 @@ export const makeShardStreams = (options: {
   readonly store: HubChangeStoreShape
   readonly connections: ConnectionsShape
   readonly sockets: SocketsShape
+  readonly directory: Context.Tag.Service<typeof DirectoryClient>
 }) => {
-  const { definition, shard, sql, store, connections, sockets } = options
+  const { definition, shard, sql, store, connections, sockets, directory } = options
   const streams = new Map<string, HubStream>()
 
   // The open sockets by partition, regrouped only when the socket set changes: the layer's cached list
@@ -73,9 +76,38 @@ export const makeShardStreams = (options: {
     return Effect.map(loadHubStream({ definition, store: store.partition(hub), subscribers: () => subscribersOf(hub) }), (stream) => {
       // Loading is synchronous SQLite: no other load of the same partition can have finished meanwhile.
       streams.set(hub, stream)
+      reportPending = true
       return stream
     })
   }
+
+  /** Per partition, the subscribers its last directory report carried (none yet: not reported since this wake). */
+  const reported = new Map<string, number>()
+
+  /**
+   * Whether a report may be due: a partition was first used since this wake, or a subscriber joined or
+   * left. A flag, not a scan, so a write's check costs nothing however many partitions are hosted.
+   */
+  let reportPending = connections.count() > 0
+  const subscribersChanged = () => void (reportPending = true)
+
+  /** The `directory` job: reports each partition whose subscribers changed, with its buffered count as of now. */
+  const report = (version: number) =>
+    Effect.gen(function* () {
+      reportPending = false
+      subscribersOf("")
+      // Partitions used since this wake, and those of sockets open since before it.
+      for (const hub of new Set([...streams.keys(), ...grouped.keys()])) {
+        const subscribers = subscribersOf(hub).length
+        if (reported.get(hub) === subscribers) continue
+        const stream = yield* streamOf(hub)
+        yield* directory.report({ kind: "tableHub", id: hub, messages: stream.buffered(), members: 0, connections: subscribers, destroyed: false, version })
+        reported.set(hub, subscribers)
+      }
+    })
+
+  /** A hosted partition's position and subscribers (`Inspect.hub`). */
+  const state = (hub: string) => Effect.map(streamOf(hub), (stream) => ({ seq: stream.seq(), connections: subscribersOf(hub).length }))
 
   /** Whether a change of this table goes to a stream of this shard rather than to a table hub. */
   const hosts = (tableName: string) => definition.tables.get(tableName)?.realtime?.streamFrom === "shard"
@@ -136,7 +168,9 @@ export const makeShardStreams = (options: {
       const home = shardOf(subscription.filters[table.shardColumn], definition.shards)
       if (home !== shard) return Effect.fail(new InvalidInput({ field: "filters", message: `filters: this partition of ${table.name} is placed on shard ${home}, not ${shard}` }))
       const hub = hubIdOfFilters(table, subscription.filters)
-      return exclusive(Effect.flatMap(streamOf(hub), (stream) => acceptSubscription({ definition, stream, sockets, readSnapshot, hub, subscription, table })))
+      return exclusive(
+        Effect.flatMap(streamOf(hub), (stream) => Effect.tap(acceptSubscription({ definition, stream, sockets, readSnapshot, hub, subscription, table }), () => subscribersChanged())),
+      )
     })
 
   return {
@@ -144,6 +178,10 @@ export const makeShardStreams = (options: {
     publish,
     fetch,
     inline,
+    reportDue: () => reportPending,
+    subscribersChanged,
+    report,
+    state,
     backlogged: () => void (backlog = true),
     caughtUp: () => void (backlog = false),
   }
