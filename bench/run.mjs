@@ -49,6 +49,24 @@ const server = await startBenchServer()
 log(`benchmark Worker on ${server.url}; ${runsFlag !== undefined || quick ? runs : `${runs} (or the workload's own \`runs\`)`} run(s) per cell${quick ? " (quick)" : ""}`)
 const results = { ...previous, machine, workloads: { ...previous.workloads } }
 let failed = false
+// The ns clock against the tick one over each whole cell (connect to close): they must agree within
+// a tick per workerd process, and no thread may exit unseen, or the ns figures are not whole.
+const clockCheck = { cells: 0, worstGapMs: 0, exitedThreads: 0, source: undefined }
+const checkClock = (before, after, what) => {
+  const nsMs = after.cpuMs - before.cpuMs
+  const tickMs = after.tickCpuMs - before.tickCpuMs
+  clockCheck.cells++
+  clockCheck.source = after.source
+  clockCheck.exitedThreads = after.exitedThreads
+  clockCheck.worstGapMs = Math.max(clockCheck.worstGapMs, Math.abs(nsMs - tickMs))
+  const exited = after.exitedThreads - before.exitedThreads
+  // Each process's tick count is truncated to 10 ms at both reads.
+  const disagrees = Math.abs(nsMs - tickMs) > 10 * after.processes
+  log(
+    `${what}: cpu clock ${after.source} +${nsMs.toFixed(2)} ms, ticks +${tickMs} ms, ${after.processes} processes, ${after.threads} threads` +
+      `${exited > 0 ? `, ${exited} EXITED (their last run is lost)` : ""}${disagrees ? ", DISAGREES with the ticks by more than 10 ms per process" : ""}`,
+  )
+}
 try {
   for (const workload of selected) {
     const cells = workload.cells({ quick })
@@ -57,6 +75,7 @@ try {
     for (let run = 1; run <= runs; run++) {
       for (const [index, cell] of cells.entries()) {
         const context = { server, quick, run, log: (line) => log(`${workload.name} ${cell.group} ${cell.target}: ${line}`) }
+        const clockBefore = await server.cpuSample()
         try {
           const figures = await Promise.race([workload.run(context, cell), deadline(workload.timeoutMs ?? 180_000, `${workload.name} ${cell.target}`)])
           perCell[index].push(figures)
@@ -66,6 +85,7 @@ try {
           log(`${workload.name} | ${cell.group} | ${cell.target} | run ${run}/${runs} FAILED: ${error instanceof Error ? error.stack : error}`)
           perCell[index].push({ failed: 1 })
         }
+        checkClock(clockBefore, await server.cpuSample(), `${workload.name} | ${cell.target} | run ${run}`)
       }
     }
     results.workloads[workload.name] = {
@@ -80,6 +100,9 @@ try {
 } finally {
   await server.stop()
 }
+log(
+  `cpu clock (${clockCheck.source}) over ${clockCheck.cells} cells: worst gap to the tick reading ${clockCheck.worstGapMs.toFixed(2)} ms, ${clockCheck.exitedThreads} workerd threads exited`,
+)
 // A BENCH_RESULTS file is a side run: BENCHMARKS.md stays as the main results.json made it.
 if (process.env.BENCH_RESULTS === undefined) writeReport(results)
 log(`wrote ${process.env.BENCH_RESULTS === undefined ? "bench/results.json and BENCHMARKS.md" : resultsPath}${failed ? " (some runs FAILED; see above)" : ""}`)

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { unstable_startWorker } from "wrangler"
 import { startExampleApp } from "../../scripts/dev-server.ts"
-import { workerdUsage } from "../../soak/proc.mjs"
-import { usageOf, workerdPidsUnder } from "./procs.mjs"
+import { cpuClock, workerdPidsUnder } from "./procs.mjs"
 
 /**
  * wrangler dev (4.x) runs a local observability collector by default: a streaming tail worker
@@ -87,9 +86,10 @@ export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {})
     if (previousFlags === undefined) delete process.env.MINIFLARE_WORKERD_V8_FLAGS
     else process.env.MINIFLARE_WORKERD_V8_FLAGS = previousFlags
   }
+  // The command line's server names wrangler's pid: its workerd processes are the ones under it.
+  const clock = cpuClock(server.pids ?? (() => workerdPidsUnder(server.pid)))
   const usage = async () => {
-    const pids = server.pids?.()
-    const sample = pids === undefined ? await workerdUsage(server.pid) : pids.length > 0 ? usageOf(pids) : undefined
+    const sample = clock.read()
     if (sample === undefined) throw new Error("no workerd process found under the dev server")
     return sample
   }
@@ -101,8 +101,13 @@ export const startBenchServer = async ({ inspector = false, v8Flags = [] } = {})
     get pid() {
       return server.pids?.()[0] ?? server.pid
     },
-    /** Cumulative CPU milliseconds (user + system) of the workerd processes; 10 ms resolution. */
+    /**
+     * Cumulative CPU milliseconds of the workerd processes, at ns resolution from schedstat (10 ms
+     * ticks where the kernel has none; see cpuClock in procs.mjs).
+     */
     cpuMs: async () => (await usage()).cpuMs,
+    /** The whole reading: cpuMs, tickCpuMs (the 10 ms tick figure), threads, exitedThreads, source. */
+    cpuSample: usage,
     /** Resident memory of the workerd processes, MiB. */
     rssMiB: async () => (await usage()).rssMiB,
   }

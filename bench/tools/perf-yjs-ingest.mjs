@@ -4,8 +4,8 @@
 // `node bench/tools/perf-yjs-ingest.mjs [library|peer|floor|memory] [edits] [out.data]` (development tool);
 // then `perf report -i out.data --no-children --sort dso,sym`. BENCH_WRANGLER_CLI=1 profiles the command line's workerd.
 import { spawn } from "node:child_process"
-import { readFileSync, readdirSync } from "node:fs"
 import { startBenchServer } from "../harness/server.mjs"
+import { usageOf, workerdPidsUnder } from "../harness/procs.mjs"
 import workload from "../workloads/yjs-ingest.mjs"
 import { FLOOR, LIBRARY, MEMORY_FLOOR, PEER } from "../workloads/yjs/targets.mjs"
 
@@ -18,26 +18,7 @@ cell.params.edits = Number(editsArg)
 await workload.run({ server, quick: false, log: console.log }, { ...cell, params: { ...cell.params, edits: 2000 } })
 // The Worker's workerd: of the dev server's workerd processes (its own and wrangler's dev proxy),
 // the one that did the warm-up's work.
-const cpuTicks = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
-  return Number(fields[11]) + Number(fields[12])
-}
-const parentOf = (pid) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1])
-const descends = (pid) => {
-  for (let current = pid, hops = 0; current > 1 && hops < 20; hops++, current = parentOf(current)) if (current === process.pid) return true
-  return false
-}
-const workerds = readdirSync("/proc")
-  .filter((entry) => /^\d+$/.test(entry))
-  .map(Number)
-  .filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd") && descends(pid)
-    } catch {
-      return false
-    }
-  })
-const workerdPid = workerds.sort((a, b) => cpuTicks(b) - cpuTicks(a))[0]
+const workerdPid = workerdPidsUnder(process.pid).sort((a, b) => usageOf([b]).cpuMs - usageOf([a]).cpuMs)[0]
 if (workerdPid === undefined) throw new Error("no workerd under this dev server")
 const perf = spawn("perf", ["record", "-F", "2000", "-g", "-p", String(workerdPid), "-o", out], { stdio: "inherit" })
 await new Promise((resolve) => setTimeout(resolve, 500))
