@@ -10,6 +10,7 @@
 // average) and the median CPU per tree and target. Read CPU with p50: a library that falls behind
 // batches its drain rounds, which lowers its CPU per write and raises its latency.
 import { loadavg } from "node:os"
+import { alternate, closeTrees, openTrees, upperMedian as median } from "../tools/lib/interleave.mjs"
 
 const [a, b] = [process.argv[2], process.argv[3]]
 const rounds = Number(process.argv[4] ?? 4)
@@ -17,31 +18,22 @@ const durationMs = Number(process.argv[5] ?? 5000)
 const rate = Number(process.argv[6] ?? 100)
 if (a === undefined || b === undefined) throw new Error("usage: node bench/dbflow/ab.mjs <tree-a> <tree-b> [rounds] [ms] [rate]")
 
-const setup = async (tree) => {
-  const { startBenchServer } = await import(`${tree}/bench/harness/server.mjs`)
+const trees = await openTrees([a, b], async (tree) => {
   const db = await import(`${tree}/bench/workloads/db.mjs`)
   // LIBRARY_IN_SHARD: the streamFrom: "shard" target, in trees that have it.
-  return { tree, server: await startBenchServer(), workload: db.default, LIBRARY: db.LIBRARY, LIBRARY_IN_SHARD: db.LIBRARY_IN_SHARD, FLOOR: db.FLOOR }
-}
-
-const trees = [await setup(a), await setup(b)]
+  return { workload: db.default, LIBRARY: db.LIBRARY, LIBRARY_IN_SHARD: db.LIBRARY_IN_SHARD, FLOOR: db.FLOOR }
+})
 const cpu = new Map()
 try {
-  for (let run = 1; run <= rounds; run++) {
-    for (const which of ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"]) {
-      // Alternate which tree goes first, so neither always runs right after the other's cell.
-      for (const t of run % 2 === 1 ? trees : [...trees].reverse()) {
-        if (t[which] === undefined) continue
-        const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
-        const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)
-        const key = `${t.tree} ${which}`
-        cpu.set(key, [...(cpu.get(key) ?? []), f.cpuUsPerWrite])
-        console.log(JSON.stringify({ run, tree: t.tree, target: which, cpuUsPerWrite: Math.round(f.cpuUsPerWrite), p50Ms: f.p50Ms, commitP50Ms: f.commitP50Ms, rowsPerWrite: f.rowsPerWrite, load: loadavg()[0].toFixed(1) }))
-      }
-    }
-  }
-  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]
+  await alternate(trees, rounds, ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"], async (t, which, run) => {
+    if (t[which] === undefined) return
+    const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
+    const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)
+    const key = `${t.tree} ${which}`
+    cpu.set(key, [...(cpu.get(key) ?? []), f.cpuUsPerWrite])
+    console.log(JSON.stringify({ run, tree: t.tree, target: which, cpuUsPerWrite: Math.round(f.cpuUsPerWrite), p50Ms: f.p50Ms, commitP50Ms: f.commitP50Ms, rowsPerWrite: f.rowsPerWrite, load: loadavg()[0].toFixed(1) }))
+  })
   for (const [key, values] of cpu) console.log(`median CPU µs/write ${key}: ${Math.round(median(values))}`)
 } finally {
-  for (const t of trees) await t.server.stop()
+  await closeTrees(trees)
 }

@@ -5,54 +5,18 @@
 //
 //   node bench/dbflow/profile.mjs [library|in-shard|floor] [rate=50] [seconds=4] [subscribers=1] [http|worker]
 // `worker` issues the measured writes inside the Worker (the burst route): no HTTP request per write.
-import { spawn } from "node:child_process"
-import { randomBytes } from "node:crypto"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import WebSocket from "ws"
 import { closeAll, openLoop, openMany, openSocket, sleep } from "../harness/load.mjs"
+import { openInspector, selfUsByNode, startInspectedDev } from "../tools/lib/inspectedDev.mjs"
 
 const [which = "library", rate = "50", seconds = "4", subscribers = "1", writer = "http"] = process.argv.slice(2)
-const root = join(import.meta.dirname, "..", "..")
-const port = 18000 + Math.floor(Math.random() * 1000)
-const inspectorPort = port + 1000
-const storage = mkdtempSync(join(tmpdir(), "dbflow-profile-"))
-const child = spawn(
-  process.execPath,
-  [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--config", join(root, "bench/wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", storage, "--inspector-port", String(inspectorPort), "--var", `REALTIME_GRANT_SECRET:${randomBytes(32).toString("hex")}`],
-  { cwd: root, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" }, stdio: ["ignore", "pipe", "pipe"] },
-)
-let output = ""
-await new Promise((resolve, reject) => {
-  const onData = (chunk) => {
-    output += chunk.toString()
-    if (output.includes("Ready on")) resolve()
-  }
-  child.stdout.on("data", onData)
-  child.stderr.on("data", onData)
-  child.once("exit", () => reject(new Error(output)))
-})
-const url = `http://127.0.0.1:${port}`
+const server = await startInspectedDev("dbflow-profile")
+const { url } = server
 try {
-  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()
-  const inspector = new WebSocket(targets[0].webSocketDebuggerUrl)
-  await new Promise((resolve) => inspector.once("open", resolve))
-  let nextId = 1
-  const waiting = new Map()
-  // The bundle's scripts, so the profile's `worker.js:<line>` frames can be read against its source.
-  const scripts = new Map()
-  inspector.on("message", (data) => {
-    const message = JSON.parse(data.toString())
-    if (message.method === "Debugger.scriptParsed") scripts.set(message.params.scriptId, message.params.url)
-    if (message.id !== undefined) waiting.get(message.id)?.(message)
-  })
-  const call = (method, params = {}) =>
-    new Promise((resolve) => {
-      const id = nextId++
-      waiting.set(id, resolve)
-      inspector.send(JSON.stringify({ id, method, params }))
-    })
+  const inspector = await openInspector(server.inspectorPort)
+  const { call } = inspector
 
   const tenantId = `profile-${Date.now()}`
   const write = (row) =>
@@ -82,7 +46,8 @@ try {
   await Promise.all(pending)
   await sleep(800)
   const { result } = await call("Profiler.stop")
-  for (const [scriptId, scriptUrl] of scripts) {
+  // The bundle's scripts, so the profile's `worker.js:<line>` frames can be read against its source.
+  for (const { scriptId, url: scriptUrl } of inspector.scripts) {
     if (!scriptUrl.endsWith("worker.js")) continue
     const { result: source } = await call("Debugger.getScriptSource", { scriptId })
     writeFileSync(join(tmpdir(), `dbflow-${which}-worker.js`), source.scriptSource)
@@ -94,10 +59,7 @@ try {
 
   // Self time per node, from sample counts and time deltas.
   const profile = result.profile
-  const selfUs = new Map()
-  for (let index = 0; index < profile.samples.length; index++) {
-    selfUs.set(profile.samples[index], (selfUs.get(profile.samples[index]) ?? 0) + (profile.timeDeltas[index] ?? 0))
-  }
+  const selfUs = selfUsByNode(profile)
   const byFunction = new Map()
   const byArea = new Map()
   const areaOf = (frame) => {
@@ -125,7 +87,5 @@ try {
   console.log("\ntop functions by self time (µs per write):")
   for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${(us / writes).toFixed(1).padStart(7)}  ${name}`)
 } finally {
-  child.kill("SIGTERM")
-  await new Promise((resolve) => child.once("exit", resolve))
-  rmSync(storage, { recursive: true, force: true })
+  await server.stop()
 }

@@ -10,33 +10,22 @@
 // Prints one line per pass (CPU µs per publish, p50/p99 ms, load average), then per tree the median
 // library and floor CPU and the ratio of the medians, and the rows written/read per publish.
 import { loadavg } from "node:os"
+import { alternate, closeTrees, openTrees, upperMedian as median } from "./lib/interleave.mjs"
 
 const [a, b] = [process.argv[2], process.argv[3]]
 const rounds = Number(process.argv[4] ?? 5)
 if (a === undefined || b === undefined) throw new Error("usage: node bench/tools/ab-publish.mjs <tree-a> <tree-b> [rounds]")
 
-const setup = async (tree, label) => {
-  const { startBenchServer } = await import(`${tree}/bench/harness/server.mjs`)
-  const publish = await import(`${tree}/bench/workloads/publish.mjs`)
-  return { tree, label, server: await startBenchServer(), publish }
-}
-
-const trees = [await setup(a, "A"), await setup(b, "B")]
+const trees = await openTrees([a, b], async (tree) => ({ publish: await import(`${tree}/bench/workloads/publish.mjs`) }))
 const cpu = new Map()
-const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]
 try {
-  for (let run = 1; run <= rounds; run++) {
-    for (const which of ["library", "floor"]) {
-      // Alternate which tree goes first, so neither always runs right after the other's pass.
-      for (const t of run % 2 === 1 ? trees : [...trees].reverse()) {
-        const target = which === "library" ? t.publish.libraryTarget("bench") : t.publish.floorTarget("unique-idempotency")
-        const figures = await t.publish.pass({ server: t.server, quick: false }, target, `ab-${which}-${run}-${Date.now()}`)
-        const key = `${t.label} ${which}`
-        cpu.set(key, [...(cpu.get(key) ?? []), figures.cpuUsPerPublish])
-        console.log(JSON.stringify({ run, tree: t.label, target: which, cpuUsPerPublish: Math.round(figures.cpuUsPerPublish), p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, dup: figures.duplicatesDelivered, load: loadavg()[0].toFixed(2) }))
-      }
-    }
-  }
+  await alternate(trees, rounds, ["library", "floor"], async (t, which, run) => {
+    const target = which === "library" ? t.publish.libraryTarget("bench") : t.publish.floorTarget("unique-idempotency")
+    const figures = await t.publish.pass({ server: t.server, quick: false }, target, `ab-${which}-${run}-${Date.now()}`)
+    const key = `${t.label} ${which}`
+    cpu.set(key, [...(cpu.get(key) ?? []), figures.cpuUsPerPublish])
+    console.log(JSON.stringify({ run, tree: t.label, target: which, cpuUsPerPublish: Math.round(figures.cpuUsPerPublish), p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, dup: figures.duplicatesDelivered, load: loadavg()[0].toFixed(2) }))
+  })
   for (const t of trees) {
     const cell = t.publish.default.cells().find((each) => each.params.kind === "library")
     const rows = await t.publish.default.run({ server: t.server, run: 0, quick: false, log: () => {} }, cell)
@@ -48,5 +37,5 @@ try {
     )
   }
 } finally {
-  for (const t of trees) await t.server.stop()
+  await closeTrees(trees)
 }

@@ -10,45 +10,33 @@
 // primary figure and the load average), then the median per tree and target, and each round's
 // ratio B ÷ A per target.
 import { loadavg } from "node:os"
+import { median } from "../harness/stats.mjs"
+import { alternate, closeTrees, openTrees } from "./lib/interleave.mjs"
 
 const [a, b, workloadName, roundsArg = "6", ...targetParts] = process.argv.slice(2)
 if (a === undefined || b === undefined || workloadName === undefined)
   throw new Error("usage: node bench/tools/ab-workload.mjs <tree-a> <tree-b> <workload> [rounds] [target substring ...]")
 const rounds = Number(roundsArg)
 
-const setup = async (tree, label) => {
-  const { startBenchServer } = await import(`${tree}/bench/harness/server.mjs`)
+const trees = await openTrees([a, b], async (tree) => {
   const { workloads } = await import(`${tree}/bench/workloads/index.mjs`)
   const workload = workloads.find((candidate) => candidate.name === workloadName)
   if (workload === undefined) throw new Error(`${tree}: no workload ${workloadName}`)
   const cells = workload
     .cells({ quick: false })
     .filter((cell) => targetParts.length === 0 || targetParts.some((part) => cell.target.includes(part)))
-  return { label, tree, workload, cells, server: await startBenchServer() }
-}
-
-const trees = [await setup(a, "A"), await setup(b, "B")]
+  return { workload, cells }
+})
 const figures = new Map() // `${label} ${target}` -> primary figure per round
-const median = (values) => {
-  const sorted = [...values].sort((x, y) => x - y)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 try {
-  for (let run = 1; run <= rounds; run++) {
-    for (let index = 0; index < trees[0].cells.length; index++) {
-      for (const tree of run % 2 === 1 ? trees : [...trees].reverse()) {
-        const cell = tree.cells[index]
-        const result = await tree.workload.run({ server: tree.server, run, quick: false, log: () => {} }, cell)
-        const value = result[tree.workload.primary.key]
-        const key = `${tree.label} ${cell.target}`
-        figures.set(key, [...(figures.get(key) ?? []), value])
-        console.log(
-          JSON.stringify({ run, tree: tree.label, target: cell.target, [tree.workload.primary.key]: value, load: loadavg()[0].toFixed(2) }),
-        )
-      }
-    }
-  }
+  await alternate(trees, rounds, trees[0].cells.map((_, index) => index), async (tree, index, run) => {
+    const cell = tree.cells[index]
+    const result = await tree.workload.run({ server: tree.server, run, quick: false, log: () => {} }, cell)
+    const value = result[tree.workload.primary.key]
+    const key = `${tree.label} ${cell.target}`
+    figures.set(key, [...(figures.get(key) ?? []), value])
+    console.log(JSON.stringify({ run, tree: tree.label, target: cell.target, [tree.workload.primary.key]: value, load: loadavg()[0].toFixed(2) }))
+  })
   console.log(`A = ${a}\nB = ${b}\n${trees[0].workload.primary.label}, medians of ${rounds} rounds:`)
   for (const [key, values] of figures) console.log(`  ${key}: ${median(values)}  (${values.join(" / ")})`)
   for (const cell of trees[0].cells) {
@@ -59,6 +47,6 @@ try {
     )
   }
 } finally {
-  for (const tree of trees) await tree.server.stop()
+  await closeTrees(trees)
 }
 process.exit(0)

@@ -1,0 +1,68 @@
+// How long a cell must be for its figure to settle: runs a workload's cells at several lengths
+// (one parameter overridden, e.g. durationMs) on one bench server, targets interleaved within each
+// run as `npm run bench` does, after one unmeasured warm-up of every cell. Prints, per length and
+// target, the primary figure's median, its run-to-run spread (coefficient of variation, and
+// (max - min) / median), and each run's ratio to the cell's floor with the ratios' spread.
+// Development tool for choosing cell sizes (bench/README.md "Cell sizes"); not part of `npm run bench`.
+//
+//   node bench/tools/cell-spread.mjs <workload> <param> <value,value,...> [runs=6] [group substring] [target substring ...]
+//   e.g. node bench/tools/cell-spread.mjs receive-one durationMs 4000,8000,16000 6
+//        node bench/tools/cell-spread.mjs db durationMs 3000,6000 5 "inside the Worker"
+import { loadavg } from "node:os"
+import { startBenchServer } from "../harness/server.mjs"
+import { median } from "../harness/stats.mjs"
+import { workloads } from "../workloads/index.mjs"
+
+const [workloadName, param, valuesArg, runsArg = "6", groupPart = "", ...targetParts] = process.argv.slice(2)
+const workload = workloads.find((candidate) => candidate.name === workloadName)
+if (workload === undefined || param === undefined || valuesArg === undefined)
+  throw new Error("usage: node bench/tools/cell-spread.mjs <workload> <param> <value,value,...> [runs] [group substring] [target substring ...]")
+const values = valuesArg.split(",").map(Number)
+const runs = Number(runsArg)
+const cells = workload
+  .cells({ quick: false })
+  .filter((cell) => cell.group.includes(groupPart) && (targetParts.length === 0 || targetParts.some((part) => cell.target.includes(part))))
+if (cells.length === 0) throw new Error(`no cell of ${workloadName} in group "${groupPart}" with those targets`)
+const key = workload.primary.key
+const withParam = (cell, value) => ({ ...cell, params: { ...cell.params, [param]: value } })
+
+const spreadOf = (figures) => {
+  const mean = figures.reduce((sum, value) => sum + value, 0) / figures.length
+  const deviation = Math.sqrt(figures.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (figures.length - 1))
+  const middle = median(figures)
+  return { median: middle, cv: deviation / mean, range: (Math.max(...figures) - Math.min(...figures)) / middle }
+}
+const percent = (fraction) => `${(fraction * 100).toFixed(1)}%`
+
+const server = await startBenchServer()
+try {
+  for (const cell of cells) await workload.run({ server, quick: false, run: 0, log: () => {} }, withParam(cell, values[0]))
+  for (const value of values) {
+    const figures = new Map(cells.map((cell) => [cell.target, []]))
+    const loads = []
+    for (let run = 1; run <= runs; run++) {
+      for (const cell of cells) {
+        const result = await workload.run({ server, quick: false, run, log: () => {} }, withParam(cell, value))
+        figures.get(cell.target).push(result[key])
+        loads.push(loadavg()[0])
+        console.log(JSON.stringify({ [param]: value, run, target: cell.target, [key]: result[key], load: loadavg()[0].toFixed(2) }))
+      }
+    }
+    console.log(`${param} = ${value}, ${runs} runs, load ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)}; ${workload.primary.label}:`)
+    for (const cell of cells) {
+      const own = spreadOf(figures.get(cell.target))
+      const line = `  ${cell.target}: median ${own.median.toFixed(1)}, cv ${percent(own.cv)}, (max-min)/median ${percent(own.range)}`
+      const floor = figures.get(cell.floor)
+      if (cell.floor === cell.target || floor === undefined) {
+        console.log(line)
+        continue
+      }
+      const ratios = figures.get(cell.target).map((figure, run) => figure / floor[run])
+      const ratio = spreadOf(ratios)
+      console.log(`${line}; ÷ ${cell.floor} per run ${ratios.map((r) => r.toFixed(2)).join(" / ")}, median ${ratio.median.toFixed(2)}, cv ${percent(ratio.cv)}`)
+    }
+  }
+} finally {
+  await server.stop()
+}
+process.exit(0)
