@@ -61,13 +61,9 @@ describe("synchronous shard writes", () => {
     socket.close()
   })
 
-  it("a write drained on its own scans the outbox once: its round takes everything the scan saw, so no scan runs again", async () => {
-    const { tenant, socket, address, stub } = await tenantShard()
-    await testDb.table("posts").insert(post(tenant, "q0"))
-    await socket.waitChanges(1)
-
-    const scans = await runInDurableObject(stub, async (object, state) => {
-      const host = object as unknown as Host
+  /** Counts the drain's outbox scans in a shard while `body` runs, with a helper that waits until a post's outbox row is published. */
+  const countingScans = <A>(stub: DurableObjectStub, body: (host: Host, scans: () => number, published: (id: string) => Promise<void>) => Promise<A>) =>
+    runInDurableObject(stub, async (object, state) => {
       const sql = state.storage.sql as { exec: SqlStorage["exec"] }
       const exec = sql.exec
       let counting = 0
@@ -75,26 +71,57 @@ describe("synchronous shard writes", () => {
         if (query.includes(`FROM ${OUTBOX_TABLE} WHERE published_at IS NULL AND id > ?`)) counting++
         return exec.call(this, query, ...bindings)
       } as SqlStorage["exec"]
-      try {
-        // On the synchronous path the drain runs up to its hub call before the answer: its scans are counted here.
-        const mailbox = host.runInMailbox
-        for (const n of [1, 2, 3]) {
-          let entered = false
-          host.runInMailbox = function (this: Host, ...args: Array<unknown>) {
-            entered = true
-            return mailbox.apply(this, args)
-          }
-          counting = 0
-          await host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "posts", row: post(tenant, `q${n}`) }] } })
-          host.runInMailbox = mailbox
-          if (!entered) return counting
+      const published = async (id: string) => {
+        for (let tries = 0; tries < 2000; tries++) {
+          const row = exec
+            .call(state.storage.sql, `SELECT published_at FROM ${OUTBOX_TABLE} WHERE json_extract(new_row, '$.id') = ? ORDER BY id DESC LIMIT 1`, id)
+            .toArray()[0] as { published_at: number | null } | undefined
+          if (row !== undefined && row.published_at !== null) return
+          await new Promise((resolve) => setTimeout(resolve, 1))
         }
-        return undefined
+        throw new Error(`outbox row of ${id} not published: ${JSON.stringify(exec.call(state.storage.sql, `SELECT id, row_key, published_at, attempts, error FROM ${OUTBOX_TABLE} ORDER BY id DESC LIMIT 3`).toArray())}`)
+      }
+      try {
+        return await body(object as unknown as Host, () => counting, published)
       } finally {
         sql.exec = exec
       }
     })
+
+  it("a write committed with nothing else pending goes to its hub directly: no outbox scan, published once the hub applied it", async () => {
+    const { tenant, socket, address, stub } = await tenantShard()
+    await testDb.table("posts").insert(post(tenant, "q0"))
+    await socket.waitChanges(1)
+    const scans = await countingScans(stub, async (host, scans, published) => {
+      const seen = []
+      for (const n of [1, 2, 3]) {
+        const before = scans()
+        await host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "posts", row: post(tenant, `q${n}`) }] } })
+        await published(`q${n}`)
+        seen.push(scans() - before)
+      }
+      return seen
+    })
+    expect(scans).toEqual([0, 0, 0])
+    expect((await socket.waitChanges(4)).map((change) => change.new.id)).toEqual(["q0", "q1", "q2", "q3"])
+    socket.close()
+  })
+
+  it("a write left to the drain (another send in flight) is drained on its own with one outbox scan: its round takes everything the scan saw, so no scan runs again", async () => {
+    const { tenant, socket, address, stub } = await tenantShard()
+    await testDb.table("posts").insert(post(tenant, "s0"))
+    await socket.waitChanges(1)
+    const scans = await countingScans(stub, async (host, scans, published) => {
+      const write = (id: string) => host.invoke({ address, op: "write", input: { writes: [{ op: "insert", table: "posts", row: post(tenant, id) }] } })
+      // The first is sent directly; the second commits while that send is in flight, so the drain takes it after.
+      const first = write("s1")
+      const before = scans()
+      await Promise.all([first, write("s2")])
+      await published("s2")
+      return scans() - before
+    })
     expect(scans).toBe(1)
+    expect((await socket.waitChanges(3)).map((change) => change.new.id)).toEqual(["s0", "s1", "s2"])
     socket.close()
   })
 

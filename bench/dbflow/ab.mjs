@@ -6,6 +6,7 @@
 //   node bench/dbflow/ab.mjs /tmp/before "$PWD" [rounds=4] [ms=5000] [rate=100]
 //
 // Cells: the library (default: table hubs), the library with streamFrom: "shard" (where the tree has it), the floor.
+// AB_TARGETS=LIBRARY,FLOOR (comma-separated) runs only those cells: e.g. the default configuration against the floor.
 // Prints one line per cell (CPU µs per write, p50 and commit → delivery p50 in ms, rows per write, load
 // average) and the median CPU per tree and target. Read CPU with p50: a library that falls behind
 // batches its drain rounds, which lowers its CPU per write and raises its latency.
@@ -25,7 +26,7 @@ const trees = await openTrees([a, b], async (tree) => {
 })
 const cpu = new Map()
 try {
-  await alternate(trees, rounds, ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"], async (t, which, run) => {
+  await alternate(trees, rounds, process.env.AB_TARGETS?.split(",") ?? ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"], async (t, which, run) => {
     if (t[which] === undefined) return
     const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
     const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)

@@ -164,6 +164,11 @@ export interface InlineChange {
   readonly change: ShardChange
 }
 
+/** A change left for the drain, as committed: its outbox id, hubs and image characters (the drain's `size`). */
+export interface DrainedChange extends InlineChange {
+  readonly chars: number
+}
+
 /**
  * Streams the shard hosts and may append to inside the write's own transaction (see
  * `shard/ShardStreams.ts`): a change they take is stored with its outbox row already published.
@@ -184,10 +189,15 @@ export interface InlineStreams {
 export const applyBatchNow = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
-  meta: { readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number; readonly inline?: InlineStreams | undefined },
-): Either.Either<{ readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void }, NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation> => {
+  meta: { readonly shard: number; readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number; readonly inline?: InlineStreams | undefined },
+): Either.Either<
+  { readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void; readonly drained: ReadonlyArray<DrainedChange> },
+  NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation
+> => {
   const inline = meta.inline
   const inlined: Array<InlineChange> = []
+  /** The batch's changes left for the drain, as stored (outbox id included): the shard may send them at once (`shard/DirectSend.ts`). */
+  const drained: Array<DrainedChange> = []
   // A typed failure found inside the synchronous body: thrown to roll back, then restored.
   let refused: NotFound | PayloadTooLarge | undefined
   let batchBytes = 0
@@ -224,10 +234,11 @@ export const applyBatchNow = (
       inlined.push({ hubs, change })
       return
     }
-    exec(
-      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    const id = exec<{ id: number }>(
+      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0),
-    )
+    )[0]!.id
+    drained.push({ hubs, chars: (previous?.length ?? 0) + (next?.length ?? 0), change: { shard: meta.shard, outboxId: id, table: table.name, event: event as ShardChange["event"], old, new: row, requestId: meta.requestId, createdAt: meta.now } })
   }
   const missing = (table: ResolvedTable, where: DbRow) => {
     refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` })
@@ -278,7 +289,7 @@ export const applyBatchNow = (
         }
       })
       const delivered = inline === undefined || inlined.length === 0 ? noDelivery : inline.append(exec, inlined)
-      return { results, delivered }
+      return { results, delivered, drained }
     })
   return Either.isRight(outcome) ? outcome : Either.left(refused ?? outcome.left)
 }

@@ -22,9 +22,9 @@ import { OUTBOX_TABLE } from "../Names.js"
 import { drainAll, parkedCount, pendingCount, PRUNE_INTERVAL_MS, prunePublished, type SendToHub } from "./Outbox.js"
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
-import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type WriteBatch } from "../Writes.js"
+import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type DrainedChange, type WriteBatch } from "../Writes.js"
 import { makeStubCache } from "../../internal/ObjectStubs.js"
-import { callActor, type ActorNamespace } from "../../internal/rpc.js"
+import { callActor, invokeActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import * as Sql from "../../services/Sql.js"
@@ -37,6 +37,7 @@ import { Connections } from "../../sockets/Connections.js"
 import { Sockets } from "../../sockets/Sockets.js"
 import { makeHubSockets, PING, PONG } from "../hub/HubSockets.js"
 import { makeShardStreams } from "./ShardStreams.js"
+import { fitsOneSend, sendDirect, type SendNow } from "./DirectSend.js"
 
 export const DRAIN_JOB = "outbox-drain"
 /** When the durable retry fires if the immediate drain did not get through. */
@@ -95,15 +96,32 @@ export const makeDbShard = Effect.gen(function* () {
       plain: true,
     })
   }
+  /** `send` for a direct send (`DirectSend.ts`): a promise, no fiber; any failure or refusal is `false`. */
+  const sendNow: SendNow = (hubId, changes) => {
+    const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
+    if (hubs === undefined) return Promise.resolve(false)
+    return invokeActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish.name, { changes }, undefined, { stubs: hubStubs, plain: true }).then(
+      (answer) => Exit.isSuccess(TableHubOps.publish.decodeAnswerExit(answer)),
+      () => false,
+    )
+  }
   // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
   const drainLock = yield* Effect.makeSemaphore(1)
   const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
   /** A drain outside the job: a change held back for a retry gets the job armed for its time. */
   const drainAndArm = Effect.tap(drain, (outcome) => (outcome.retryAt === undefined ? Effect.void : jobs.ensure(DRAIN_JOB, outcome.retryAt)))
-  // Single flight: a write during a running drain only asks it to go round once more, so a burst
-  // of writes becomes a few large batches instead of one queued drain per write.
+  // Single flight: a write during a running drain (or direct send) only asks it to go round once more,
+  // so a burst of writes becomes a few large batches instead of one queued drain per write.
   let draining = false
   let again = false
+  /**
+   * Whether no outbox row is pending but a direct send's own (then a write may send its changes
+   * directly): known at wake, lost as soon as a change is left to the drain, found again when the
+   * outbox holds no pending row while no send is in flight.
+   */
+  let outboxClear = false
+  /** Call only while no send is in flight but the caller's own finished pass. */
+  const findClear = Effect.map(Effect.orElseSucceed(pendingCount(sql), () => 1), (pending) => void (outboxClear = pending === 0 && !again))
   const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
     let held = false
     do {
@@ -115,9 +133,11 @@ export const makeDbShard = Effect.gen(function* () {
     } while (again)
     // Nothing committed before the last scan is pending: hosted streams may take writes inline again.
     if (!held) streams.caughtUp()
+    if (!held && !again) yield* findClear
   }).pipe(Effect.ensuring(Effect.sync(() => (draining = false))))
   /** Start a drain now, without holding the mailbox. */
   const kick = Effect.suspend(() => {
+    outboxClear = false
     if (draining) {
       again = true
       return Effect.void
@@ -125,6 +145,27 @@ export const makeDbShard = Effect.gen(function* () {
     draining = true
     return Effect.asVoid(Effect.forkDaemon(drainWhileAsked))
   })
+
+  /**
+   * A committed batch's changes for the hubs: sent directly when the outbox is clear and nothing is
+   * in flight, otherwise left to the drain. A direct send that is not acknowledged hands everything
+   * to the drain at once (which counts attempts); a write that arrived meanwhile is drained after it.
+   */
+  const toHubs = (changes: ReadonlyArray<DrainedChange>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!outboxClear || draining || !fitsOneSend(changes)) return kick
+      draining = true
+      void sendDirect(sql, changes, sendNow, Date.now)
+        .catch(() => false)
+        .then((published) => {
+          draining = false
+          if (!published || again) {
+            again = false
+            Effect.runFork(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+          }
+        })
+      return Effect.void
+    })
 
   /** A decoded batch checked against the declaration and placed on this shard: nothing stored yet. */
   // `drained`: the batch has changes for the drain (tables streamed by hubs, or hosted ones while a backlog is drained).
@@ -139,7 +180,7 @@ export const makeDbShard = Effect.gen(function* () {
    * buffers the changes of hosted streams; `delivered` fans those out once it committed.
    */
   const commit = ({ batch, prepared }: Either.Either.Right<ReturnType<typeof prepare>>, now: number) =>
-    applyBatchNow(sql, prepared, { requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
+    applyBatchNow(sql, prepared, { shard, requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
 
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
@@ -147,9 +188,9 @@ export const makeDbShard = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       // Armed before the commit: if the object dies right after committing, the alarm still drains.
       if (ready.drained) yield* jobs.ensure(DRAIN_JOB, now + DRAIN_RETRY_MS)
-      const { results, delivered } = yield* commit(ready, now)
+      const { results, delivered, drained } = yield* commit(ready, now)
       delivered()
-      if (ready.drained) yield* kick
+      if (ready.drained) yield* toHubs(drained)
       yield* reportIfDue
       return results
     }),
@@ -177,7 +218,7 @@ export const makeDbShard = Effect.gen(function* () {
     if (streams.reportDue() && jobs.ensured?.(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS) !== true) Effect.runFork(reportSoon)
     if (decoded.right.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
-      Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+      Effect.runSync(Effect.catchAllCause(toHubs(committed.right.drained), (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
     // An answer that encodes to itself is already an Exit: no run needed.
     const encoded = DbShardOps.write.encodeSuccess(committed.right.results)
@@ -238,7 +279,10 @@ export const makeDbShard = Effect.gen(function* () {
   let prunedAt = 0
   const drainJob = Effect.gen(function* () {
     const outcome = yield* drain
-    if (outcome.retryAt === undefined && !draining) streams.caughtUp()
+    if (outcome.retryAt === undefined && !draining) {
+      streams.caughtUp()
+      yield* findClear
+    }
     const now = yield* Clock.currentTimeMillis
     if (now - prunedAt >= PRUNE_INTERVAL_MS) {
       yield* prunePublished(sql)
@@ -254,7 +298,7 @@ export const makeDbShard = Effect.gen(function* () {
     if ((yield* Effect.orDie(pendingCount(sql))) > 0) {
       streams.backlogged()
       yield* kick
-    }
+    } else outboxClear = true
   })
 
   /** A hosted partition's position and subscribers, as a table hub's `state` answers them. */
