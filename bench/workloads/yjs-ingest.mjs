@@ -124,11 +124,20 @@ const run = async ({ server, quick, log }, cell) => {
     const covers = (vector) => [...expectedVector].every(([client, clock]) => (vector.get(client) ?? 0) >= clock)
     let reads = 0
     let probes = 0
+    // When each reader exchange was asked and answered (ms from the first edit): where the time after the last frame goes.
+    const timeline = [`last frame ${sentMs.toFixed(0)}`]
+    const at = () => (performance.now() - started).toFixed(0)
     for (;;) {
       probes++
-      if (covers(await probeOnce(readerEndpoint))) {
+      const probeAsked = at()
+      const covered = covers(await probeOnce(readerEndpoint))
+      timeline.push(`probe ${probeAsked}-${at()}${covered ? "" : " (behind)"}`)
+      if (covered) {
         reads++
-        if ((await readOnce(readerEndpoint)) === expected) break
+        const readAsked = at()
+        const final = (await readOnce(readerEndpoint)) === expected
+        timeline.push(`read ${readAsked}-${at()}${final ? "" : " (not final)"}`)
+        if (final) break
       }
       if (performance.now() - started > 900_000) throw new Error("reader never saw the final text")
       await sleep(POLL_MS)
@@ -137,7 +146,7 @@ const run = async ({ server, quick, log }, cell) => {
     await sleep(200)
     const cpuMs = (await server.cpuMs()) - cpuBefore
     const storage = await targets[cell.target].storage(server, id)
-    log(`${count} edits: sent in ${sentMs.toFixed(0)} ms, read back after ${ingestMs.toFixed(0)} ms (${probes} probes, ${reads} reads); ${JSON.stringify(storage)}`)
+    log(`${count} edits: sent in ${sentMs.toFixed(0)} ms, read back after ${ingestMs.toFixed(0)} ms (${probes} probes, ${reads} reads; ${timeline.join(", ")}); ${JSON.stringify(storage)}`)
     return { ingestMs, sentMs, cpuUsPerEdit: (cpuMs * 1000) / count, reads, probes, writtenBytes: storage.writtenBytes, writtenRows: storage.writtenRows, ...(storage.receivedBytes ? { writeAmplification: storage.writtenBytes / storage.receivedBytes } : {}), edits: count }
   } finally {
     provider.destroy()
