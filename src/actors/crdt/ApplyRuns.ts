@@ -9,6 +9,7 @@ import * as Y from "yjs"
 import { InvalidInput } from "../../RealtimeError.js"
 import type { ClientOwners } from "./ClientOwners.js"
 import type { PendingRun } from "./PendingUpdates.js"
+import { mergeRun } from "./RunMerge.js"
 
 const PENDING_CONTENT = "refers to content the document does not have"
 
@@ -40,8 +41,9 @@ export const applyChecked = (doc: Y.Doc, update: Uint8Array, origin: string): { 
 
 /**
  * Apply each run in one Yjs transaction; its row is that transaction's update (what the run
- * changed, merged by Yjs; no row for a run that changed nothing). `undefined` when an update
- * fails to apply: the document is then half changed, and `replayRuns` starts over.
+ * changed, merged by Yjs; no row for a run that changed nothing). A run that joins into one
+ * update (`mergeRun`) is applied as that one update, else update by update. `undefined` when an
+ * update fails to apply: the document is then half changed, and `replayRuns` starts over.
  */
 export const applyRuns = (doc: Y.Doc, runs: ReadonlyArray<PendingRun>): Array<RunRow> | undefined => {
   const rows: Array<RunRow> = []
@@ -53,7 +55,8 @@ export const applyRuns = (doc: Y.Doc, runs: ReadonlyArray<PendingRun>): Array<Ru
     doc.on("update", capture)
     try {
       doc.transact(() => {
-        for (const update of run.updates) {
+        const merged = mergeRun(run)
+        for (const update of merged === undefined ? run.updates : [merged]) {
           Y.applyUpdate(doc, update, run.origin)
           if (hasPending(doc)) throw new Error(PENDING_CONTENT)
         }

@@ -30,6 +30,9 @@ export interface PendingRun {
   readonly actor: Actor
   readonly owner: string
   readonly updates: Array<Uint8Array>
+  /** Per update, its layout from `inspectUpdate`: where its delete set starts, where its structs end if one client's (else -1). */
+  readonly deleteSetAt: Array<number>
+  readonly soleClientEnd: Array<number>
   /** Sum of the updates' bytes: a run stays within one row (`maxRunBytes`), below SQLite's value limit. */
   bytes: number
   /** Client ids the run's updates bound to its actor (stored with its row). */
@@ -68,11 +71,13 @@ export const makePendingUpdates = ({ owners, maxClockJump, maxRunBytes }: Pendin
     const last = runs[runs.length - 1]
     if (last !== undefined && last.origin === origin && last.owner === owner && last.bytes + update.byteLength <= maxRunBytes) {
       last.updates.push(update)
+      last.deleteSetAt.push(inspection.deleteSetAt)
+      last.soleClientEnd.push(inspection.soleClientEnd)
       last.bytes += update.byteLength
       for (const client of fresh) last.fresh.push(client)
       last.forward = undefined
     } else {
-      runs.push({ origin, actor, owner, updates: [update], bytes: update.byteLength, fresh, forward, at: now })
+      runs.push({ origin, actor, owner, updates: [update], deleteSetAt: [inspection.deleteSetAt], soleClientEnd: [inspection.soleClientEnd], bytes: update.byteLength, fresh, forward, at: now })
     }
     return undefined
   }

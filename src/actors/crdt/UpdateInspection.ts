@@ -11,10 +11,32 @@ import * as Y from "yjs"
 export const MAX_CLOCK = Number.MAX_SAFE_INTEGER
 
 /**
- * What one parse of an update's structs says: why it is refused, or which clients it writes and
- * where each of its clients' structs end.
+ * What one parse of an update's structs says: why it is refused, or which clients it writes,
+ * where each of its clients' structs end, and its layout (`RunMerge` joins a run's updates with it):
+ * the byte offset where its delete set starts, and where its structs end when they are all one
+ * client's (-1 otherwise).
  */
-export type Inspection = { readonly refused: string } | { readonly authored: ReadonlyArray<number>; readonly ends: ReadonlyMap<number, number> }
+export type Inspection =
+  | { readonly refused: string }
+  | { readonly authored: ReadonlyArray<number>; readonly ends: ReadonlyMap<number, number>; readonly deleteSetAt: number; readonly soleClientEnd: number }
+
+/**
+ * The decoder `Y.parseUpdateMetaV2` builds, caught as it is made: once every struct is read, its
+ * position is where the update's delete set starts (the parse reads nothing after the structs).
+ */
+let lastDecoder: Y.UpdateDecoderV1 | undefined
+class PositionedDecoder extends Y.UpdateDecoderV1 {
+  constructor(decoder: ConstructorParameters<typeof Y.UpdateDecoderV1>[0]) {
+    super(decoder)
+    lastDecoder = this
+  }
+}
+/** Where the last `PositionedDecoder` stands (-1 if none was made); forgets it (and the bytes it reads). */
+const decoderPosition = (): number => {
+  const position = lastDecoder?.restDecoder.pos ?? -1
+  lastDecoder = undefined
+  return position
+}
 
 /**
  * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands plus `ahead`
@@ -30,11 +52,15 @@ export type Inspection = { readonly refused: string } | { readonly authored: Rea
  */
 export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number, ahead?: ReadonlyMap<number, number>): Inspection => {
   let meta: { from: Map<number, number>; to: Map<number, number> }
+  let deleteSetAt: number
   try {
-    meta = Y.parseUpdateMeta(update)
+    lastDecoder = undefined
+    meta = Y.parseUpdateMetaV2(update, PositionedDecoder)
+    deleteSetAt = decoderPosition()
   } catch (cause) {
     return { refused: `not a Yjs update (${String(cause).slice(0, 120)})` }
   }
+  let soleClientEnd = -1
   const authored: Array<number> = []
   for (const [client, clock] of meta.from) {
     const known = Math.max(Y.getState(doc.store, client), ahead?.get(client) ?? 0)
@@ -47,6 +73,7 @@ export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: numb
       return { refused: `client ${client} clock jumps from ${known} to ${end}, more than ${maxClockJump} in one update` }
     }
     if (end > known) authored.push(client)
+    if (meta.from.size === 1) soleClientEnd = end
   }
-  return { authored, ends: meta.to }
+  return { authored, ends: meta.to, deleteSetAt, soleClientEnd }
 }
