@@ -15,6 +15,8 @@ const flag = (name) => {
   return index === -1 ? undefined : args[index + 1]
 }
 const quick = args.includes("--quick")
+// One unmeasured warm-up round per workload (see bench/README.md "Warm-up"); --quick is a check, not figures, so it has none.
+const warmup = !quick && !args.includes("--no-warmup")
 const runsFlag = flag("--runs")
 const runs = Number(runsFlag ?? (quick ? 1 : 5))
 // A workload may ask for fewer runs by default (`runs` in its module); --runs and --quick override it.
@@ -72,20 +74,44 @@ try {
     const cells = workload.cells({ quick })
     const perCell = cells.map(() => [])
     const runs = runsFor(workload)
+    const warmed = warmup && workload.warmup !== false
+    // A step runs one cell, or every cell at once for a workload that measures its targets side by
+    // side (`runTogether`, bench/README.md); it returns one figures object per cell it ran.
+    const stepsOf = (list) =>
+      workload.runTogether === undefined
+        ? list.map((cell, index) => ({ indices: [index], what: `${cell.group} | ${cell.target}`, run: async (context) => [await workload.run(context, cell)] }))
+        : [{ indices: list.map((_, index) => index), what: `${list[0].group} | every target side by side`, run: (context) => workload.runTogether(context, list) }]
+    const contextFor = (what, run, quickRun) => ({ server, quick: quickRun, run, log: (line) => log(`${workload.name} ${what}${run === 0 ? " (warm-up)" : ""}: ${line}`) })
+    const timed = (promise, what) => Promise.race([promise, deadline(workload.timeoutMs ?? 180_000, `${workload.name} ${what}`)])
+    // Each cell once at its --quick size, run 0, before any measured run: the first run of a
+    // workload ran its code cold (the first receive-one run read 1.44-1.91x where the others read
+    // 0.94-1.30x), so without it run 1 is an outlier of one target or another.
+    if (warmed) {
+      for (const step of stepsOf(workload.cells({ quick: true }))) {
+        try {
+          await timed(step.run(contextFor(step.what, 0, true)), `${step.what} warm-up`)
+          log(`${workload.name} | ${step.what} | warm-up (quick size, not measured)`)
+        } catch (error) {
+          // Not a figure: a failing cell fails again in its measured runs, where it counts.
+          log(`${workload.name} | ${step.what} | warm-up failed (not measured): ${error instanceof Error ? error.message : error}`)
+        }
+      }
+    }
     for (let run = 1; run <= runs; run++) {
-      for (const [index, cell] of cells.entries()) {
-        const context = { server, quick, run, log: (line) => log(`${workload.name} ${cell.group} ${cell.target}: ${line}`) }
+      for (const step of stepsOf(cells)) {
         const clockBefore = await server.cpuSample()
         try {
-          const figures = await Promise.race([workload.run(context, cell), deadline(workload.timeoutMs ?? 180_000, `${workload.name} ${cell.target}`)])
-          perCell[index].push(figures)
-          log(`${workload.name} | ${cell.group} | ${cell.target} | run ${run}/${runs} | ${JSON.stringify(figures)}`)
+          const figures = await timed(step.run(contextFor(step.what, run, quick)), step.what)
+          for (const [position, index] of step.indices.entries()) {
+            perCell[index].push(figures[position])
+            log(`${workload.name} | ${cells[index].group} | ${cells[index].target} | run ${run}/${runs} | ${JSON.stringify(figures[position])}`)
+          }
         } catch (error) {
           failed = true
-          log(`${workload.name} | ${cell.group} | ${cell.target} | run ${run}/${runs} FAILED: ${error instanceof Error ? error.stack : error}`)
-          perCell[index].push({ failed: 1 })
+          log(`${workload.name} | ${step.what} | run ${run}/${runs} FAILED: ${error instanceof Error ? error.stack : error}`)
+          for (const index of step.indices) perCell[index].push({ failed: 1 })
         }
-        checkClock(clockBefore, await server.cpuSample(), `${workload.name} | ${cell.target} | run ${run}`)
+        checkClock(clockBefore, await server.cpuSample(), `${workload.name} | ${step.what} | run ${run}`)
       }
     }
     results.workloads[workload.name] = {
@@ -93,6 +119,7 @@ try {
       ranAt: new Date().toISOString(),
       machine,
       runs,
+      warmup: warmed ? "every cell once at its --quick size, unmeasured, before run 1" : "none",
       cells: cells.map((cell, index) => ({ ...cell, params: undefined, runs: perCell[index], summary: summarize(perCell[index]) })),
     }
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`)

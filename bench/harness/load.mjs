@@ -17,7 +17,10 @@ export const openLoop = async ({ rate, durationMs, count = Infinity, operation }
     const scheduledAt = start + index * interval
     const wait = scheduledAt - performance.now()
     if (wait > 1) await sleep(wait)
-    operation(index, scheduledAt)
+    // A wait under 1 ms is not slept (timers would oversleep it), so the operation may go out up to
+    // 1 ms early: latency then counts from when it went out (before 2026-11-30 ~20:10 UTC it counted
+    // from the later schedule, and sub-millisecond p50s read as 0.001 ms).
+    operation(index, Math.min(scheduledAt, performance.now()))
   }
   return total
 }

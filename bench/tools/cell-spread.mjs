@@ -3,17 +3,21 @@
 // run as `npm run bench` does, after one unmeasured warm-up of every cell. Prints, per length and
 // target, the primary figure's median, its run-to-run spread (coefficient of variation, and
 // (max - min) / median), and each run's ratio to the cell's floor with the ratios' spread.
+// A workload with `runTogether` (its targets side by side in one run) runs that way, unless
+// `--one-by-one` is given (then its `run`, cell after cell, as before).
 // Development tool for choosing cell sizes (bench/README.md "Cell sizes"); not part of `npm run bench`.
 //
-//   node bench/tools/cell-spread.mjs <workload> <param> <value,value,...> [runs=6] [group substring] [target substring ...]
-//   e.g. node bench/tools/cell-spread.mjs receive-one durationMs 4000,8000,16000 6
-//        node bench/tools/cell-spread.mjs db durationMs 3000,6000 5 "inside the Worker"
+//   node bench/tools/cell-spread.mjs <workload> <param> <value,value,...> [runs=6] [group substring] [target substring ...] [--one-by-one]
+//   e.g. node bench/tools/cell-spread.mjs receive-one durationMs 4000,12000 6 --one-by-one
+//        node bench/tools/cell-spread.mjs receive-one rounds 8,16 6
+//        node bench/tools/cell-spread.mjs db durationMs 3000,9000 5 "inside the Worker"
 import { loadavg } from "node:os"
 import { startBenchServer } from "../harness/server.mjs"
 import { median } from "../harness/stats.mjs"
 import { workloads } from "../workloads/index.mjs"
 
-const [workloadName, param, valuesArg, runsArg = "6", groupPart = "", ...targetParts] = process.argv.slice(2)
+const oneByOne = process.argv.includes("--one-by-one")
+const [workloadName, param, valuesArg, runsArg = "6", groupPart = "", ...targetParts] = process.argv.slice(2).filter((arg) => arg !== "--one-by-one")
 const workload = workloads.find((candidate) => candidate.name === workloadName)
 if (workload === undefined || param === undefined || valuesArg === undefined)
   throw new Error("usage: node bench/tools/cell-spread.mjs <workload> <param> <value,value,...> [runs] [group substring] [target substring ...]")
@@ -36,13 +40,25 @@ const percent = (fraction) => `${(fraction * 100).toFixed(1)}%`
 
 const server = await startBenchServer()
 try {
-  for (const cell of cells) await workload.run({ server, quick: false, run: 0, log: () => {} }, withParam(cell, values[0]))
+  const together = workload.runTogether !== undefined && !oneByOne
+  /** Every cell once, in order: figures per cell. */
+  const runAll = async (run, value) => {
+    const context = { server, quick: false, run, log: () => {} }
+    const list = cells.map((cell) => withParam(cell, value))
+    if (together) return workload.runTogether(context, list)
+    const figures = []
+    for (const cell of list) figures.push(await workload.run(context, cell))
+    return figures
+  }
+  await runAll(0, values[0])
+  console.log(together ? "targets side by side (runTogether)" : "cells one by one")
   for (const value of values) {
     const figures = new Map(cells.map((cell) => [cell.target, []]))
     const loads = []
     for (let run = 1; run <= runs; run++) {
-      for (const cell of cells) {
-        const result = await workload.run({ server, quick: false, run, log: () => {} }, withParam(cell, value))
+      const results = await runAll(run, value)
+      for (const [index, cell] of cells.entries()) {
+        const result = results[index]
         figures.get(cell.target).push(result[key])
         loads.push(loadavg()[0])
         console.log(JSON.stringify({ [param]: value, run, target: cell.target, [key]: result[key], load: loadavg()[0].toFixed(2) }))

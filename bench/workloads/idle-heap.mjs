@@ -154,6 +154,8 @@ figures are the method's noise in the same units (divided by N).`,
     { key: "hibernated", label: "hibernated", digits: 0 },
   ],
   runs: 3,
+  // Each run starts its own server (a heap, not CPU): a warm-up on the benchmark server warms nothing it reads.
+  warmup: false,
   timeoutMs: 240_000,
   cells: ({ quick }) => {
     const n = quick ? 200 : 1000

@@ -100,6 +100,8 @@ so it shows –). partyserver in memory cannot hibernate: it is there for the me
     { key: "hibernated", label: "hibernated", digits: 0 },
   ],
   runs: 3,
+  // No harness warm-up: its --quick run alone takes most of a minute (an idle wait per run), for a row outside issue 16.
+  warmup: false,
   timeoutMs: 180_000,
   cells: ({ quick }) => {
     const n = quick ? 100 : 1000
