@@ -73,7 +73,8 @@ const GetInput = Schema.Struct({ table: Schema.String, where: Row })
 const SelectInput = Schema.Struct({ table: Schema.String, query: SelectQuery })
 
 export const DbShardOps = Operations.group({
-  write: { payload: WriteBatch, success: Schema.Array(WriteResultSchema), trustedAnswer: writeResultsAsIs },
+  // Every database write crosses this decode on its shard: compiled first (the Schema decides what that leaves).
+  write: { payload: WriteBatch, success: Schema.Array(WriteResultSchema), compiled: true, trustedAnswer: writeResultsAsIs },
   get: { payload: GetInput, success: Schema.NullOr(Row) },
   select: { payload: SelectInput, success: PageSchema },
   snapshot: { payload: SelectInput, success: ShardSnapshot },

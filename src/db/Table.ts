@@ -9,7 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Either, type ParseResult, Schema } from "effect"
+import { isJsonValue, JsonValue } from "../schema/Common.js"
+import { compileDecoder, UNDECIDED } from "../schema/CompiledDecoder.js"
 import type { Column, ColumnSpec } from "./Columns.js"
 
 export type Columns = Readonly<Record<string, Column<any, boolean, boolean>>>
@@ -78,3 +80,26 @@ export const patchSchema = memo((table: Table) =>
       ]),
     ),
   ).annotations({ parseOptions: { onExcessProperty: "error" } }) as unknown as Schema.Schema<Record<string, unknown>, Record<string, unknown>>)
+
+/** A json column's filter as the predicate it runs, for the compiled decoders below. */
+const compileOptions = { filters: new Map([[JsonValue.ast, isJsonValue]]) }
+
+/**
+ * Decode with the decoder compiled from a Schema (`schema/CompiledDecoder.ts`: the Schema's very
+ * value whenever it accepts), and with the Schema itself when that is undecided, which also words
+ * the refusal. A shard decodes every written row: the generic parser was most of that cost.
+ */
+const compiledOrSchema = (schema: Schema.Schema<Record<string, unknown>, Record<string, unknown>>) => {
+  const compiled = compileDecoder(schema, compileOptions)
+  const viaSchema = Schema.decodeUnknownEither(schema)
+  return (input: unknown): Either.Either<Record<string, unknown>, ParseResult.ParseError> => {
+    const value = compiled(input)
+    return value !== UNDECIDED ? Either.right(value) : viaSchema(input)
+  }
+}
+
+/** `Schema.decodeUnknownEither(insertSchema(table))`, compiled once per table. */
+export const decodeInsert = memo((table: Table) => compiledOrSchema(insertSchema(table)))
+
+/** `Schema.decodeUnknownEither(patchSchema(table))`, compiled once per table. */
+export const decodePatch = memo((table: Table) => compiledOrSchema(patchSchema(table)))

@@ -19,7 +19,7 @@ import { checkRowShape, oversize, utf8Length } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
 import { hubIdOf, shardOf } from "./Placement.js"
 import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
-import { insertSchema, patchSchema } from "./Table.js"
+import { decodeInsert, decodePatch } from "./Table.js"
 
 const noDelivery = () => {}
 
@@ -105,14 +105,14 @@ const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number):
     const table = yield* tableOf(definition, write.table, `${field}.table`)
     switch (write.op) {
       case "insert": {
-        const decoded = yield* Either.mapLeft(Schema.decodeUnknownEither(insertSchema(table.table))(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
+        const decoded = yield* Either.mapLeft(decodeInsert(table.table)(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
         const row: DbRow = {}
         for (const [column, spec] of table.columns) row[column] = decoded[column] !== undefined ? decoded[column] : spec.default !== undefined ? spec.default : null
         return { op: "insert", table, row }
       }
       case "update": {
         const where = yield* decodeLocator(definition, table, write.where, `${field}.where`)
-        const patch = yield* Either.mapLeft(Schema.decodeUnknownEither(patchSchema(table.table))(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
+        const patch = yield* Either.mapLeft(decodePatch(table.table)(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
         const keys = Object.keys(patch).filter((column) => patch[column] !== undefined)
         if (keys.length === 0) return yield* Either.left(new InvalidInput({ field: `${field}.patch`, message: `${field}.patch: names no column to change` }))
         for (const fixed of new Set([table.primaryKey, table.shardColumn])) {

@@ -12,10 +12,16 @@
  * undefined keywords, refinements (string length and pattern rules from their annotations, others
  * through their own `filter` or a predicate the caller names for them),
  * declarations without type parameters (their own `decodeUnknown`, when it answers synchronously),
- * structs without index signatures, struct-to-struct transformations (`optionalWith` defaults: the
- * Schema's own property transformations), and unions whose members are told apart by a required
- * literal property (a frame's `type`) or that are `X | undefined` (optional fields). Any other node
- * answers `UNDECIDED` for whatever reaches it, so what this does not know is decided by the Schema.
+ * structs (with string-keyed index signatures: records), arrays and tuples (elements, optional
+ * elements, one rest element), struct-to-struct transformations (`optionalWith` defaults: the
+ * Schema's own property transformations), unions whose members are told apart by a required
+ * literal property (a frame's `type`) or that are `X | undefined` (optional fields), and unions the
+ * parser tries in order (`NullOr`), where a member is taken only when every member before it
+ * refuses the input's very type. A `parseOptions` annotation is followed for `onExcessProperty:
+ * "error" | "ignore"` (inherited by the nodes below it, as the parser passes options down); any
+ * other parse option makes its node undecided. Any other node answers `UNDECIDED` for whatever
+ * reaches it, so what this does not know is decided by the Schema. A record key `__proto__` is
+ * always the Schema's (assigning it would set the output's prototype).
  *
  * @since 0.2.0
  */
@@ -35,6 +41,12 @@ export interface CompileOptions {
   readonly filters?: ReadonlyMap<SchemaAST.AST, (value: unknown) => boolean>
 }
 
+/** What a node is compiled with: the caller's options and the parse options inherited from above it. */
+interface Context extends CompileOptions {
+  /** `onExcessProperty: "error"` from a `parseOptions` annotation above: a struct with a key it does not declare is refused. */
+  readonly excessError?: boolean
+}
+
 const undecided: Compiled = () => UNDECIDED
 
 const isRecord = (input: unknown): input is Record<PropertyKey, unknown> => typeof input === "object" && input !== null && !Array.isArray(input)
@@ -44,11 +56,21 @@ const isRecord = (input: unknown): input is Record<PropertyKey, unknown> => type
  * their own annotations (the bound and the regex their predicate closes over), a filter the caller
  * names (`CompileOptions.filters`) with the predicate given, any other one through its own `filter`.
  */
-const predicateOf = (ast: SchemaAST.Refinement, options: CompileOptions): ((value: unknown) => boolean) => {
+const predicateOf = (ast: SchemaAST.Refinement, options: Context): ((value: unknown) => boolean) => {
   const named = options.filters?.get(ast)
   if (named !== undefined) return named
   const id = ast.annotations[SchemaAST.SchemaIdAnnotationId]
-  const bounds = ast.annotations[SchemaAST.JSONSchemaAnnotationId] as { readonly minLength?: unknown; readonly maxLength?: unknown } | undefined
+  const bounds = ast.annotations[SchemaAST.JSONSchemaAnnotationId] as
+    | { readonly minLength?: unknown; readonly maxLength?: unknown; readonly minItems?: unknown; readonly maxItems?: unknown }
+    | undefined
+  if (id === Schema.MinItemsSchemaId && typeof bounds?.minItems === "number") {
+    const min = bounds.minItems
+    return (value) => Array.isArray(value) && value.length >= min
+  }
+  if (id === Schema.MaxItemsSchemaId && typeof bounds?.maxItems === "number") {
+    const max = bounds.maxItems
+    return (value) => Array.isArray(value) && value.length <= max
+  }
   if (id === Schema.MinLengthSchemaId && typeof bounds?.minLength === "number") {
     const min = bounds.minLength
     return (value) => typeof value === "string" && value.length >= min
@@ -68,10 +90,12 @@ const predicateOf = (ast: SchemaAST.Refinement, options: CompileOptions): ((valu
 }
 
 /** A chain of refinements (a string's length and pattern rules) runs as one loop over their predicates, innermost first. */
-const refinement = (ast: SchemaAST.Refinement, options: CompileOptions): Compiled => {
+const refinement = (ast: SchemaAST.Refinement, options: Context): Compiled => {
   const predicates: Array<(value: unknown) => boolean> = []
   let base: SchemaAST.AST = ast
   while (SchemaAST.isRefinement(base)) {
+    // The chain is walked here, not through `compile`: an inner link's parse options would be missed.
+    if (base !== ast && base.annotations[SchemaAST.ParseOptionsAnnotationId] !== undefined) return undecided
     predicates.unshift(predicateOf(base, options))
     base = base.from
   }
@@ -84,8 +108,9 @@ const refinement = (ast: SchemaAST.Refinement, options: CompileOptions): Compile
   }
 }
 
-const declaration = (ast: SchemaAST.Declaration): Compiled => {
-  if (ast.typeParameters.length > 0) return undecided
+const declaration = (ast: SchemaAST.Declaration, options: Context): Compiled => {
+  // Its own parser would see the inherited options; it is run here with the defaults only.
+  if (ast.typeParameters.length > 0 || options.excessError === true) return undecided
   const parse = ast.decodeUnknown()
   return (input) => {
     const result = parse(input, SchemaAST.defaultParseOption, ast)
@@ -93,11 +118,19 @@ const declaration = (ast: SchemaAST.Declaration): Compiled => {
   }
 }
 
-const typeLiteral = (ast: SchemaAST.TypeLiteral, options: CompileOptions): Compiled => {
-  if (ast.indexSignatures.length > 0) return undecided
+const typeLiteral = (ast: SchemaAST.TypeLiteral, options: Context): Compiled => {
+  // `Schema.Struct({})` is the parser's "not null or undefined": the input itself is the value.
+  if (ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0) return (input) => (input === null || input === undefined ? UNDECIDED : input)
+  // Records: only string keys (what `Object.keys` lists, as the parser reads them).
+  if (ast.indexSignatures.some((signature) => !SchemaAST.isStringKeyword(signature.parameter))) return undecided
   const properties = ast.propertySignatures.map((signature) => ({ name: signature.name, optional: signature.isOptional, decode: compile(signature.type, options) }))
+  const names = new Set<PropertyKey>(ast.propertySignatures.map((signature) => signature.name))
+  const indexed = ast.indexSignatures.map((signature) => compile(signature.type, options))
+  const excessError = options.excessError === true
   return (input) => {
     if (!isRecord(input)) return UNDECIDED
+    // Every own key, symbols and non-enumerable ones included, must be declared (or a string, under a string index).
+    if (excessError) for (const key of Reflect.ownKeys(input)) if (!names.has(key) && !(indexed.length > 0 && typeof key === "string")) return UNDECIDED
     const output: Record<PropertyKey, unknown> = {}
     for (const property of properties) {
       const has = Object.prototype.hasOwnProperty.call(input, property.name)
@@ -106,6 +139,46 @@ const typeLiteral = (ast: SchemaAST.TypeLiteral, options: CompileOptions): Compi
       const value = property.decode(input[property.name])
       if (value === UNDECIDED) return UNDECIDED
       output[property.name] = value
+    }
+    // The parser decodes every key's value with each index signature (declared keys too: their
+    // value must pass both), and keeps it only for keys the struct does not declare.
+    for (const decode of indexed) {
+      for (const key of Object.keys(input)) {
+        const value = decode(input[key])
+        if (value === UNDECIDED || key === "__proto__") return UNDECIDED
+        if (!names.has(key)) output[key] = value
+      }
+    }
+    return output
+  }
+}
+
+/**
+ * Arrays and tuples: required elements, optional elements, at most one rest element (no elements
+ * after it). Holes read as `undefined`, as the parser reads them.
+ */
+const tupleType = (ast: SchemaAST.TupleType, options: Context): Compiled => {
+  if (ast.rest.length > 1) return undecided
+  const elements = ast.elements.map((element) => compile(element.type, options))
+  const required = ast.elements.filter((element) => !element.isOptional).length
+  const rest = ast.rest.length === 1 ? compile(ast.rest[0].type, options) : undefined
+  return (input) => {
+    if (!Array.isArray(input)) return UNDECIDED
+    const length = input.length
+    if (length < required || (rest === undefined && length > elements.length)) return UNDECIDED
+    const output: Array<unknown> = []
+    let index = 0
+    for (; index < elements.length && index < length; index++) {
+      const value = elements[index](input[index])
+      if (value === UNDECIDED) return UNDECIDED
+      output.push(value)
+    }
+    if (rest !== undefined) {
+      for (; index < length; index++) {
+        const value = rest(input[index])
+        if (value === UNDECIDED) return UNDECIDED
+        output.push(value)
+      }
     }
     return output
   }
@@ -120,8 +193,11 @@ type Source =
   | { readonly kind: "removed" }
   | { readonly kind: "step"; readonly step: SchemaAST.PropertySignatureTransformation }
 
-const transformation = (ast: SchemaAST.Transformation, options: CompileOptions): Compiled => {
-  // Only struct to struct, with steps that do not feed each other (`optionalWith` defaults, renames).
+const transformation = (ast: SchemaAST.Transformation, options: Context): Compiled => {
+  // Only struct to struct, with steps that do not feed each other (`optionalWith` defaults, renames);
+  // not under `onExcessProperty: "error"` or with parse options on `to` (its own decoding of the
+  // stepped record is not replayed here).
+  if (options.excessError === true || ast.to.annotations[SchemaAST.ParseOptionsAnnotationId] !== undefined) return undecided
   if (!SchemaAST.isTypeLiteralTransformation(ast.transformation) || !SchemaAST.isTypeLiteral(ast.from) || !SchemaAST.isTypeLiteral(ast.to) || ast.to.indexSignatures.length > 0) return undecided
   const steps = ast.transformation.propertySignatureTransformations
   const froms = new Set(steps.map((step) => step.from))
@@ -193,7 +269,56 @@ const requiredLiteral = (ast: SchemaAST.AST, name: PropertyKey): SchemaAST.Liter
   return signature !== undefined && !signature.isOptional && SchemaAST.isLiteral(signature.type) ? signature.type.literal : undefined
 }
 
-const union = (ast: SchemaAST.Union, options: CompileOptions): Compiled => {
+/**
+ * A cheap test that is false only when the node refuses the input whatever it holds (its type is
+ * wrong); `undefined` when no such test is known.
+ */
+const typeGuard = (ast: SchemaAST.AST): ((input: unknown) => boolean) | undefined => {
+  switch (ast._tag) {
+    case "Literal":
+      return (input) => input === ast.literal
+    case "UndefinedKeyword":
+      return (input) => input === undefined
+    case "StringKeyword":
+      return (input) => typeof input === "string"
+    case "NumberKeyword":
+      return (input) => typeof input === "number"
+    case "BooleanKeyword":
+      return (input) => typeof input === "boolean"
+    case "TupleType":
+      return Array.isArray
+    case "TypeLiteral":
+      return ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0 ? (input) => input !== null && input !== undefined : isRecord
+    case "Refinement":
+      return typeGuard(ast.from)
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Whether the parser may file the member under a literal key of its search tree (then it is not
+ * tried in declaration order): a struct or tuple with a required literal, or anything that can
+ * hide one (declarations, suspensions, transformations).
+ */
+const mayHaveLiteralKeys = (ast: SchemaAST.AST): boolean => {
+  switch (ast._tag) {
+    case "TypeLiteral":
+      return ast.propertySignatures.some((signature) => !signature.isOptional && SchemaAST.isLiteral(SchemaAST.encodedAST(signature.type)))
+    case "TupleType":
+      return ast.elements.some((element) => !element.isOptional && SchemaAST.isLiteral(SchemaAST.encodedAST(element.type)))
+    case "Refinement":
+      return mayHaveLiteralKeys(ast.from)
+    case "Declaration":
+    case "Suspend":
+    case "Transformation":
+      return true
+    default:
+      return false
+  }
+}
+
+const union = (ast: SchemaAST.Union, options: Context): Compiled => {
   const members = ast.types
   if (members.every(SchemaAST.isLiteral)) {
     const literals = new Set<unknown>(members.map((member) => (member as SchemaAST.Literal).literal))
@@ -213,10 +338,30 @@ const union = (ast: SchemaAST.Union, options: CompileOptions): Compiled => {
     const name = signature.name
     return (input) => (isRecord(input) ? (byLiteral.get(input[name] as SchemaAST.LiteralValue) ?? undecided)(input) : UNDECIDED)
   }
-  return undecided
+  // Tried in order (`NullOr`, `String | Number`): the first member that accepts wins. A member is
+  // skipped only when its type test refuses the input; the first one that may accept decides (its
+  // value, or UNDECIDED: it might refuse where a later member accepts).
+  if (members.some(mayHaveLiteralKeys)) return undecided
+  const ordered = members.map((member) => ({ guard: typeGuard(member), decode: compile(member, options) }))
+  return (input) => {
+    for (const member of ordered) if (member.guard === undefined || member.guard(input)) return member.decode(input)
+    return UNDECIDED
+  }
 }
 
-const compile = (ast: SchemaAST.AST, options: CompileOptions): Compiled => {
+/** The parse options a node's annotation sets for it and the nodes below it, or `undefined` when it sets one this does not follow. */
+const withParseOptions = (ast: SchemaAST.AST, options: Context): Context | undefined => {
+  const parseOptions = ast.annotations[SchemaAST.ParseOptionsAnnotationId] as SchemaAST.ParseOptions | undefined
+  if (parseOptions === undefined) return options
+  for (const key of Object.keys(parseOptions)) if (key !== "onExcessProperty" && key !== "errors") return undefined
+  const excess = parseOptions.onExcessProperty
+  if (excess === undefined) return options
+  return excess === "error" ? { ...options, excessError: true } : excess === "ignore" ? { ...options, excessError: false } : undefined
+}
+
+const compile = (ast: SchemaAST.AST, inherited: Context): Compiled => {
+  const options = withParseOptions(ast, inherited)
+  if (options === undefined) return undecided
   switch (ast._tag) {
     case "Literal":
       return (input) => (input === ast.literal ? input : UNDECIDED)
@@ -233,9 +378,11 @@ const compile = (ast: SchemaAST.AST, options: CompileOptions): Compiled => {
     case "Refinement":
       return refinement(ast, options)
     case "Declaration":
-      return declaration(ast)
+      return declaration(ast, options)
     case "TypeLiteral":
       return typeLiteral(ast, options)
+    case "TupleType":
+      return tupleType(ast, options)
     case "Transformation":
       return transformation(ast, options)
     case "Union":
