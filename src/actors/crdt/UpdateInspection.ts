@@ -6,6 +6,7 @@
  * @since 0.2.0
  */
 import * as Y from "yjs"
+import { readLayout, type UpdateLayout } from "./UpdateLayout.js"
 
 /** Past this a clock is no longer an exact JavaScript number, and replicas would round it differently. */
 export const MAX_CLOCK = Number.MAX_SAFE_INTEGER
@@ -21,25 +22,7 @@ export type Inspection =
   | { readonly authored: ReadonlyArray<number>; readonly ends: ReadonlyMap<number, number>; readonly deleteSetAt: number; readonly soleClientEnd: number }
 
 /**
- * The decoder `Y.parseUpdateMetaV2` builds, caught as it is made: once every struct is read, its
- * position is where the update's delete set starts (the parse reads nothing after the structs).
- */
-let lastDecoder: Y.UpdateDecoderV1 | undefined
-class PositionedDecoder extends Y.UpdateDecoderV1 {
-  constructor(decoder: ConstructorParameters<typeof Y.UpdateDecoderV1>[0]) {
-    super(decoder)
-    lastDecoder = this
-  }
-}
-/** Where the last `PositionedDecoder` stands (-1 if none was made); forgets it (and the bytes it reads). */
-const decoderPosition = (): number => {
-  const position = lastDecoder?.restDecoder.pos ?? -1
-  lastDecoder = undefined
-  return position
-}
-
-/**
- * One parse of the structs (`parseUpdateMeta`), checked against `doc` as it stands plus `ahead`
+ * One read of the structs' layout (`readLayout`), checked against `doc` as it stands plus `ahead`
  * (per client, where the structs of updates accepted but not yet applied end):
  * - it parses;
  * - no client's structs start past what the document has of that client (a missing dependency);
@@ -51,12 +34,9 @@ const decoderPosition = (): number => {
  * authors. A damaged delete set is caught when applying.
  */
 export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: number, ahead?: ReadonlyMap<number, number>): Inspection => {
-  let meta: { from: Map<number, number>; to: Map<number, number> }
-  let deleteSetAt: number
+  let meta: UpdateLayout
   try {
-    lastDecoder = undefined
-    meta = Y.parseUpdateMetaV2(update, PositionedDecoder)
-    deleteSetAt = decoderPosition()
+    meta = readLayout(update)
   } catch (cause) {
     return { refused: `not a Yjs update (${String(cause).slice(0, 120)})` }
   }
@@ -75,5 +55,5 @@ export const inspectUpdate = (doc: Y.Doc, update: Uint8Array, maxClockJump: numb
     if (end > known) authored.push(client)
     if (meta.from.size === 1) soleClientEnd = end
   }
-  return { authored, ends: meta.to, deleteSetAt, soleClientEnd }
+  return { authored, ends: meta.to, deleteSetAt: meta.deleteSetAt, soleClientEnd }
 }
