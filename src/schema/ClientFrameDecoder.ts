@@ -30,6 +30,8 @@ export const decodeClientFrameCompiled = compileDecoder(ClientFrame, options)
 
 const messageType = compileDecoder(MessageType, options)
 const requestId = compileDecoder(RequestId, options)
+/** `MessageType` and `RequestId` compiled (BroadcastText.ts checks a scanned frame's type and id with them). */
+export { messageType as decodeMessageType, requestId as decodeRequestId }
 const jsonObject = compileDecoder(JsonObject, options)
 
 const own = (record: object, key: string): boolean => Object.prototype.hasOwnProperty.call(record, key)

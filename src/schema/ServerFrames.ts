@@ -107,9 +107,22 @@ const actorJson = (actor: EventFrame["event"]["actor"]): string => {
 export const broadcastEventFrame = (event: Omit<EventFrame["event"], "actor" | "createdAt">, actor: EventFrame["event"]["actor"], createdAt: string): string => {
   // `undefined` data is left out by JSON.stringify: the general encoder handles that.
   if (event.data === undefined) return eventFrame({ ...event, actor, createdAt })
-  const metadata = event.metadata === undefined ? "" : `,"metadata":${JSON.stringify(event.metadata)}`
-  return `{"type":"event","event":{"type":${JSON.stringify(event.type)},"data":${JSON.stringify(event.data)}${metadata},"actor":${actorJson(actor)},"createdAt":${JSON.stringify(createdAt)}}}`
+  const metadata = event.metadata === undefined ? undefined : JSON.stringify(event.metadata)
+  return broadcastEventFrameOfJson(JSON.stringify(event.type), JSON.stringify(event.data), metadata, actor, createdAt)
 }
+
+/**
+ * The same `event` frame from the JSON texts of the event's type, data and metadata, for a
+ * broadcast read from its text (BroadcastText.ts), whose data is spliced as it came.
+ */
+export const broadcastEventFrameOfJson = (
+  typeJson: string,
+  dataJson: string,
+  metadataJson: string | undefined,
+  actor: EventFrame["event"]["actor"],
+  createdAt: string,
+): string =>
+  `{"type":"event","event":{"type":${typeJson},"data":${dataJson}${metadataJson === undefined ? "" : `,"metadata":${metadataJson}`},"actor":${actorJson(actor)},"createdAt":${JSON.stringify(createdAt)}}}`
 
 /** `error`: a refused frame (the `id` of the frame it answers, when it had one). */
 export const errorFrame = (error: { readonly _tag: string; readonly message: string }, id?: string): string =>

@@ -2,7 +2,9 @@
  * The JSON frame protocol of room and channel sockets, as a `SocketProtocol` of the socket layer
  * (src/sockets/): decode (text only, JSON depth on the text, parse, `ClientFrame` Schema) and one
  * handler per frame type. The `ClientFrame` Schema is compiled (`CompiledDecoder.ts`) for the
- * frames it accepts; the Schema itself decides (and words) every other one. Expiry, size, rate
+ * frames it accepts; the Schema itself decides (and words) every other one. A `broadcast` in the
+ * client's own encoding is read from its text in one pass before any of that (`BroadcastText.ts`:
+ * no `JSON.parse`, and its data's text is spliced into the `event` frame). Expiry, size, rate
  * budget, strikes and error reporting are the layer's.
  *
  * `handleNow` is the synchronous fast path for hot frames (issue 16): a `broadcast` (nothing
@@ -27,7 +29,8 @@ import type { RateBudget } from "../../services/RateBudget.js"
 import type { LiveHooks } from "./LiveHooks.js"
 import type { Members } from "../room/Members.js"
 import type { Messaging } from "../messaging/Messaging.js"
-import { ackFrame, broadcastEventFrame, errorFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
+import { ackFrame, broadcastEventFrame, broadcastEventFrameOfJson, errorFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
+import { BroadcastText, scanBroadcast } from "../../schema/BroadcastText.js"
 import { isoTime } from "../../internal/IsoTime.js"
 
 /** Bad frames tolerated before the socket is closed with `CloseCode.policy`. */
@@ -38,8 +41,15 @@ const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 
 const decodeClientFrame = Schema.decodeUnknownEither(ClientFrame)
 
-const decode = (message: string | ArrayBuffer): ClientFrameType | FrameRefused => {
+/** A decoded frame: the Schema's value, or a broadcast read from its text (spliced, not re-encoded). */
+type LiveFrame = ClientFrameType | BroadcastText
+
+const decode = (message: string | ArrayBuffer): LiveFrame | FrameRefused => {
   if (typeof message !== "string") return invalidFrame("frame: binary frames are not part of this protocol")
+  // The hottest frame as the client writes it, checked on its text in one pass (BroadcastText.ts);
+  // anything that scan does not vouch for is parsed and decoded below, as before.
+  const broadcast = scanBroadcast(message)
+  if (broadcast !== undefined) return broadcast
   // Nesting is checked on the text, before JSON.parse spends time and stack on it.
   // (A frame shorter than the limit cannot nest past it: tiny frames such as pings skip the scan.)
   if (message.length > MAX_FRAME_DEPTH && jsonTextTooDeep(message, MAX_FRAME_DEPTH)) return invalidFrame(`frame: nested deeper than ${MAX_JSON_DEPTH} levels`)
@@ -67,13 +77,14 @@ export const makeLiveFrames = (options: {
   readonly hooks: LiveHooks
   /** Shared with HTTP writes: an actor's sockets and its HTTP calls pay one budget. */
   readonly budget: RateBudget
-}): SocketProtocol<ClientFrameType> => {
+}): SocketProtocol<LiveFrame> => {
   const { kind, messaging, members, connections, config, hooks } = options
   const onMessage = config.hooks.onMessage
 
   /** One decoded frame from one connection. */
-  const handle = (socket: WebSocket, attachment: SocketAttachment, frame: ClientFrameType): Effect.Effect<void, RealtimeError> =>
+  const handle = (socket: WebSocket, attachment: SocketAttachment, decoded: LiveFrame): Effect.Effect<void, RealtimeError> =>
     Effect.gen(function* () {
+      const frame = decoded instanceof BroadcastText ? decoded.decoded() : decoded
       const permissions = attachment.permissions ?? []
       const actor = attachment.actor ?? anonymousActor
       const need = (permission: string) =>
@@ -133,14 +144,17 @@ export const makeLiveFrames = (options: {
     return done.rest
   }
 
-  const handleNow = (socket: WebSocket, attachment: SocketAttachment, frame: ClientFrameType, now: number): Effect.Effect<void, RealtimeError> | undefined => {
+  const handleNow = (socket: WebSocket, attachment: SocketAttachment, frame: LiveFrame, now: number): Effect.Effect<void, RealtimeError> | undefined => {
     // Anything else, and a frame that will be refused, takes the ordinary path (its errors and all).
     if ((frame.type !== "broadcast" && frame.type !== "publish") || !(attachment.permissions ?? []).includes("publish") || messaging.lifecycle.status().status === "destroyed") {
       return handle(socket, attachment, frame)
     }
     const actor = attachment.actor ?? anonymousActor
     if (frame.type === "publish") return publishNow(socket, attachment, frame, actor, now)
-    const text = broadcastEventFrame(frame.event, actor, isoTime(now))
+    const text =
+      frame instanceof BroadcastText
+        ? broadcastEventFrameOfJson(frame.eventTypeJson, frame.dataJson, undefined, actor, isoTime(now))
+        : broadcastEventFrame(frame.event, actor, isoTime(now))
     const delivered = connections.broadcast(text, frame.includeSelf ? undefined : attachment.connectionId)
     if (frame.id !== undefined) sendFrame(socket, ackFrame({ type: "ack", id: frame.id, delivered }))
     return undefined
