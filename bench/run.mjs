@@ -80,7 +80,7 @@ try {
     const stepsOf = (list) =>
       workload.runTogether === undefined
         ? list.map((cell, index) => ({ indices: [index], what: `${cell.group} | ${cell.target}`, run: async (context) => [await workload.run(context, cell)] }))
-        : [{ indices: list.map((_, index) => index), what: `${list[0].group} | every target side by side`, run: (context) => workload.runTogether(context, list) }]
+        : [{ indices: list.map((_, index) => index), what: "every cell of the run together (runTogether)", run: (context) => workload.runTogether(context, list) }]
     const contextFor = (what, run, quickRun) => ({ server, quick: quickRun, run, log: (line) => log(`${workload.name} ${what}${run === 0 ? " (warm-up)" : ""}: ${line}`) })
     const timed = (promise, what) => Promise.race([promise, deadline(workload.timeoutMs ?? 180_000, `${workload.name} ${what}`)])
     // Each cell once at its --quick size, run 0, before any measured run: the first run of a

@@ -4,6 +4,7 @@
 // (one object: insert row and outbox row, send, mark published, in one turn).
 import { closeAll, openLoop, openMany, openSocket, sleep, waitFor } from "../harness/load.mjs"
 import { latencyHistogram } from "../harness/stats.mjs"
+import { alternateChunks } from "./interleavedChunks.mjs"
 
 export const LIBRARY = "durable-realtime db"
 /** The same table declared with `streamFrom: "shard"`: its stream lives in the shard, one RPC hop per write. */
@@ -65,19 +66,27 @@ const runEmpty = async ({ server }, { rate, durationMs }) => {
   return { cpuUsPerChange: (cpuMs * 1000) / writes, cpuUsPerWrite: (cpuMs * 1000) / writes, writes, workerdCpuMs: cpuMs }
 }
 
-const runTarget = async ({ server, run, log }, cell) => {
-  const { rate, durationMs, subscribers, writer } = cell.params
-  if (cell.target === EMPTY) return runEmpty({ server }, cell.params)
+/**
+ * One target made ready to measure: subscribed, warmed up (writes delivered to everyone, the
+ * library's drain job fired), its row counters reset. It counts the deliveries of rows
+ * `${runId}-<index>` for index < `capacity`; `figures(cpuMs, total, rows, failedWrites)` sums them up.
+ */
+const openDbTarget = async ({ server, run }, cell, capacity) => {
+  const { rate, subscribers } = cell.params
   const runId = `${cell.target === LIBRARY ? "lib" : cell.target === LIBRARY_IN_SHARD ? "libshard" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
-  const total = Math.floor((durationMs / 1000) * rate)
-  const scheduledAt = new Float64Array(total)
-  const deliveries = new Uint16Array(total)
-  const completion = latencyHistogram() // scheduled write time → received by the last subscriber
-  const commitToReceive = latencyHistogram() // server commit timestamp (createdAt) → received by the last subscriber
-  let delivered = 0
-  let warmDelivered = 0
-  let stray = 0
+  const state = {
+    runId,
+    target,
+    scheduledAt: new Float64Array(capacity),
+    deliveries: new Uint16Array(capacity),
+    completion: latencyHistogram(), // scheduled write time → received by the last subscriber
+    commitToReceive: latencyHistogram(), // server commit timestamp (createdAt) → received by the last subscriber
+    delivered: 0,
+    warmDelivered: 0,
+    stray: 0,
+    failedWrites: 0,
+  }
 
   const onFrame = (data) => {
     const receivedAt = performance.now()
@@ -86,19 +95,19 @@ const runTarget = async ({ server, run, log }, cell) => {
     const id = frame.new?.id ?? ""
     const title = frame.new?.title ?? ""
     const suffix = id.slice(id.lastIndexOf("-") + 1)
-    if (suffix.startsWith("w")) return void warmDelivered++
+    if (suffix.startsWith("w")) return void state.warmDelivered++
     const index = Number(suffix)
-    if (!Number.isInteger(index) || index < 0 || index >= total) return void stray++
-    delivered++
-    if (++deliveries[index] === subscribers) {
+    if (!Number.isInteger(index) || index < 0 || index >= capacity) return void state.stray++
+    state.delivered++
+    if (++state.deliveries[index] === subscribers) {
       // Writes issued in the Worker carry their scheduled time (epoch ms, same machine clock) in the title.
-      completion.record(title.startsWith("due:") ? Date.now() - Number(title.slice(4)) : receivedAt - scheduledAt[index])
-      commitToReceive.record(Date.now() - Date.parse(frame.createdAt))
+      state.completion.record(title.startsWith("due:") ? Date.now() - Number(title.slice(4)) : receivedAt - state.scheduledAt[index])
+      state.commitToReceive.record(Date.now() - Date.parse(frame.createdAt))
     }
   }
 
   await target.prepare()
-  const sockets = await openMany(subscribers, () => target.subscribe(onFrame))
+  state.sockets = await openMany(subscribers, () => target.subscribe(onFrame))
   try {
     // Warm-up, sequential, and delivered to everyone before the measured phase starts.
     for (let index = 0; index < WARMUP_WRITES; index++) {
@@ -106,72 +115,125 @@ const runTarget = async ({ server, run, log }, cell) => {
       if (!response.ok) throw new Error(`warm-up write refused: ${response.status} ${await response.text()}`)
       await response.arrayBuffer()
     }
-    if (!(await waitFor(() => warmDelivered >= WARMUP_WRITES * subscribers, 15_000))) throw new Error(`warm-up changes not delivered (${warmDelivered}/${WARMUP_WRITES * subscribers})`)
+    if (!(await waitFor(() => state.warmDelivered >= WARMUP_WRITES * subscribers, 15_000)))
+      throw new Error(`warm-up changes not delivered (${state.warmDelivered}/${WARMUP_WRITES * subscribers})`)
     await sleep(SETTLE_MS) // let the library's drain job from the warm-up fire outside the measured phase
     await target.takeRows() // reset the row counters: boot, migrations and warm-up are not measured
+  } catch (error) {
+    await closeAll(state.sockets)
+    throw error
+  }
+  state.figures = (cpuMs, total, rows) => ({
+    cpuUsPerChange: state.delivered === 0 ? null : (cpuMs * 1000) / state.delivered,
+    cpuUsPerWrite: (cpuMs * 1000) / total,
+    p50Ms: state.completion.percentileMs(50),
+    p99Ms: state.completion.percentileMs(99),
+    maxMs: state.completion.maxMs(),
+    commitP50Ms: state.commitToReceive.percentileMs(50),
+    commitP99Ms: state.commitToReceive.percentileMs(99),
+    rowsPerWrite: rows.rowsWritten / total,
+    deliveredFraction: state.delivered / (total * subscribers),
+    writes: total,
+    failedWrites: state.failedWrites,
+    strayFrames: state.stray,
+    workerdCpuMs: cpuMs,
+  })
+  return state
+}
 
+const runTarget = async (context, cell) => {
+  const { server, log } = context
+  const { rate, durationMs, subscribers, writer } = cell.params
+  if (cell.target === EMPTY) return runEmpty({ server }, cell.params)
+  const total = Math.floor((durationMs / 1000) * rate)
+  const state = await openDbTarget(context, cell, total)
+  const { target, runId } = state
+  try {
     const cpuBefore = await server.cpuMs()
     const pending = []
-    let failedWrites = 0
     const title = "x".repeat(40)
     if (writer === "worker") {
       const answer = await target.burst(rate, total)
-      failedWrites += answer.failed
+      state.failedWrites += answer.failed
     } else await openLoop({
       rate,
       durationMs,
       operation: (index, at) => {
-        scheduledAt[index] = at
+        state.scheduledAt[index] = at
         pending.push(
           target.write({ id: `${runId}-${index}`, tenantId: target.tenantId, title }).then(
             async (response) => {
-              if (!response.ok) failedWrites++
+              if (!response.ok) state.failedWrites++
               await response.arrayBuffer()
             },
-            () => failedWrites++,
+            () => state.failedWrites++,
           ),
         )
       },
     })
     await Promise.all(pending)
-    const complete = await waitFor(() => delivered >= total * subscribers, 30_000)
-    if (!complete) log(`only ${delivered}/${total * subscribers} changes delivered in 30 s`)
+    const complete = await waitFor(() => state.delivered >= total * subscribers, 30_000)
+    if (!complete) log(`only ${state.delivered}/${total * subscribers} changes delivered in 30 s`)
     await sleep(SETTLE_MS)
     const cpuMs = (await server.cpuMs()) - cpuBefore
     const rows = await target.takeRows()
     if (rows.byStatement !== undefined) log(`rows written by statement over ${total} writes: ${JSON.stringify(rows.byStatement)}`)
-    return {
-      cpuUsPerChange: delivered === 0 ? null : (cpuMs * 1000) / delivered,
-      cpuUsPerWrite: (cpuMs * 1000) / total,
-      p50Ms: completion.percentileMs(50),
-      p99Ms: completion.percentileMs(99),
-      maxMs: completion.maxMs(),
-      commitP50Ms: commitToReceive.percentileMs(50),
-      commitP99Ms: commitToReceive.percentileMs(99),
-      rowsPerWrite: rows.rowsWritten / total,
-      deliveredFraction: delivered / (total * subscribers),
-      writes: total,
-      failedWrites,
-      strayFrames: stray,
-      workerdCpuMs: cpuMs,
-    }
+    return state.figures(cpuMs, total, rows)
   } finally {
-    await closeAll(sockets)
+    await closeAll(state.sockets)
   }
+}
+
+/**
+ * `npm run bench`: the writes-inside-the-Worker group side by side (interleavedChunks.mjs), every
+ * target's objects open for the whole run and `rounds` bursts of `chunkMs` per target alternating,
+ * each chunk's CPU read after its deliveries and SETTLE_MS (the library's drain job) so the drain is
+ * counted in its own target's chunk; the HTTP groups cell by cell as before (`runTarget`).
+ */
+const runGroupsTogether = async (context, cells) => {
+  const figures = new Array(cells.length)
+  for (const [index, cell] of cells.entries()) {
+    const log = (line) => context.log(`${cell.group} | ${cell.target}: ${line}`)
+    if (cell.params.chunkMs === undefined) figures[index] = await runTarget({ ...context, log }, cell)
+  }
+  for (const group of new Set(cells.filter((cell) => cell.params.chunkMs !== undefined).map((cell) => cell.group))) {
+    const indices = cells.flatMap((cell, index) => (cell.group === group ? [index] : []))
+    const { rate, chunkMs, rounds, subscribers } = cells[indices[0]].params
+    const perChunk = Math.floor((chunkMs / 1000) * rate)
+    const states = []
+    try {
+      for (const index of indices) states.push(await openDbTarget(context, cells[index], rounds * perChunk))
+      const sides = states.map((state) => ({
+        chunk: async (base) => {
+          state.failedWrites += (await state.target.burst(rate, perChunk, base)).failed
+          return perChunk
+        },
+        caughtUp: (sent) => state.delivered >= sent * subscribers,
+        settleMs: SETTLE_MS,
+      }))
+      const totals = await alternateChunks(context, { sides, rate, chunkMs, rounds, drainMs: 30_000 })
+      for (const [position, state] of states.entries())
+        figures[indices[position]] = state.figures(totals[position].cpuMs, totals[position].sent, await state.target.takeRows())
+    } finally {
+      for (const state of states) await closeAll(state.sockets)
+    }
+  }
+  return figures
 }
 
 const groupsFor = (quick) =>
   quick
     ? [
         { writer: "http", rate: 50, durationMs: 2000, subscribers: [1, 100] },
-        { writer: "worker", rate: 50, durationMs: 2000, subscribers: [100] },
+        { writer: "worker", rate: 50, durationMs: 2000, subscribers: [100], chunkMs: 1000, rounds: 2 },
       ]
     : [
         { writer: "http", rate: 100, durationMs: 3000, subscribers: [1, 100] },
         { writer: "http", rate: 20, durationMs: 3000, subscribers: [1, 100] },
         // The clean CPU comparison (no HTTP request per write); with 100 subscribers the sends dominate both sides
         // and the HTTP groups already show it, so one subscriber keeps the 5-run set near 5 minutes.
-        { writer: "worker", rate: 100, durationMs: 3000, subscribers: [1] },
+        // Side by side (runGroupsTogether): 6 rounds of a 1 s burst per target, 600 writes each.
+        { writer: "worker", rate: 100, durationMs: 3000, subscribers: [1], chunkMs: 1000, rounds: 6 },
       ]
 
 export default {
@@ -191,7 +253,9 @@ Object that inserts the row and an outbox row in one transaction, sends the chan
 once per write, so it is in both numerators and the ratio stays fair, but it compresses the ratio towards 1. The
 *writes issued inside the Worker* group removes it: one HTTP request per run starts a loop in the Worker that issues the
 same writes open-loop at the same rate (\`insert(row)\` for the library, a Durable Object RPC \`write(row)\` for the floor),
-each row carrying its scheduled time (bench/dbflow/routes.ts).
+each row carrying its scheduled time (bench/dbflow/routes.ts). That group runs its three targets side by side: each run
+holds all three open and alternates 6 bursts of 1 s (100 writes) per target, each burst's CPU read after its deliveries
+and 700 ms more (the library's drain job), so every target sees the same minutes of a shared machine.
 
 Figures: *CPU/change* (primary) = workerd CPU over the measured phase (writes, deliveries, the library's retry job) ÷
 changes delivered (writes × subscribers); *CPU/write* = the same ÷ writes; *p50/p99* = scheduled write time → the change
@@ -210,13 +274,16 @@ Supabase Realtime, the natural one, needs Postgres and an Elixir server, neither
     { key: "rowsPerWrite", label: "rows written / write", digits: 2 },
     { key: "deliveredFraction", label: "delivered", digits: 3 },
   ],
-  timeoutMs: 120_000,
+  // Per run: every cell of the run, the side-by-side group included (runGroupsTogether).
+  timeoutMs: 420_000,
   cells: ({ quick }) =>
-    groupsFor(quick).flatMap(({ writer, rate, durationMs, subscribers: counts }) =>
+    groupsFor(quick).flatMap(({ writer, rate, durationMs, subscribers: counts, chunkMs, rounds }) =>
       counts.flatMap((subscribers) => {
         const how = writer === "http" ? "HTTP write requests" : "writes issued inside the Worker"
-        const group = `${rate} writes/s × ${durationMs / 1000} s (${how}), ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`
-        const params = { writer, rate, durationMs, subscribers }
+        const length = chunkMs === undefined ? `${durationMs / 1000} s` : `${rounds} × ${chunkMs / 1000} s, targets side by side`
+        const group = `${rate} writes/s × ${length} (${how}), ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`
+        // chunkMs/rounds: how `npm run bench` runs the group (runGroupsTogether); the tools' `run` takes durationMs.
+        const params = { writer, rate, durationMs, subscribers, ...(chunkMs === undefined ? {} : { chunkMs, rounds }) }
         const cells = [
           { group, target: LIBRARY, floor: FLOOR, params },
           { group, target: LIBRARY_IN_SHARD, floor: FLOOR, params },
@@ -227,5 +294,6 @@ Supabase Realtime, the natural one, needs Postgres and an Elixir server, neither
         return cells
       }),
     ),
+  runTogether: runGroupsTogether,
   run: runTarget,
 }

@@ -5,7 +5,7 @@
 // tens of seconds, so two targets measured in consecutive 4 s cells saw different machines: their
 // ratio spread 8-16 % run to run whether the cells lasted 4 or 12 s (bench/notes/receive-one.md,
 // "Harness precision (session 7)"). In chunks of one second alternating through the run, every
-// target sees the same minutes. Used by the receive-one and publish workloads (`runTogether`, see
+// target sees the same minutes. Used by the receive-one, publish and db (writes inside the Worker) workloads (`runTogether`, see
 // bench/README.md "Targets side by side").
 import { latencyHistogram } from "../harness/stats.mjs"
 import { openLoop, sleep, waitFor } from "../harness/load.mjs"
@@ -15,10 +15,13 @@ import { closeAll, connectTarget, payloadOf, publishFrame, seqOf, settle } from 
 const GAP_MS = 50
 
 /**
- * The alternation itself. Each side (already connected) has `send(index, scheduledAt)` for its
- * `index`-th operation (counted over the whole run) and `caughtUp(sent)`: whether everything the
- * first `sent` operations cause has arrived. A chunk ends when its side has caught up (or after
- * `drainMs`). Returns per side `{ cpuMs, sent, caughtUp }` (caughtUp: every chunk caught up in time).
+ * The alternation itself. Each side (already connected) has either `send(index, scheduledAt)` for
+ * its `index`-th operation (counted over the whole run; this paces them at `rate`) or
+ * `chunk(base)`, which issues one chunk's operations from index `base` itself and resolves to how
+ * many it issued; and `caughtUp(sent)`: whether everything the first `sent` operations cause has
+ * arrived. A chunk ends when its side has caught up (or after `drainMs`), then `settleMs` more
+ * (work a side does later, e.g. a drain job, counted in its own chunk). Returns per side
+ * `{ cpuMs, sent, caughtUp }` (caughtUp: every chunk caught up in time).
  */
 export const alternateChunks = async ({ server }, { sides, rate, chunkMs, rounds, drainMs = 10_000 }) => {
   const totals = sides.map(() => ({ cpuMs: 0, sent: 0, caughtUp: true }))
@@ -29,15 +32,18 @@ export const alternateChunks = async ({ server }, { sides, rate, chunkMs, rounds
       await sleep(GAP_MS)
       const cpuBefore = await server.cpuMs()
       const base = total.sent
-      await openLoop({
-        rate,
-        durationMs: chunkMs,
-        operation: (offset, scheduledAt) => {
-          total.sent = base + offset + 1 // before the send: its answer may come back before the next
-          side.send(base + offset, scheduledAt)
-        },
-      })
+      if (side.chunk !== undefined) total.sent = base + (await side.chunk(base))
+      else
+        await openLoop({
+          rate,
+          durationMs: chunkMs,
+          operation: (offset, scheduledAt) => {
+            total.sent = base + offset + 1 // before the send: its answer may come back before the next
+            side.send(base + offset, scheduledAt)
+          },
+        })
       if (!(await waitFor(() => side.caughtUp(total.sent), drainMs))) total.caughtUp = false
+      if (side.settleMs !== undefined) await sleep(side.settleMs)
       total.cpuMs += (await server.cpuMs()) - cpuBefore
     }
   }
