@@ -18,7 +18,7 @@
  * (several clients in one update, a gap or an overlap between two updates, a layout the
  * inspection did not give) answers `undefined`, and the run is applied update by update as before.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as decoding from "lib0/decoding"
 import * as encoding from "lib0/encoding"

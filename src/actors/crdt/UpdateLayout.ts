@@ -11,7 +11,7 @@
  * a non-ASCII string, bytes that do not read) answers `undefined`, and `readLayout` asks Yjs.
  * Both give the same layout for what the scan accepts (test/crdt-update-layout.test.ts).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as decoding from "lib0/decoding"
 import * as Y from "yjs"
