@@ -94,22 +94,30 @@ export const decodeLocator = (definition: DatabaseDefinition, table: ResolvedTab
 /** The shard a row or locator belongs to. */
 export const shardOfRow = (definition: DatabaseDefinition, table: ResolvedTable, row: DbRow) => shardOf(row[table.shardColumn], definition.shards)
 
+/** An insert, the hot case, without a generator: the same checks in the same order as `prepareChange`'s. */
+const prepareInsert = (definition: DatabaseDefinition, write: Extract<WriteOp, { readonly op: "insert" }>, index: number): Either.Either<Prepared, InvalidInput | PayloadTooLarge> => {
+  const shape = checkRowShape(write.row, `writes.${index}.row`, definition.maxRowBytes)
+  if (shape !== undefined) return Either.left(shape)
+  const located = tableOf(definition, write.table, `writes.${index}.table`)
+  if (Either.isLeft(located)) return Either.left(located.left)
+  const table = located.right
+  const decoded = decodeInsert(table.table)(write.row)
+  if (Either.isLeft(decoded)) return Either.left(invalidInputFromParseError(decoded.left, `writes.${index}.row`))
+  const row: DbRow = {}
+  for (const [column, spec] of table.columns) row[column] = decoded.right[column] !== undefined ? decoded.right[column] : spec.default !== undefined ? spec.default : null
+  return Either.right({ op: "insert", table, row })
+}
+
 const prepare = (definition: DatabaseDefinition, write: WriteOp, index: number): Either.Either<Prepared, InvalidInput | PayloadTooLarge> =>
+  write.op === "insert" ? prepareInsert(definition, write, index) : prepareChange(definition, write, index)
+
+const prepareChange = (definition: DatabaseDefinition, write: Exclude<WriteOp, { readonly op: "insert" }>, index: number): Either.Either<Prepared, InvalidInput | PayloadTooLarge> =>
   Either.gen(function* () {
     const field = `writes.${index}`
-    const shape =
-      write.op === "insert"
-        ? checkRowShape(write.row, `${field}.row`, definition.maxRowBytes)
-        : (checkRowShape(write.where, `${field}.where`, definition.maxRowBytes) ?? (write.op === "update" ? checkRowShape(write.patch, `${field}.patch`, definition.maxRowBytes) : undefined))
+    const shape = checkRowShape(write.where, `${field}.where`, definition.maxRowBytes) ?? (write.op === "update" ? checkRowShape(write.patch, `${field}.patch`, definition.maxRowBytes) : undefined)
     if (shape !== undefined) return yield* Either.left(shape)
     const table = yield* tableOf(definition, write.table, `${field}.table`)
     switch (write.op) {
-      case "insert": {
-        const decoded = yield* Either.mapLeft(decodeInsert(table.table)(write.row), (error) => invalidInputFromParseError(error, `${field}.row`))
-        const row: DbRow = {}
-        for (const [column, spec] of table.columns) row[column] = decoded[column] !== undefined ? decoded[column] : spec.default !== undefined ? spec.default : null
-        return { op: "insert", table, row }
-      }
       case "update": {
         const where = yield* decodeLocator(definition, table, write.where, `${field}.where`)
         const patch = yield* Either.mapLeft(decodePatch(table.table)(write.patch), (error) => invalidInputFromParseError(error, `${field}.patch`))
@@ -180,6 +188,18 @@ export interface InlineStreams {
   readonly append: (exec: RawExec, changes: ReadonlyArray<InlineChange>) => () => void
 }
 
+/** A table's insert statement, built once per table (it is the same text for every row). */
+const insertStatements = new WeakMap<ResolvedTable, string>()
+const insertStatement = (table: ResolvedTable): string => {
+  let statement = insertStatements.get(table)
+  if (statement === undefined) {
+    const columns = table.columns.map(([name]) => ident(name))
+    statement = `INSERT INTO ${ident(table.name)} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) RETURNING ${selectList(table)}`
+    insertStatements.set(table, statement)
+  }
+  return statement
+}
+
 /**
  * Apply a prepared batch in one transaction with its outbox rows, synchronously. Fails with `NotFound` for a
  * missing row, `ConstraintViolation` for a failed constraint; either way nothing is stored.
@@ -247,18 +267,10 @@ export const applyBatchNow = (
   const outcome = sql.transactionNow((exec) => {
       const results = prepared.map((write, index): WriteResult => {
         const table = write.table
-        const specs = new Map(table.columns)
         switch (write.op) {
           case "insert": {
-            const columns = table.columns.map(([name]) => name)
             // RETURNING: the stored row (defaults, SQLite's own conversions) without a second statement.
-            const row = decodeRow(
-              table,
-              exec(
-                `INSERT INTO ${ident(table.name)} (${columns.map(ident).join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) RETURNING ${selectList(table)}`,
-                ...columns.map((column) => toSql(specs.get(column)!, write.row[column]) as SqlValue),
-              )[0],
-            )
+            const row = decodeRow(table, exec(insertStatement(table), ...table.columns.map(([column, spec]) => toSql(spec, write.row[column]) as SqlValue))[0])
             outbox(exec, table, "insert", null, row, index)
             return { op: "insert", table: table.name, row }
           }
@@ -271,7 +283,7 @@ export const applyBatchNow = (
               table,
               exec(
                 `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql} RETURNING ${selectList(table)}`,
-                ...columns.map((column) => toSql(specs.get(column)!, write.patch[column])),
+                ...columns.map((column) => toSql(table.columns.find(([name]) => name === column)![1], write.patch[column])),
                 ...clause.params,
               )[0],
             )

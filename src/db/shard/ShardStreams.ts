@@ -133,7 +133,8 @@ export const makeShardStreams = (options: {
         }
       }
       // Loading a partition's stream is a synchronous read, inside this transaction like the appends.
-      const settle = [...byHub].map(([hub, list]) => Effect.runSync(streamOf(hub)).appendIn(exec, list))
+      // A loaded stream is taken as it is: an Effect run per write only to unwrap it cost more than the append.
+      const settle = [...byHub].map(([hub, list]) => (streams.get(hub) ?? Effect.runSync(streamOf(hub))).appendIn(exec, list))
       return () => {
         for (const run of settle) run()
       }
