@@ -13,7 +13,7 @@
  */
 import { compileDecoder, UNDECIDED, type Undecided } from "./CompiledDecoder.js"
 import { isJsonValue, JsonObject, JsonValue } from "./Common.js"
-import { MessageType } from "./Message.js"
+import { IdempotencyKey, MessageType } from "./Message.js"
 import { ClientFrame, RequestId } from "./Protocol.js"
 
 export { UNDECIDED } from "./CompiledDecoder.js"
@@ -30,7 +30,8 @@ export const decodeClientFrameCompiled = compileDecoder(ClientFrame, options)
 
 const messageType = compileDecoder(MessageType, options)
 const requestId = compileDecoder(RequestId, options)
-/** `MessageType` and `RequestId` compiled (BroadcastText.ts checks a scanned frame's type and id with them). */
+/** `MessageType`, `RequestId`, `IdempotencyKey` compiled (FrameText.ts checks a scanned frame's strings with them). */
+export const decodeIdempotencyKey = compileDecoder(IdempotencyKey, options)
 export { messageType as decodeMessageType, requestId as decodeRequestId }
 const jsonObject = compileDecoder(JsonObject, options)
 

@@ -113,7 +113,7 @@ export const broadcastEventFrame = (event: Omit<EventFrame["event"], "actor" | "
 
 /**
  * The same `event` frame from the JSON texts of the event's type, data and metadata, for a
- * broadcast read from its text (BroadcastText.ts), whose data is spliced as it came.
+ * broadcast read from its text (FrameText.ts), whose data is spliced as it came.
  */
 export const broadcastEventFrameOfJson = (
   typeJson: string,

@@ -2,10 +2,10 @@
  * The JSON frame protocol of room and channel sockets, as a `SocketProtocol` of the socket layer
  * (src/sockets/): decode (text only, JSON depth on the text, parse, `ClientFrame` Schema) and one
  * handler per frame type. The `ClientFrame` Schema is compiled (`CompiledDecoder.ts`) for the
- * frames it accepts; the Schema itself decides (and words) every other one. A `broadcast` in the
- * client's own encoding is read from its text in one pass before any of that (`BroadcastText.ts`:
- * no `JSON.parse`, and its data's text is spliced into the `event` frame). Expiry, size, rate
- * budget, strikes and error reporting are the layer's.
+ * frames it accepts; the Schema itself decides (and words) every other one. A `broadcast` or
+ * `publish` in the client's own encoding is read from its text in one pass before any of that
+ * (`FrameText.ts`: no `JSON.parse`, and its data's text is spliced into the `event` frame or the
+ * stored row). Expiry, size, rate budget, strikes and error reporting are the layer's.
  *
  * `handleNow` is the synchronous fast path for hot frames (issue 16): a `broadcast` (nothing
  * stored) or a `publish` (stored by a synchronous SQLite transaction: nothing can suspend) is
@@ -30,7 +30,7 @@ import type { LiveHooks } from "./LiveHooks.js"
 import type { Members } from "../room/Members.js"
 import type { Messaging } from "../messaging/Messaging.js"
 import { ackFrame, broadcastEventFrame, broadcastEventFrameOfJson, errorFrame, pongFrame, publishAckFrame } from "../../schema/ServerFrames.js"
-import { BroadcastText, scanBroadcast } from "../../schema/BroadcastText.js"
+import { BroadcastText, PublishText, scanHotFrame } from "../../schema/FrameText.js"
 import { isoTime } from "../../internal/IsoTime.js"
 
 /** Bad frames tolerated before the socket is closed with `CloseCode.policy`. */
@@ -41,15 +41,15 @@ const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 3
 
 const decodeClientFrame = Schema.decodeUnknownEither(ClientFrame)
 
-/** A decoded frame: the Schema's value, or a broadcast read from its text (spliced, not re-encoded). */
-type LiveFrame = ClientFrameType | BroadcastText
+/** A decoded frame: the Schema's value, or a broadcast or publish read from its text (spliced, not re-encoded). */
+type LiveFrame = ClientFrameType | BroadcastText | PublishText
 
 const decode = (message: string | ArrayBuffer): LiveFrame | FrameRefused => {
   if (typeof message !== "string") return invalidFrame("frame: binary frames are not part of this protocol")
-  // The hottest frame as the client writes it, checked on its text in one pass (BroadcastText.ts);
+  // The hottest frames as the client writes them, checked on their text in one pass (FrameText.ts);
   // anything that scan does not vouch for is parsed and decoded below, as before.
-  const broadcast = scanBroadcast(message)
-  if (broadcast !== undefined) return broadcast
+  const hot = scanHotFrame(message)
+  if (hot !== undefined) return hot
   // Nesting is checked on the text, before JSON.parse spends time and stack on it.
   // (A frame shorter than the limit cannot nest past it: tiny frames such as pings skip the scan.)
   if (message.length > MAX_FRAME_DEPTH && jsonTextTooDeep(message, MAX_FRAME_DEPTH)) return invalidFrame(`frame: nested deeper than ${MAX_JSON_DEPTH} levels`)
@@ -84,7 +84,7 @@ export const makeLiveFrames = (options: {
   /** One decoded frame from one connection. */
   const handle = (socket: WebSocket, attachment: SocketAttachment, decoded: LiveFrame): Effect.Effect<void, RealtimeError> =>
     Effect.gen(function* () {
-      const frame = decoded instanceof BroadcastText ? decoded.decoded() : decoded
+      const frame = decoded instanceof BroadcastText || decoded instanceof PublishText ? decoded.decoded() : decoded
       const permissions = attachment.permissions ?? []
       const actor = attachment.actor ?? anonymousActor
       const need = (permission: string) =>
@@ -137,8 +137,10 @@ export const makeLiveFrames = (options: {
    * What is left (marking activity, the directory report, when not already in hand) runs in the
    * mailbox after the ack, so later frames still wait behind it.
    */
-  const publishNow = (socket: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrameType, { readonly type: "publish" }>, actor: Actor, now: number) => {
-    const done = messaging.deliverNow(frame.message, actor, now)
+  const publishNow = (socket: WebSocket, attachment: SocketAttachment, frame: Extract<ClientFrameType, { readonly type: "publish" }> | PublishText, actor: Actor, now: number) => {
+    const message =
+      frame instanceof PublishText ? { type: frame.messageType, data: undefined, dataJson: frame.dataJson, idempotencyKey: frame.idempotencyKey } : frame.message
+    const done = messaging.deliverNow(message, actor, now)
     if (done === undefined) return handle(socket, attachment, frame)
     if (frame.id !== undefined) sendFrame(socket, publishAckFrame(frame.id, done.messageJson, done.duplicate))
     return done.rest

@@ -26,6 +26,11 @@ export { messageLogMigration } from "../../storage/MessageStore.js"
 export interface AppendInput {
   readonly type: string
   readonly data: unknown
+  /**
+   * The data's JSON text when the caller already holds it in `JSON.stringify`'s form (a publish read
+   * from its text, src/schema/FrameText.ts): stored as it is, and `data` is not read.
+   */
+  readonly dataJson?: string | undefined
   readonly metadata?: Record<string, unknown> | undefined
   readonly idempotencyKey?: string | undefined
 }
@@ -131,7 +136,7 @@ export const makeMessageLog = (
     const nextRow = (input: AppendInput, actor: Actor, now: number) => {
       const seq = lastSeq + 1
       // `undefined` data is stored as null but, as before, counts no bytes.
-      const dataJson: string | undefined = JSON.stringify(input.data)
+      const dataJson: string | undefined = input.dataJson ?? JSON.stringify(input.data)
       const metadata = input.metadata === undefined ? null : JSON.stringify(input.metadata)
       const row: MessageRow = {
         seq,

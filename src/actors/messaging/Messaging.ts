@@ -19,7 +19,7 @@ import { handler, implement } from "../../internal/Operations.js"
 import { ActorContext } from "../Actor.js"
 import { MessagingOps } from "../Ops.js"
 import { IDLE_JOB, makeLifecycle } from "./Lifecycle.js"
-import { makeMessageLog } from "./MessageLog.js"
+import { makeMessageLog, type AppendInput } from "./MessageLog.js"
 import { CloseCode, LimitExceeded } from "../../RealtimeError.js"
 import { memberKey } from "../../schema/Protocol.js"
 import { describeRefusal, makeRateBudget } from "../../services/RateBudget.js"
@@ -148,7 +148,7 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
      * which that path then reports as it always has.
      */
     const deliverNow = (
-      input: { readonly type: string; readonly data: unknown; readonly metadata?: Record<string, unknown> | undefined; readonly idempotencyKey?: string | undefined },
+      input: AppendInput,
       actor: Actor,
       now: number,
     ): { readonly messageJson: string; readonly duplicate: boolean; readonly rest: Effect.Effect<void, RealtimeError> | undefined } | undefined => {

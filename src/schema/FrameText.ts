@@ -1,11 +1,13 @@
 /**
- * The hottest client frame, a `broadcast` in the shape the library's own client writes it
- * (`{"type":"broadcast","event":{"type":…,"data":…}[,"includeSelf":…][,"id":…]}`, no whitespace),
- * read straight from its text in one pass: no `JSON.parse`, no decoded `data` to walk, no
- * `JSON.stringify` of it again. The `event` frame splices the data's text as it came.
+ * The hottest client frames read straight from their text in one pass, in the shapes clients write
+ * them (no whitespace): a `broadcast`
+ * (`{"type":"broadcast","event":{"type":…,"data":…}[,"includeSelf":…][,"id":…]}`) and a `publish`
+ * (`{"type":"publish"[,"id":…],"message":{"type":…,"data":…[,"idempotencyKey":…]}[,"id":…]}`): no
+ * `JSON.parse`, no decoded `data` to walk, no `JSON.stringify` of it again. The `event` frame and
+ * the stored row splice the data's text as it came.
  *
  * That is only sound for text that is already exactly what `JSON.stringify(JSON.parse(text))`
- * gives back, and whose parsed value the `BroadcastFrame` Schema accepts. So the scan accepts a
+ * gives back, and whose parsed value the `ClientFrame` Schema accepts. So the scan accepts a
  * strict subset and declines (gives `undefined`) anything else, which then takes the ordinary
  * path (`JSON.parse`, the compiled decoder, the Schema) and is decided and worded there as
  * before. It declines: whitespace, any escape in a string, a lone surrogate, a number not in its
@@ -13,11 +15,11 @@
  * object key that is a reserved name (`JsonValue` refuses those), repeated in its object (JSON.parse
  * keeps the last) or starting with a digit (JSON.parse moves integer keys first), more than 32 keys
  * in an object, containers nested deeper than 16, `metadata`, and fields in another order.
- * test/broadcast-text.test.ts holds every accepted frame to the Schema and to the old encoding.
+ * test/frame-text.test.ts holds every accepted frame to the Schema and to the old encoding.
  *
  * @since 0.2.0
  */
-import { decodeMessageType, decodeRequestId, UNDECIDED } from "./ClientFrameDecoder.js"
+import { decodeIdempotencyKey, decodeMessageType, decodeRequestId, UNDECIDED } from "./ClientFrameDecoder.js"
 import type { ClientFrame } from "./Protocol.js"
 
 /** A `broadcast` read from its text: the event's type and data as JSON text, ready to splice. */
@@ -41,7 +43,28 @@ export class BroadcastText {
   }
 }
 
+/** A `publish` read from its text: the message's type and data (JSON text, stored as it is), its key. */
+export class PublishText {
+  readonly type = "publish" as const
+  constructor(
+    readonly id: string | undefined,
+    readonly messageType: string,
+    readonly dataJson: string,
+    readonly idempotencyKey: string | undefined,
+  ) {}
+
+  /** The frame the `ClientFrame` Schema gives for the same text (for the ordinary, Effect path). */
+  decoded(): Extract<ClientFrame, { readonly type: "publish" }> {
+    const data = JSON.parse(this.dataJson) as unknown
+    const message = this.idempotencyKey === undefined ? { type: this.messageType, data } : { type: this.messageType, data, idempotencyKey: this.idempotencyKey }
+    return this.id === undefined ? { type: "publish", message } : { type: "publish", id: this.id, message }
+  }
+}
+
 const PREFIX = '{"type":"broadcast","event":{"type":'
+const PUBLISH = '{"type":"publish",'
+const MESSAGE = '"message":{"type":'
+const KEY = ',"idempotencyKey":'
 const DATA = ',"data":'
 const INCLUDE_SELF = ',"includeSelf":'
 const ID = ',"id":'
@@ -184,18 +207,28 @@ const scanStringValue = (): string | undefined => {
   return scanString() ? text.slice(start, at - 1) : undefined
 }
 
-const scanFrame = (): BroadcastText | undefined => {
+/** `"data":<value>` after the type: the value's text, or `undefined`. */
+const scanData = (): string | undefined => {
+  if (!text.startsWith(DATA, at)) return undefined
+  at += DATA.length
+  const dataStart = at
+  return scanValue(0) ? text.slice(dataStart, at) : undefined
+}
+
+/** `"id":"…"` checked as a `RequestId`, `at` on its opening quote. */
+const scanId = (): string | undefined => {
+  const raw = scanStringValue()
+  return raw === undefined || decodeRequestId(raw) === UNDECIDED ? undefined : raw
+}
+
+const scanBroadcastFrame = (): BroadcastText | undefined => {
   at = PREFIX.length
   const typeStart = at
   const eventType = scanStringValue()
   if (eventType === undefined || decodeMessageType(eventType) === UNDECIDED) return undefined
   const eventTypeJson = text.slice(typeStart, at)
-  if (!text.startsWith(DATA, at)) return undefined
-  at += DATA.length
-  const dataStart = at
-  if (!scanValue(0)) return undefined
-  const dataJson = text.slice(dataStart, at)
-  if (text.charCodeAt(at++) !== 0x7d) return undefined
+  const dataJson = scanData()
+  if (dataJson === undefined || text.charCodeAt(at++) !== 0x7d) return undefined
   let includeSelf = false
   if (text.startsWith(INCLUDE_SELF, at)) {
     at += INCLUDE_SELF.length
@@ -205,22 +238,61 @@ const scanFrame = (): BroadcastText | undefined => {
   let id: string | undefined
   if (text.startsWith(ID, at)) {
     at += ID.length
-    const raw = scanStringValue()
-    if (raw === undefined || decodeRequestId(raw) === UNDECIDED) return undefined
-    id = raw
+    id = scanId()
+    if (id === undefined) return undefined
   }
   if (at !== text.length - 1 || text.charCodeAt(at) !== 0x7d) return undefined
   return new BroadcastText(id, eventTypeJson, eventType, dataJson, includeSelf)
 }
 
-/** The frame, when it is a `broadcast` this scan can vouch for; `undefined` sends it the ordinary way. */
-export const scanBroadcast = (message: string): BroadcastText | undefined => {
-  if (!message.startsWith(PREFIX)) return undefined
+const scanPublishFrame = (): PublishText | undefined => {
+  at = PUBLISH.length
+  // The id before the message (as `JSON.stringify` of the Schema's value writes it) or after (the client's order).
+  let id: string | undefined
+  if (text.startsWith('"id":', at)) {
+    at += 5
+    id = scanId()
+    if (id === undefined || text.charCodeAt(at++) !== 0x2c) return undefined
+  }
+  if (!text.startsWith(MESSAGE, at)) return undefined
+  at += MESSAGE.length
+  const messageType = scanStringValue()
+  if (messageType === undefined || decodeMessageType(messageType) === UNDECIDED) return undefined
+  const dataJson = scanData()
+  if (dataJson === undefined) return undefined
+  let idempotencyKey: string | undefined
+  if (text.startsWith(KEY, at)) {
+    at += KEY.length
+    idempotencyKey = scanStringValue()
+    if (idempotencyKey === undefined || decodeIdempotencyKey(idempotencyKey) === UNDECIDED) return undefined
+  }
+  if (text.charCodeAt(at++) !== 0x7d) return undefined
+  if (id === undefined && text.startsWith(ID, at)) {
+    at += ID.length
+    id = scanId()
+    if (id === undefined) return undefined
+  }
+  if (at !== text.length - 1 || text.charCodeAt(at) !== 0x7d) return undefined
+  return new PublishText(id, messageType, dataJson, idempotencyKey)
+}
+
+const scanning = <A>(message: string, scan: () => A): A => {
   text = message
   try {
-    return scanFrame()
+    return scan()
   } finally {
     // Do not keep the last frame alive.
     text = ""
   }
 }
+
+/** The frame, when it is a `broadcast` this scan can vouch for; `undefined` sends it the ordinary way. */
+export const scanBroadcast = (message: string): BroadcastText | undefined =>
+  message.startsWith(PREFIX) ? scanning(message, scanBroadcastFrame) : undefined
+
+/** The frame, when it is a `publish` this scan can vouch for; `undefined` sends it the ordinary way. */
+export const scanPublish = (message: string): PublishText | undefined =>
+  message.startsWith(PUBLISH) ? scanning(message, scanPublishFrame) : undefined
+
+/** A `broadcast` or `publish` read from its text, or `undefined`. */
+export const scanHotFrame = (message: string): BroadcastText | PublishText | undefined => scanBroadcast(message) ?? scanPublish(message)

@@ -1,12 +1,13 @@
 /**
- * The broadcast read from its text (src/schema/BroadcastText.ts) against the ordinary path it
- * stands in for: every frame the scan accepts is one the `ClientFrame` Schema accepts with the same
- * value, and its `event` frame is byte for byte the one the parsed frame gives (the data's text is
- * exactly `JSON.stringify(JSON.parse(text))`); everything it declines is left to that path.
+ * Broadcast and publish frames read from their text (src/schema/FrameText.ts) against the ordinary
+ * path they stand in for: every frame the scan accepts is one the `ClientFrame` Schema accepts with
+ * the same value, its data's text is exactly `JSON.stringify` of the parsed data (what the row
+ * stores), and a broadcast's `event` frame is byte for byte the one the parsed frame gives;
+ * everything it declines is left to that path.
  */
 import { Either, FastCheck as fc, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { BroadcastText, scanBroadcast } from "../src/schema/BroadcastText.js"
+import { BroadcastText, PublishText, scanBroadcast, scanHotFrame, scanPublish } from "../src/schema/FrameText.js"
 import { ClientFrame } from "../src/schema/Protocol.js"
 import { broadcastEventFrame, broadcastEventFrameOfJson } from "../src/schema/ServerFrames.js"
 
@@ -16,25 +17,34 @@ const at = "2026-11-30T20:00:00.123Z"
 
 /** What the scan gives for `text` holds against the Schema and the old encoding; returns whether it accepted. */
 const holds = (text: string): boolean => {
-  const scanned = scanBroadcast(text)
+  const scanned = scanHotFrame(text)
   if (scanned === undefined) return false
-  expect(scanned).toBeInstanceOf(BroadcastText)
   const parsed = viaSchema(JSON.parse(text))
   expect(Either.isRight(parsed)).toBe(true)
   const expected = Either.getOrThrow(parsed)
   expect(scanned.decoded()).toStrictEqual(expected)
   expect(JSON.stringify(scanned.decoded())).toBe(JSON.stringify(expected))
   expect(JSON.stringify(JSON.parse(scanned.dataJson))).toBe(scanned.dataJson)
+  if (scanned instanceof PublishText) {
+    if (expected.type !== "publish") throw new Error("not a publish")
+    expect(scanned.dataJson).toBe(JSON.stringify(expected.message.data))
+    return true
+  }
+  expect(scanned).toBeInstanceOf(BroadcastText)
   if (expected.type !== "broadcast") throw new Error("not a broadcast")
   expect(broadcastEventFrameOfJson(scanned.eventTypeJson, scanned.dataJson, undefined, actor, at)).toBe(broadcastEventFrame(expected.event, actor, at))
   return true
 }
 
+/** The client's own encoding of a publish (Connection.request adds the id after the message, and a key). */
+const clientPublish = (type: string, data: unknown, idempotencyKey?: string, id?: string): string =>
+  JSON.stringify({ type: "publish", message: { type, data, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) }, ...(id === undefined ? {} : { id }) })
+
 /** The client's own encoding of a broadcast (LiveClient + Connection.request). */
 const clientFrame = (type: string, data: unknown, includeSelf?: boolean, id?: string): string =>
   JSON.stringify({ type: "broadcast", event: { type, data }, ...(includeSelf === undefined ? {} : { includeSelf }), ...(id === undefined ? {} : { id }) })
 
-describe("a broadcast read from its text", () => {
+describe("a broadcast or publish read from its text", () => {
   it("accepts the frames clients send, each exactly as the Schema decodes it and encoded as before", () => {
     const frames = [
       '{"type":"broadcast","event":{"type":"b","data":{"fseq":12,"t":1764532800123,"p":"xxxxxxxxxxxxxxxx"}}}',
@@ -42,6 +52,9 @@ describe("a broadcast read from its text", () => {
       clientFrame("typing", null, true),
       clientFrame("t", [1, "two", [true, false, null], {}, [], -0.5, 1e21, 12345678901234]),
       clientFrame("a\u00e9b", "text"),
+      clientPublish("chat", { text: "hi", n: 3 }, "client_abc", "r_2"),
+      clientPublish("m", null),
+      '{"type":"publish","id":"3","message":{"type":"m","data":{"n":3,"text":"persisted publish bench"},"idempotencyKey":"k3"}}',
     ]
     for (const frame of frames) expect(holds(frame), frame).toBe(true)
   })
@@ -76,6 +89,17 @@ describe("a broadcast read from its text", () => {
       '{"type":"broadcast","event":{"type":"b"}}', // no data: the Schema's default, the ordinary way
     ]
     for (const frame of declined) expect(scanBroadcast(frame), frame).toBeUndefined()
+    const declinedPublishes = [
+      '{"type":"publish","message":{"type":"m","data":1,"idempotencyKey":""}}', // an empty key (IdempotencyKey)
+      `{"type":"publish","message":{"type":"m","data":1,"idempotencyKey":"${"k".repeat(257)}"}}`,
+      '{"type":"publish","message":{"type":"m","data":1,"metadata":{"a":1}}}', // metadata
+      '{"type":"publish","message":{"type":"m","idempotencyKey":"k","data":1}}', // another order
+      '{"type":"publish","id":"1","message":{"type":"m","data":1},"id":"2"}', // two ids
+      '{"type":"publish","message":{"type":"m","data":{"a":1,"a":2}}}',
+      '{"type":"publish","message":{"type":"m","data":1.50}}',
+      '{"type":"publish","message":{"type":"m"}}',
+    ]
+    for (const frame of declinedPublishes) expect(scanPublish(frame), frame).toBeUndefined()
   })
 
   it("holds to the Schema on generated frames, and declines none the client writes from plain data", () => {
@@ -88,6 +112,7 @@ describe("a broadcast read from its text", () => {
     fc.assert(
       fc.property(fc.constantFrom("b", "cursor", "é"), plain, fc.option(fc.boolean(), { nil: undefined }), fc.option(fc.constantFrom("1", "req_9"), { nil: undefined }), (type, data, includeSelf, id) => {
         expect(holds(clientFrame(type, data, includeSelf, id))).toBe(true)
+        expect(holds(clientPublish(type, data, includeSelf === undefined ? undefined : `key_${type}`, id))).toBe(true)
       }),
       { numRuns: 300 },
     )
@@ -97,13 +122,11 @@ describe("a broadcast read from its text", () => {
     const alphabet = ['"', "\\", "{", "}", "[", "]", ",", ":", " ", "0", "1", "-", ".", "e", "a", "n", "t", "f", "\u2028"]
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...alphabet)), { minLength: 1, maxLength: 3 }), (data, edits) => {
-        let frame = clientFrame("b", data)
+        let frame = edits.length % 2 === 0 ? clientFrame("b", data) : clientPublish("b", data, "k", "1")
         for (const [where, how, char] of edits) {
           const index = where % (frame.length + 1)
           frame = how % 2 === 0 ? frame.slice(0, index) + char + frame.slice(index) : frame.slice(0, index) + frame.slice(index + 1)
         }
-        const scanned = scanBroadcast(frame)
-        if (scanned === undefined) return
         holds(frame)
       }),
       { numRuns: 1500 },
