@@ -172,6 +172,19 @@ export interface InlineChange {
   readonly change: ShardChange
 }
 
+/** Changes grouped by the hub (partition) each goes to, in their order; a change for two hubs is in both lists. */
+export const changesByHub = (changes: ReadonlyArray<InlineChange>): Map<string, Array<ShardChange>> => {
+  const byHub = new Map<string, Array<ShardChange>>()
+  for (const { hubs, change } of changes) {
+    for (const hub of hubs) {
+      const list = byHub.get(hub)
+      if (list === undefined) byHub.set(hub, [change])
+      else list.push(change)
+    }
+  }
+  return byHub
+}
+
 /** A change left for the drain, as committed: its outbox id, hubs and image characters (the drain's `size`). */
 export interface DrainedChange extends InlineChange {
   readonly chars: number

@@ -16,7 +16,7 @@ import { Either } from "effect"
 import type { SqlShape } from "../../services/Sql.js"
 import { OUTBOX_TABLE } from "../Names.js"
 import type { ShardChange } from "../Protocol.js"
-import type { DrainedChange } from "../Writes.js"
+import { changesByHub, type DrainedChange } from "../Writes.js"
 import { DRAIN_BATCH, SEND_CHARS } from "./Outbox.js"
 
 /** Send a hub its changes; resolves `true` once the hub applied them, `false` on any failure or refusal. */
@@ -35,15 +35,7 @@ export const fitsOneSend = (changes: ReadonlyArray<DrainedChange>) => {
  * acknowledged and marked published, `false` when they stay pending for the drain.
  */
 export const sendDirect = (sql: SqlShape, changes: ReadonlyArray<DrainedChange>, sendNow: SendNow, now: () => number): Promise<boolean> => {
-  const byHub = new Map<string, Array<ShardChange>>()
-  for (const { hubs, change } of changes) {
-    for (const hub of hubs) {
-      const list = byHub.get(hub)
-      if (list === undefined) byHub.set(hub, [change])
-      else list.push(change)
-    }
-  }
-  return Promise.all(Array.from(byHub, ([hub, list]) => sendNow(hub, list))).then((acknowledged) => {
+  return Promise.all(Array.from(changesByHub(changes), ([hub, list]) => sendNow(hub, list))).then((acknowledged) => {
     if (!acknowledged.every(Boolean)) return false
     const ids = changes.map(({ change }) => change.outboxId)
     // As the drain marks a round: a failed mark leaves the rows pending, and the drain re-sends them (the hubs drop them).

@@ -29,8 +29,8 @@ import type { DirectoryClient } from "../../services/Directory.js"
 import type { DatabaseDefinition } from "../Declaration.js"
 import { OUTBOX_TABLE } from "../Names.js"
 import { hubIdOfFilters, shardOf } from "../Placement.js"
-import type { PublishChanges, ShardChange } from "../Protocol.js"
-import type { InlineStreams } from "../Writes.js"
+import type { PublishChanges } from "../Protocol.js"
+import { changesByHub, type InlineStreams } from "../Writes.js"
 import { mergePages, planSelect } from "../Query.js"
 import { acceptSubscription, subscriptionFetch, type ReadSnapshot } from "../hub/HubAccept.js"
 import { subscriberOf } from "../hub/HubSockets.js"
@@ -124,17 +124,9 @@ export const makeShardStreams = (options: {
     shard,
     takes: (table) => !backlog && table.realtime?.streamFrom === "shard",
     append: (exec, changes) => {
-      const byHub = new Map<string, Array<ShardChange>>()
-      for (const { hubs, change } of changes) {
-        for (const hub of hubs) {
-          const list = byHub.get(hub)
-          if (list === undefined) byHub.set(hub, [change])
-          else list.push(change)
-        }
-      }
       // Loading a partition's stream is a synchronous read, inside this transaction like the appends.
       // A loaded stream is taken as it is: an Effect run per write only to unwrap it cost more than the append.
-      const settle = [...byHub].map(([hub, list]) => (streams.get(hub) ?? Effect.runSync(streamOf(hub))).appendIn(exec, list))
+      const settle = [...changesByHub(changes)].map(([hub, list]) => (streams.get(hub) ?? Effect.runSync(streamOf(hub))).appendIn(exec, list))
       return () => {
         for (const run of settle) run()
       }
