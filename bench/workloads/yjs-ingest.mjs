@@ -9,7 +9,8 @@
 // poll made the server encode and send the whole document (311 KB at the end of automerge-paper)
 // up to 15 times while it was still ingesting, work the reader caused, not the ingest. (Until
 // 2026-11-30 20:10 UTC the whole-document read opened a second socket: one more connect, 5-20 ms,
-// in every target's time.) Each target gets one unmeasured warm-up pass per bench server (`run`).
+// in every target's time.) The warm-up is `npm run bench`'s (bench/README.md "Warm-up"): every cell once
+// at its --quick size, unmeasured, before run 1.
 import * as decoding from "lib0/decoding"
 import * as encoding from "lib0/encoding"
 import WebSocket from "ws"
@@ -100,26 +101,7 @@ const pollOnce = ({ url, protocols }, covers) =>
     })
   })
 
-// Targets (per bench server) that had their unmeasured warm-up pass: see `run`.
-const warmedUp = new WeakMap()
-const WARM_UP_EDITS = 20_000
-
-const run = async (context, cell) => {
-  const { server } = context
-  // One unmeasured pass of WARM_UP_EDITS per target and bench server, before its first measured
-  // run, for every target alike: the first run on a fresh server otherwise also timed compiling
-  // the target's code (the library's first 20,000-edit run took 1.5-3x its later ones), and the
-  // target measured first in a round paid for warming the Yjs code every target shares.
-  const warm = warmedUp.get(server) ?? new Set()
-  warmedUp.set(server, warm)
-  if (!warm.has(cell.target)) {
-    warm.add(cell.target)
-    await ingest({ ...context, quick: false, log: () => {} }, { ...cell, params: { ...cell.params, edits: WARM_UP_EDITS } })
-  }
-  return ingest(context, cell)
-}
-
-const ingest = async ({ server, quick, log }, cell) => {
+const run = async ({ server, quick, log }, cell) => {
   const { edits: all, startContent } = loadNamedTrace(cell.params.trace)
   const count = Math.min(all.length, quick ? Math.min(cell.params.edits, 2000) : cell.params.edits)
   const id = `yjs-ingest-${cell.params.slug}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
@@ -198,7 +180,6 @@ export default {
   description: [
     "One stock `y-websocket` `WebsocketProvider` (Node, `ws`, no deflate) sends a trace from `../shared/traces/` one edit per transaction (one update message each) as fast as it can (yielding to the event loop every 500 edits).",
     `When the last edit has left the provider, a reader polls every ${POLL_MS} ms: a new raw socket reads the state vector the server sends on connect (its sync step 1) and, if that covers the provider's, sends sync step 1 with an empty state vector on the same socket and decodes the server's sync step 2 (else it closes); the clock (from the first edit) stops when that text equals the provider's. The reader never applies the live stream, and asks for the whole document only when the server may have it all (whole-document reads of a 311 KB document while the server was still ingesting were work the reader caused).`,
-    `Before its first measured run on a bench server, each target gets one unmeasured pass of ${WARM_UP_EDITS} edits (every target alike): the first run on a fresh server otherwise also timed compiling that target's code.`,
     "The ratio column divides by y-partyserver (the peer the target is set against). Targets: this library's CRDT room (every update validated and durable before anything it causes is visible), y-partyserver (hibernating, its documented SQLite `onSave`, debounced 1-10 s), the apply-and-store floor (apply, INSERT, forward; no validation), and the apply-only floor (apply in memory, nothing stored or forwarded: what receiving and applying one frame costs, transport included; not durable, for reference). The whole automerge-paper trace runs too (without the apply-and-forward floor, which commits once per frame); `BENCH_YJS_INGEST_WHOLE=0` leaves it out.",
   ].join("\n\n"),
   primary: { key: "ingestMs", label: "ms until a fresh reader has the final text", short: "ingest ms" },
