@@ -67,7 +67,7 @@ export const writeReport = (results) => {
     "Each workload runs against the benchmark Worker (bench/worker.ts) on `wrangler dev` with local storage; the Node load generator",
     "(bench/harness) runs publishers and receivers in one process on loopback, open-loop at fixed rates, latency from each",
     "operation's scheduled time to its last recipient. CPU is the workerd processes' CPU time from /proc (each thread's schedstat, in ns;",
-    "figures before 2026-11-30 ~20:30 UTC: user+system in 10 ms ticks), so",
+    "figures before 2026-11-30 ~20:00 UTC: user+system in 10 ms ticks), so",
     "it counts everything the runtime does for the workload, our code and the platform's. Ratios compare each target with the raw",
     "floor for the same work (the simplest Durable Object that does it).",
     "",
