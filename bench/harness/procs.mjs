@@ -56,6 +56,14 @@ export const usageOf = (pids) => {
   return { cpuMs: ticks * 10, rssMiB: Math.round((pages * 4096) / 1024 / 1024) }
 }
 
+const isListed = (pid, tid) => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).includes(tid)
+  } catch {
+    return false
+  }
+}
+
 /**
  * CPU nanoseconds each live thread of `pids` has run (`sum_exec_runtime`, the first field of
  * /proc/<pid>/task/<tid>/schedstat), keyed "pid/tid"; undefined when a thread has no schedstat
@@ -75,8 +83,8 @@ export const threadCpuNsOf = (pids) => {
       try {
         text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8")
       } catch (error) {
-        if (error?.code === "ENOENT" && readdirSync(`/proc/${pid}/task`).includes(tid)) return undefined
-        continue // the thread ended meanwhile
+        if (error?.code === "ENOENT" && isListed(pid, tid)) return undefined
+        continue // the thread (or its process) ended meanwhile
       }
       threads.set(`${pid}/${tid}`, Number(text.split(" ")[0]))
     }
