@@ -3,10 +3,14 @@
  * in one transaction it must give the same document and the same transaction update (the run's
  * row) as the updates applied one by one; anything that is not plain concatenation is refused.
  */
+import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Y from "yjs"
+import { makeClientOwners } from "../src/actors/crdt/ClientOwners.js"
+import { makePendingUpdates } from "../src/actors/crdt/PendingUpdates.js"
 import { mergeRun, type RunLayout } from "../src/actors/crdt/RunMerge.js"
 import { inspectUpdate } from "../src/actors/crdt/UpdateInspection.js"
+import * as YjsDocumentStore from "../src/storage/YjsDocumentStore.js"
 
 /** A small seeded generator (mulberry32): the same edits on every run. */
 const random = (seed: number) => () => {
@@ -156,5 +160,21 @@ describe("mergeRun", () => {
     expect(mergeRun({ ...layout, updates: [...fromA.slice(0, 3), damaged] })).toBeUndefined()
     // A single update is never "joined".
     expect(mergeRun(pick([0]))).toBeUndefined()
+  })
+
+  it("the pending queue keeps each update's layout, so a writer's run as the store takes it joins", async () => {
+    const owners = await Effect.runPromise(makeClientOwners.pipe(Effect.provide(Layer.sync(YjsDocumentStore.YjsDocumentStore, YjsDocumentStore.makeMemory))))
+    const pending = makePendingUpdates({ owners, maxClockJump: 1_000_000, maxRunBytes: 1 << 20 })
+    const editor = new Y.Doc()
+    editor.clientID = 99
+    const doc = new Y.Doc()
+    const updates = editUpdates(editor, 60, random(5))
+    for (const update of updates) expect(pending.add(doc, update, "conn", { type: "user", id: "u" }, undefined, 0)).toBeUndefined()
+    const [run, ...rest] = pending.take()
+    expect(rest).toHaveLength(0)
+    expect(run!.updates).toHaveLength(60)
+    const merged = mergeRun(run!)
+    expect(merged).toBeDefined()
+    expect(applyInOne(Y.encodeStateAsUpdate(doc), [merged!]).row).toEqual(applyInOne(Y.encodeStateAsUpdate(doc), updates).row)
   })
 })
