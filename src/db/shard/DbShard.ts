@@ -65,6 +65,8 @@ export const makeDbShard = Effect.gen(function* () {
 
   // Partitions of `streamFrom: "shard"` tables stream from here: their subscribers connect to this object.
   const sockets = yield* Sockets
+  // A direct send marks its rows published from a promise's callback, outside any fiber: it reads this Clock.
+  const clock = yield* Effect.clock
   const directory = yield* DirectoryClient
   const streams = makeShardStreams({ definition, shard, sql, store: yield* HubChangeStore, connections: yield* Connections, sockets, directory })
   // Hosted partitions are listed in the database's directory as table hubs list themselves: a report
@@ -155,7 +157,7 @@ export const makeDbShard = Effect.gen(function* () {
     Effect.suspend(() => {
       if (!outboxClear || draining || !fitsOneSend(changes)) return kick
       draining = true
-      void sendDirect(sql, changes, sendNow, Date.now)
+      void sendDirect(sql, changes, sendNow, () => clock.unsafeCurrentTimeMillis())
         .catch(() => false)
         .then((published) => {
           draining = false
