@@ -53,7 +53,7 @@ export const makeShardStreams = (options: {
   let groupedFrom: ReadonlyArray<ConnectionEntry> | undefined
   let groupedLength = 0
   let grouped = new Map<string, Array<ConnectionEntry>>()
-  const subscribersOf = (hub: string): ReadonlyArray<ConnectionEntry> => {
+  const partitionsNow = (): ReadonlyMap<string, ReadonlyArray<ConnectionEntry>> => {
     const open = connections.list()
     if (open !== groupedFrom || open.length !== groupedLength) {
       grouped = new Map()
@@ -67,8 +67,9 @@ export const makeShardStreams = (options: {
       groupedFrom = open
       groupedLength = open.length
     }
-    return grouped.get(hub) ?? []
+    return grouped
   }
+  const subscribersOf = (hub: string): ReadonlyArray<ConnectionEntry> => partitionsNow().get(hub) ?? []
 
   const streamOf = (hub: string): Effect.Effect<HubStream> => {
     const loaded = streams.get(hub)
@@ -95,9 +96,8 @@ export const makeShardStreams = (options: {
   const report = (version: number) =>
     Effect.gen(function* () {
       reportPending = false
-      subscribersOf("")
       // Partitions used since this wake, and those of sockets open since before it.
-      for (const hub of new Set([...streams.keys(), ...grouped.keys()])) {
+      for (const hub of new Set([...streams.keys(), ...partitionsNow().keys()])) {
         const subscribers = subscribersOf(hub).length
         if (reported.get(hub) === subscribers) continue
         const stream = yield* streamOf(hub)
