@@ -124,19 +124,37 @@ export const makeDbShard = Effect.gen(function* () {
   let outboxClear = false
   /** Call only while no send is in flight but the caller's own finished pass. */
   const findClear = Effect.map(Effect.orElseSucceed(pendingCount(sql), () => 1), (pending) => void (outboxClear = pending === 0 && !again))
-  const drainWhileAsked: Effect.Effect<void> = Effect.gen(function* () {
-    let held = false
-    do {
-      again = false
-      const outcome = yield* Effect.exit(drainAndArm)
-      // A failure is left to the durable job (with its backoff); no tight retry loop here.
-      if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
-      held = outcome.value.retryAt !== undefined
-    } while (again)
-    // Nothing committed before the last scan is pending: hosted streams may take writes inline again.
-    if (!held) streams.caughtUp()
-    if (!held && !again) yield* findClear
-  }).pipe(Effect.ensuring(Effect.sync(() => (draining = false))))
+  const drainWhileAsked: Effect.Effect<void> = Effect.suspend(() => {
+    // Whether this flight released `draining` itself: the release below must never clear a later flight's.
+    let released = false
+    /**
+     * The flight ends only if no write asked for another pass, looked at in the same step as the release:
+     * a write landing between a last look and a later release (the fiber may yield in between) would
+     * otherwise find `draining` set, only ask, and wait for the retry job.
+     */
+    const releaseUnlessAsked = Effect.sync(() => {
+      if (again) return false
+      draining = false
+      released = true
+      return true
+    })
+    return Effect.gen(function* () {
+      for (;;) {
+        let held = false
+        do {
+          again = false
+          const outcome = yield* Effect.exit(drainAndArm)
+          // A failure is left to the durable job (with its backoff); no tight retry loop here.
+          if (outcome._tag === "Failure") return yield* Effect.logDebug("outbox drain deferred to the retry job", outcome.cause)
+          held = outcome.value.retryAt !== undefined
+        } while (again)
+        // Nothing committed before the last scan is pending: hosted streams may take writes inline again.
+        if (!held) streams.caughtUp()
+        if (!held && !again) yield* findClear
+        if (yield* releaseUnlessAsked) return
+      }
+    }).pipe(Effect.ensuring(Effect.sync(() => void (released || (draining = false)))))
+  })
   /** Start a drain now, without holding the mailbox. */
   const kick = Effect.suspend(() => {
     outboxClear = false
