@@ -1,6 +1,7 @@
 /** The floors' and peers' Durable Object classes; each workload family adds its exports here. */
 export { DbflowCountedHub, DbflowCountedShard } from "./dbflow/counted.js"
 export { DbflowOutboxFloor } from "./dbflow/floor.js"
+export { DbflowHubFloor } from "./dbflow/floorTwoHop.js"
 export { YjsForwardFloor } from "./floors/YjsForwardFloor.js"
 export { YjsPartyPeer } from "./peers/YjsPartyPeer.js"
 export { FanoutLoopFloor } from "./floors/fanoutLoop.js"

@@ -6,7 +6,8 @@
 //   node bench/dbflow/ab.mjs /tmp/before "$PWD" [rounds=4] [ms=5000] [rate=100]
 //
 // Cells: the library (default: table hubs), the library with streamFrom: "shard" (where the tree has it), the floor.
-// AB_TARGETS=LIBRARY,FLOOR (comma-separated) runs only those cells: e.g. the default configuration against the floor.
+// AB_TARGETS=LIBRARY,FLOOR (comma-separated) runs only those cells: e.g. the default configuration against the floor;
+// FLOOR_TWO_HOP (where the tree has it): the floor's commit sent on through a second plain object, what two hops cost.
 // Prints one line per cell (CPU µs per write, p50 and commit → delivery p50 in ms, rows per write, load
 // average) and the median CPU per tree and target. Read CPU with p50: a library that falls behind
 // batches its drain rounds, which lowers its CPU per write and raises its latency.
@@ -22,7 +23,8 @@ if (a === undefined || b === undefined) throw new Error("usage: node bench/dbflo
 const trees = await openTrees([a, b], async (tree) => {
   const db = await import(`${tree}/bench/workloads/db.mjs`)
   // LIBRARY_IN_SHARD: the streamFrom: "shard" target, in trees that have it.
-  return { workload: db.default, LIBRARY: db.LIBRARY, LIBRARY_IN_SHARD: db.LIBRARY_IN_SHARD, FLOOR: db.FLOOR }
+  // FLOOR_TWO_HOP: two plain hops (bench/dbflow/floorTwoHop.ts), in trees that have it.
+  return { workload: db.default, LIBRARY: db.LIBRARY, LIBRARY_IN_SHARD: db.LIBRARY_IN_SHARD, FLOOR: db.FLOOR, FLOOR_TWO_HOP: db.FLOOR_TWO_HOP }
 })
 const cpu = new Map()
 try {

@@ -5,7 +5,8 @@
  * outbox row published. No Effect, no Schema, no hub, no RPC hop. (Adapted from bench/db/baseline.ts.)
  *
  * `/floor/dbflow/{id}/ws` (upgrade), `POST .../write` (a JSON row; RPC `write(row)`, `writeMany(rows)`), `GET .../rows` (rows written
- * since the last call, from SQLite's rowsWritten; resets).
+ * since the last call, from SQLite's rowsWritten; resets). The two-hop floor's first hop: `POST .../write-via-hub`, RPC
+ * `writeViaHub(row, hub)` (floorTwoHop.ts).
  */
 import { DurableObject } from "cloudflare:workers"
 
@@ -15,9 +16,16 @@ interface Row {
   readonly title: string
 }
 
+/** The second hop of the two-hop floor (floorTwoHop.ts), as this object calls it. */
+interface HubFloorStub {
+  publish(outboxId: number, createdAt: number, key: string, row: string): Promise<number>
+}
+
 export class DbflowOutboxFloor extends DurableObject {
   #sockets: Array<WebSocket> | undefined
   #rowsWritten = 0
+  /** The second hop's stub, made once (as the library's shard keeps its hubs' stubs). */
+  #hub: HubFloorStub | undefined
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never)
@@ -28,7 +36,8 @@ export class DbflowOutboxFloor extends DurableObject {
   }
 
   override async fetch(request: Request): Promise<Response> {
-    const action = new URL(request.url).pathname.split("/").pop()
+    const path = new URL(request.url).pathname.split("/")
+    const action = path.pop()
     if (action === "ws") {
       const pair = new WebSocketPair()
       this.ctx.acceptWebSocket(pair[1])
@@ -36,6 +45,8 @@ export class DbflowOutboxFloor extends DurableObject {
       return new Response(null, { status: 101, webSocket: pair[0] })
     }
     if (action === "write") return Response.json({ seq: this.write((await request.json()) as Row) })
+    // The two-hop floor's writes over HTTP (its warm-up): the hub floor object is named as this one (`/floor/dbflow/{id}/...`).
+    if (action === "write-via-hub") return Response.json({ seq: this.writeViaHub((await request.json()) as Row, decodeURIComponent(path.pop()!)) })
     if (action === "rows") {
       const rows = this.#rowsWritten
       this.#rowsWritten = 0
@@ -59,6 +70,33 @@ export class DbflowOutboxFloor extends DurableObject {
     this.#sockets ??= this.ctx.getWebSockets()
     for (const socket of this.#sockets) socket.send(frame)
     this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
+    return outboxId
+  }
+
+  /**
+   * The two-hop floor's first hop: the same commit as `write`, then the change's text goes to the
+   * hub floor object named `hub` (floorTwoHop.ts), which buffers it and sends the frame; the outbox
+   * row is marked published once it answered. Answers the outbox id at once, without waiting for
+   * the second hop (as the library's shard answers a write while its send to the hub is in flight).
+   */
+  writeViaHub(row: Row, hub: string): number {
+    const sql = this.ctx.storage.sql
+    const createdAt = Date.now()
+    const newRow = JSON.stringify(row)
+    const outboxId = this.ctx.storage.transactionSync(() => {
+      const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
+      const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", newRow, createdAt)
+      const id = outbox.one().id
+      this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
+      return id
+    })
+    if (this.#hub === undefined) {
+      const namespace = (this.env as { DBFLOW_FLOOR_HUB: DurableObjectNamespace }).DBFLOW_FLOOR_HUB
+      this.#hub = namespace.get(namespace.idFromName(hub)) as unknown as HubFloorStub
+    }
+    void this.#hub.publish(outboxId, createdAt, row.id, newRow).then(() => {
+      this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
+    })
     return outboxId
   }
 

@@ -12,6 +12,8 @@
  *   call go as one `insertMany(rows)` (library) / `writeMany(rows)` (floor)
  * - `GET /dbflow/empty` → 204: what an HTTP request costs through `wrangler dev` with no work behind it
  * - `/realtime-db` → the database's change-stream route (`dbflow.handler`)
+ * - `POST /dbflow/burst/floor-two-hop/{runId}` → the two-hop floor (floorTwoHop.ts): the floor object's commit, its change
+ *   sent on to a second plain object (`/floor/dbflow-hub/{runId}/...`) that buffers it and sends the frame
  * - `/floor/dbflow/{id}/...` → the row + outbox floor object
  */
 import { objectName } from "../../src/internal/rpc.js"
@@ -28,7 +30,7 @@ const rowsOf = async (database: typeof dbflow, namespace: DurableObjectNamespace
 }
 
 type Row = { readonly id: string; readonly tenantId: string; readonly title: string }
-type FloorStub = { write(row: Row): Promise<number>; writeMany(rows: ReadonlyArray<Row>): Promise<number> }
+type FloorStub = { write(row: Row): Promise<number>; writeMany(rows: ReadonlyArray<Row>): Promise<number>; writeViaHub(row: Row, hub: string): Promise<number> }
 
 /**
  * Issue `count` writes at `rate` rows/s from inside the Worker, open loop (a slow write never delays
@@ -51,7 +53,7 @@ const burst = async (write: (rows: ReadonlyArray<Row>) => Promise<unknown>, runI
 }
 
 const burstRoute: BenchRoute = async (request, env, url) => {
-  const match = /^\/dbflow\/burst\/(library|in-shard|floor)\/([^/]+)$/.exec(url.pathname)
+  const match = /^\/dbflow\/burst\/(library|in-shard|floor|floor-two-hop)\/([^/]+)$/.exec(url.pathname)
   if (match === null || request.method !== "POST") return undefined
   const [, target, runId] = match
   const tenantId = url.searchParams.get("tenant") ?? "t"
@@ -68,6 +70,8 @@ const burstRoute: BenchRoute = async (request, env, url) => {
   }
   const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
   const floor = namespace.get(namespace.idFromName(runId!)) as unknown as FloorStub
+  // The two-hop floor: the same first object, its changes sent on to the hub floor object named by the run.
+  if (target === "floor-two-hop") return Response.json(await burst((rows) => Promise.all(rows.map((row) => floor.writeViaHub(row, runId!))), runId!, tenantId, rate, count, from, batch))
   return Response.json(await burst((rows) => (rows.length === 1 ? floor.write(rows[0]!) : floor.writeMany(rows)), runId!, tenantId, rate, count, from, batch))
 }
 
@@ -96,12 +100,15 @@ const libraryRoute: BenchRoute = async (request, env, url) => {
   return undefined
 }
 
-/** `/floor/dbflow/{id}/...` → the floor object named id (bench/routes.ts's forwardTo, not imported: that module imports this one). */
+/**
+ * `/floor/dbflow/{id}/...` → the floor object named id, `/floor/dbflow-hub/{id}/...` → the two-hop floor's second object
+ * (bench/routes.ts's forwardTo, not imported: that module imports this one).
+ */
 const floorRoute: BenchRoute = async (request, env, url) => {
-  const match = /^\/floor\/dbflow\/([^/]+)\//.exec(url.pathname)
+  const match = /^\/floor\/(dbflow|dbflow-hub)\/([^/]+)\//.exec(url.pathname)
   if (match === null) return undefined
-  const namespace = env.DBFLOW_FLOOR as DurableObjectNamespace
-  return namespace.get(namespace.idFromName(decodeURIComponent(match[1]!))).fetch(request)
+  const namespace = (match[1] === "dbflow" ? env.DBFLOW_FLOOR : env.DBFLOW_FLOOR_HUB) as DurableObjectNamespace
+  return namespace.get(namespace.idFromName(decodeURIComponent(match[2]!))).fetch(request)
 }
 
 export const dbflowRoutes: Array<BenchRoute> = [libraryRoute, burstRoute, (request, env) => dbflow.handler(request, env), floorRoute]

@@ -10,6 +10,11 @@ export const LIBRARY = "durable-realtime db"
 /** The same table declared with `streamFrom: "shard"`: its stream lives in the shard, one RPC hop per write. */
 export const LIBRARY_IN_SHARD = "durable-realtime db, streamFrom: shard"
 export const FLOOR = "row + outbox floor"
+/**
+ * Two plain hops (bench/dbflow/floorTwoHop.ts): the floor's commit, then its change sent on to a second object that buffers
+ * it and sends the frame, as the default configuration's Worker → shard → hub. Not in `npm run bench`'s cells: bench/dbflow/ab.mjs runs it.
+ */
+export const FLOOR_TWO_HOP = "row + outbox floor, two hops"
 const EMPTY = "HTTP route alone (no write)"
 /** Writes before the measured phase: boot the shard/hub or floor object, warm the JIT. */
 const WARMUP_WRITES = 10
@@ -25,10 +30,10 @@ const json = async (response) => {
 export const targetFor = (server, name, runId) => {
   const tenantId = `t-${runId}`
   /** The measured writes issued by the Worker itself (bench/dbflow/routes.ts burst route): one HTTP request per run, `batch` rows per call. */
-  const route = name === LIBRARY ? "library" : name === LIBRARY_IN_SHARD ? "in-shard" : "floor"
+  const route = name === LIBRARY ? "library" : name === LIBRARY_IN_SHARD ? "in-shard" : name === FLOOR_TWO_HOP ? "floor-two-hop" : "floor"
   const burst = (rate, count, from = 0, batch = 1) =>
     fetch(`${server.url}/dbflow/burst/${route}/${runId}?${new URLSearchParams({ tenant: tenantId, rate, count, from, batch })}`, { method: "POST" }).then(json)
-  if (route !== "floor") {
+  if (route === "library" || route === "in-shard") {
     let grant
     return {
       tenantId,
@@ -44,6 +49,21 @@ export const targetFor = (server, name, runId) => {
     }
   }
   const base = `${server.url}/floor/dbflow/${runId}`
+  if (route === "floor-two-hop") {
+    const hub = `${server.url}/floor/dbflow-hub/${runId}`
+    return {
+      tenantId,
+      burst,
+      // Warm-up writes take the same two hops.
+      write: (row) => fetch(`${base}/write-via-hub`, { method: "POST", body: JSON.stringify(row), headers: { "content-type": "application/json" } }),
+      prepare: async () => {},
+      subscribe: (onFrame) => openSocket(`${server.wsUrl}/floor/dbflow-hub/${runId}/ws`, { onFrame }),
+      takeRows: async () => {
+        const [first, second] = [await json(await fetch(`${base}/rows`)), await json(await fetch(`${hub}/rows`))]
+        return { rowsWritten: first.rowsWritten + second.rowsWritten }
+      },
+    }
+  }
   return {
     tenantId,
     burst,
@@ -73,7 +93,7 @@ const runEmpty = async ({ server }, { rate, durationMs }) => {
  */
 const openDbTarget = async ({ server, run }, cell, capacity) => {
   const { rate, subscribers } = cell.params
-  const runId = `${cell.target === LIBRARY ? "lib" : cell.target === LIBRARY_IN_SHARD ? "libshard" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  const runId = `${cell.target === LIBRARY ? "lib" : cell.target === LIBRARY_IN_SHARD ? "libshard" : cell.target === FLOOR_TWO_HOP ? "floor2" : "floor"}-${rate}-${subscribers}-${run}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
   const target = targetFor(server, cell.target, runId)
   const state = {
     runId,
