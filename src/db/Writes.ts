@@ -12,13 +12,13 @@
  */
 import { Effect, Either, Schema } from "effect"
 import { InvalidInput, invalidInputFromParseError, NotFound, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../RealtimeError.js"
-import type { RawExec, SqlShape, SqlValue } from "../services/Sql.js"
+import type { RawExec, RawRun, SqlShape, SqlValue } from "../services/Sql.js"
 import type { ShardChange } from "./Protocol.js"
 import type { DatabaseDefinition, ResolvedTable } from "./Declaration.js"
 import { checkRowShape, oversize, utf8Length } from "./Guards.js"
 import { OUTBOX_TABLE } from "./Names.js"
 import { hubIdOf, shardOf } from "./Placement.js"
-import { decodeRow, ident, selectList, toSql, type DbRow } from "./Rows.js"
+import { decodeRow, ident, selectList, storedValue, toSql, type DbRow } from "./Rows.js"
 import { decodeInsert, decodePatch } from "./Table.js"
 
 const noDelivery = () => {}
@@ -201,16 +201,32 @@ export interface InlineStreams {
   readonly append: (exec: RawExec, changes: ReadonlyArray<InlineChange>) => () => void
 }
 
-/** A table's insert statement, built once per table (it is the same text for every row). */
+/**
+ * A table's insert statement, built once per table (it is the same text for every row). No
+ * RETURNING: every column is bound, so the stored row is the bound row as SQLite converts it
+ * (`Rows.storedValue`), built in JavaScript without reading result rows back.
+ */
 const insertStatements = new WeakMap<ResolvedTable, string>()
 const insertStatement = (table: ResolvedTable): string => {
   let statement = insertStatements.get(table)
   if (statement === undefined) {
     const columns = table.columns.map(([name]) => ident(name))
-    statement = `INSERT INTO ${ident(table.name)} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) RETURNING ${selectList(table)}`
+    statement = `INSERT INTO ${ident(table.name)} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`
     insertStatements.set(table, statement)
   }
   return statement
+}
+
+/** Insert a prepared row; answers the row as stored (what a RETURNING of every column would decode to). */
+const insertRow = (run: RawRun, table: ResolvedTable, prepared: DbRow): DbRow => {
+  const params: Array<SqlValue> = []
+  const row: DbRow = {}
+  for (const [column, spec] of table.columns) {
+    params.push(toSql(spec, prepared[column]))
+    row[column] = storedValue(spec, prepared[column])
+  }
+  run(insertStatement(table), ...params)
+  return row
 }
 
 /**
@@ -277,13 +293,12 @@ export const applyBatchNow = (
     refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` })
     return refused
   }
-  const outcome = sql.transactionNow((exec) => {
+  const outcome = sql.transactionNow((exec, run) => {
       const results = prepared.map((write, index): WriteResult => {
         const table = write.table
         switch (write.op) {
           case "insert": {
-            // RETURNING: the stored row (defaults, SQLite's own conversions) without a second statement.
-            const row = decodeRow(table, exec(insertStatement(table), ...table.columns.map(([column, spec]) => toSql(spec, write.row[column]) as SqlValue))[0])
+            const row = insertRow(run, table, write.row)
             outbox(exec, table, "insert", null, row, index)
             return { op: "insert", table: table.name, row }
           }
