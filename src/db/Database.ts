@@ -11,7 +11,7 @@
 import { Effect, Schema } from "effect"
 import { invalidInputFromParseError, InvalidInput, NotFound, PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { ambientRequest, settleExit } from "../internal/PromiseFacade.js"
-import { callActor, invokeActor, type ActorNamespace } from "../internal/rpc.js"
+import { actorTarget, callActor, invokeTarget, type ActorNamespace } from "../internal/rpc.js"
 import * as Operations from "../internal/Operations.js"
 import { requestStubs } from "../internal/ObjectStubs.js"
 import { DbShardOps } from "./Ops.js"
@@ -123,12 +123,12 @@ type Located = { readonly shard: number; readonly write: WriteOp } | { readonly 
  * shard placed from the shard-key column. The shard decodes and checks the rest.
  */
 const locateWrite = (definition: DatabaseDefinition, write: WriteOp): Located => {
-  const values: ReadonlyArray<readonly [unknown, string]> =
-    write.op === "insert" ? [[write.row, "row"]] : write.op === "update" ? [[write.where, "where"], [write.patch, "patch"]] : [[write.where, "where"]]
-  for (const [value, field] of values) {
-    const problem = checkRowShape(value, field, definition.maxRowBytes)
-    if (problem !== undefined) return { refused: problem }
-  }
+  // The values in the order their problems are reported: an update's locator before its patch.
+  const problem =
+    write.op === "insert"
+      ? checkRowShape(write.row, "row", definition.maxRowBytes)
+      : (checkRowShape(write.where, "where", definition.maxRowBytes) ?? (write.op === "update" ? checkRowShape(write.patch, "patch", definition.maxRowBytes) : undefined))
+  if (problem !== undefined) return { refused: problem }
   const table = definition.tables.get(write.table)
   if (table === undefined) return { refused: new InvalidInput({ field: "table", message: `table: ${definition.name} has no table "${write.table}"` }) }
   const [located, field] = write.op === "insert" ? [write.row, "row"] : [write.where, "where"]
@@ -139,25 +139,30 @@ const locateWrite = (definition: DatabaseDefinition, write: WriteOp): Located =>
   return { shard: shardOf(value, definition.shards), write }
 }
 
-const batchOf = (write: WriteOp, options: WriteOptions | undefined) => ({ writes: [write], ...(options?.requestId === undefined ? {} : { requestId: options.requestId }) })
+const batchOf = (write: WriteOp, options: WriteOptions | undefined) => (options?.requestId === undefined ? { writes: [write] } : { writes: [write], requestId: options.requestId })
+
+/** The row of a one-write answer: as the shard built it when `writeResultsAsIs` takes it, else decoded with the operation's Schema (its typed error thrown). */
+const rowOfAnswer = (answer: unknown): Record<string, unknown> => (DbShardOps.write.trustedSuccess(answer) ?? settleExit(DbShardOps.write.decodeAnswerExit(answer)))[0].row
 
 /**
  * The one-row writes of a table as Promises, without the Effect runtime: the Promise facade's hot
  * path (a fiber per call was ~12 % of a database write's CPU in the db benchmark). The same checks
- * (`locateWrite`), the same request and stub handling (`invokeActor`), the answer decoded with the
+ * (`locateWrite`), the same request and stub handling (`invokeTarget`), the answer decoded with the
  * operation's Schema, and the same typed rejections as running the Effect form with `runToPromise`.
  */
 export const makeWritesNow = (definition: DatabaseDefinition, env: Record<string, unknown>) => {
+  // Each shard's address and object name, made once: a write only picks its shard's.
+  const targets = Array.from({ length: definition.shards }, (_, shard) => actorTarget("dbShard", { instance: definition.instance, id: shardId(shard) }))
+  // Bindings do not change while the isolate lives; `env` may be the runtime's proxy, whose every read looks up the current env (~4 µs a write).
+  let namespace: ActorNamespace | undefined
   const writeNow = (write: WriteOp, options: WriteOptions | undefined): Promise<unknown> => {
     const located = locateWrite(definition, write)
     if ("refused" in located) return Promise.reject(located.refused)
-    const namespace = env[definition.bindings.shards] as ActorNamespace | undefined
+    namespace ??= env[definition.bindings.shards] as ActorNamespace | undefined
     if (namespace === undefined) return Promise.reject(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
     // Inside a request made ambient (`worker(...)`, `withRequest`), its writes share one stub per shard.
     const stubs = requestStubs(ambientRequest())
-    return invokeActor(namespace, "dbShard", { instance: definition.instance, id: shardId(located.shard) }, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs }).then(
-      (answer) => settleExit(DbShardOps.write.decodeAnswerExit(answer))[0].row,
-    )
+    return invokeTarget(namespace, targets[located.shard]!, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs }, rowOfAnswer)
   }
   return (name: string) => ({
     insert: (row: unknown, options?: WriteOptions) => writeNow({ op: "insert", table: name, row }, options),

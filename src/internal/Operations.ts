@@ -50,6 +50,11 @@ export interface Operation<Name extends string, P, PI, A, AI, E> {
   readonly decodeAnswer: (answer: unknown) => Effect.Effect<A, E | BoundaryError>
   /** `decodeAnswer` as an `Exit`, for callers outside the Effect runtime (the Promise facade's hot paths). */
   readonly decodeAnswerExit: (answer: unknown) => Exit.Exit<A, E | BoundaryError>
+  /**
+   * The value of a success answer that the operation's `trustedAnswer` check takes as it is, read
+   * without building an `Exit`; `undefined` for any other answer (decode it with `decodeAnswerExit`).
+   */
+  readonly trustedSuccess: (answer: unknown) => A | undefined
 }
 
 /** Any declared operation. */
@@ -118,10 +123,10 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
   const undecodable = (problem: ParseResult.ParseError) => new StorageFailure({ message: `${name}: undecodable answer: ${problem.message}` })
   // An Exit is an Effect: `decodeAnswer` is this very value.
   /** The value of a success envelope (`{ _tag: "Success", value }`, what the envelope Schema decodes it to), else the envelope decoded. */
+  const isSuccessEnvelope = (encoded: unknown): encoded is { readonly _tag: "Success"; readonly value: unknown } =>
+    encoded !== null && typeof encoded === "object" && (encoded as { _tag?: unknown })._tag === "Success" && Object.hasOwn(encoded, "value")
   const openEnvelope = (encoded: unknown): Exit.Exit<unknown, E | BoundaryError> | ParseResult.ParseError => {
-    if (encoded !== null && typeof encoded === "object" && (encoded as { _tag?: unknown })._tag === "Success" && Object.hasOwn(encoded, "value")) {
-      return Exit.succeed((encoded as { value: unknown }).value)
-    }
+    if (isSuccessEnvelope(encoded)) return Exit.succeed(encoded.value)
     const envelope = decodeEnvelope(encoded)
     return Either.isLeft(envelope) ? envelope.left : (envelope.right as Exit.Exit<unknown, E | BoundaryError>)
   }
@@ -148,6 +153,7 @@ export const make = <const Name extends string, P, PI, A, AI, E = RealtimeError,
         : Effect.mapError(encodeSuccess(value), (problem) => new StorageFailure({ message: `${name}: the actor's answer does not match its declaration: ${problem.message}` })),
     decodeAnswer: (encoded) => decodeAnswerExit(encoded),
     decodeAnswerExit,
+    trustedSuccess: (encoded) => (options.trustedAnswer !== undefined && isSuccessEnvelope(encoded) ? options.trustedAnswer(encoded.value) : undefined),
   }
 }
 

@@ -122,25 +122,71 @@ export const invokeActor = (
   input?: unknown,
   caller?: Actor,
   options: CallOptions = {},
-): Promise<unknown> => {
+): Promise<unknown> => invokeTarget(namespace, actorTarget(kind, address), op, input, caller, options)
+
+/** An actor as a call target: its kind, address and object name, made once by callers that call it often. */
+export interface ActorTarget {
+  readonly kind: string
+  readonly address: { readonly instance: string; readonly id: string }
+  readonly name: string
+}
+
+export const actorTarget = (kind: string, address: { readonly instance: string; readonly id: string }): ActorTarget => ({
+  kind,
+  address,
+  name: objectName(address.instance, kind, address.id),
+})
+
+const asIs = <A>(value: A): A => value
+
+/** The runtime's RPC promise is a thenable object (a callable one for pipelining, in some runtimes). */
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function"
+
+/**
+ * `invokeActor` for a target made once (`actorTarget`), answering `onAnswer(answer)`: the call's
+ * own promise is chained once, with no `Promise.resolve` around the runtime's RPC promise (a
+ * microtask and a promise less per call than chaining `then` after `catch`).
+ */
+export const invokeTarget = <A = unknown>(
+  namespace: ActorNamespace,
+  target: ActorTarget,
+  op: string,
+  input?: unknown,
+  caller?: Actor,
+  options: CallOptions = {},
+  onAnswer?: (answer: unknown) => A,
+): Promise<A> => {
   const { stubs } = options
-  const name = objectName(address.instance, kind, address.id)
   let plain: unknown
   try {
     plain = input === undefined || options.plain === true ? input : plainInput(input)
   } catch (error) {
     return Promise.reject(error instanceof InvalidInput ? error : new InvalidInput({ field: "input", message: `input: ${String(error).slice(0, 200)}` }))
   }
-  const request: ActorRequest = { address, op, ...(plain === undefined ? {} : { input: plain }), ...(caller === undefined ? {} : { caller }) }
+  const { address } = target
+  // The keys the request had when built by spreads: `input` and `caller` only when given.
+  const request: ActorRequest =
+    caller === undefined
+      ? plain === undefined
+        ? { address, op }
+        : { address, op, input: plain }
+      : plain === undefined
+        ? { address, op, caller }
+        : { address, op, input: plain, caller }
   const failed = (cause: unknown) => {
-    stubs?.forget(namespace, name)
-    return new StorageFailure({ message: `call to ${kind} ${address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+    stubs?.forget(namespace, target.name)
+    return new StorageFailure({ message: `call to ${target.kind} ${target.address.id} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+  }
+  const fail = (cause: unknown): never => {
+    throw failed(cause)
   }
   try {
-    const stub = stubOf(namespace, name, stubs) as ActorStub
-    return Promise.resolve(stub.invoke(request)).catch((cause: unknown) => {
-      throw failed(cause)
-    })
+    const answer: unknown = (stubOf(namespace, target.name, stubs) as ActorStub).invoke(request)
+    // The runtime's RPC promise is a thenable; anything else (a plain value) is wrapped once.
+    const pending = isThenable(answer) ? answer : Promise.resolve(answer)
+    // Both callbacks given: the runtime's RPC promise refuses an `undefined` one.
+    return Promise.resolve(pending.then(onAnswer ?? (asIs as (answer: unknown) => A), fail))
   } catch (cause) {
     return Promise.reject(failed(cause))
   }
