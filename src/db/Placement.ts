@@ -41,7 +41,10 @@ export const shardIndexOfId = (id: string): number => Number(/^shard-(\d+)$/.exe
 /** The hub id of a partition: the table and its required-filter values, as JSON. */
 export const hubIdOf = (table: ResolvedTable, row: DbRow): string => {
   const required = table.realtime?.requiredFilters ?? []
-  const id = JSON.stringify([table.name, Object.fromEntries(required.map((column) => [column, row[column] ?? null]))])
+  // Built by assignment (one object per call, on every write's path); column names are identifiers, never `__proto__`.
+  const values: Record<string, unknown> = {}
+  for (const column of required) values[column] = row[column] ?? null
+  const id = JSON.stringify([table.name, values])
   // Object ids are at most 256 characters: long partition values are named by a digest instead.
   // (Hubs check every change against each subscriber's filters, so even a collision leaks nothing.)
   return id.length <= 200 ? id : `${table.name}#${fnv1a(id).toString(16)}${fnv1a([...id].reverse().join("")).toString(16)}`

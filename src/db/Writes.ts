@@ -229,6 +229,111 @@ const insertRow = (run: RawRun, table: ResolvedTable, prepared: DbRow): DbRow =>
   return row
 }
 
+/** Where a batch commits and how large it may be; `inline`: the streams its shard hosts. */
+export interface BatchMeta {
+  readonly shard: number
+  readonly requestId: string
+  readonly now: number
+  readonly maxRowBytes: number
+  readonly maxBatchBytes: number
+  readonly inline?: InlineStreams | undefined
+}
+
+// The outbox inserts' text, built once: a hosted change's row is stored published, its stream takes it in the same transaction.
+const OUTBOX_COLUMNS = "table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size"
+const INSERT_OUTBOX = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+const INSERT_OUTBOX_PUBLISHED = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
+/**
+ * One batch's commit in progress: the changes its writes leave for the shard's streams and for the
+ * drain, its bytes so far, and the typed refusal found inside the synchronous body (thrown to roll
+ * back, then restored). A class, so a write allocates one object rather than a closure per helper.
+ */
+class BatchCommit {
+  readonly inlined: Array<InlineChange> = []
+  /** The batch's changes left for the drain, as stored (outbox id included): the shard may send them at once (`shard/DirectSend.ts`). */
+  readonly drained: Array<DrainedChange> = []
+  refused: NotFound | PayloadTooLarge | undefined = undefined
+  batchBytes = 0
+  constructor(readonly meta: BatchMeta) {}
+
+  /** The row as JSON, refused (rolling the batch back) when it is over `maxRowBytes`. */
+  encodeRow(table: ResolvedTable, row: DbRow, index: number): string {
+    const meta = this.meta
+    const json = JSON.stringify(row)
+    const size = oversize(json, meta.maxRowBytes)
+    if (size !== undefined) {
+      throw (this.refused = new PayloadTooLarge({ field: `writes.${index}.row`, size, limit: meta.maxRowBytes, message: `writes.${index}.row: a ${table.name} row of ${size} bytes is over maxRowBytes (${meta.maxRowBytes})` }))
+    }
+    this.batchBytes += utf8Length(json)
+    if (this.batchBytes > meta.maxBatchBytes) {
+      const size = this.batchBytes
+      throw (this.refused = new PayloadTooLarge({ field: "writes", size, limit: meta.maxBatchBytes, message: `writes: the batch's rows are over ${meta.maxBatchBytes} bytes (at writes.${index}); split it into smaller batches` }))
+    }
+    return json
+  }
+
+  outbox(exec: RawExec, table: ResolvedTable, event: ShardChange["event"], old: DbRow | null, row: DbRow | null, index: number): void {
+    // Every written row is measured; a streamed one reuses that JSON as its outbox image.
+    const next = row === null ? null : this.encodeRow(table, row, index)
+    if (table.realtime === undefined) return
+    const { meta } = this
+    const key = (event === "delete" ? old : row)![table.realtime.key]
+    const previous = old === null ? null : JSON.stringify(old)
+    const size = (previous?.length ?? 0) + (next?.length ?? 0)
+    // The drain routes and sizes batches from these two columns, never loading images to do so.
+    const hubs = old === null || row === null ? [hubIdOf(table, (old ?? row)!)] : [...new Set([hubIdOf(table, old), hubIdOf(table, row)])]
+    const inline = meta.inline
+    if (inline !== undefined && inline.takes(table)) {
+      const id = exec<{ id: number }>(INSERT_OUTBOX_PUBLISHED, table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), size, meta.now)[0]!.id
+      this.inlined.push({ hubs, change: { shard: inline.shard, outboxId: id, table: table.name, event, old, new: row, requestId: meta.requestId, createdAt: meta.now } })
+      return
+    }
+    const id = exec<{ id: number }>(INSERT_OUTBOX, table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), size)[0]!.id
+    this.drained.push({ hubs, chars: size, change: { shard: meta.shard, outboxId: id, table: table.name, event, old, new: row, requestId: meta.requestId, createdAt: meta.now } })
+  }
+
+  missing(table: ResolvedTable, where: DbRow): NotFound {
+    return (this.refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` }))
+  }
+
+  /** One prepared write and its outbox row, inside the batch's transaction. */
+  apply(exec: RawExec, run: RawRun, write: Prepared, index: number): WriteResult {
+    const table = write.table
+    switch (write.op) {
+      case "insert": {
+        const row = insertRow(run, table, write.row)
+        this.outbox(exec, table, "insert", null, row, index)
+        return { op: "insert", table: table.name, row }
+      }
+      case "update": {
+        const old = readRow(exec, table, write.where)
+        if (old === undefined) throw this.missing(table, write.where)
+        const columns = Object.keys(write.patch)
+        const clause = whereClause(table, write.where)
+        const row = decodeRow(
+          table,
+          exec(
+            `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql} RETURNING ${selectList(table)}`,
+            ...columns.map((column) => toSql(table.columns.find(([name]) => name === column)![1], write.patch[column])),
+            ...clause.params,
+          )[0],
+        )
+        this.outbox(exec, table, "update", old, row, index)
+        return { op: "update", table: table.name, row }
+      }
+      case "delete": {
+        const old = readRow(exec, table, write.where)
+        if (old === undefined) throw this.missing(table, write.where)
+        const clause = whereClause(table, write.where)
+        exec(`DELETE FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)
+        this.outbox(exec, table, "delete", old, null, index)
+        return { op: "delete", table: table.name, row: old }
+      }
+    }
+  }
+}
+
 /**
  * Apply a prepared batch in one transaction with its outbox rows, synchronously. Fails with `NotFound` for a
  * missing row, `ConstraintViolation` for a failed constraint; either way nothing is stored.
@@ -238,100 +343,19 @@ const insertRow = (run: RawRun, table: ResolvedTable, prepared: DbRow): DbRow =>
 export const applyBatchNow = (
   sql: SqlShape,
   prepared: ReadonlyArray<Prepared>,
-  meta: { readonly shard: number; readonly requestId: string; readonly now: number; readonly maxRowBytes: number; readonly maxBatchBytes: number; readonly inline?: InlineStreams | undefined },
+  meta: BatchMeta,
 ): Either.Either<
   { readonly results: ReadonlyArray<WriteResult>; readonly delivered: () => void; readonly drained: ReadonlyArray<DrainedChange> },
   NotFound | PayloadTooLarge | StorageFailure | ConstraintViolation
 > => {
-  const inline = meta.inline
-  const inlined: Array<InlineChange> = []
-  /** The batch's changes left for the drain, as stored (outbox id included): the shard may send them at once (`shard/DirectSend.ts`). */
-  const drained: Array<DrainedChange> = []
-  // A typed failure found inside the synchronous body: thrown to roll back, then restored.
-  let refused: NotFound | PayloadTooLarge | undefined
-  let batchBytes = 0
-  /** The row as JSON, refused (rolling the batch back) when it is over `maxRowBytes`. */
-  const encodeRow = (table: ResolvedTable, row: DbRow, index: number): string => {
-    const json = JSON.stringify(row)
-    const size = oversize(json, meta.maxRowBytes)
-    if (size !== undefined) {
-      refused = new PayloadTooLarge({ field: `writes.${index}.row`, size, limit: meta.maxRowBytes, message: `writes.${index}.row: a ${table.name} row of ${size} bytes is over maxRowBytes (${meta.maxRowBytes})` })
-      throw refused
-    }
-    batchBytes += utf8Length(json)
-    if (batchBytes > meta.maxBatchBytes) {
-      refused = new PayloadTooLarge({ field: "writes", size: batchBytes, limit: meta.maxBatchBytes, message: `writes: the batch's rows are over ${meta.maxBatchBytes} bytes (at writes.${index}); split it into smaller batches` })
-      throw refused
-    }
-    return json
-  }
-  const outbox = (exec: RawExec, table: ResolvedTable, event: string, old: DbRow | null, row: DbRow | null, index: number) => {
-    // Every written row is measured; a streamed one reuses that JSON as its outbox image.
-    const next = row === null ? null : encodeRow(table, row, index)
-    if (table.realtime === undefined) return
-    const key = (event === "delete" ? old : row)![table.realtime.key]
-    const previous = old === null ? null : JSON.stringify(old)
-    // The drain routes and sizes batches from these two columns, never loading images to do so.
-    const hubs = old === null || row === null ? [hubIdOf(table, (old ?? row)!)] : [...new Set([hubIdOf(table, old), hubIdOf(table, row)])]
-    if (inline !== undefined && inline.takes(table)) {
-      // Published as it is stored: its stream takes it in this same transaction.
-      const id = exec<{ id: number }>(
-        `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0), meta.now,
-      )[0]!.id
-      const change: ShardChange = { shard: inline.shard, outboxId: id, table: table.name, event: event as ShardChange["event"], old, new: row, requestId: meta.requestId, createdAt: meta.now }
-      inlined.push({ hubs, change })
-      return
-    }
-    const id = exec<{ id: number }>(
-      `INSERT INTO ${OUTBOX_TABLE} (table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      table.name, event, JSON.stringify(key), previous, next, meta.requestId, meta.now, JSON.stringify(hubs), (previous?.length ?? 0) + (next?.length ?? 0),
-    )[0]!.id
-    drained.push({ hubs, chars: (previous?.length ?? 0) + (next?.length ?? 0), change: { shard: meta.shard, outboxId: id, table: table.name, event: event as ShardChange["event"], old, new: row, requestId: meta.requestId, createdAt: meta.now } })
-  }
-  const missing = (table: ResolvedTable, where: DbRow) => {
-    refused = new NotFound({ what: table.name, message: `${table.name} ${JSON.stringify(where)} does not exist` })
-    return refused
-  }
+  const batch = new BatchCommit(meta)
   const outcome = sql.transactionNow((exec, run) => {
-      const results = prepared.map((write, index): WriteResult => {
-        const table = write.table
-        switch (write.op) {
-          case "insert": {
-            const row = insertRow(run, table, write.row)
-            outbox(exec, table, "insert", null, row, index)
-            return { op: "insert", table: table.name, row }
-          }
-          case "update": {
-            const old = readRow(exec, table, write.where)
-            if (old === undefined) throw missing(table, write.where)
-            const columns = Object.keys(write.patch)
-            const clause = whereClause(table, write.where)
-            const row = decodeRow(
-              table,
-              exec(
-                `UPDATE ${ident(table.name)} SET ${columns.map((column) => `${ident(column)} = ?`).join(", ")} WHERE ${clause.sql} RETURNING ${selectList(table)}`,
-                ...columns.map((column) => toSql(table.columns.find(([name]) => name === column)![1], write.patch[column])),
-                ...clause.params,
-              )[0],
-            )
-            outbox(exec, table, "update", old, row, index)
-            return { op: "update", table: table.name, row }
-          }
-          case "delete": {
-            const old = readRow(exec, table, write.where)
-            if (old === undefined) throw missing(table, write.where)
-            const clause = whereClause(table, write.where)
-            exec(`DELETE FROM ${ident(table.name)} WHERE ${clause.sql}`, ...clause.params)
-            outbox(exec, table, "delete", old, null, index)
-            return { op: "delete", table: table.name, row: old }
-          }
-        }
-      })
-      const delivered = inline === undefined || inlined.length === 0 ? noDelivery : inline.append(exec, inlined)
-      return { results, delivered, drained }
-    })
-  return Either.isRight(outcome) ? outcome : Either.left(refused ?? outcome.left)
+    const results: Array<WriteResult> = []
+    for (let index = 0; index < prepared.length; index++) results.push(batch.apply(exec, run, prepared[index], index))
+    const delivered = meta.inline === undefined || batch.inlined.length === 0 ? noDelivery : meta.inline.append(exec, batch.inlined)
+    return { results, delivered, drained: batch.drained }
+  })
+  return Either.isRight(outcome) ? outcome : Either.left(batch.refused ?? outcome.left)
 }
 
 /** `applyBatchNow` as an Effect. */

@@ -33,6 +33,14 @@ const inSnapshot = (change: ShardChange, subscriber: Subscriber) => {
   return watermark !== undefined && change.outboxId <= watermark
 }
 
+// The five deliveries there are, shared: a change fanned out to many subscribers allocates none, and
+// `frameCache` tells them apart by identity.
+const INSERT: Delivery = { event: "insert" }
+const UPDATE: Delivery = { event: "update" }
+const DELETE: Delivery = { event: "delete" }
+const LEFT: Delivery = { event: "delete", scope: "left" }
+const ENTERED: Delivery = { event: "insert", scope: "entered" }
+
 export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delivery | undefined => {
   if (change.parked === true || inSnapshot(change, subscriber)) return undefined
   const before = matches(change.old, subscriber.filters)
@@ -40,13 +48,13 @@ export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delive
   let delivery: Delivery | undefined
   switch (change.event) {
     case "insert":
-      delivery = after ? { event: "insert" } : undefined
+      delivery = after ? INSERT : undefined
       break
     case "delete":
-      delivery = before ? { event: "delete" } : undefined
+      delivery = before ? DELETE : undefined
       break
     case "update":
-      delivery = before && after ? { event: "update" } : before ? { event: "delete", scope: "left" } : after ? { event: "insert", scope: "entered" } : undefined
+      delivery = before && after ? UPDATE : before ? LEFT : after ? ENTERED : undefined
       break
   }
   return delivery !== undefined && subscriber.events.includes(delivery.event) ? delivery : undefined
@@ -57,22 +65,26 @@ export const changeFrame = (definition: DatabaseDefinition, change: ShardChange,
   const keyColumn = table?.realtime?.key ?? table?.primaryKey ?? "id"
   const old = delivery.event === "insert" ? null : change.old
   const next = delivery.event === "delete" ? null : change.new
-  return {
+  // An object of the key columns, as the product document writes it: `{ "id": "post_1" }`. (Assigned,
+  // not a computed key in the literal, which V8 defines through a runtime call; names are identifiers.)
+  const key: Record<string, unknown> = {}
+  key[keyColumn] = (delivery.event === "delete" ? old : next)?.[keyColumn] ?? null
+  const frame: { -readonly [K in keyof DatabaseChangeFrame]: DatabaseChangeFrame[K] } = {
     type: "database.change",
     seq,
     namespace: definition.namespace,
     database: definition.name,
     table: change.table,
     event: delivery.event,
-    // An object of the key columns, as the product document writes it: `{ "id": "post_1" }`.
-    key: { [keyColumn]: (delivery.event === "delete" ? old : next)?.[keyColumn] ?? null },
+    key,
     old,
     new: next,
     shard: shardName(change.shard),
     requestId: change.requestId,
     createdAt: new Date(change.createdAt).toISOString(),
-    ...(delivery.scope === undefined ? {} : { scope: delivery.scope }),
   }
+  if (delivery.scope !== undefined) frame.scope = delivery.scope
+  return frame
 }
 
 /**
@@ -94,13 +106,23 @@ export const gapFrameFor = (change: ShardChange, seq: number, subscriber: Subscr
  * Encodes each distinct delivery of one change once, however many subscribers get it.
  */
 export const frameCache = (definition: DatabaseDefinition, change: ShardChange, seq: number) => {
-  const cache = new Map<string, string>()
+  // Mostly one delivery per change (every subscriber sees the insert): the first is kept without a Map.
+  let first: Delivery | undefined
+  let firstFrame = ""
+  let others: Map<string, string> | undefined
   return (delivery: Delivery): string => {
+    if (delivery === first) return firstFrame
+    if (first === undefined) {
+      first = delivery
+      return (firstFrame = encodeDbFrame(changeFrame(definition, change, seq, delivery)))
+    }
     const id = `${delivery.event}:${delivery.scope ?? ""}`
-    let frame = cache.get(id)
+    if (id === `${first.event}:${first.scope ?? ""}`) return firstFrame
+    others ??= new Map()
+    let frame = others.get(id)
     if (frame === undefined) {
       frame = encodeDbFrame(changeFrame(definition, change, seq, delivery))
-      cache.set(id, frame)
+      others.set(id, frame)
     }
     return frame
   }

@@ -119,6 +119,9 @@ export const makeShardStreams = (options: {
    */
   let backlog = false
 
+  /** A partition's stream, loaded when first used (a synchronous read: inside the write's transaction). */
+  const streamFor = (hub: string) => streams.get(hub) ?? Effect.runSync(streamOf(hub))
+
   /** Writes of hosted tables buffered and delivered in the write's own transaction and turn (`Writes.applyBatch`). */
   const inline: InlineStreams = {
     shard,
@@ -126,7 +129,9 @@ export const makeShardStreams = (options: {
     append: (exec, changes) => {
       // Loading a partition's stream is a synchronous read, inside this transaction like the appends.
       // A loaded stream is taken as it is: an Effect run per write only to unwrap it cost more than the append.
-      const settle = [...changesByHub(changes)].map(([hub, list]) => (streams.get(hub) ?? Effect.runSync(streamOf(hub))).appendIn(exec, list))
+      // The common write, one change of one partition: no grouping.
+      if (changes.length === 1 && changes[0].hubs.length === 1) return streamFor(changes[0].hubs[0]).appendIn(exec, [changes[0].change])
+      const settle = [...changesByHub(changes)].map(([hub, list]) => streamFor(hub).appendIn(exec, list))
       return () => {
         for (const run of settle) run()
       }
