@@ -37,7 +37,7 @@ import { Connections } from "../../sockets/Connections.js"
 import { Sockets } from "../../sockets/Sockets.js"
 import { makeHubSockets, PING, PONG } from "../hub/HubSockets.js"
 import { makeShardStreams } from "./ShardStreams.js"
-import { fitsOneSend, sendDirect, type SendNow } from "./DirectSend.js"
+import { fitsOneSend, makeOwedMarks, sendDirect, type SendNow } from "./DirectSend.js"
 
 export const DRAIN_JOB = "outbox-drain"
 /** When the durable retry fires if the immediate drain did not get through. */
@@ -107,9 +107,13 @@ export const makeDbShard = Effect.gen(function* () {
       () => false,
     )
   }
+  // Direct sends' published marks ride the next turn that writes while the retry job is armed to come (DirectSend.ts).
+  const marks = makeOwedMarks(sql, () => clock.unsafeCurrentTimeMillis(), () => jobs.ensured?.(DRAIN_JOB, clock.unsafeCurrentTimeMillis() + DRAIN_RETRY_MS) === true)
+  const flushMarks = Effect.sync(marks.flush)
   // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
+  // Owed marks first: a pass never re-sends what the hubs acknowledged.
   const drainLock = yield* Effect.makeSemaphore(1)
-  const drain = drainLock.withPermits(1)(drainAll(sql, definition, shard, send))
+  const drain = drainLock.withPermits(1)(Effect.zipRight(flushMarks, drainAll(sql, definition, shard, send)))
   /** A drain outside the job: a change held back for a retry gets the job armed for its time. */
   const drainAndArm = Effect.tap(drain, (outcome) => (outcome.retryAt === undefined ? Effect.void : jobs.ensure(DRAIN_JOB, outcome.retryAt)))
   // Single flight: a write during a running drain (or direct send) only asks it to go round once more,
@@ -123,7 +127,7 @@ export const makeDbShard = Effect.gen(function* () {
    */
   let outboxClear = false
   /** Call only while no send is in flight but the caller's own finished pass. */
-  const findClear = Effect.map(Effect.orElseSucceed(pendingCount(sql), () => 1), (pending) => void (outboxClear = pending === 0 && !again))
+  const findClear = Effect.map(Effect.orElseSucceed(Effect.zipRight(flushMarks, pendingCount(sql)), () => 1), (pending) => void (outboxClear = pending === 0 && !again))
   const drainWhileAsked: Effect.Effect<void> = Effect.suspend(() => {
     // Whether this flight released `draining` itself: the release below must never clear a later flight's.
     let released = false
@@ -175,7 +179,7 @@ export const makeDbShard = Effect.gen(function* () {
     Effect.suspend(() => {
       if (!outboxClear || draining || !fitsOneSend(changes)) return kick
       draining = true
-      void sendDirect(sql, changes, sendNow, () => clock.unsafeCurrentTimeMillis())
+      void sendDirect(changes, sendNow, marks)
         .catch(() => false)
         .then((published) => {
           draining = false
@@ -199,8 +203,11 @@ export const makeDbShard = Effect.gen(function* () {
    * Commit a prepared batch with its outbox rows: one synchronous SQLite transaction, which also
    * buffers the changes of hosted streams; `delivered` fans those out once it committed.
    */
-  const commit = ({ batch, prepared }: Either.Either.Right<ReturnType<typeof prepare>>, now: number) =>
-    applyBatchNow(sql, prepared, { shard, requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
+  const commit = ({ batch, prepared }: Either.Either.Right<ReturnType<typeof prepare>>, now: number) => {
+    // In the write's own turn, so in its commit: no commit of their own for the marks owed.
+    marks.flush()
+    return applyBatchNow(sql, prepared, { shard, requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
+  }
 
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
@@ -283,6 +290,8 @@ export const makeDbShard = Effect.gen(function* () {
   const outbox = handler(DbShardOps.outbox, (input) =>
     Effect.orDie(
       Effect.gen(function* () {
+        // What the hubs acknowledged is published: the marks owed are stored before counting.
+        yield* flushMarks
         const columns = "id, table_name, event, row_key, request_id, created_at, published_at, size, attempts, retry_at, parked_at, error"
         return {
           shard: shardName(shard),

@@ -2,7 +2,8 @@
  * The drain's usual case without the drain: a write committed while nothing else of its shard's
  * outbox is pending or being sent hands its own changes to their hubs at once, from what its
  * commit returned (outbox ids, hubs, images), and marks them published when every hub
- * acknowledged. No outbox scan, no image load, no fiber: one promise per hub and one `UPDATE`.
+ * acknowledged. No outbox scan, no image load, no fiber: one promise per hub, and the mark rides the
+ * next turn that writes (`OwedMarks`).
  *
  * Anything else is the drain's, unchanged: a hub that fails or refuses leaves the changes pending,
  * and the retry job armed before the commit drains them in order, counting attempts and parking as
@@ -30,20 +31,65 @@ export const fitsOneSend = (changes: ReadonlyArray<DrainedChange>) => {
   return chars <= SEND_CHARS
 }
 
+/** Mark outbox rows published; `false` when the statement failed (the rows stay pending: the drain re-sends them, the hubs drop them). */
+const markPublished = (sql: SqlShape, ids: ReadonlyArray<number>, at: number) =>
+  Either.isRight(
+    sql.statementNow((_exec, run) =>
+      ids.length === 1
+        ? run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id = ? AND published_at IS NULL`, at, ids[0])
+        : run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, at, JSON.stringify(ids)),
+    ),
+  )
+
+/**
+ * The published marks of directly sent changes. A turn of a Durable Object that writes ends in a
+ * commit of its own (a WAL write and a sync: the largest single cost of a write here, measured in
+ * bench/notes/db.md), and an acknowledgement arrives in a turn of its own: marking there would cost
+ * a commit per write. So a mark is owed instead, and stored by the next turn that writes anyway —
+ * the next write's (`flush` before its commit), a drain pass's, the retry job's — while that job is
+ * armed to come soon; without it, at once. Owed marks live in memory only: rows whose marks are
+ * lost with the object stay pending and are re-sent at its wake (the hubs drop them by outbox id),
+ * as a crash between acknowledgement and mark always allowed.
+ */
+export interface OwedMarks {
+  /** Every hub applied these rows: mark them now, or owe the marks when `soon()` says a turn that writes will come. */
+  readonly acknowledged: (ids: ReadonlyArray<number>) => boolean
+  /** Store the owed marks in this turn; call before anything reads pending rows, and in a turn that writes anyway. */
+  readonly flush: () => void
+  /** Marks owed now. */
+  readonly owed: () => number
+}
+
+export const makeOwedMarks = (sql: SqlShape, now: () => number, soon: () => boolean): OwedMarks => {
+  let owed: Array<number> = []
+  const flush = () => {
+    if (owed.length === 0) return
+    const ids = owed
+    owed = []
+    markPublished(sql, ids, now())
+  }
+  return {
+    acknowledged: (ids) => {
+      if (!soon()) {
+        // Nothing will write soon: the marks owed so far go with these.
+        const all = owed.length === 0 ? ids : [...owed, ...ids]
+        owed = []
+        return markPublished(sql, all, now())
+      }
+      for (const id of ids) owed.push(id)
+      return true
+    },
+    flush,
+    owed: () => owed.length,
+  }
+}
+
 /**
  * Send a committed batch's changes, one call per hub in outbox order; resolves `true` when all were
- * acknowledged and marked published, `false` when they stay pending for the drain.
+ * acknowledged (and marked, or their marks owed: `OwedMarks`), `false` when they stay pending for the drain.
  */
-export const sendDirect = (sql: SqlShape, changes: ReadonlyArray<DrainedChange>, sendNow: SendNow, now: () => number): Promise<boolean> => {
-  return Promise.all(Array.from(changesByHub(changes), ([hub, list]) => sendNow(hub, list))).then((acknowledged) => {
-    if (!acknowledged.every(Boolean)) return false
-    const ids = changes.map(({ change }) => change.outboxId)
+export const sendDirect = (changes: ReadonlyArray<DrainedChange>, sendNow: SendNow, marks: OwedMarks): Promise<boolean> =>
+  Promise.all(Array.from(changesByHub(changes), ([hub, list]) => sendNow(hub, list))).then((acknowledged) =>
     // As the drain marks a round: a failed mark leaves the rows pending, and the drain re-sends them (the hubs drop them).
-    const marked = sql.statementNow((_exec, run) =>
-      ids.length === 1
-        ? run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id = ? AND published_at IS NULL`, now(), ids[0])
-        : run(`UPDATE ${OUTBOX_TABLE} SET published_at = ?, retry_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL`, now(), JSON.stringify(ids)),
-    )
-    return Either.isRight(marked)
-  })
-}
+    acknowledged.every(Boolean) ? marks.acknowledged(changes.map(({ change }) => change.outboxId)) : false,
+  )
