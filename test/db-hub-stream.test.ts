@@ -23,6 +23,11 @@ describe("a partition's stream", () => {
         if (trim.through > 0) trims++
         return store.append(rows, trim)
       },
+      // The stream's synchronous path (what `apply` runs).
+      appendNow: (rows: ReadonlyArray<HubChangeStore.BufferedChange>, trim: HubChangeStore.Trim) => {
+        if (trim.through > 0) trims++
+        return store.appendNow(rows, trim)
+      },
     }
     const result = await Effect.runPromise(
       Effect.gen(function* () {

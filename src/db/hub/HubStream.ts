@@ -9,7 +9,7 @@
  *
  * @since 0.2.0
  */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { InvalidInput } from "../../RealtimeError.js"
 import type { ConnectionEntry } from "../../sockets/Connections.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
@@ -44,6 +44,8 @@ export interface HubStream {
   readonly buffered: () => number
   /** A shard's changes applied once each, buffered, then fanned out to `subscribers()`. */
   readonly apply: (input: PublishChanges) => Effect.Effect<Applied, InvalidInput | WriteError>
+  /** `apply` synchronously (a hub's publish in the RPC's own turn): no fiber, no Effect run. */
+  readonly applyNow: (input: PublishChanges) => Either.Either<Applied, InvalidInput | WriteError>
   /**
    * Changes buffered inside the caller's SQLite transaction (they must be applied in order after
    * everything applied so far); the answer, run once that transaction committed, updates the
@@ -140,18 +142,17 @@ export const loadHubStream = (options: {
       return { applied: planned.applied.length, duplicates: planned.duplicates, seq }
     }
 
-    const apply = (input: PublishChanges) =>
-      Effect.gen(function* () {
-        const from = input.changes[0]?.shard
-        if (input.after !== undefined && from !== undefined && (highWater.get(from) ?? 0) < input.after) {
-          // A pipelined batch whose predecessor was not applied (it failed): applying it would skip that one.
-          return yield* new InvalidInput({ field: "after", message: `after: outbox ${input.after} of shard ${from} is not applied here yet; resend in order` })
-        }
-        const planned = plan(input.changes)
-        // A failed transaction leaves the memory view as it was.
-        const trimmed = planned.rows.length > 0 ? yield* store.append(planned.rows, planned.trim) : undefined
-        return settle(planned, trimmed)
-      })
+    const applyNow = (input: PublishChanges): Either.Either<Applied, InvalidInput | WriteError> => {
+      const from = input.changes[0]?.shard
+      if (input.after !== undefined && from !== undefined && (highWater.get(from) ?? 0) < input.after) {
+        // A pipelined batch whose predecessor was not applied (it failed): applying it would skip that one.
+        return Either.left(new InvalidInput({ field: "after", message: `after: outbox ${input.after} of shard ${from} is not applied here yet; resend in order` }))
+      }
+      const planned = plan(input.changes)
+      if (planned.rows.length === 0) return Either.right(settle(planned, undefined))
+      // A failed append leaves the memory view as it was.
+      return Either.map(store.appendNow(planned.rows, planned.trim), (trimmed) => settle(planned, trimmed))
+    }
 
     /**
      * Changes buffered inside the caller's transaction (a shard's write: the change is stored in the
@@ -178,7 +179,9 @@ export const loadHubStream = (options: {
     return {
       seq: () => seq,
       buffered: () => (seq === 0 ? 0 : seq - firstBuffered + 1),
-      apply,
+      // An Either is an Effect: the mailbox path runs the same synchronous code.
+      apply: applyNow,
+      applyNow,
       appendIn,
       replay,
     } satisfies HubStream

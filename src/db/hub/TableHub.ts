@@ -20,8 +20,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect } from "effect"
-import { InvalidInput } from "../../RealtimeError.js"
+import { Clock, Effect, Either, Exit } from "effect"
+import { InvalidInput, type StorageFailure } from "../../RealtimeError.js"
 import { databaseDefinition, type DatabaseDefinition, type ResolvedTable } from "../Declaration.js"
 import { shardId, shardOf } from "../Placement.js"
 import type { ForwardedSubscription } from "../Protocol.js"
@@ -86,7 +86,11 @@ export const makeTableHub = Effect.gen(function* () {
   const publishNow = (input: unknown) => {
     const reportNeeded = reportedConnections === undefined || reportedConnections !== connections.count()
     if (reportNeeded && jobs.ensured?.(DIRECTORY_JOB, Date.now() + DIRECTORY_REPORT_DELAY_MS) !== true) return undefined
-    return Effect.runSyncExit(TableHubOps.publish.decodePayload(input).pipe(Effect.flatMap(stream.apply), Effect.flatMap(TableHubOps.publish.encodeSuccess)))
+    // Checked, applied and answered without a fiber: the answer's Schema encodes to itself (an Exit already).
+    const applied = Either.flatMap(TableHubOps.publish.decodePayloadEither(input), stream.applyNow)
+    if (Either.isLeft(applied)) return Exit.fail(applied.left)
+    const encoded = TableHubOps.publish.encodeSuccess(applied.right)
+    return Exit.isExit(encoded) ? (encoded as Exit.Exit<unknown, StorageFailure>) : Effect.runSyncExit(encoded)
   }
 
   /** A page of the matching rows from the shards, and the outbox position of each shard read. */
