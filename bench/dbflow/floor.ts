@@ -26,6 +26,8 @@ export class DbflowOutboxFloor extends DurableObject {
   #rowsWritten = 0
   /** The second hop's stub, made once (as the library's shard keeps its hubs' stubs). */
   #hub: HubFloorStub | undefined
+  /** Outbox ids the hub floor acknowledged, marked published by the next write (no commit of their own). */
+  #owedMarks: Array<number> = []
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never)
@@ -75,8 +77,9 @@ export class DbflowOutboxFloor extends DurableObject {
 
   /**
    * The two-hop floor's first hop: the same commit as `write`, then the change's text goes to the
-   * hub floor object named `hub` (floorTwoHop.ts), which buffers it and sends the frame; the outbox
-   * row is marked published once it answered. Answers the outbox id at once, without waiting for
+   * hub floor object named `hub` (floorTwoHop.ts), which buffers it and sends the frame; once it
+   * answered, the outbox row's mark is owed to the next write's turn (a turn that writes ends in a
+   * commit: marking in the answer's own turn would cost one more per write). Answers the outbox id at once, without waiting for
    * the second hop (as the library's shard answers a write while its send to the hub is in flight).
    */
   writeViaHub(row: Row, hub: string): number {
@@ -90,13 +93,16 @@ export class DbflowOutboxFloor extends DurableObject {
       this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
       return id
     })
+    // The marks of changes the hub floor acknowledged since the last write ride this write's commit (as the library's owed marks do).
+    if (this.#owedMarks.length > 0) {
+      this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id IN (SELECT value FROM json_each(?))", createdAt, JSON.stringify(this.#owedMarks)).rowsWritten
+      this.#owedMarks = []
+    }
     if (this.#hub === undefined) {
       const namespace = (this.env as { DBFLOW_FLOOR_HUB: DurableObjectNamespace }).DBFLOW_FLOOR_HUB
       this.#hub = namespace.get(namespace.idFromName(hub)) as unknown as HubFloorStub
     }
-    void this.#hub.publish(outboxId, createdAt, row.id, newRow).then(() => {
-      this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
-    })
+    void this.#hub.publish(outboxId, createdAt, row.id, newRow).then(() => void this.#owedMarks.push(outboxId))
     return outboxId
   }
 

@@ -3,8 +3,8 @@
  * Durable Object before it reaches the sockets, as the library's default configuration does
  * (Worker → shard → table hub), with nothing of the library in it. The first hop is the row +
  * outbox floor's commit (`DbflowOutboxFloor.writeViaHub`, floor.ts); it hands the change's text
- * to this object with one plain RPC, and marks its outbox row published once this object
- * answered. This object inserts one buffer row and sends the change frame to every socket it
+ * to this object with one plain RPC, and marks its outbox row published in its next write's turn
+ * once this object answered (as the library's shard owes its marks: two commits per write, not three). This object inserts one buffer row and sends the change frame to every socket it
  * holds (hibernation API). No Effect, no Schema, no dedupe, no trim.
  *
  * `/floor/dbflow-hub/{id}/ws` (upgrade), `GET .../rows` (rows written since the last call; resets).
