@@ -28,7 +28,7 @@ const trees = await openTrees([a, b], async (tree) => {
 })
 const cpu = new Map()
 try {
-  await alternate(trees, rounds, process.env.AB_TARGETS?.split(",") ?? ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR"], async (t, which, run) => {
+  await alternate(trees, rounds, process.env.AB_TARGETS?.split(",") ?? ["LIBRARY", "LIBRARY_IN_SHARD", "FLOOR", "FLOOR_TWO_HOP"], async (t, which, run) => {
     if (t[which] === undefined) return
     const cell = { group: "ab", target: t[which], floor: t.FLOOR, params: { writer: "worker", rate, durationMs, subscribers: 1 } }
     const f = await t.workload.run({ server: t.server, run, quick: false, log: () => {} }, cell)
