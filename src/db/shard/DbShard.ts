@@ -108,7 +108,9 @@ export const makeDbShard = Effect.gen(function* () {
     )
   }
   // Direct sends' published marks ride the next turn that writes while the retry job is armed to come (DirectSend.ts).
-  const marks = makeOwedMarks(sql, () => clock.unsafeCurrentTimeMillis(), () => jobs.ensured?.(DRAIN_JOB, clock.unsafeCurrentTimeMillis() + DRAIN_RETRY_MS) === true)
+  // Not while the retry job runs: its schedule is spent once it returns, so a mark owed then could wait for the next write.
+  let drainJobRunning = false
+  const marks = makeOwedMarks(sql, () => clock.unsafeCurrentTimeMillis(), () => !drainJobRunning && jobs.ensured?.(DRAIN_JOB, clock.unsafeCurrentTimeMillis() + DRAIN_RETRY_MS) === true)
   const flushMarks = Effect.sync(marks.flush)
   // Passes never overlap; within one, pipelined rounds keep each hub's order by the hub's `after` check (see Outbox.ts).
   // Owed marks first: a pass never re-sends what the hubs acknowledged.
@@ -307,6 +309,7 @@ export const makeDbShard = Effect.gen(function* () {
   /** When this object last pruned its published rows (0: not since it woke). */
   let prunedAt = 0
   const drainJob = Effect.gen(function* () {
+    drainJobRunning = true
     const outcome = yield* drain
     if (outcome.retryAt === undefined && !draining) {
       streams.caughtUp()
@@ -319,7 +322,7 @@ export const makeDbShard = Effect.gen(function* () {
     }
     // Come back when the earliest held-back change may be retried.
     return outcome.retryAt ?? null
-  })
+  }).pipe(Effect.ensuring(Effect.sync(() => void (drainJobRunning = false))))
 
   const onWake = Effect.gen(function* () {
     // Changes committed before a restart are sent as soon as the object is back; hosted streams
