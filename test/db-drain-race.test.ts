@@ -6,24 +6,15 @@
  * the pass's closing outbox count (the last statement before the flag is released), through the
  * shard's synchronous write path, which is what any write arriving in that turn would take.
  */
-import { env, runInDurableObject } from "cloudflare:test"
+import { runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
-import { shardId, shardOf } from "../src/db/Placement.js"
 import { DRAIN_RETRY_MS } from "../src/db/shard/DbShard.js"
-import { objectName } from "../src/internal/rpc.js"
-import { post, postsGrant, subscribe, testDb, uid, type ShardHost } from "./db-helpers.js"
-
-const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
+import { post, tenantShard, testDb, type ShardHost } from "./db-helpers.js"
 
 describe("the shard's drain flight", () => {
   it("a write committed while a drain pass is closing is sent at once, not left to the retry job", async () => {
-    const tenant = uid("t")
-    const grant = await postsGrant({ tenantId: tenant })
-    const socket = await subscribe(grant.url, grant.protocols)
-    const instance = testDb.definition.instance
-    const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
-    const stub = shards.get(shards.idFromName(objectName(instance, "dbShard", address.id)))
+    const { tenant, socket, address, stub } = await tenantShard()
     // Boots the shard, arms its retry job and leaves its outbox clear.
     await testDb.table("posts").insert(post(tenant, "d0"))
     await socket.waitChanges(1)

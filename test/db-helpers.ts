@@ -2,10 +2,12 @@
  * Helpers for database tests: change-stream sockets through the test Worker, frame collectors
  * that wait instead of sleeping, and the test database's handles.
  */
-import { runInDurableObject, SELF } from "cloudflare:test"
+import { env, runInDurableObject, SELF } from "cloudflare:test"
 import { Schema } from "effect"
 import { afterEach, expect } from "vitest"
+import { shardId, shardOf } from "../src/db/Placement.js"
 import { DbServerFrame } from "../src/db/Protocol.js"
+import { objectName } from "../src/internal/rpc.js"
 import { eventually } from "./live-helpers.js"
 import { testDb } from "./db-schema.js"
 import "./worker.js"
@@ -137,3 +139,15 @@ export const countingMailbox = <A>(stub: DurableObjectStub, body: (host: ShardHo
       host.runInMailbox = original
     }
   })
+
+const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
+
+/** A fresh tenant of the test database: a subscriber on its posts, and its shard's address and stub. */
+export const tenantShard = async () => {
+  const tenant = uid("t")
+  const grant = await postsGrant({ tenantId: tenant })
+  const socket = await subscribe(grant.url, grant.protocols)
+  const instance = testDb.definition.instance
+  const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
+  return { tenant, socket, address, stub: shards.get(shards.idFromName(objectName(instance, "dbShard", address.id))) }
+}

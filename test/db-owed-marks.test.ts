@@ -3,24 +3,15 @@
  * writes ends in a commit): the mark is owed once the hub acknowledged it, and stored by the next
  * turn that writes anyway — the next write's, or the retry job's when no write follows.
  */
-import { env, runInDurableObject } from "cloudflare:test"
+import { runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
-import { shardId, shardOf } from "../src/db/Placement.js"
 import { DRAIN_RETRY_MS } from "../src/db/shard/DbShard.js"
-import { objectName } from "../src/internal/rpc.js"
-import { post, postsGrant, subscribe, testDb, uid, type ShardHost } from "./db-helpers.js"
-
-const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
+import { post, tenantShard, testDb, type ShardHost } from "./db-helpers.js"
 
 describe("owed published marks", () => {
   it("a direct send's mark is stored by the next write's turn, and by the retry job when no write follows", async () => {
-    const tenant = uid("t")
-    const grant = await postsGrant({ tenantId: tenant })
-    const socket = await subscribe(grant.url, grant.protocols)
-    const instance = testDb.definition.instance
-    const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
-    const stub = shards.get(shards.idFromName(objectName(instance, "dbShard", address.id)))
+    const { tenant, socket, address, stub } = await tenantShard()
     // Boots the shard and arms its retry job.
     await testDb.table("posts").insert(post(tenant, "m0"))
     await socket.waitChanges(1)

@@ -9,29 +9,18 @@ import { env, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest"
 import { databaseDefinition } from "../src/db/Declaration.js"
 import { DbShardOps, TableHubOps } from "../src/db/Ops.js"
-import { hubIdOf, shardId, shardOf } from "../src/db/Placement.js"
+import { hubIdOf } from "../src/db/Placement.js"
 import type { ShardChange } from "../src/db/Protocol.js"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
 import { objectName } from "../src/internal/rpc.js"
 import { Effect } from "effect"
 import { DRAIN_RETRY_MS } from "../src/db/shard/DbShard.js"
-import { countingMailbox, post, postsGrant, sleep, subscribe, testDb, uid, type ShardHost as Host } from "./db-helpers.js"
+import { countingMailbox, post, sleep, subscribe, tenantShard, testDb, uid, type ShardHost as Host } from "./db-helpers.js"
 import { r5Db } from "./db-schema.js"
 
-const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
 const hubs = (env as unknown as { REALTIME_TABLE_HUBS: DurableObjectNamespace }).REALTIME_TABLE_HUBS
 
 const decode = (answer: unknown) => Effect.runPromise(Effect.either(DbShardOps.write.decodeAnswer(answer)))
-
-/** A fresh tenant of the test database: a subscriber on its posts, and its shard's address and stub. */
-const tenantShard = async () => {
-  const tenant = uid("t")
-  const grant = await postsGrant({ tenantId: tenant })
-  const socket = await subscribe(grant.url, grant.protocols)
-  const instance = testDb.definition.instance
-  const address = { instance, id: shardId(shardOf(tenant, testDb.definition.shards)) }
-  return { tenant, socket, address, stub: shards.get(shards.idFromName(objectName(instance, "dbShard", address.id))) }
-}
 
 describe("synchronous shard writes", () => {
   it("answers writes without the mailbox when it is idle, with the same rows and typed refusals, streamed once in order", async () => {

@@ -57,7 +57,8 @@ export class DbflowOutboxFloor extends DurableObject {
     return new Response("not found", { status: 404 })
   }
 
-  write(row: Row): number {
+  /** The row and its outbox row in one transaction: the outbox id, the commit time and the row's JSON. */
+  #commit(row: Row) {
     const sql = this.ctx.storage.sql
     const createdAt = Date.now()
     const newRow = JSON.stringify(row)
@@ -68,6 +69,11 @@ export class DbflowOutboxFloor extends DurableObject {
       this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
       return id
     })
+    return { sql, createdAt, newRow, outboxId }
+  }
+
+  write(row: Row): number {
+    const { sql, createdAt, newRow, outboxId } = this.#commit(row)
     const frame = `{"type":"database.change","seq":${outboxId},"table":"posts","event":"insert","key":${JSON.stringify(row.id)},"old":null,"new":${newRow},"createdAt":"${new Date(createdAt).toISOString()}"}`
     this.#sockets ??= this.ctx.getWebSockets()
     for (const socket of this.#sockets) socket.send(frame)
@@ -83,16 +89,7 @@ export class DbflowOutboxFloor extends DurableObject {
    * the second hop (as the library's shard answers a write while its send to the hub is in flight).
    */
   writeViaHub(row: Row, hub: string): number {
-    const sql = this.ctx.storage.sql
-    const createdAt = Date.now()
-    const newRow = JSON.stringify(row)
-    const outboxId = this.ctx.storage.transactionSync(() => {
-      const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
-      const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", newRow, createdAt)
-      const id = outbox.one().id
-      this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
-      return id
-    })
+    const { sql, createdAt, newRow, outboxId } = this.#commit(row)
     // The marks of changes the hub floor acknowledged since the last write ride this write's commit (as the library's owed marks do).
     if (this.#owedMarks.length > 0) {
       this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id IN (SELECT value FROM json_each(?))", createdAt, JSON.stringify(this.#owedMarks)).rowsWritten

@@ -8,10 +8,10 @@
 //
 //   node bench/tools/perf-workload.mjs db "durable-realtime db" 2 writer=worker rate=100 durationMs=5000 subscribers=1
 //   node bench/dbflow/perf-hop.mjs /tmp/perf-db.data /tmp/perf-db-bundle 1000     (writes measured = runs × rate × s)
-import { execFileSync } from "node:child_process"
 import { readFileSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { bundleModules } from "../tools/bundleModules.mjs"
+import { readPerfSamples, workerThreadOf } from "../tools/lib/perfSamples.mjs"
 
 const [data, bundleDir, writesArg] = process.argv.slice(2)
 if (writesArg === undefined) throw new Error("usage: node bench/dbflow/perf-hop.mjs <perf.data> <bundle dir> <writes measured>")
@@ -32,18 +32,8 @@ const nativeKinds = [
 ]
 const committing = /sqlite3PagerCommitPhaseOne|vdbeCommit|pagerWalFrames|\bfsync\b|commitImplicitTxn/
 
-const script = execFileSync("perf", ["script", "-i", data, "-F", "tid,ip,sym"], { maxBuffer: 1 << 30, encoding: "utf8" })
-const samples = []
-for (const line of script.split("\n")) {
-  const head = /^\s*(\d+)(?:\/\d+)?\s*$/.exec(line)
-  if (head !== null) samples.push({ tid: Number(head[1]), frames: [] })
-  else if (line.trim() !== "" && samples.length > 0) samples.at(-1).frames.push(line.trim().split(/\s+/).slice(1).join(" "))
-}
-const perThread = new Map()
-for (const sample of samples) perThread.set(sample.tid, (perThread.get(sample.tid) ?? 0) + 1)
-const worker = [...perThread.keys()]
-  .filter((tid) => samples.some((sample) => sample.tid === tid && sample.frames.some((frame) => frame.includes("worker.js"))))
-  .sort((a, b) => perThread.get(b) - perThread.get(a))[0]
+const samples = readPerfSamples(data)
+const worker = workerThreadOf(samples)
 
 const kindOf = (frames) => {
   if (frames.some((frame) => committing.test(frame))) return "SQLite commit (WAL write + fsync)"

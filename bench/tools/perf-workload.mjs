@@ -20,6 +20,7 @@ import { startBenchServer } from "../harness/server.mjs"
 import { workerdPidsUnder } from "../harness/procs.mjs"
 import { workloads } from "../workloads/index.mjs"
 import { bundleModules } from "./bundleModules.mjs"
+import { readPerfSamples, samplesPerThread, workerThreadOf } from "./lib/perfSamples.mjs"
 
 const [workloadName, targetPart = "", runsArg = "1", ...overrides] = process.argv.slice(2)
 const workload = workloads.find((candidate) => candidate.name === workloadName)
@@ -80,16 +81,8 @@ try {
   await server.stop()
 }
 
-// Samples: `perf script` prints a "tid" line, then one frame per line, innermost first.
-const script = execFileSync("perf", ["script", "-i", data, "-F", "tid,ip,sym"], { maxBuffer: 1 << 30, encoding: "utf8" })
-const samples = []
-for (const line of script.split("\n")) {
-  const head = /^\s*(\d+)(?:\/\d+)?\s*$/.exec(line)
-  if (head !== null) samples.push({ tid: Number(head[1]), frames: [] })
-  else if (line.trim() !== "" && samples.length > 0) samples.at(-1).frames.push(line.trim().split(/\s+/).slice(1).join(" "))
-}
-const byThread = new Map()
-for (const sample of samples) byThread.set(sample.tid, (byThread.get(sample.tid) ?? 0) + 1)
+const samples = readPerfSamples(data)
+const byThread = samplesPerThread(samples)
 console.log(
   `samples per thread (${HZ} Hz, ms per run): ${[...byThread].map(([tid, count]) => `${tid}: ${((count * 1000) / HZ / runs).toFixed(0)}`).join(", ")}`,
 )
@@ -104,9 +97,7 @@ const jsFrame = (frame) => {
   const line = Number(match[2])
   return { module: moduleOf(line), key: `${moduleOf(line)} ${match[1].replace(/^[*^+~']+/, "") || "(anonymous)"}:${line}` }
 }
-const worker = [...byThread.keys()]
-  .filter((tid) => samples.some((sample) => sample.tid === tid && sample.frames.some((frame) => frame.includes("worker.js"))))
-  .sort((a, b) => byThread.get(b) - byThread.get(a))[0]
+const worker = workerThreadOf(samples, byThread)
 const innermostSrc = new Map()
 const modules = new Map()
 let total = 0
