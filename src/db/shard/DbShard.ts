@@ -65,7 +65,7 @@ export const makeDbShard = Effect.gen(function* () {
 
   // Partitions of `streamFrom: "shard"` tables stream from here: their subscribers connect to this object.
   const sockets = yield* Sockets
-  // A direct send marks its rows published from a promise's callback, outside any fiber: it reads this Clock.
+  // The synchronous write and a direct send's published mark run outside any fiber: they read this Clock.
   const clock = yield* Effect.clock
   const directory = yield* DirectoryClient
   const streams = makeShardStreams({ definition, shard, sql, store: yield* HubChangeStore, connections: yield* Connections, sockets, directory })
@@ -230,14 +230,14 @@ export const makeDbShard = Effect.gen(function* () {
    * commit and start the drain in this one synchronous turn — the drain sends the change to its hub
    * before the write's answer leaves, instead of a fiber hop later. It needs the retry job already
    * armed early enough (arming it awaits the alarm); otherwise it changes nothing and answers
-   * `undefined`, and the write takes the mailbox path whole. Time is `Date.now()`, what `Clock`
-   * reads in the Workers runtime.
+   * `undefined`, and the write takes the mailbox path whole. Time is the shard's `Clock`, read
+   * unsafely: this path runs outside any fiber.
    */
   const writeNow = (input: unknown) => {
     const decoded = Either.flatMap(DbShardOps.write.decodePayloadEither(input), prepare)
     // A refused batch is answered here: nothing was stored, exactly as the mailbox path answers it.
     if (Either.isLeft(decoded)) return Exit.fail(decoded.left)
-    const now = Date.now()
+    const now = clock.unsafeCurrentTimeMillis()
     if (decoded.right.drained && jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) !== true) return undefined
     const committed = commit(decoded.right, now)
     if (Either.isLeft(committed)) return Exit.fail(committed.left)
