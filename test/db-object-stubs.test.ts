@@ -1,9 +1,11 @@
+import { env } from "cloudflare:test"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { ID_CACHE_SIZE, makeStubCache, objectIdOf, requestStubs, type ObjectNamespace } from "../src/internal/ObjectStubs.js"
 import { makeWritesNow } from "../src/db/Database.js"
 import { runWithAmbientRequest } from "../src/internal/PromiseFacade.js"
-import { plainInput, sendToActor } from "../src/internal/rpc.js"
+import { objectName, plainInput, sendToActor } from "../src/internal/rpc.js"
+import { shardId, shardOf } from "../src/db/Placement.js"
 import { post, postsGrant, subscribe, testDb, uid } from "./db-helpers.js"
 
 /** A namespace that counts what it is asked and hands out numbered stubs; `failing` stubs throw. */
@@ -108,6 +110,88 @@ describe("object ids and stubs", () => {
     const changes = await socket.waitChanges(3)
     expect(changes.map((change) => change.new.id)).toEqual(["s1", "s2", "s3"])
     socket.close()
+  })
+
+  it("writes of one ambient request go through one RPC session from the second on, never past a write still in flight on the stub", async () => {
+    // A stand-in stub whose calls (on the stub or its session) settle when the test says, in a log.
+    const log: Array<string> = []
+    const pending: Array<() => void> = []
+    const answer = (channel: string) => async (request: { input: { writes: Array<{ row: { id: string } }> } }) => {
+      log.push(`${channel} ${request.input.writes[0].row.id}`)
+      await new Promise<void>((resolve) => pending.push(resolve))
+      return { _tag: "Success", value: 0 }
+    }
+    let sessions = 0
+    const namespace: ObjectNamespace = {
+      idFromName: (name) => ({ name, toString: () => name }) as unknown as DurableObjectId,
+      get: () => ({
+        invoke: answer("stub"),
+        session: async () => {
+          sessions++
+          return { invoke: answer("session") }
+        },
+      }),
+    }
+    const writes = makeWritesNow(testDb.definition, { [testDb.definition.bindings.shards]: namespace })("posts")
+    const tenant = uid("t")
+    const settleAll = async () => {
+      while (pending.length > 0) pending.shift()!()
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    // The stand-in answers a number, which the write's answer Schema refuses: only the route of each call counts here.
+    const write = (id: string) => writes.insert(post(tenant, id)).catch(() => undefined)
+    await runWithAmbientRequest(new Request("http://example.com/"), async () => {
+      const first = write("w1")
+      await settleAll()
+      await first
+      expect(sessions).toBe(0)
+      // The second write asks for the session and goes on the stub; it is still in flight when the session is open.
+      const second = write("w2")
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      expect(sessions).toBe(1)
+      const third = write("w3")
+      await settleAll()
+      await Promise.all([second, third])
+      const fourth = write("w4")
+      const fifth = write("w5")
+      await settleAll()
+      await Promise.all([fourth, fifth])
+    })
+    expect(log).toEqual(["stub w1", "stub w2", "stub w3", "session w4", "session w5"])
+    expect(sessions).toBe(1)
+    // Outside a request no stub is kept: no session is asked for.
+    log.length = 0
+    const outside = [write("o1"), write("o2"), write("o3")]
+    await settleAll()
+    await Promise.all(outside)
+    expect(log).toEqual(["stub o1", "stub o2", "stub o3"])
+    expect(sessions).toBe(1)
+  })
+
+  it("through a shard's real RPC session, writes of one request answer their rows and typed refusals as on the stub", async () => {
+    const tenant = uid("t")
+    const posts = testDb.table("posts")
+    const outcome = (promise: Promise<unknown>) => promise.then((row) => ({ row }), (error: { _tag?: string; field?: string }) => ({ error: error._tag, field: error.field }))
+    const results = await testDb.withRequest(new Request("http://example.com/"), async () => {
+      const answers: Array<unknown> = []
+      for (const id of ["r1", "r2", "r3", "r4"]) answers.push(await outcome(posts.insert(post(tenant, id))))
+      answers.push(await outcome(posts.insert(post(tenant, "r2"))))
+      answers.push(await outcome(posts.update({ id: "r3", tenantId: tenant }, { title: "updated" })))
+      answers.push(await outcome(posts.update({ id: "nope", tenantId: tenant }, { title: "x" })))
+      return answers
+    })
+    expect(results.slice(0, 4).map((answer) => (answer as { row: { id: string } }).row.id)).toEqual(["r1", "r2", "r3", "r4"])
+    expect(results[4]).toMatchObject({ error: "ConstraintViolation" })
+    expect(results[5]).toMatchObject({ row: { id: "r3", title: "updated" } })
+    expect(results[6]).toMatchObject({ error: "NotFound" })
+    expect(await testDb.table("posts").get({ id: "r4", tenantId: tenant })).toMatchObject({ id: "r4" })
+    // The shard hands out sessions that answer as its stub does (a shard without them would leave every write on the stub).
+    const namespace = (env as unknown as Record<string, DurableObjectNamespace>)[testDb.definition.bindings.shards]!
+    const shard = testDb.definition.shards === 1 ? 0 : shardOf(tenant, testDb.definition.shards)
+    const stub = namespace.get(namespace.idFromName(objectName(testDb.definition.instance, "dbShard", shardId(shard)))) as unknown as { session(): Promise<{ invoke(request: unknown): Promise<unknown> }> }
+    const session = await stub.session()
+    const request = { address: { instance: testDb.definition.instance, id: shardId(shard) }, op: "write", input: { writes: [{ op: "insert", table: "posts", row: post(tenant, "r5") }] } }
+    expect(await session.invoke(request)).toMatchObject({ _tag: "Success", value: [{ op: "insert", row: { id: "r5" } }] })
   })
 
   it("an RPC input is sent as it is unless it holds a null-prototype object, which is copied plain; too deep is refused either way", () => {

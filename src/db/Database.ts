@@ -160,9 +160,9 @@ export const makeWritesNow = (definition: DatabaseDefinition, env: Record<string
     if ("refused" in located) return Promise.reject(located.refused)
     namespace ??= env[definition.bindings.shards] as ActorNamespace | undefined
     if (namespace === undefined) return Promise.reject(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
-    // Inside a request made ambient (`worker(...)`, `withRequest`), its writes share one stub per shard.
+    // Inside a request made ambient (`worker(...)`, `withRequest`), its writes share one stub per shard, and from the second on one RPC session.
     const stubs = requestStubs(ambientRequest())
-    return invokeTarget(namespace, targets[located.shard]!, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs }, rowOfAnswer)
+    return invokeTarget(namespace, targets[located.shard]!, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs, session: true }, rowOfAnswer)
   }
   return (name: string) => ({
     insert: (row: unknown, options?: WriteOptions) => writeNow({ op: "insert", table: name, row }, options),
