@@ -60,6 +60,18 @@ export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delive
   return delivery !== undefined && subscriber.events.includes(delivery.event) ? delivery : undefined
 }
 
+// The changes of one batch share their commit time (and a hub's publish often carries several): the
+// last time's ISO text is kept, so a batch of 25 rows formats it once, not 25 times.
+let lastIsoAt = Number.NaN
+let lastIso = ""
+const isoTime = (at: number): string => {
+  if (at !== lastIsoAt) {
+    lastIso = new Date(at).toISOString()
+    lastIsoAt = at
+  }
+  return lastIso
+}
+
 export const changeFrame = (definition: DatabaseDefinition, change: ShardChange, seq: number, delivery: Delivery): DatabaseChangeFrame => {
   const table = definition.tables.get(change.table)
   const keyColumn = table?.realtime?.key ?? table?.primaryKey ?? "id"
@@ -81,7 +93,7 @@ export const changeFrame = (definition: DatabaseDefinition, change: ShardChange,
     new: next,
     shard: shardName(change.shard),
     requestId: change.requestId,
-    createdAt: new Date(change.createdAt).toISOString(),
+    createdAt: isoTime(change.createdAt),
   }
   if (delivery.scope !== undefined) frame.scope = delivery.scope
   return frame
