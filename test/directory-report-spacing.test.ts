@@ -12,12 +12,14 @@ import { DIRECTORY_REPORT_DELAY_MS, DIRECTORY_REPORT_SPACING_MS } from "../src/s
 import { runTest, uniqueId } from "./helpers.js"
 import { eventually, stubFor } from "./live-helpers.js"
 
-// A fresh instance: its stats() count this test's room only.
+// Fresh instances: their stats() count one test's room only.
 const instance = uniqueId("spacing")
 const rt = makeRealtime(declareRealtime({ name: instance }).config, env as unknown as Record<string, unknown>)
+const busyInstance = uniqueId("busy-reports")
+const busy = makeRealtime(declareRealtime({ name: busyInstance }).config, env as unknown as Record<string, unknown>)
 
-const directoryJobAt = (roomId: string) =>
-  runInDurableObject(stubFor(instance, "room", roomId), (_instance, state) =>
+const directoryJobAt = (roomId: string, of = instance) =>
+  runInDurableObject(stubFor(of, "room", roomId), (_instance, state) =>
     state.storage.sql.exec<{ run_at: number }>("SELECT run_at FROM _jobs WHERE name = 'directory'").toArray()[0]?.run_at,
   )
 
@@ -40,5 +42,34 @@ describe("directory reports of a busy room", () => {
       return now.messages === 2 ? now : undefined
     }, 4000, "the directory to hold 2 messages")
     expect(stats).toMatchObject({ rooms: 1, messages: 2 })
+  })
+
+  it("a room reporting back to back keeps its job for the next report (later publishes schedule nothing); once nothing changed, the job ends", async () => {
+    const roomId = uniqueId("busy-report")
+    const room = busy.room(roomId)
+    const jobAt = () => directoryJobAt(roomId, busyInstance)
+    await runTest(room.publish({ type: "n", data: 1 }))
+    // The first report after a quiet spell ends its job, as before.
+    await eventually(async () => ((await jobAt()) === undefined ? true : undefined), 3000, "the first report")
+    await runTest(room.publish({ type: "n", data: 2 }))
+    const second = await jobAt()
+    expect(second).toBeDefined()
+    // The second report comes one spacing after the first: the room is busy, so its job moves on instead of ending.
+    const followUp = await eventually(async () => {
+      const at = await jobAt()
+      return at !== undefined && at > second! ? at : undefined
+    }, 4000, "the directory job moved to the next report time")
+    expect(followUp).toBeGreaterThanOrEqual(second! + DIRECTORY_REPORT_SPACING_MS)
+    // A publish meanwhile finds the report in hand: the job keeps its time.
+    await runTest(room.publish({ type: "n", data: 3 }))
+    expect(await jobAt()).toBe(followUp)
+    const stats = await eventually(async () => {
+      const now = await runTest(busy.stats())
+      return now.messages === 3 ? now : undefined
+    }, 4000, "the directory to hold 3 messages")
+    expect(stats).toMatchObject({ rooms: 1, messages: 3 })
+    // Nothing changes any more: the next follow-up has nothing to send and ends the job.
+    await eventually(async () => ((await jobAt()) === undefined ? true : undefined), 4000, "the job to end once the room is quiet")
+    expect(await runTest(busy.stats())).toMatchObject({ rooms: 1, messages: 3 })
   })
 })

@@ -24,8 +24,8 @@ describe.each(["sqlite", "memory"] as const)("JobStore conformance: %s", (layer)
         yield* store.put("a", T0 + 50) // replaces
         yield* store.move("b", T0 + 150, true)
         yield* store.move("b", T0 + 160, true)
-        yield* store.move("late", T0 + 310, false)
-        yield* store.move("missing", T0, true) // no row: nothing
+        const movedLate = yield* store.move("late", T0 + 310, false)
+        const movedMissing = yield* store.move("missing", T0, true) // no row: nothing
         const listed = yield* store.all
         const due = yield* store.due(T0 + 160)
         // "a" ran at T0 + 50 and rescheduled itself for later meanwhile: a remove as of its run keeps it.
@@ -34,9 +34,10 @@ describe.each(["sqlite", "memory"] as const)("JobStore conformance: %s", (layer)
         yield* store.remove("b", T0 + 160)
         const afterRemoves = yield* store.all
         yield* store.remove("a")
-        return { empty, listed, due, afterRemoves, earliest: yield* store.earliest, runAtLate: yield* store.runAt("late"), final: yield* store.all }
+        return { moved: [movedLate, movedMissing], empty, listed, due, afterRemoves, earliest: yield* store.earliest, runAtLate: yield* store.runAt("late"), final: yield* store.all }
       }),
     )
+    expect(result.moved).toEqual([true, false])
     expect(result.empty).toEqual({ earliest: null, all: [], runAt: undefined })
     expect(result.listed).toEqual([
       { name: "a", runAt: T0 + 50, attempts: 0 },

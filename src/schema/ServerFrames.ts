@@ -41,6 +41,7 @@ export interface StoredMessageTexts {
   readonly dataJson: string
   readonly metadataJson: string | null
   readonly actorJson: string
+  /** An ISO 8601 time (`toISOString`'s form: digits, `-`, `+`, `:`, `.`, `T`, `Z`), spliced without escaping. */
   readonly createdAt: string
   readonly idempotencyKey: string | null
 }
@@ -51,7 +52,7 @@ export interface StoredMessageTexts {
  */
 export const storedMessageJson = (row: StoredMessageTexts): string =>
   `{"id":${JSON.stringify(row.id)},"seq":${row.seq},"epoch":${JSON.stringify(row.epoch)},"type":${JSON.stringify(row.type)},"data":${row.dataJson}` +
-  `${row.metadataJson === null ? "" : `,"metadata":${row.metadataJson}`},"actor":${row.actorJson},"createdAt":${JSON.stringify(row.createdAt)}` +
+  `${row.metadataJson === null ? "" : `,"metadata":${row.metadataJson}`},"actor":${row.actorJson},"createdAt":"${row.createdAt}"` +
   `${row.idempotencyKey === null ? "" : `,"idempotencyKey":${JSON.stringify(row.idempotencyKey)}`}}`
 
 /** Remember a message's JSON text (its row's), so frames carrying it never encode it again. */
@@ -90,10 +91,11 @@ export const ackFrame = (frame: AckFrame): string => {
 /** `event`: an ephemeral event (broadcast, `sendTo`, hooks). */
 export const eventFrame = (event: EventFrame["event"]): string => encode({ type: "event", event })
 
-/** The JSON text of each actor a socket sends as (its attachment keeps the object for the socket's life). */
+/** The JSON text of each actor a socket sends or publishes as (its attachment keeps the object for the socket's life). */
 const actorTexts = new WeakMap<EventFrame["event"]["actor"], string>()
 
-const actorJson = (actor: EventFrame["event"]["actor"]): string => {
+/** An actor's JSON text, encoded once per actor object (a socket's actor is one object for the socket's life). */
+export const actorJson = (actor: EventFrame["event"]["actor"]): string => {
   let text = actorTexts.get(actor)
   if (text === undefined) actorTexts.set(actor, (text = JSON.stringify(actor)))
   return text

@@ -129,10 +129,13 @@ export const make = (alarm: Alarm) =>
           } else if (outcome.right === null) {
             // Only delete the row we ran: the handler may have rescheduled itself for later.
             yield* store.remove(job.name, now)
-          } else {
-            yield* store.move(job.name, outcome.right, false)
+          } else if (yield* store.move(job.name, outcome.right, false)) {
+            // The row runs at the handler's time now, whatever it scheduled meanwhile: remembered, so a
+            // later `ensure` for that time or after reads nothing (a busy room keeps its directory job).
+            scheduledAt.set(job.name, outcome.right)
+            continue
           }
-          // The row was deleted, moved or kept by the handler's own schedule: `ensure` re-reads it.
+          // The row was deleted, retried or kept by the handler's own schedule: `ensure` re-reads it.
           scheduledAt.delete(job.name)
         }
         yield* rearm

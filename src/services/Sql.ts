@@ -30,12 +30,14 @@ export interface SqlShape {
    * an `Either` (which is itself an Effect wherever one is wanted), a thrown SQLite error mapped to
    * the same typed error.
    */
-  readonly transactionNow: <A>(body: (exec: RawExec, run: RawRun) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
+  readonly transactionNow: <A, I = undefined>(body: (exec: RawExec, run: RawRun, input: I) => A, input?: I) => Either.Either<A, StorageFailure | ConstraintViolation>
   /**
    * A synchronous body's statements without a transaction of their own, as an `Either`: for a body
    * that is one statement (atomic by itself), where `transactionSync`'s savepoint would only cost.
+   * `input` is handed to the body, so a hot caller can pass one body made once instead of a closure
+   * per call (under the bundler's `keepNames` each new closure is also an `Object.defineProperty`).
    */
-  readonly statementNow: <A>(body: (exec: RawExec, run: RawRun) => A) => Either.Either<A, StorageFailure | ConstraintViolation>
+  readonly statementNow: <A, I = undefined>(body: (exec: RawExec, run: RawRun, input: I) => A, input?: I) => Either.Either<A, StorageFailure | ConstraintViolation>
   /** Bytes the database uses on disk. */
   readonly databaseSize: Effect.Effect<number>
 }
@@ -70,16 +72,16 @@ export const makeSql = (storage: DurableObjectStorage): SqlShape => {
         catch: toFailure,
       }),
     transaction: (body) => Effect.try({ try: () => storage.transactionSync(() => body(exec, run)), catch: toFailure }),
-    transactionNow: (body) => {
+    transactionNow: (body, input) => {
       try {
-        return Either.right(storage.transactionSync(() => body(exec, run)))
+        return Either.right(storage.transactionSync(() => body(exec, run, input!)))
       } catch (cause) {
         return Either.left(toFailure(cause))
       }
     },
-    statementNow: (body) => {
+    statementNow: (body, input) => {
       try {
-        return Either.right(body(exec, run))
+        return Either.right(body(exec, run, input!))
       } catch (cause) {
         return Either.left(toFailure(cause))
       }

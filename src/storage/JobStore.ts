@@ -30,8 +30,8 @@ export interface JobStoreShape {
   readonly runAt: (name: string) => Effect.Effect<number | undefined, StorageFailure>
   /** Schedule `name` at `at` with no failures, replacing any earlier schedule. */
   readonly put: (name: string, at: number) => Effect.Effect<void, WriteError>
-  /** Move a scheduled job to `at`; `failed` counts one more failure, else none. No row: nothing. */
-  readonly move: (name: string, at: number, failed: boolean) => Effect.Effect<void, WriteError>
+  /** Move a scheduled job to `at`; `failed` counts one more failure, else none. No row: nothing. Whether a row moved. */
+  readonly move: (name: string, at: number, failed: boolean) => Effect.Effect<boolean, WriteError>
   /** Unschedule `name`; with `ranAt`, only if it is still due at that time (not rescheduled later). */
   readonly remove: (name: string, ranAt?: number) => Effect.Effect<void, WriteError>
   /** Jobs due at `now`, soonest first. */
@@ -63,10 +63,11 @@ export const makeSqlite = (sql: SqlShape): JobStoreShape => ({
       sql.run("INSERT INTO _jobs (name, run_at, attempts) VALUES (?, ?, 0) ON CONFLICT(name) DO UPDATE SET run_at = excluded.run_at, attempts = 0", name, at),
     ),
   move: (name, at, failed) =>
-    Effect.asVoid(
+    Effect.map(
       failed
         ? sql.run("UPDATE _jobs SET run_at = ?, attempts = attempts + 1 WHERE name = ?", at, name)
         : sql.run("UPDATE _jobs SET run_at = ?, attempts = 0 WHERE name = ?", at, name),
+      (written) => written > 0,
     ),
   remove: (name, ranAt) =>
     Effect.asVoid(
@@ -88,6 +89,7 @@ export const makeMemory = (): JobStoreShape => {
       Effect.sync(() => {
         const job = jobs.get(name)
         if (job !== undefined) jobs.set(name, { name, runAt: at, attempts: failed ? job.attempts + 1 : 0 })
+        return job !== undefined
       }),
     remove: (name, ranAt) =>
       Effect.sync(() => {

@@ -121,7 +121,28 @@ const INSERT = "INSERT INTO messages (seq, id, type, data, metadata, actor, crea
  */
 const INSERT_UNLESS_KEY_STORED = `${INSERT} ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 const BY_KEY = "SELECT * FROM messages WHERE idempotency_key = ?"
+const PRUNE = "DELETE FROM messages WHERE seq < ?"
 const INSERTED: AppendOutcome = { _tag: "Inserted" }
+
+/** Insert a row (unless its key is stored: then that row). Made once, not per append: see `statementNow`. */
+const insertRow = (exec: RawExec, run: RawRun, row: MessageRow): AppendOutcome => {
+  if (row.idempotency_key === null) {
+    run(INSERT, row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, null)
+    return INSERTED
+  }
+  if (run(INSERT_UNLESS_KEY_STORED, row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key) > 0) return INSERTED
+  const existing = exec<MessageRow>(BY_KEY, row.idempotency_key)[0]
+  // The statement just met this key in the index; a missing row would be a broken database.
+  if (existing === undefined) throw new Error(`messages: idempotency key ${row.idempotency_key} conflicted but no row holds it`)
+  return { _tag: "Existing", row: existing }
+}
+
+/** `insertRow`, then (when the row went in) delete every row below `pruneBelow`: run in one transaction. */
+const insertRowAndPrune = (exec: RawExec, run: RawRun, input: { readonly row: MessageRow; readonly pruneBelow: number }): AppendOutcome => {
+  const outcome = insertRow(exec, run, input.row)
+  if (outcome === INSERTED) run(PRUNE, input.pruneBelow)
+  return outcome
+}
 
 /** The SQLite store over an actor's `Sql`. Statements are constant strings, so SQLite reuses them. */
 export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
@@ -137,23 +158,10 @@ export const makeSqlite = (sql: SqlShape): MessageStoreShape => {
     }),
     saveEpoch: (epoch) => facts.set("epoch", epoch),
     saveFloor: (seq) => facts.set("seq_floor", seq),
-    append: (row, pruneBelow) => {
-      const store = (exec: RawExec, run: RawRun): AppendOutcome => {
-        const params = [row.seq, row.id, row.type, row.data, row.metadata, row.actor, row.created_at, row.idempotency_key] as const
-        if (row.idempotency_key === null) run(INSERT, ...params)
-        else if (run(INSERT_UNLESS_KEY_STORED, ...params) === 0) {
-          const existing = exec<MessageRow>(BY_KEY, row.idempotency_key)[0]
-          // The statement just met this key in the index; a missing row would be a broken database.
-          if (existing === undefined) throw new Error(`messages: idempotency key ${row.idempotency_key} conflicted but no row holds it`)
-          return { _tag: "Existing", row: existing }
-        }
-        if (pruneBelow !== undefined) run("DELETE FROM messages WHERE seq < ?", pruneBelow)
-        return INSERTED
-      }
-      // One statement is atomic by itself (nothing else runs in between: this is synchronous), so
-      // only an append that also prunes needs the transaction around its two statements.
-      return pruneBelow === undefined ? sql.statementNow(store) : sql.transactionNow(store)
-    },
+    // One statement is atomic by itself (nothing else runs in between: this is synchronous), so
+    // only an append that also prunes needs the transaction around its two statements.
+    append: (row, pruneBelow) =>
+      pruneBelow === undefined ? sql.statementNow(insertRow, row) : sql.transactionNow(insertRowAndPrune, { row, pruneBelow }),
     byKey: (key) => sql.one<MessageRow>(BY_KEY, key),
     range: ({ direction, from, oldest, limit }) =>
       direction === "backward"

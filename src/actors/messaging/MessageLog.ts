@@ -17,7 +17,8 @@ import { Effect, Either, Schema } from "effect"
 import { IdempotencyConflict, InvalidInput, PayloadTooLarge, type ConstraintViolation, type StorageFailure } from "../../RealtimeError.js"
 import type { Actor } from "../../schema/Common.js"
 import type { HistoryPage, StoredMessage } from "../../schema/Message.js"
-import { storedMessageJson, withMessageJson } from "../../schema/ServerFrames.js"
+import { actorJson, storedMessageJson, withMessageJson } from "../../schema/ServerFrames.js"
+import { isoTime } from "../../internal/IsoTime.js"
 import { MessageStore, type MessageRow } from "../../storage/MessageStore.js"
 
 /** Moved to the storage module; re-exported for the actors' migration lists. */
@@ -144,7 +145,7 @@ export const makeMessageLog = (
         type: input.type,
         data: dataJson ?? "null",
         metadata,
-        actor: JSON.stringify(actor),
+        actor: actorJson(actor),
         created_at: now,
         idempotency_key: input.idempotencyKey ?? null,
       }
@@ -206,10 +207,10 @@ export const makeMessageLog = (
       const outcome = stored.right
       if (outcome._tag === "Existing") {
         const existing = outcome.row
-        return sameOperation(existing, row) ? { json: rowJson(existing, new Date(existing.created_at).toISOString()), duplicate: true } : undefined
+        return sameOperation(existing, row) ? { json: rowJson(existing, isoTime(existing.created_at)), duplicate: true } : undefined
       }
       advance(row, pruneBelow !== undefined)
-      return { json: rowJson(row, new Date(now).toISOString()), duplicate: false }
+      return { json: rowJson(row, isoTime(now)), duplicate: false }
     }
 
     /**

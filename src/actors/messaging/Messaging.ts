@@ -50,6 +50,9 @@ interface ReportedFigures {
 
 const REPORTED_KEY = "directory_reported"
 
+/** Reports this close together mean a room that keeps changing (see `reportJob`). */
+const BUSY_REPORT_GAP_MS = 2 * DIRECTORY_REPORT_SPACING_MS
+
 export const makeMessaging = (hooks: MessagingHooks = {}) =>
   Effect.gen(function* () {
     const facts = yield* ActorFacts
@@ -91,14 +94,23 @@ export const makeMessaging = (hooks: MessagingHooks = {}) =>
       if (differs(reported, figures())) yield* scheduleReport(yield* Clock.currentTimeMillis)
     })
 
+    /**
+     * Send the figures. A room that had reported one spacing before too is busy: its job stays, moved to
+     * the next report time, so the publishes meanwhile find the report already in hand (`jobs.ensured`)
+     * instead of each second's first one scheduling it again in the mailbox (a fiber, three statements
+     * and an alarm write). When that time comes and nothing changed, there is nothing to send and the job
+     * ends, as it would have without the follow-up.
+     */
     const reportJob = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const current = figures()
+      if (reported !== undefined && !differs(reported, current)) return null
+      const busy = now - lastReportAt <= BUSY_REPORT_GAP_MS
       yield* directory.report({ kind, id: address.id, ...current, version: now })
       lastReportAt = now
       yield* facts.set(REPORTED_KEY, current)
       reported = current
-      return null
+      return busy ? reportAt(now) : null
     })
 
     const actorOf = (explicit: Actor | undefined, caller: Actor | undefined) => explicit ?? caller ?? anonymousActor
