@@ -7,7 +7,7 @@
  */
 import { Schema } from "effect"
 import * as Operations from "../internal/Operations.js"
-import { checkPublishChanges, PublishChanges } from "./Protocol.js"
+import { checkPublishChanges, PublishChanges, publishAppliedAsIs } from "./Protocol.js"
 import { SelectQuery } from "./Query.js"
 import { WriteBatch } from "./Writes.js"
 
@@ -88,6 +88,6 @@ export const DbShardOps = Operations.group({
 
 export const TableHubOps = Operations.group({
   // Only shards call it, with changes built from rows they decoded: a structural check, not the Schema decode again.
-  publish: { payload: PublishChanges, success: Schema.Struct({ applied: Schema.Number, duplicates: Schema.Number, seq: Schema.Number }), trusted: checkPublishChanges },
+  publish: { payload: PublishChanges, success: Schema.Struct({ applied: Schema.Number, duplicates: Schema.Number, seq: Schema.Number }), trusted: checkPublishChanges, trustedAnswer: publishAppliedAsIs },
   state: { payload: Schema.Struct({}), success: Schema.Struct({ seq: Schema.Number, connections: Schema.Number }), error: Schema.Never },
 })

@@ -110,6 +110,24 @@ export const checkPublishChanges = (input: unknown): Either.Either<PublishChange
   return Either.right(input as PublishChanges)
 }
 
+/** A hub's answer to `publish`: how many changes it applied and dropped as duplicates, and its stream's seq after them. */
+export interface PublishApplied {
+  readonly applied: number
+  readonly duplicates: number
+  readonly seq: number
+}
+
+/**
+ * The shard's check of a hub's `publish` answer (the trusted hop's other direction: only this
+ * library's hub answers it): the value as it is when its three counts are numbers, else
+ * `undefined` and the success Schema decodes it (and words what is wrong).
+ */
+export const publishAppliedAsIs = (value: unknown): PublishApplied | undefined => {
+  if (value === null || typeof value !== "object") return undefined
+  const { applied, duplicates, seq } = value as Partial<Record<keyof PublishApplied, unknown>>
+  return typeof applied === "number" && typeof duplicates === "number" && typeof seq === "number" ? (value as PublishApplied) : undefined
+}
+
 /** What the Worker hands the hub with a verified subscription (in a header it always overwrites). */
 export const ForwardedSubscription = Schema.Struct({
   table: Schema.String,

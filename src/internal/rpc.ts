@@ -191,7 +191,7 @@ export const invokeTarget = <A = unknown>(
   }
   try {
     const stub = stubOf(namespace, target.name, stubs) as ActorStub
-    const state = options.session === true && stubs !== undefined ? sessionStateOf(stub) : undefined
+    const state = options.session === true && stubs !== undefined ? sessionStateOf(stub, stubs) : undefined
     const onSession = state?.session !== undefined && state.onStub === 0
     const answer: unknown = onSession ? state.session!.invoke(request) : stub.invoke(request)
     // The runtime's RPC promise is a thenable; anything else (a plain value) is wrapped once.
@@ -223,6 +223,37 @@ interface SessionState {
   onStub: number
 }
 const sessionStates = new WeakMap<object, SessionState>()
+/** Per stub cache, its stubs whose session is open: what `endSessions` closes. */
+const openSessions = new WeakMap<StubCache, Set<ActorStub>>()
+
+/**
+ * Close the RPC sessions opened through a stub cache (`CallOptions.session`); the next call on each
+ * stub goes plain and asks for a new session. A session keeps the object that handed it out busy
+ * (the runtime holds its side of the call open while the session is held), so an owner whose
+ * stubs live long ends them when its calls pause. Call only while no call through these sessions
+ * is in flight. Answers how many were closed.
+ */
+export const endSessions = (stubs: StubCache): number => {
+  const open = openSessions.get(stubs)
+  if (open === undefined) return 0
+  let ended = 0
+  for (const stub of open) {
+    const state = sessionStates.get(stub)
+    if (state?.session !== undefined) {
+      const session = state.session as Partial<Disposable>
+      state.session = undefined
+      state.asked = false
+      ended++
+      try {
+        session[Symbol.dispose]?.()
+      } catch {
+        // Already broken (its object restarted): nothing left to release.
+      }
+    }
+  }
+  open.clear()
+  return ended
+}
 
 /**
  * The session state of a stub; asks the object for a session on the stub's second call. An object
@@ -230,7 +261,7 @@ const sessionStates = new WeakMap<object, SessionState>()
  * `invoke`: its calls stay on the stub. A stub whose call threw is forgotten by its cache, and its
  * session with it.
  */
-const sessionStateOf = (stub: ActorStub): SessionState => {
+const sessionStateOf = (stub: ActorStub, stubs: StubCache): SessionState => {
   const state = sessionStates.get(stub)
   if (state === undefined) {
     const first: SessionState = { session: undefined, asked: false, onStub: 0 }
@@ -248,6 +279,9 @@ const sessionStateOf = (stub: ActorStub): SessionState => {
     const take = (session: unknown) => {
       if (session !== null && (typeof session === "object" || typeof session === "function") && typeof (session as { invoke?: unknown }).invoke === "function") {
         state.session = session as ActorStub
+        let open = openSessions.get(stubs)
+        if (open === undefined) openSessions.set(stubs, (open = new Set()))
+        open.add(stub)
       }
     }
     if (isThenable(opened)) opened.then(take, () => undefined)

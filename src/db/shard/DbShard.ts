@@ -24,7 +24,7 @@ import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
 import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type DrainedChange, type WriteBatch } from "../Writes.js"
 import { makeStubCache } from "../../internal/ObjectStubs.js"
-import { callActor, invokeActor, type ActorNamespace } from "../../internal/rpc.js"
+import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
 import { DIRECTORY_JOB, DIRECTORY_REPORT_DELAY_MS, DirectoryClient } from "../../services/Directory.js"
 import * as Sql from "../../services/Sql.js"
@@ -37,7 +37,7 @@ import { Connections } from "../../sockets/Connections.js"
 import { Sockets } from "../../sockets/Sockets.js"
 import { makeHubSockets, PING, PONG } from "../hub/HubSockets.js"
 import { makeShardStreams } from "./ShardStreams.js"
-import { fitsOneSend, makeOwedMarks, sendDirect, type SendNow } from "./DirectSend.js"
+import { fitsOneSend, makeHubSends, makeOwedMarks, sendDirect } from "./DirectSend.js"
 
 export const DRAIN_JOB = "outbox-drain"
 /** When the durable retry fires if the immediate drain did not get through. */
@@ -98,15 +98,8 @@ export const makeDbShard = Effect.gen(function* () {
       plain: true,
     })
   }
-  /** `send` for a direct send (`DirectSend.ts`): a promise, no fiber; any failure or refusal is `false`. */
-  const sendNow: SendNow = (hubId, changes) => {
-    const hubs = env[definition.bindings.hubs] as ActorNamespace | undefined
-    if (hubs === undefined) return Promise.resolve(false)
-    return invokeActor(hubs, "tableHub", { instance: definition.instance, id: hubId }, TableHubOps.publish.name, { changes }, undefined, { stubs: hubStubs, plain: true }).then(
-      (answer) => Exit.isSuccess(TableHubOps.publish.decodeAnswerExit(answer)),
-      () => false,
-    )
-  }
+  /** Direct sends (`DirectSend.ts`): a promise, no fiber; any failure or refusal is `false`. Through each hub's RPC session from its second publish on. */
+  const hubSends = makeHubSends({ hubs: () => env[definition.bindings.hubs] as ActorNamespace | undefined, instance: definition.instance, stubs: hubStubs })
   // Direct sends' published marks ride the next turn that writes while the retry job is armed to come (DirectSend.ts).
   // Not while the retry job runs: its schedule is spent once it returns, so a mark owed then could wait for the next write.
   let drainJobRunning = false
@@ -181,7 +174,7 @@ export const makeDbShard = Effect.gen(function* () {
     Effect.suspend(() => {
       if (!outboxClear || draining || !fitsOneSend(changes)) return kick
       draining = true
-      void sendDirect(changes, sendNow, marks)
+      void sendDirect(changes, hubSends.send, marks)
         .catch(() => false)
         .then((published) => {
           draining = false
@@ -311,6 +304,8 @@ export const makeDbShard = Effect.gen(function* () {
   const drainJob = Effect.gen(function* () {
     drainJobRunning = true
     const outcome = yield* drain
+    // Nothing pending: the hubs' sessions close until the next write (DirectSend.makeHubSends).
+    if (outcome.retryAt === undefined) hubSends.pause()
     if (outcome.retryAt === undefined && !draining) {
       streams.caughtUp()
       yield* findClear

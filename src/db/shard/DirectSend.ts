@@ -13,15 +13,71 @@
  *
  * @since 0.3.0
  */
-import { Either } from "effect"
+import { Either, Exit } from "effect"
+import type { StubCache } from "../../internal/ObjectStubs.js"
+import { endSessions, invokeActor, type ActorNamespace } from "../../internal/rpc.js"
 import type { SqlShape } from "../../services/Sql.js"
 import { OUTBOX_TABLE } from "../Names.js"
+import { TableHubOps } from "../Ops.js"
 import type { ShardChange } from "../Protocol.js"
 import { changesByHub, type DrainedChange } from "../Writes.js"
 import { DRAIN_BATCH, SEND_CHARS } from "./Outbox.js"
 
 /** Send a hub its changes; resolves `true` once the hub applied them, `false` on any failure or refusal. */
 export type SendNow = (hub: string, changes: ReadonlyArray<ShardChange>) => Promise<boolean>
+
+/** Whether a hub's answer acknowledges a publish: its counts read as they are (`trustedAnswer`), anything else decoded. */
+const acknowledges = (answer: unknown) =>
+  TableHubOps.publish.trustedSuccess(answer) !== undefined || Exit.isSuccess(TableHubOps.publish.decodeAnswerExit(answer))
+
+/** The shard's sends to its hubs (`makeHubSends`). */
+export interface HubSends {
+  readonly send: SendNow
+  /** Sends pause (nothing is pending): close the hubs' sessions now, or when the sends in flight have landed. */
+  readonly pause: () => void
+}
+
+/**
+ * The shard's `SendNow`: a publish through the shard's own stub of each hub, and from a hub's
+ * second publish on through an RPC session that hub hands out (`rpc.CallOptions.session`: no new
+ * subrequest here and no new incoming call in the hub per publish). A session stays correct for as
+ * long as the stubs live because: direct sends never overlap each other or the drain's passes (one
+ * flight, `DbShard.ts`), so calls reach a hub in the order they were made whichever way they go; a
+ * session of a hub that restarted or broke fails its call, which forgets the stub and its session
+ * (`rpc.invokeTarget`) and leaves the changes to the drain, and the next send starts over on a new
+ * stub; a hub drops an outbox id it already applied, so nothing a broken call may have delivered is
+ * applied twice. A held session keeps its hub's side of the call open (the hub cannot hibernate),
+ * so the owner `pause`s when its sends pause: the sessions close (`rpc.endSessions`), never under
+ * a call in flight.
+ */
+export const makeHubSends = (options: { readonly hubs: () => ActorNamespace | undefined; readonly instance: string; readonly stubs: StubCache }): HubSends => {
+  const callOptions = { stubs: options.stubs, plain: true, session: true } as const
+  let inFlight = 0
+  let pauseWhenLanded = false
+  const landed = (acknowledged: boolean) => {
+    if (--inFlight === 0 && pauseWhenLanded) {
+      pauseWhenLanded = false
+      endSessions(options.stubs)
+    }
+    return acknowledged
+  }
+  return {
+    send: (hubId, changes) => {
+      const hubs = options.hubs()
+      if (hubs === undefined) return Promise.resolve(false)
+      inFlight++
+      // Changes are built from the commit's own values (plain objects): no copy.
+      return invokeActor(hubs, "tableHub", { instance: options.instance, id: hubId }, TableHubOps.publish.name, { changes }, undefined, callOptions).then(
+        (answer) => landed(acknowledges(answer)),
+        () => landed(false),
+      )
+    },
+    pause: () => {
+      if (inFlight === 0) endSessions(options.stubs)
+      else pauseWhenLanded = true
+    },
+  }
+}
 
 /** Whether a batch's changes fit one send per hub, as a drain round would send them. */
 export const fitsOneSend = (changes: ReadonlyArray<DrainedChange>) => {
