@@ -169,22 +169,24 @@ export const makeDbShard = Effect.gen(function* () {
    * A committed batch's changes for the hubs: sent directly when the outbox is clear and nothing is
    * in flight, otherwise left to the drain. A direct send that is not acknowledged hands everything
    * to the drain at once (which counts attempts); a write that arrived meanwhile is drained after it.
+   * Without a fiber (a write's synchronous path calls it as is): `true` when sent directly, `false`
+   * when the drain must be kicked (`toHubs` kicks it).
    */
-  const toHubs = (changes: ReadonlyArray<DrainedChange>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (!outboxClear || draining || !fitsOneSend(changes)) return kick
-      draining = true
-      void sendDirect(changes, hubSends.send, marks)
-        .catch(() => false)
-        .then((published) => {
-          draining = false
-          if (!published || again) {
-            again = false
-            Effect.runFork(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
-          }
-        })
-      return Effect.void
-    })
+  const sentDirectly = (changes: ReadonlyArray<DrainedChange>): boolean => {
+    if (!outboxClear || draining || !fitsOneSend(changes)) return false
+    draining = true
+    void sendDirect(changes, hubSends.send, marks)
+      .catch(() => false)
+      .then((published) => {
+        draining = false
+        if (!published || again) {
+          again = false
+          Effect.runFork(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+        }
+      })
+    return true
+  }
+  const toHubs = (changes: ReadonlyArray<DrainedChange>): Effect.Effect<void> => Effect.suspend(() => (sentDirectly(changes) ? Effect.void : kick))
 
   /** A decoded batch checked against the declaration and placed on this shard: nothing stored yet. */
   // `drained`: the batch has changes for the drain (tables streamed by hubs, or hosted ones while a backlog is drained).
@@ -240,7 +242,7 @@ export const makeDbShard = Effect.gen(function* () {
     if (streams.reportDue() && jobs.ensured?.(DIRECTORY_JOB, now + DIRECTORY_REPORT_DELAY_MS) !== true) Effect.runFork(reportSoon)
     if (decoded.right.drained) {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
-      Effect.runSync(Effect.catchAllCause(toHubs(committed.right.drained), (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+      if (!sentDirectly(committed.right.drained)) Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
     // An answer that encodes to itself is already an Exit: no run needed.
     const encoded = DbShardOps.write.encodeSuccess(committed.right.results)
