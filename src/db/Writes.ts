@@ -207,7 +207,7 @@ export interface InlineStreams {
  * (`Rows.storedValue`), built in JavaScript without reading result rows back.
  */
 const insertStatements = new WeakMap<ResolvedTable, string>()
-const insertStatement = (table: ResolvedTable): string => {
+export const insertStatement = (table: ResolvedTable): string => {
   let statement = insertStatements.get(table)
   if (statement === undefined) {
     const columns = table.columns.map(([name]) => ident(name))
@@ -242,7 +242,7 @@ export interface BatchMeta {
 // The outbox inserts' text, built once: a hosted change's row is stored published, its stream takes it in the same transaction.
 const OUTBOX_COLUMNS = "table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size"
 const INSERT_OUTBOX = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-const INSERT_OUTBOX_PUBLISHED = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+export const INSERT_OUTBOX_PUBLISHED = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 /**
  * One batch's commit in progress: the changes its writes leave for the shard's streams and for the

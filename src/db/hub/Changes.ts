@@ -64,7 +64,7 @@ export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delive
 // last time's ISO text is kept, so a batch of 25 rows formats it once, not 25 times.
 let lastIsoAt = Number.NaN
 let lastIso = ""
-const isoTime = (at: number): string => {
+export const isoTime = (at: number): string => {
   if (at !== lastIsoAt) {
     lastIso = new Date(at).toISOString()
     lastIsoAt = at

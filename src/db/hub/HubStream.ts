@@ -52,12 +52,22 @@ export interface HubStream {
    * stream and fans the changes out.
    */
   readonly appendIn: (exec: RawExec, changes: ReadonlyArray<ShardChange>) => () => Applied
+  /**
+   * `appendIn` for one change already encoded (`json` is `JSON.stringify` of the change): a shard's
+   * lone insert (`shard/LoneInsert.ts`), which fans out itself. The answer, run once the caller's
+   * transaction committed, updates the stream and answers the change's seq; 0 when the change was
+   * a duplicate (nothing buffered, nothing to deliver).
+   */
+  readonly appendOneIn: (exec: RawExec, shard: number, outboxId: number, json: string) => () => number
   /** Buffered changes after `since`, or the reason they cannot all be replayed. */
   readonly replay: (since: number) => Effect.Effect<
     { readonly resync: "ahead" | "behind" | undefined; readonly changes: ReadonlyArray<{ readonly seq: number; readonly change: ShardChange }> },
     never
   >
 }
+
+/** A duplicate's settle: nothing buffered, no seq. */
+const noSeq = () => 0
 
 /** Load a stream's position from its buffer. `subscribers`: the open sockets of this stream only. */
 export const loadHubStream = (options: {
@@ -119,15 +129,20 @@ export const loadHubStream = (options: {
         chars += json.length
         applied.push({ seq: next, change })
       }
-      // The buffer keeps the newest changes for resume, bounded in count (`bufferSize`, trimmed past
-      // `trimSlack` more) and in characters (`bufferBytes`).
-      const byCount = next - definition.bufferSize
-      const trim = {
+      return { duplicates, seen, applied, rows, chars, trim: trimFor(next, chars) }
+    }
+
+    /**
+     * The buffer keeps the newest changes for resume, bounded in count (`bufferSize`, trimmed past
+     * `trimSlack` more) and in characters (`bufferBytes`): what to trim once it holds up to `last`, `chars`.
+     */
+    const trimFor = (last: number, chars: number) => {
+      const byCount = last - definition.bufferSize
+      return {
         through: byCount >= firstBuffered + trimSlack(definition.bufferSize) ? byCount : 0,
         // Only when over: finding where the budget is passed reads the buffer's sizes.
         maxChars: chars > definition.bufferBytes ? definition.bufferBytes : undefined,
       }
-      return { duplicates, seen, applied, rows, chars, trim }
     }
 
     /** The plan stored (`trimmed`: what its append removed): the memory view follows, then the subscribers get the changes. */
@@ -165,6 +180,21 @@ export const loadHubStream = (options: {
       return () => settle(planned, trimmed)
     }
 
+    /** `plan` + `store.appendWith` + `settle` for one change, without the lists (the caller fans out). */
+    const appendOneIn = (exec: RawExec, shard: number, outboxId: number, json: string): (() => number) => {
+      if (outboxId <= (highWater.get(shard) ?? 0)) return noSeq
+      const at = seq + 1
+      const chars = bufferedChars + json.length
+      const trimmed = store.appendWith(exec, [{ seq: at, shard, outboxId, change: json }], trimFor(at, chars))
+      return () => {
+        highWater.set(shard, outboxId)
+        seq = at
+        bufferedChars = chars - trimmed.chars
+        if (trimmed.through !== undefined) firstBuffered = trimmed.through + 1
+        return at
+      }
+    }
+
     const replay = (since: number) =>
       Effect.gen(function* () {
         if (since > seq) return { resync: "ahead" as const, changes: [] }
@@ -183,6 +213,7 @@ export const loadHubStream = (options: {
       apply: applyNow,
       applyNow,
       appendIn,
+      appendOneIn,
       replay,
     } satisfies HubStream
   })

@@ -22,7 +22,7 @@ import { OUTBOX_TABLE } from "../Names.js"
 import { drainAll, parkedCount, pendingCount, PRUNE_INTERVAL_MS, prunePublished, type SendToHub } from "./Outbox.js"
 import { shardIndexOfId, shardName } from "../Placement.js"
 import { planSelect } from "../Query.js"
-import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type DrainedChange, type WriteBatch } from "../Writes.js"
+import { applyBatchNow, batchLimit, decodeLocator, prepareBatch, tableOf, type DrainedChange, type WriteBatch, type WriteResult } from "../Writes.js"
 import { makeStubCache } from "../../internal/ObjectStubs.js"
 import { callActor, type ActorNamespace } from "../../internal/rpc.js"
 import { Jobs } from "../../services/Jobs.js"
@@ -37,6 +37,7 @@ import { Connections } from "../../sockets/Connections.js"
 import { Sockets } from "../../sockets/Sockets.js"
 import { makeHubSockets, PING, PONG } from "../hub/HubSockets.js"
 import { makeShardStreams } from "./ShardStreams.js"
+import { makeLoneInsert } from "./LoneInsert.js"
 import { fitsOneSend, makeHubSends, makeOwedMarks, sendDirect } from "./DirectSend.js"
 
 export const DRAIN_JOB = "outbox-drain"
@@ -206,6 +207,18 @@ export const makeDbShard = Effect.gen(function* () {
     return applyBatchNow(sql, prepared, { shard, requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
   }
 
+  /** A lone insert into a hosted table, straight through (`LoneInsert.ts`); `undefined` leaves the write to `prepare` + `commit`. */
+  const loneInsert = makeLoneInsert({
+    definition,
+    shard,
+    sql,
+    takes: streams.inline.takes,
+    streamFor: streams.streamFor,
+    subscribersOf: streams.subscribersOf,
+    beforeCommit: marks.flush,
+  })
+  const newRequestId = () => crypto.randomUUID()
+
   const write = handler(DbShardOps.write, (batch) =>
     Effect.gen(function* () {
       const ready = yield* prepare(batch)
@@ -229,6 +242,11 @@ export const makeDbShard = Effect.gen(function* () {
    * unsafely: this path runs outside any fiber.
    */
   const writeNow = (input: unknown) => {
+    const lone = loneInsert(input, clock.unsafeCurrentTimeMillis(), newRequestId)
+    if (lone !== undefined) {
+      if (streams.reportDue() && jobs.ensured?.(DIRECTORY_JOB, clock.unsafeCurrentTimeMillis() + DIRECTORY_REPORT_DELAY_MS) !== true) Effect.runFork(reportSoon)
+      return answerOf(lone)
+    }
     const decoded = Either.flatMap(DbShardOps.write.decodePayloadEither(input), prepare)
     // A refused batch is answered here: nothing was stored, exactly as the mailbox path answers it.
     if (Either.isLeft(decoded)) return Exit.fail(decoded.left)
@@ -244,10 +262,12 @@ export const makeDbShard = Effect.gen(function* () {
       // Runs the drain synchronously up to its first hub call; a failure there is the retry job's.
       if (!sentDirectly(committed.right.drained)) Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
     }
-    // An answer that encodes to itself is already an Exit: no run needed.
-    const encoded = DbShardOps.write.encodeSuccess(committed.right.results)
-    const answer: Exit.Exit<unknown, RealtimeError> = Exit.isExit(encoded) ? (encoded as Exit.Exit<unknown, StorageFailure>) : Effect.runSyncExit(encoded)
-    return answer
+    return answerOf(committed.right.results)
+  }
+  /** An answer that encodes to itself is already an Exit: no run needed. */
+  const answerOf = (results: ReadonlyArray<WriteResult>): Exit.Exit<unknown, RealtimeError> => {
+    const encoded = DbShardOps.write.encodeSuccess(results)
+    return Exit.isExit(encoded) ? (encoded as Exit.Exit<unknown, StorageFailure>) : Effect.runSyncExit(encoded)
   }
 
   const get = handler(DbShardOps.get, (input) =>

@@ -176,6 +176,9 @@ export const makeShardStreams = (options: {
     publish,
     fetch,
     inline,
+    // For the lone insert's straight path (`LoneInsert.ts`): the same streams and subscribers `inline` uses.
+    streamFor,
+    subscribersOf,
     reportDue: () => reportPending,
     subscribersChanged,
     report,

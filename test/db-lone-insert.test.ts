@@ -1,0 +1,225 @@
+/**
+ * The shard's straight path for a lone insert into a hosted table (`shard/LoneInsert.ts`) must do
+ * exactly what the general path (`prepareBatch` + `applyBatchNow` + the stream's `appendIn` and
+ * fan-out) does. Property test against real SQLite in a Durable Object: each generated request runs
+ * first through the straight path as the shard runs it (falling back to the general path when it
+ * declines), inside an outer transaction that is then rolled back, and then through the general
+ * path alone, committed. Both must leave the same answer or typed error, the same user rows, outbox
+ * rows and stream buffer rows (every column, byte for byte) and send the same frames to the same
+ * subscribers, over generated rows of every column kind with their edges, duplicate keys, unknown
+ * tables and columns, bad values, `__proto__` keys, rows over `maxRowBytes` and bad request ids.
+ */
+import { env, runInDurableObject } from "cloudflare:test"
+import { Effect, Either } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { boolean, integer, json, real, text, timestamp } from "../src/db/Columns.js"
+import { resolveDeclaration, type ResolvedTable } from "../src/db/Declaration.js"
+import { loadHubStream, type HubStream } from "../src/db/hub/HubStream.js"
+import { OUTBOX_TABLE } from "../src/db/Names.js"
+import { DbShardOps } from "../src/db/Ops.js"
+import { makeLoneInsert } from "../src/db/shard/LoneInsert.js"
+import { planMigrations } from "../src/db/shard/Migrations.js"
+import { ident } from "../src/db/Rows.js"
+import { table } from "../src/db/Table.js"
+import { applyBatchNow, batchLimit, changesByHub, prepareBatch, type InlineStreams } from "../src/db/Writes.js"
+import * as Sql from "../src/services/Sql.js"
+import type { ConnectionEntry } from "../src/sockets/Connections.js"
+import { makeSqlite, partitionMigrations } from "../src/storage/HubChangeStore.js"
+import { metaMigration } from "../src/storage/Meta.js"
+
+const kinds = table({
+  id: text().primaryKey(),
+  tenant: text().notNull(),
+  label: text().notNull(),
+  note: text(),
+  count: integer().notNull().default(0),
+  score: real(),
+  done: boolean(),
+  flag: boolean().notNull().default(true),
+  data: json(),
+  at: timestamp(),
+})
+// An INTEGER PRIMARY KEY (SQLite's rowid), partitioned by a timestamp, its stream keyed by the primary key.
+const numbered = table({ n: integer().primaryKey(), amount: real().notNull(), stamp: timestamp().notNull() })
+// Not hosted by the shard: always the general path.
+const plain = table({ id: text().primaryKey(), body: text() })
+
+const definition = resolveDeclaration({
+  name: "lone_insert_probe",
+  schema: { kinds, numbered, plain },
+  realtime: {
+    tables: {
+      kinds: { filters: ["tenant", "label", "done"], requiredFilters: ["tenant"], streamFrom: "shard" },
+      numbered: { filters: ["stamp"], requiredFilters: ["stamp"], streamFrom: "shard" },
+      plain: true,
+    },
+  },
+  // Two: a row placed on the other shard is refused (the test plays shard 0).
+  shards: 2,
+  // Small, so that generated rows go over it.
+  maxRowBytes: 1024,
+})
+
+const surrogates = ["\uD800", "a\uDC00b", "\uDBFF\uDFFF", "x\uD83D", "\u0000", "é\u0301", '"q\\', ""]
+const anyText = fc.oneof(fc.string({ unit: "binary", maxLength: 30 }), fc.constantFrom(...surrogates))
+const safeInteger = fc.oneof(fc.integer(), fc.constantFrom(-0, 0, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER))
+const finiteReal = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, 1e21))
+const epochMs = fc.oneof(fc.constantFrom(0, -0, 1, 2), fc.nat({ max: Number.MAX_SAFE_INTEGER }))
+const jsonValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown), fc.constantFrom<unknown>({ zero: -0, s: "\uD800" }, [], {}, -0, null))
+const optional = <A,>(value: fc.Arbitrary<A>) => fc.option(fc.option(value, { nil: null }), { nil: undefined })
+const withoutAbsent = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined))
+
+const kindsRow = fc
+  .record({
+    // Few ids and tenants: duplicate keys (a constraint) and several partitions with subscribers.
+    id: fc.oneof({ weight: 1, arbitrary: fc.constantFrom("a", "b") }, { weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 12 }) }),
+    tenant: fc.constantFrom("t1", "t3", "t2"),
+    label: fc.oneof(fc.constantFrom("x", "y"), anyText),
+    note: optional(anyText),
+    count: fc.option(safeInteger, { nil: undefined }),
+    score: optional(finiteReal),
+    done: optional(fc.boolean()),
+    flag: fc.option(fc.boolean(), { nil: undefined }),
+    data: optional(jsonValue),
+    at: optional(epochMs),
+  })
+  .map(withoutAbsent)
+const numberedRow = fc.record({ n: fc.oneof({ weight: 1, arbitrary: fc.integer({ min: -1, max: 1 }) }, { weight: 4, arbitrary: safeInteger }), amount: finiteReal, stamp: fc.constantFrom(1, 3, 0) })
+
+/** A row, or one of the ways a row is refused. */
+const anyRow = fc.oneof(
+  { weight: 6, arbitrary: kindsRow.map((row) => ({ table: "kinds", row })) },
+  { weight: 2, arbitrary: numberedRow.map((row) => ({ table: "numbered", row: row as Record<string, unknown> })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "plain", row: { id: row.id, body: row.label } as Record<string, unknown> })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "nope", row })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, extra: 1 } })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, count: "many" } })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, label: "L".repeat(990) } })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, data: { deep: "é".repeat(480) } } })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...(JSON.parse('{"__proto__":{"x":1}}') as object), ...row } })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { tenant: row.tenant, label: row.label } })) },
+)
+const request = fc.record({
+  rows: fc.oneof({ weight: 8, arbitrary: anyRow.map((row) => [row]) }, { weight: 1, arbitrary: fc.array(anyRow, { minLength: 2, maxLength: 3 }) }),
+  requestId: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 20 }) }, { weight: 1, arbitrary: fc.constantFrom("", "r".repeat(129), 7) }),
+  // The commit time: repeats and returns too (the frame's ISO text is cached by time).
+  now: fc.constantFrom(1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_000, 0, 253_402_300_799_999),
+})
+
+/** Every difference told apart (types, `-0`, key order), as ASCII (a failure's report crosses a WebSocket). */
+const exactly = (value: unknown) => JSON.stringify(value, (_key, item: unknown) => (Object.is(item, -0) ? "(number -0)" : item)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+const answerOf = (answer: Either.Either<unknown, { readonly _tag: string; readonly message: string }>) =>
+  exactly(Either.isRight(answer) ? { ok: answer.right } : { error: { ...answer.left, tag: answer.left._tag, message: answer.left.message } })
+
+const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }).REALTIME_DB_SHARDS
+const ROLLBACK = new Error("roll back the straight path's run")
+
+describe("a lone insert's straight path", () => {
+  it("agrees with the general path: answers, typed errors, rows, outbox and buffer rows, frames", async () => {
+    await runInDurableObject(shards.get(shards.newUniqueId()), async (_instance, state) => {
+      const sql = Sql.makeSql(state.storage)
+      const plan = planMigrations(definition, [], undefined)
+      if ("refused" in plan) throw new Error(plan.refused)
+      Effect.runSync(Sql.migrate(sql, [metaMigration, ...plan.migrations, ...partitionMigrations]))
+      const store = makeSqlite(sql)
+      const dump = () =>
+        exactly(
+          [...definition.tables.keys(), OUTBOX_TABLE, "hub_partition_changes", "hub_partition_applied"].map((name) => state.storage.sql.exec(`SELECT * FROM ${ident(name)}`).toArray()),
+        )
+
+      /** One side's streams and subscribers: four per partition (all inserts; a label filter; no inserts; a snapshot at outbox 5). */
+      const side = () => {
+        const sent: Array<string> = []
+        const subscribers = new Map<string, ReadonlyArray<ConnectionEntry>>()
+        const subscribersOf = (hub: string) => {
+          let list = subscribers.get(hub)
+          if (list === undefined) {
+            const [, required] = JSON.parse(hub) as [string, Record<string, unknown>]
+            const entry = (name: string, data: Record<string, unknown>): ConnectionEntry => ({
+              id: name,
+              socket: { send: (frame: string) => void sent.push(`${name} ${frame}`) } as unknown as WebSocket,
+              attachment: { connectionId: name, data: { hub, events: ["insert", "update", "delete"], ...data } } as unknown as ConnectionEntry["attachment"],
+            })
+            list = [
+              entry("all", { filters: required }),
+              entry("labelled", { filters: { ...required, label: "x" }, events: ["insert"] }),
+              entry("no-inserts", { filters: required, events: ["update", "delete"] }),
+              entry("snapshot", { filters: required, watermarks: { "0": 5 } }),
+            ]
+            subscribers.set(hub, list)
+          }
+          return list
+        }
+        const streams = new Map<string, HubStream>()
+        const streamFor = (hub: string) => {
+          let stream = streams.get(hub)
+          if (stream === undefined) {
+            stream = Effect.runSync(loadHubStream({ definition, store: store.partition(hub), subscribers: () => subscribersOf(hub) }))
+            streams.set(hub, stream)
+          }
+          return stream
+        }
+        const takes = (table: ResolvedTable) => table.realtime?.streamFrom === "shard"
+        // What the shard runs when the straight path declines: decode, prepare, commit, deliver (DbShard's `writeNow`).
+        const inline: InlineStreams = {
+          shard: 0,
+          takes,
+          append: (exec, changes) => {
+            const settle = [...changesByHub(changes)].map(([hub, list]) => streamFor(hub).appendIn(exec, list))
+            return () => settle.forEach((run) => run())
+          },
+        }
+        const general = (input: unknown, now: number, requestId: string) => {
+          const batch = DbShardOps.write.decodePayloadEither(input)
+          if (Either.isLeft(batch)) return batch
+          const prepared = prepareBatch(definition, batch.right, 0)
+          if (Either.isLeft(prepared)) return prepared
+          const meta = { shard: 0, requestId: batch.right.requestId ?? requestId, now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline }
+          const committed = applyBatchNow(sql, prepared.right, meta)
+          if (Either.isLeft(committed)) return committed
+          committed.right.delivered()
+          return Either.right(committed.right.results)
+        }
+        return { sent, streams, streamFor, subscribersOf, takes, general }
+      }
+
+      const straightSide = side()
+      const generalSide = side()
+      let taken = 0
+      const lone = makeLoneInsert({ definition, shard: 0, sql, takes: straightSide.takes, streamFor: straightSide.streamFor, subscribersOf: straightSide.subscribersOf, beforeCommit: () => {} })
+      let n = 0
+      fc.assert(
+        fc.property(request, ({ rows, requestId, now }) => {
+          const input = { writes: rows.map(({ table, row }) => ({ op: "insert", table, row })), ...(requestId === undefined ? {} : { requestId }) }
+          const generated = `req-${n++}`
+          // The straight path as the shard runs it, then rolled back with everything it stored.
+          let straight = { answer: "", stored: "", frames: [] as Array<string> }
+          try {
+            state.storage.transactionSync(() => {
+              const from = straightSide.sent.length
+              const answered = lone(input, now, () => generated)
+              if (answered !== undefined) taken++
+              const answer = answered !== undefined ? Either.right(answered) : straightSide.general(input, now, generated)
+              straight = { answer: answerOf(answer), stored: dump(), frames: straightSide.sent.slice(from) }
+              throw ROLLBACK
+            })
+          } catch (error) {
+            if (error !== ROLLBACK) throw error
+          }
+          const from = generalSide.sent.length
+          const answer = answerOf(generalSide.general(input, now, generated))
+          expect(straight.answer).toBe(answer)
+          expect(straight.stored).toBe(dump())
+          expect(straight.frames.map(exactly)).toEqual(generalSide.sent.slice(from).map(exactly))
+          // The streams' memory views agree too: the next change gets the same seq on both sides.
+          for (const [hub, stream] of generalSide.streams) expect([hub, straightSide.streamFor(hub).seq(), straightSide.streamFor(hub).buffered()]).toEqual([hub, stream.seq(), stream.buffered()])
+        }),
+        { numRuns: 400 },
+      )
+      // The straight path did take most lone inserts, and declined the rest.
+      expect(taken).toBeGreaterThan(60)
+      expect(generalSide.sent.length).toBeGreaterThan(100)
+    })
+  })
+})
