@@ -23,11 +23,11 @@ import type { RawExec, RawRun, SqlShape, SqlValue } from "../../services/Sql.js"
 import type { ConnectionEntry } from "../../sockets/Connections.js"
 import { sendFrame } from "../../sockets/CloseCodes.js"
 import type { DatabaseDefinition, ResolvedTable } from "../Declaration.js"
-import { checkRowShape, oversize, utf8Length } from "../Guards.js"
+import { checkRowShape, oversize } from "../Guards.js"
 import { hubIdOf, matches, shardName, shardOf } from "../Placement.js"
 import { storedValue, toSql, type DbRow } from "../Rows.js"
 import { decodeInsert } from "../Table.js"
-import { batchLimit, INSERT_OUTBOX_PUBLISHED, insertStatement, type WriteResult } from "../Writes.js"
+import { INSERT_OUTBOX_PUBLISHED, insertStatement, type WriteResult } from "../Writes.js"
 import { isoTime } from "../hub/Changes.js"
 import { subscriberOf } from "../hub/HubSockets.js"
 import type { HubStream } from "../hub/HubStream.js"
@@ -81,7 +81,6 @@ interface Pending {
 export const makeLoneInsert = (options: LoneInsertOptions) => {
   const { definition, shard, sql, takes, streamFor, subscribersOf, beforeCommit } = options
   const maxRowBytes = definition.maxRowBytes
-  const maxBatchBytes = batchLimit(definition)
   const shardKey = String(shard)
   const changeStart = `{"shard":${JSON.stringify(shard)},"outboxId":`
   // The frame's tail after the row: its shard name is the same for every write of this shard.
@@ -144,7 +143,8 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
     }
     if (shardOf(placedBy, definition.shards) !== shard) return undefined
     const next = JSON.stringify(row)
-    if (oversize(next, maxRowBytes) !== undefined || utf8Length(next) > maxBatchBytes) return undefined
+    // Within maxRowBytes is within the batch's limit too (`batchLimit` is at least maxRowBytes).
+    if (oversize(next, maxRowBytes) !== undefined) return undefined
 
     const hub = hubIdOf(hosted.table, row)
     const requestId = given ?? newRequestId()
@@ -176,7 +176,8 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
         const watermark = subscriber.watermarks?.[shardKey]
         if ((watermark !== undefined && id <= watermark) || !matches(row, subscriber.filters) || !subscriber.events.includes("insert")) continue
         // `changeFrame` + `encodeDbFrame` for an insert, made once for all its subscribers.
-        frame ??= `{"type":"database.change","seq":${seq}${hosted.frameMiddle}${JSON.stringify(row[hosted.keyColumn] ?? null)}},"old":null,"new":${next}${frameShard}${JSON.stringify(requestId)},"createdAt":"${isoTime(now)}"}`
+        // (The key column is the primary key or a not-null unique column, and the row holds every column: never undefined.)
+        frame ??= `{"type":"database.change","seq":${seq}${hosted.frameMiddle}${JSON.stringify(row[hosted.keyColumn])}},"old":null,"new":${next}${frameShard}${JSON.stringify(requestId)},"createdAt":"${isoTime(now)}"}`
         sendFrame(entry.socket, frame)
       }
     }
