@@ -1,9 +1,10 @@
 /**
  * The library's shard and hub classes, unchanged except that they count SQLite rows written
  * (`cursor.rowsWritten`, the figure Cloudflare bills), so the report can say how many rows one
- * database write costs end to end, and which statements write them. Counting adds one map update per
- * SQL statement (well under 1 µs, against milliseconds per write); nothing else
- * differs from `RealtimeDbShard` / `RealtimeTableHub`.
+ * database write costs end to end, and which statements write them. Nothing else differs from
+ * `RealtimeDbShard` / `RealtimeTableHub`. The floor objects (floor.ts, floorTwoHop.ts) count through
+ * the same `countRows` wrapper: counting costs a few µs of JavaScript per write (~4.7 µs in the
+ * dbwire perf, bench/notes/db.md), which both sides of the comparison now pay alike.
  *
  * `GET` with header `x-dbflow-rows: take` answers `{ rowsWritten, byStatement }` since the last take and resets it.
  */
@@ -11,8 +12,8 @@ import { RealtimeDbShard, RealtimeTableHub } from "../../src/durable/index.js"
 
 export const ROWS_HEADER = "x-dbflow-rows"
 
-/** Wrap `ctx.storage.sql.exec` so every statement's rowsWritten is added up. */
-const countRows = (ctx: DurableObjectState) => {
+/** Wrap `ctx.storage.sql.exec` so every statement's rowsWritten is added up; answers the take function. */
+export const countRows = (ctx: DurableObjectState) => {
   const sql = ctx.storage.sql
   const exec = sql.exec.bind(sql)
   // Rows written per statement text (its first 60 characters), for the notes' breakdown.

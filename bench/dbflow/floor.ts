@@ -9,6 +9,7 @@
  * `writeViaHub(row, hub)` (floorTwoHop.ts).
  */
 import { DurableObject } from "cloudflare:workers"
+import { countRows } from "./counted.js"
 
 interface Row {
   readonly id: string
@@ -23,7 +24,8 @@ interface HubFloorStub {
 
 export class DbflowOutboxFloor extends DurableObject {
   #sockets: Array<WebSocket> | undefined
-  #rowsWritten = 0
+  /** Rows written, counted as the library's counted classes count theirs (the same wrapper around `sql.exec`). */
+  readonly #takeRows: ReturnType<typeof countRows>
   /** The second hop's stub, made once (as the library's shard keeps its hubs' stubs). */
   #hub: HubFloorStub | undefined
   /** Outbox ids the hub floor acknowledged, marked published by the next write (no commit of their own). */
@@ -35,6 +37,7 @@ export class DbflowOutboxFloor extends DurableObject {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, row TEXT NOT NULL, created_at INTEGER NOT NULL, published_at INTEGER)",
     )
+    this.#takeRows = countRows(ctx)
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -49,11 +52,7 @@ export class DbflowOutboxFloor extends DurableObject {
     if (action === "write") return Response.json({ seq: this.write((await request.json()) as Row) })
     // The two-hop floor's writes over HTTP (its warm-up): the hub floor object is named as this one (`/floor/dbflow/{id}/...`).
     if (action === "write-via-hub") return Response.json({ seq: this.writeViaHub((await request.json()) as Row, decodeURIComponent(path.pop()!)) })
-    if (action === "rows") {
-      const rows = this.#rowsWritten
-      this.#rowsWritten = 0
-      return Response.json({ rowsWritten: rows })
-    }
+    if (action === "rows") return Response.json(this.#takeRows())
     return new Response("not found", { status: 404 })
   }
 
@@ -63,11 +62,9 @@ export class DbflowOutboxFloor extends DurableObject {
     const createdAt = Date.now()
     const newRow = JSON.stringify(row)
     const outboxId = this.ctx.storage.transactionSync(() => {
-      const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
+      sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
       const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", newRow, createdAt)
-      const id = outbox.one().id
-      this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
-      return id
+      return outbox.one().id
     })
     return { sql, createdAt, newRow, outboxId }
   }
@@ -77,7 +74,7 @@ export class DbflowOutboxFloor extends DurableObject {
     const frame = `{"type":"database.change","seq":${outboxId},"table":"posts","event":"insert","key":${JSON.stringify(row.id)},"old":null,"new":${newRow},"createdAt":"${new Date(createdAt).toISOString()}"}`
     this.#sockets ??= this.ctx.getWebSockets()
     for (const socket of this.#sockets) socket.send(frame)
-    this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId).rowsWritten
+    sql.exec("UPDATE outbox SET published_at = ? WHERE id = ?", Date.now(), outboxId)
     return outboxId
   }
 
@@ -92,7 +89,7 @@ export class DbflowOutboxFloor extends DurableObject {
     const { sql, createdAt, newRow, outboxId } = this.#commit(row)
     // The marks of changes the hub floor acknowledged since the last write ride this write's commit (as the library's owed marks do).
     if (this.#owedMarks.length > 0) {
-      this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id IN (SELECT value FROM json_each(?))", createdAt, JSON.stringify(this.#owedMarks)).rowsWritten
+      sql.exec("UPDATE outbox SET published_at = ? WHERE id IN (SELECT value FROM json_each(?))", createdAt, JSON.stringify(this.#owedMarks))
       this.#owedMarks = []
     }
     if (this.#hub === undefined) {
@@ -114,11 +111,9 @@ export class DbflowOutboxFloor extends DurableObject {
     const images = rows.map((row) => JSON.stringify(row))
     const ids = this.ctx.storage.transactionSync(() =>
       rows.map((row, index) => {
-        const inserted = sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
+        sql.exec("INSERT INTO posts (id, tenant_id, title) VALUES (?, ?, ?)", row.id, row.tenantId, row.title)
         const outbox = sql.exec<{ id: number }>("INSERT INTO outbox (row, created_at) VALUES (?, ?) RETURNING id", images[index], createdAt)
-        const id = outbox.one().id
-        this.#rowsWritten += inserted.rowsWritten + outbox.rowsWritten
-        return id
+        return outbox.one().id
       }),
     )
     const at = new Date(createdAt).toISOString()
@@ -127,7 +122,7 @@ export class DbflowOutboxFloor extends DurableObject {
       const frame = `{"type":"database.change","seq":${ids[index]},"table":"posts","event":"insert","key":${JSON.stringify(row.id)},"old":null,"new":${images[index]},"createdAt":"${at}"}`
       for (const socket of this.#sockets!) socket.send(frame)
     })
-    this.#rowsWritten += sql.exec("UPDATE outbox SET published_at = ? WHERE id BETWEEN ? AND ?", Date.now(), ids[0], ids[ids.length - 1]).rowsWritten
+    sql.exec("UPDATE outbox SET published_at = ? WHERE id BETWEEN ? AND ?", Date.now(), ids[0], ids[ids.length - 1])
     return ids[ids.length - 1]
   }
 

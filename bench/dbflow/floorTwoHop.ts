@@ -10,14 +10,17 @@
  * `/floor/dbflow-hub/{id}/ws` (upgrade), `GET .../rows` (rows written since the last call; resets).
  */
 import { DurableObject } from "cloudflare:workers"
+import { countRows } from "./counted.js"
 
 export class DbflowHubFloor extends DurableObject {
   #sockets: Array<WebSocket> | undefined
-  #rowsWritten = 0
+  /** Rows written, counted as the library's counted classes count theirs (the same wrapper around `sql.exec`). */
+  readonly #takeRows: ReturnType<typeof countRows>
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never)
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS buffer (seq INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL, change TEXT NOT NULL)")
+    this.#takeRows = countRows(ctx)
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -28,11 +31,7 @@ export class DbflowHubFloor extends DurableObject {
       this.#sockets?.push(pair[1])
       return new Response(null, { status: 101, webSocket: pair[0] })
     }
-    if (action === "rows") {
-      const rows = this.#rowsWritten
-      this.#rowsWritten = 0
-      return Response.json({ rowsWritten: rows })
-    }
+    if (action === "rows") return Response.json(this.#takeRows())
     return new Response("not found", { status: 404 })
   }
 
@@ -40,7 +39,6 @@ export class DbflowHubFloor extends DurableObject {
   publish(outboxId: number, createdAt: number, key: string, row: string): number {
     const inserted = this.ctx.storage.sql.exec<{ seq: number }>("INSERT INTO buffer (outbox_id, change) VALUES (?, ?) RETURNING seq", outboxId, row)
     const seq = inserted.one().seq
-    this.#rowsWritten += inserted.rowsWritten
     const frame = `{"type":"database.change","seq":${seq},"table":"posts","event":"insert","key":${JSON.stringify(key)},"old":null,"new":${row},"createdAt":"${new Date(createdAt).toISOString()}"}`
     this.#sockets ??= this.ctx.getWebSockets()
     for (const socket of this.#sockets) socket.send(frame)
