@@ -45,6 +45,24 @@ describe("Promise facade one-row writes", () => {
     }
   })
 
+  it("one-row writes of null-prototype values reach the shard like plain ones, through the stub and through the request's session", async () => {
+    // The direct path skips the RPC input's plain copy only for flat objects of Object.prototype: a null-prototype
+    // row, locator or patch must still be copied (the runtime refuses such objects: a StorageFailure instead of the row).
+    const bare = (value: Record<string, unknown>) => Object.assign(Object.create(null) as Record<string, unknown>, value)
+    const tenant = uid("nullproto")
+    const request = new Request("https://db.test/writes")
+    // Alone (no request: a stub per call), then inside one request (its second write on goes through the session).
+    for (const [route, run] of [["alone", <A>(body: () => A) => body()], ["in a request", <A>(body: () => A) => testDb.withRequest(request, body)]] as const) {
+      const id = `np-${route.replaceAll(" ", "-")}`
+      const written = await run(() => testDb.table("posts").insert(bare(post(tenant, id)) as never))
+      expect(written, route).toMatchObject({ id, tenantId: tenant })
+      const updated = await run(() => testDb.table("posts").update(bare({ id, tenantId: tenant }) as never, bare({ title: "patched" }) as never))
+      expect(updated.title, route).toBe("patched")
+      const deleted = await run(() => testDb.table("posts").delete(bare({ id, tenantId: tenant }) as never))
+      expect(deleted, route).toMatchObject({ id, title: "patched" })
+    }
+  })
+
   it("a write's answer is taken as it is when it has the shape the shard sends, and decoded by its Schema otherwise", () => {
     const decode = (value: unknown) => DbShardOps.write.decodeAnswerExit({ _tag: "Success", value })
     const results = [{ op: "insert", table: "posts", row: { id: "p1", tags: ["a"] } }]

@@ -11,7 +11,7 @@
 import { Effect, Schema } from "effect"
 import { invalidInputFromParseError, InvalidInput, NotFound, PayloadTooLarge, type RealtimeError } from "../RealtimeError.js"
 import { ambientRequest, settleExit } from "../internal/PromiseFacade.js"
-import { actorTarget, callActor, invokeTarget, type ActorNamespace } from "../internal/rpc.js"
+import { actorTarget, callActor, invokeTarget, type ActorNamespace, type CallOptions } from "../internal/rpc.js"
 import * as Operations from "../internal/Operations.js"
 import { requestStubs } from "../internal/ObjectStubs.js"
 import { DbShardOps } from "./Ops.js"
@@ -139,6 +139,24 @@ const locateWrite = (definition: DatabaseDefinition, write: WriteOp): Located =>
   return { shard: shardOf(value, definition.shards), write }
 }
 
+/** A call outside any known request (a stub per call), its input sent as it is or checked by `plainInput`. */
+const PLAIN_CALL: CallOptions = { plain: true }
+const ONE_CALL: CallOptions = {}
+
+/**
+ * An object of `Object.prototype` whose values are all scalars (or null): nothing in it that
+ * `rpc.plainInput` would copy (a null-prototype object anywhere) or refuse (nesting), so a batch
+ * built around it skips that walk (~2 µs a write in the db benchmark's perf profile).
+ */
+const isFlatPlain = (value: unknown): boolean => {
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return false
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key]
+    if (item !== null && typeof item === "object") return false
+  }
+  return true
+}
+
 const batchOf = (write: WriteOp, options: WriteOptions | undefined) => (options?.requestId === undefined ? { writes: [write] } : { writes: [write], requestId: options.requestId })
 
 /** The row of a one-write answer: as the shard built it when `writeResultsAsIs` takes it, else decoded with the operation's Schema (its typed error thrown). */
@@ -162,7 +180,10 @@ export const makeWritesNow = (definition: DatabaseDefinition, env: Record<string
     if (namespace === undefined) return Promise.reject(new InvalidInput({ field: "bindings.shards", message: `no Durable Object binding ${definition.bindings.shards}` }))
     // Inside a request made ambient (`worker(...)`, `withRequest`), its writes share one stub per shard, and from the second on one RPC session.
     const stubs = requestStubs(ambientRequest())
-    return invokeTarget(namespace, targets[located.shard]!, DbShardOps.write.name, batchOf(write, options), undefined, stubs === undefined ? {} : { stubs, session: true }, rowOfAnswer)
+    // Flat values of Object.prototype (the usual row) need no `plainInput` walk: the batch around them is built here.
+    const plain = write.op === "insert" ? isFlatPlain(write.row) : isFlatPlain(write.where) && (write.op === "delete" || isFlatPlain(write.patch))
+    const call: CallOptions = stubs === undefined ? (plain ? PLAIN_CALL : ONE_CALL) : plain ? { stubs, session: true, plain: true } : { stubs, session: true }
+    return invokeTarget(namespace, targets[located.shard]!, DbShardOps.write.name, batchOf(write, options), undefined, call, rowOfAnswer)
   }
   return (name: string) => ({
     insert: (row: unknown, options?: WriteOptions) => writeNow({ op: "insert", table: name, row }, options),
