@@ -1,12 +1,12 @@
 /**
- * The shard's straight path for a lone insert into a hosted table (`shard/LoneInsert.ts`) must do
+ * The shard's straight path for a lone insert into a realtime table (`shard/LoneInsert.ts`) must do
  * exactly what the general path (`prepareBatch` + `applyBatchNow` + the stream's `appendIn` and
- * fan-out) does. Property test against real SQLite in a Durable Object: each generated request runs
+ * fan-out, or the changes handed to the hubs) does. Property test against real SQLite in a Durable Object: each generated request runs
  * first through the straight path as the shard runs it (falling back to the general path when it
  * declines), inside an outer transaction that is then rolled back, and then through the general
  * path alone, committed. Both must leave the same answer or typed error, the same user rows, outbox
- * rows and stream buffer rows (every column, byte for byte) and send the same frames to the same
- * subscribers, over generated rows of every column kind with their edges, duplicate keys, unknown
+ * rows and stream buffer rows (every column, byte for byte), send the same frames to the same
+ * subscribers and hand the same changes to the hubs, with or without a backlog and an armed drain, over generated rows of every column kind with their edges, duplicate keys, unknown
  * tables and columns, bad values, `__proto__` keys, rows over `maxRowBytes` and bad request ids.
  */
 import { env, runInDurableObject } from "cloudflare:test"
@@ -44,12 +44,14 @@ const kinds = table({
 const numbered = table({ n: integer().primaryKey(), amount: real().notNull(), stamp: timestamp().notNull() })
 // A column named as a key the row guard refuses (a valid identifier): rows that set it are refused.
 const oddly = table({ id: text().primaryKey(), tenant: text().notNull(), prototype: text() })
-// Not hosted by the shard: always the general path.
+// Streamed by hubs (the default): its change is handed to the hubs.
 const plain = table({ id: text().primaryKey(), body: text() })
+// Not realtime: always the general path.
+const notes = table({ id: text().primaryKey(), body: text() })
 
 const definition = resolveDeclaration({
   name: "lone_insert_probe",
-  schema: { kinds, numbered, oddly, plain },
+  schema: { kinds, numbered, oddly, plain, notes },
   realtime: {
     tables: {
       kinds: { filters: ["tenant", "label", "done"], requiredFilters: ["tenant"], streamFrom: "shard" },
@@ -95,7 +97,8 @@ const anyRow = fc.oneof(
   { weight: 6, arbitrary: kindsRow.map((row) => ({ table: "kinds", row })) },
   { weight: 2, arbitrary: numberedRow.map((row) => ({ table: "numbered", row: row as Record<string, unknown> })) },
   { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "oddly", row: { id: row.id, tenant: row.tenant, ...(row.note === undefined ? {} : { prototype: row.note }) } as Record<string, unknown> })) },
-  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "plain", row: { id: row.id, body: row.label } as Record<string, unknown> })) },
+  { weight: 2, arbitrary: kindsRow.map((row) => ({ table: "plain", row: { id: row.id, body: row.label } as Record<string, unknown> })) },
+  { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "notes", row: { id: row.id, body: row.label } as Record<string, unknown> })) },
   { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "nope", row })) },
   { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, extra: 1 } })) },
   { weight: 1, arbitrary: kindsRow.map((row) => ({ table: "kinds", row: { ...row, count: "many" } })) },
@@ -112,6 +115,9 @@ const request = fc.record({
   requestId: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: fc.string({ minLength: 1, maxLength: 20 }) }, { weight: 1, arbitrary: fc.constantFrom("", "r".repeat(129), 7) }),
   // The commit time: repeats and returns too (the frame's ISO text is cached by time).
   now: fc.constantFrom(1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_000, 0, 253_402_300_799_999),
+  // Changes committed before a restart still pending (hosted streams take nothing inline), and whether the drain's retry job is armed.
+  backlog: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  armed: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
 })
 
 /** Every difference told apart (types, `-0`, key order), as ASCII (a failure's report crosses a WebSocket). */
@@ -135,6 +141,7 @@ describe("a lone insert's straight path", () => {
           [...definition.tables.keys(), OUTBOX_TABLE, "hub_partition_changes", "hub_partition_applied"].map((name) => state.storage.sql.exec(`SELECT * FROM ${ident(name)}`).toArray()),
         )
 
+      const flags = { backlog: false, armed: true }
       /** One side's streams and subscribers: four per partition (all inserts; a label filter; no inserts; a snapshot at outbox 5). */
       const side = () => {
         const sent: Array<string> = []
@@ -167,7 +174,9 @@ describe("a lone insert's straight path", () => {
           }
           return stream
         }
-        const takes = (table: ResolvedTable) => table.realtime?.streamFrom === "shard"
+        const takes = (table: ResolvedTable) => !flags.backlog && table.realtime?.streamFrom === "shard"
+        // What the shard hands to its hubs (its direct send or drain), recorded beside the frames.
+        const toHubs = (changes: ReadonlyArray<unknown>) => void sent.push(`to hubs ${exactly(changes)}`)
         // What the shard runs when the straight path declines: decode, prepare, commit, deliver (DbShard's `writeNow`).
         const inline: InlineStreams = {
           shard: 0,
@@ -186,18 +195,31 @@ describe("a lone insert's straight path", () => {
           const committed = applyBatchNow(sql, prepared.right, meta)
           if (Either.isLeft(committed)) return committed
           committed.right.delivered()
+          if (committed.right.drained.length > 0) toHubs(committed.right.drained)
           return Either.right(committed.right.results)
         }
-        return { sent, streams, streamFor, subscribersOf, takes, general }
+        return { sent, streams, streamFor, subscribersOf, takes, toHubs, general }
       }
 
       const straightSide = side()
       const generalSide = side()
       let taken = 0
-      const lone = makeLoneInsert({ definition, shard: 0, sql, takes: straightSide.takes, streamFor: straightSide.streamFor, subscribersOf: straightSide.subscribersOf, beforeCommit: () => {} })
+      const lone = makeLoneInsert({
+        definition,
+        shard: 0,
+        sql,
+        takes: straightSide.takes,
+        streamFor: straightSide.streamFor,
+        subscribersOf: straightSide.subscribersOf,
+        beforeCommit: () => {},
+        drainArmed: () => flags.armed,
+        toHubs: straightSide.toHubs,
+      })
       let n = 0
       fc.assert(
-        fc.property(request, ({ rows, requestId, now }) => {
+        fc.property(request, ({ rows, requestId, now, backlog, armed }) => {
+          flags.backlog = backlog
+          flags.armed = armed
           const input = { writes: rows.map(({ table, row }) => ({ op: "insert", table, row })), ...(requestId === undefined ? {} : { requestId }) }
           const generated = `req-${n++}`
           // The straight path as the shard runs it, then rolled back with everything it stored.
@@ -217,8 +239,11 @@ describe("a lone insert's straight path", () => {
           const from = generalSide.sent.length
           const committed = generalSide.general(input, now, generated)
           const answer = answerOf(committed)
-          // It declines only what the general path refuses: a lone insert of a hosted table that commits is taken.
-          if (rows.length === 1 && rows[0].table !== "plain" && Either.isRight(committed)) expect(straight.taken).toBe(true)
+          // It declines only what the general path refuses, a table that is not realtime, or a change for the hubs while the drain is not armed.
+          const target = rows.length === 1 ? definition.tables.get(rows[0].table) : undefined
+          const drained = target?.realtime !== undefined && (backlog || target.realtime.streamFrom !== "shard")
+          if (target?.realtime !== undefined && Either.isRight(committed)) expect(straight.taken).toBe(!drained || armed)
+          if (target !== undefined && (target.realtime === undefined || (drained && !armed))) expect(straight.taken).toBe(false)
           expect(straight.answer).toBe(answer)
           expect(straight.stored).toBe(dump())
           expect(straight.frames.map(exactly)).toEqual(generalSide.sent.slice(from).map(exactly))

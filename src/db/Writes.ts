@@ -241,7 +241,7 @@ export interface BatchMeta {
 
 // The outbox inserts' text, built once: a hosted change's row is stored published, its stream takes it in the same transaction.
 const OUTBOX_COLUMNS = "table_name, event, row_key, old_row, new_row, request_id, created_at, hubs, size"
-const INSERT_OUTBOX = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+export const INSERT_OUTBOX = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 export const INSERT_OUTBOX_PUBLISHED = `INSERT INTO ${OUTBOX_TABLE} (${OUTBOX_COLUMNS}, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 /**

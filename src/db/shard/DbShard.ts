@@ -207,7 +207,7 @@ export const makeDbShard = Effect.gen(function* () {
     return applyBatchNow(sql, prepared, { shard, requestId: batch.requestId ?? crypto.randomUUID(), now, maxRowBytes: definition.maxRowBytes, maxBatchBytes: batchLimit(definition), inline: streams.inline })
   }
 
-  /** A lone insert into a hosted table, straight through (`LoneInsert.ts`); `undefined` leaves the write to `prepare` + `commit`. */
+  /** A lone insert into a realtime table, straight through (`LoneInsert.ts`); `undefined` leaves the write to `prepare` + `commit`. */
   const loneInsert = makeLoneInsert({
     definition,
     shard,
@@ -216,6 +216,11 @@ export const makeDbShard = Effect.gen(function* () {
     streamFor: streams.streamFor,
     subscribersOf: streams.subscribersOf,
     beforeCommit: marks.flush,
+    drainArmed: (now) => jobs.ensured?.(DRAIN_JOB, now + DRAIN_RETRY_MS) === true,
+    toHubs: (changes) => {
+      // Sent directly in this turn when nothing is in flight; otherwise the drain (a failure there is the retry job's).
+      if (!sentDirectly(changes)) Effect.runSync(Effect.catchAllCause(kick, (cause) => Effect.logDebug("outbox drain deferred to the retry job", cause)))
+    },
   })
   const newRequestId = () => crypto.randomUUID()
 

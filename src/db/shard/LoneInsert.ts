@@ -1,8 +1,10 @@
 /**
- * The shard's straight path for its most common write: a batch of one insert into a table whose
- * stream the shard hosts (`streamFrom: "shard"`), with no backlog. From the request's input to the
- * answer and the frame in one function: the checks, the defaults, the row, its outbox row (stored
- * published) and its stream's buffer row in one transaction, then the frame sent once it committed.
+ * The shard's straight path for its most common write: a batch of one insert into a realtime table.
+ * From the request's input to the answer in one function: the checks, the defaults, the row and its
+ * outbox row in one transaction. A table whose stream the shard hosts (`streamFrom: "shard"`, no
+ * backlog) stores the outbox row published with its stream's buffer row, and the frame is sent once
+ * it committed; any other realtime table's change is handed to the caller to send to its hub
+ * (`DbShard`'s direct send or drain), as the general path hands its `drained` changes.
  *
  * Why a path beside the general one (`Writes.applyBatchNow`, `ShardStreams`, `hub/Changes`): at 100
  * writes/s the general path's many small functions never reach V8's optimizing tier, and each costs
@@ -27,13 +29,13 @@ import { checkRowShape, oversize } from "../Guards.js"
 import { hubIdOf, matches, shardName, shardOf } from "../Placement.js"
 import { storedValue, toSql, type DbRow } from "../Rows.js"
 import { decodeInsert } from "../Table.js"
-import { INSERT_OUTBOX_PUBLISHED, insertStatement, type WriteResult } from "../Writes.js"
+import { INSERT_OUTBOX, INSERT_OUTBOX_PUBLISHED, insertStatement, type DrainedChange, type WriteResult } from "../Writes.js"
 import { isoTime } from "../hub/Changes.js"
 import { subscriberOf } from "../hub/HubSockets.js"
 import type { HubStream } from "../hub/HubStream.js"
 
-/** What a hosted table's lone insert needs besides the row, made once per table. */
-interface HostedTable {
+/** What a realtime table's lone insert needs besides the row, made once per table. */
+interface RealtimeTable {
   readonly table: ResolvedTable
   readonly columns: ResolvedTable["columns"]
   readonly insert: string
@@ -57,11 +59,19 @@ export interface LoneInsertOptions {
   readonly subscribersOf: (hub: string) => ReadonlyArray<ConnectionEntry>
   /** Run in the write's turn before its transaction (the owed published marks). */
   readonly beforeCommit: () => void
+  /**
+   * For a change left to the hubs: whether the drain's retry job is armed early enough for a commit
+   * at `now` (armed before the commit, so a change committed just before a crash is still delivered).
+   * `false`: the write is not taken (the general path arms it, in the mailbox).
+   */
+  readonly drainArmed: (now: number) => boolean
+  /** A committed change left to the hubs, in the write's turn (as the general path hands its `drained`). */
+  readonly toHubs: (changes: ReadonlyArray<DrainedChange>) => void
 }
 
 /** One lone insert in flight: the transaction's input (its body is made once, not per write). */
 interface Pending {
-  hosted: HostedTable
+  target: RealtimeTable
   params: Array<SqlValue>
   hub: string
   /** The outbox row's `hubs` column: `[hub]` as JSON. */
@@ -74,12 +84,19 @@ interface Pending {
   settle: () => number
 }
 
+/** A change left to the hubs, as the general path builds it (`Writes.BatchCommit.outbox`). */
+const drainedChange = (shard: number, pending: Pending, row: DbRow): DrainedChange => ({
+  hubs: [pending.hub],
+  chars: pending.next.length,
+  change: { shard, outboxId: pending.outboxId, table: pending.target.table.name, event: "insert", old: null, new: row, requestId: pending.requestId, createdAt: pending.now },
+})
+
 /**
  * The straight path: `(input, now, newRequestId) => results | undefined`. `undefined`: not taken,
  * nothing stored, sent or changed; run the general path.
  */
 export const makeLoneInsert = (options: LoneInsertOptions) => {
-  const { definition, shard, sql, takes, streamFor, subscribersOf, beforeCommit } = options
+  const { definition, shard, sql, takes, streamFor, subscribersOf, beforeCommit, drainArmed, toHubs } = options
   const maxRowBytes = definition.maxRowBytes
   const shardKey = String(shard)
   const changeStart = `{"shard":${JSON.stringify(shard)},"outboxId":`
@@ -87,11 +104,11 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
   const frameShard = `,"shard":${JSON.stringify(shardName(shard))},"requestId":`
   const namespacePart = definition.namespace === undefined ? "" : `,"namespace":${JSON.stringify(definition.namespace)}`
 
-  const hostedTables = new Map<string, HostedTable>()
+  const realtimeTables = new Map<string, RealtimeTable>()
   for (const table of definition.tables.values()) {
-    if (table.realtime?.streamFrom !== "shard") continue
+    if (table.realtime === undefined) continue
     const keyColumn = table.realtime.key ?? table.primaryKey ?? "id"
-    hostedTables.set(table.name, {
+    realtimeTables.set(table.name, {
       table,
       columns: table.columns,
       insert: insertStatement(table),
@@ -102,14 +119,21 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
     })
   }
 
-  /** The transaction: the row, its outbox row (published: the stream takes it here) and the stream's buffer row. */
-  const commitBody = (exec: RawExec, run: RawRun, pending: Pending): void => {
-    const { hosted, next, requestId, now } = pending
-    run(hosted.insert, ...pending.params)
-    const id = exec<{ id: number }>(INSERT_OUTBOX_PUBLISHED, hosted.table.name, "insert", pending.outboxKey, null, next, requestId, now, pending.hubs, next.length, now)[0]!.id
+  /** The transaction of a change left to the hubs: the row and its outbox row, pending. */
+  const commitDrained = (exec: RawExec, run: RawRun, pending: Pending): void => {
+    const { target, next, now } = pending
+    run(target.insert, ...pending.params)
+    pending.outboxId = exec<{ id: number }>(INSERT_OUTBOX, target.table.name, "insert", pending.outboxKey, null, next, pending.requestId, now, pending.hubs, next.length)[0]!.id
+  }
+
+  /** The transaction of a hosted change: the row, its outbox row (published: the stream takes it here) and the stream's buffer row. */
+  const commitHosted = (exec: RawExec, run: RawRun, pending: Pending): void => {
+    const { target, next, requestId, now } = pending
+    run(target.insert, ...pending.params)
+    const id = exec<{ id: number }>(INSERT_OUTBOX_PUBLISHED, target.table.name, "insert", pending.outboxKey, null, next, requestId, now, pending.hubs, next.length, now)[0]!.id
     pending.outboxId = id
     // The change as `JSON.stringify` writes a `ShardChange` (keys in its order), around the row's JSON made once.
-    const change = `${changeStart}${id}${hosted.changeMiddle}${next},"requestId":${JSON.stringify(requestId)},"createdAt":${now}}`
+    const change = `${changeStart}${id}${target.changeMiddle}${next},"requestId":${JSON.stringify(requestId)},"createdAt":${now}}`
     pending.settle = streamFor(pending.hub).appendOneIn(exec, shard, id, change)
   }
 
@@ -121,14 +145,14 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
     if (given !== undefined && (typeof given !== "string" || given.length < 1 || given.length > 128)) return undefined
     const write = writes[0] as { readonly op?: unknown; readonly table?: unknown; readonly row?: unknown } | null
     if (write === null || typeof write !== "object" || write.op !== "insert" || typeof write.table !== "string") return undefined
-    const hosted = hostedTables.get(write.table)
-    if (hosted === undefined || !takes(hosted.table)) return undefined
+    const target = realtimeTables.get(write.table)
+    if (target === undefined) return undefined
     // The general path's checks, in its order; a refusal is left to it (it words it).
     if (checkRowShape(write.row, "writes.0.row", maxRowBytes) !== undefined) return undefined
-    const decoded = decodeInsert(hosted.table.table)(write.row)
+    const decoded = decodeInsert(target.table.table)(write.row)
     if (Either.isLeft(decoded)) return undefined
     // Defaults filled, bound values and the row as SQLite stores it, in one pass over the columns.
-    const columns = hosted.columns
+    const columns = target.columns
     const values = decoded.right
     const params: Array<SqlValue> = new Array(columns.length)
     const row: DbRow = {}
@@ -137,7 +161,7 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
       const [name, spec] = columns[i]
       const given = values[name]
       const value = given !== undefined ? given : spec.default !== undefined ? spec.default : null
-      if (name === hosted.table.shardColumn) placedBy = value
+      if (name === target.table.shardColumn) placedBy = value
       params[i] = toSql(spec, value)
       row[name] = storedValue(spec, value)
     }
@@ -146,23 +170,30 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
     // Within maxRowBytes is within the batch's limit too (`batchLimit` is at least maxRowBytes).
     if (oversize(next, maxRowBytes) !== undefined) return undefined
 
-    const hub = hubIdOf(hosted.table, row)
+    const hub = hubIdOf(target.table, row)
     const requestId = given ?? newRequestId()
     const pending: Pending = {
-      hosted,
+      target,
       params,
       hub,
       hubs: JSON.stringify([hub]),
-      outboxKey: JSON.stringify(row[hosted.outboxKeyColumn]),
+      outboxKey: JSON.stringify(row[target.outboxKeyColumn]),
       next,
       requestId,
       now,
       outboxId: 0,
       settle: noSettle,
     }
+    // Taken by its stream here, or left to the hubs (a table streamed by hubs, or a hosted one while a backlog is drained).
+    const inline = takes(target.table)
+    if (!inline && !drainArmed(now)) return undefined
     beforeCommit()
     // A constraint (or any storage failure) rolled it back: the general path runs it again and answers the typed error.
-    if (Either.isLeft(sql.transactionNow(commitBody, pending))) return undefined
+    if (Either.isLeft(sql.transactionNow(inline ? commitHosted : commitDrained, pending))) return undefined
+    if (!inline) {
+      toHubs([drainedChange(shard, pending, row)])
+      return [{ op: "insert", table: target.table.name, row }]
+    }
 
     // Committed: the stream follows, and the partition's subscribers get the frame in this turn.
     const seq = pending.settle()
@@ -177,11 +208,11 @@ export const makeLoneInsert = (options: LoneInsertOptions) => {
         if ((watermark !== undefined && id <= watermark) || !matches(row, subscriber.filters) || !subscriber.events.includes("insert")) continue
         // `changeFrame` + `encodeDbFrame` for an insert, made once for all its subscribers.
         // (The key column is the primary key or a not-null unique column, and the row holds every column: never undefined.)
-        frame ??= `{"type":"database.change","seq":${seq}${hosted.frameMiddle}${JSON.stringify(row[hosted.keyColumn])}},"old":null,"new":${next}${frameShard}${JSON.stringify(requestId)},"createdAt":"${isoTime(now)}"}`
+        frame ??= `{"type":"database.change","seq":${seq}${target.frameMiddle}${JSON.stringify(row[target.keyColumn])}},"old":null,"new":${next}${frameShard}${JSON.stringify(requestId)},"createdAt":"${isoTime(now)}"}`
         sendFrame(entry.socket, frame)
       }
     }
-    return [{ op: "insert", table: hosted.table.name, row }]
+    return [{ op: "insert", table: target.table.name, row }]
   }
 }
 
