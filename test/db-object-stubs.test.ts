@@ -194,6 +194,26 @@ describe("object ids and stubs", () => {
     expect(await session.invoke(request)).toMatchObject({ _tag: "Success", value: [{ op: "insert", row: { id: "r5" } }] })
   })
 
+  it("a session opened for an address answers invokeOp(op, input) as invoke answers the whole request; its address and op are checked as any request's", async () => {
+    const tenant = uid("t")
+    const namespace = (env as unknown as Record<string, DurableObjectNamespace>)[testDb.definition.bindings.shards]!
+    const shard = testDb.definition.shards === 1 ? 0 : shardOf(tenant, testDb.definition.shards)
+    type Session = { invokeOp(op: unknown, input?: unknown): Promise<unknown> }
+    const stub = namespace.get(namespace.idFromName(objectName(testDb.definition.instance, "dbShard", shardId(shard)))) as unknown as { session(address?: unknown): Promise<Session> }
+    const address = { instance: testDb.definition.instance, id: shardId(shard) }
+    const session = await stub.session(address)
+    const insert = (id: string) => ({ writes: [{ op: "insert", table: "posts", row: post(tenant, id) }] })
+    expect(await session.invokeOp("write", insert("o1"))).toMatchObject({ _tag: "Success", value: [{ op: "insert", table: "posts", row: { id: "o1", tenantId: tenant } }] })
+    // A typed refusal travels as on the stub: the duplicate key, a table the database lacks, an operation the shard does not have.
+    expect(JSON.stringify(await session.invokeOp("write", insert("o1")))).toContain("ConstraintViolation")
+    expect(JSON.stringify(await session.invokeOp("write", { writes: [{ op: "insert", table: "nope", row: post(tenant, "o2") }] }))).toContain("InvalidInput")
+    expect(JSON.stringify(await session.invokeOp("drop", {}))).toContain("InvalidInput")
+    // A session opened without an address (or for a malformed one) refuses every call as a request without one is refused.
+    const unaddressed = await stub.session()
+    expect(JSON.stringify(await unaddressed.invokeOp("write", insert("o3")))).toContain("address")
+    expect(await testDb.table("posts").get({ id: "o3", tenantId: tenant })).toBeNull()
+  })
+
   it("an RPC input is sent as it is unless it holds a null-prototype object, which is copied plain; too deep is refused either way", () => {
     const plain = { writes: [{ op: "insert", table: "posts", row: { id: "a", tags: ["x"], at: new Date(0) } }] }
     expect(plainInput(plain)).toBe(plain)
