@@ -265,12 +265,15 @@ export const endSessions = (stubs: StubCache): number => {
   for (const stub of open) {
     const state = sessionStates.get(stub)
     if (state?.session !== undefined) {
-      const session = state.session as Partial<Disposable>
+      const session = state.session as unknown as Record<symbol, unknown>
       state.session = undefined
       state.asked = false
       ended++
       try {
-        session[Symbol.dispose]?.()
+        // `Symbol.dispose` read untyped: the package builds against a library without explicit resource management.
+        const dispose = (Symbol as unknown as { readonly dispose?: symbol }).dispose
+        const release = dispose === undefined ? undefined : session[dispose]
+        if (typeof release === "function") release.call(session)
       } catch {
         // Already broken (its object restarted): nothing left to release.
       }
