@@ -13,7 +13,8 @@ import { env, runInDurableObject } from "cloudflare:test"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { boolean, integer, json, real, text, timestamp } from "../src/db/Columns.js"
+import { integer, real, text, timestamp } from "../src/db/Columns.js"
+import { everyKind, everyKindValues, withoutAbsent } from "./db-column-kinds.js"
 import { resolveDeclaration, type ResolvedTable } from "../src/db/Declaration.js"
 import { loadHubStream, type HubStream } from "../src/db/hub/HubStream.js"
 import { OUTBOX_TABLE } from "../src/db/Names.js"
@@ -28,18 +29,7 @@ import type { ConnectionEntry } from "../src/sockets/Connections.js"
 import { makeSqlite, partitionMigrations } from "../src/storage/HubChangeStore.js"
 import { metaMigration } from "../src/storage/Meta.js"
 
-const kinds = table({
-  id: text().primaryKey(),
-  tenant: text().notNull(),
-  label: text().notNull(),
-  note: text(),
-  count: integer().notNull().default(0),
-  score: real(),
-  done: boolean(),
-  flag: boolean().notNull().default(true),
-  data: json(),
-  at: timestamp(),
-})
+const kinds = table({ id: text().primaryKey(), tenant: text().notNull(), ...everyKind })
 // An INTEGER PRIMARY KEY (SQLite's rowid), partitioned by a timestamp, its stream keyed by the primary key.
 const numbered = table({ n: integer().primaryKey(), amount: real().notNull(), stamp: timestamp().notNull() })
 // A column named as a key the row guard refuses (a valid identifier): rows that set it are refused.
@@ -72,22 +62,13 @@ const safeInteger = fc.oneof(fc.integer(), fc.constantFrom(-0, 0, Number.MAX_SAF
 const finiteReal = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, 1e21))
 const epochMs = fc.oneof(fc.constantFrom(0, -0, 1, 2), fc.nat({ max: Number.MAX_SAFE_INTEGER }))
 const jsonValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown), fc.constantFrom<unknown>({ zero: -0, s: "\uD800" }, [], {}, -0, null))
-const optional = <A,>(value: fc.Arbitrary<A>) => fc.option(fc.option(value, { nil: null }), { nil: undefined })
-const withoutAbsent = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined))
 
 const kindsRow = fc
   .record({
     // Few ids and tenants: duplicate keys (a constraint) and several partitions with subscribers.
     id: fc.oneof({ weight: 1, arbitrary: fc.constantFrom("a", "b") }, { weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 12 }) }),
     tenant: fc.constantFrom("t1", "t3", "t2"),
-    label: fc.oneof(fc.constantFrom("x", "y"), anyText),
-    note: optional(anyText),
-    count: fc.option(safeInteger, { nil: undefined }),
-    score: optional(finiteReal),
-    done: optional(fc.boolean()),
-    flag: fc.option(fc.boolean(), { nil: undefined }),
-    data: optional(jsonValue),
-    at: optional(epochMs),
+    ...everyKindValues({ text: anyText, label: fc.oneof(fc.constantFrom("x", "y"), anyText), integer: safeInteger, real: finiteReal, json: jsonValue, time: epochMs }),
   })
   .map(withoutAbsent)
 const numberedRow = fc.record({ n: fc.oneof({ weight: 1, arbitrary: fc.integer({ min: -1, max: 1 }) }, { weight: 4, arbitrary: safeInteger }), amount: finiteReal, stamp: fc.constantFrom(1, 3, 0) })

@@ -10,7 +10,8 @@ import { env, runInDurableObject } from "cloudflare:test"
 import { Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { boolean, integer, json, real, text, timestamp } from "../src/db/Columns.js"
+import { integer, real, text, timestamp } from "../src/db/Columns.js"
+import { everyKind, everyKindValues, withoutAbsent } from "./db-column-kinds.js"
 import { resolveDeclaration, type ResolvedTable } from "../src/db/Declaration.js"
 import { createTable } from "../src/db/shard/Migrations.js"
 import { decodeRow, ident, selectList } from "../src/db/Rows.js"
@@ -18,17 +19,7 @@ import { table } from "../src/db/Table.js"
 import { applyBatchNow, MAX_BATCH_BYTES, prepareBatch, type WriteOp } from "../src/db/Writes.js"
 import { makeSql } from "../src/services/Sql.js"
 
-const kinds = table({
-  id: text().primaryKey(),
-  label: text().notNull(),
-  note: text(),
-  count: integer().notNull().default(0),
-  score: real(),
-  done: boolean(),
-  flag: boolean().notNull().default(true),
-  data: json(),
-  at: timestamp(),
-})
+const kinds = table({ id: text().primaryKey(), ...everyKind })
 // An INTEGER PRIMARY KEY is SQLite's rowid: its own conversions apply to the key itself.
 const numbered = table({ n: integer().primaryKey(), amount: real().notNull(), stamp: timestamp().notNull() })
 
@@ -43,9 +34,6 @@ const jsonValue = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
   fc.constantFrom<unknown>({ zero: -0, list: [-0, 1e21, "\uD800"] }, [], {}, "", 0, -0, false, null, { "2": 1, a: { "1": [] } }),
 )
-/** An optional column's value: absent, null or a value. */
-const optional = <A,>(value: fc.Arbitrary<A>) => fc.option(fc.option(value, { nil: null }), { nil: undefined })
-const withoutAbsent = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined))
 /**
  * A row as ASCII text that tells every difference apart: types, key order, `-0` from `0`, and
  * strings escaped (a failure's report crosses the test pool's WebSocket, which refuses unpaired surrogates).
@@ -53,16 +41,7 @@ const withoutAbsent = (row: Record<string, unknown>) => Object.fromEntries(Objec
 const exactly = (row: unknown) => JSON.stringify(row, (_key, value: unknown) => (Object.is(value, -0) ? "(number -0)" : value))
 
 const kindsRow = fc
-  .record({
-    label: anyText,
-    note: optional(anyText),
-    count: fc.option(safeInteger, { nil: undefined }),
-    score: optional(finiteReal),
-    done: optional(fc.boolean()),
-    flag: fc.option(fc.boolean(), { nil: undefined }),
-    data: optional(jsonValue),
-    at: optional(epochMs),
-  })
+  .record(everyKindValues({ text: anyText, integer: safeInteger, real: finiteReal, json: jsonValue, time: epochMs }))
   .map(withoutAbsent)
 const numberedRow = fc.record({ amount: finiteReal, stamp: epochMs })
 
