@@ -34,8 +34,9 @@ for (const override of overrides) {
   else cell.params[key] = Number.isNaN(Number(value)) ? value : Number(value)
 }
 const runs = Number(runsArg)
-const data = `/tmp/perf-${workloadName}.data`
-const bundleCopy = `/tmp/perf-${workloadName}-bundle`
+// PERF_DATA=<path>: where the data goes (its bundle copy beside it, `<path>-bundle`), to keep several recordings apart.
+const data = process.env.PERF_DATA ?? `/tmp/perf-${workloadName}.data`
+const bundleCopy = process.env.PERF_DATA === undefined ? `/tmp/perf-${workloadName}-bundle` : `${process.env.PERF_DATA}-bundle`
 const HZ = 2000
 
 const server = await startBenchServer({ v8Flags: ["--perf-basic-prof", "--interpreted-frames-native-stack"] })
@@ -44,8 +45,8 @@ try {
   await workload.run({ server, quick: false, log: () => {}, run: 0 }, cell)
   const pids = workerdPidsUnder(process.pid)
   // perf's control fifos: recording is enabled and disabled at the cell's own CPU reads.
-  const control = `/tmp/perf-${workloadName}-ctl`
-  const ack = `/tmp/perf-${workloadName}-ack`
+  const control = `${data}-ctl`
+  const ack = `${data}-ack`
   rmSync(control, { force: true })
   rmSync(ack, { force: true })
   execFileSync("mkfifo", [control, ack])
