@@ -25,13 +25,17 @@ const shards = (env as unknown as { REALTIME_DB_SHARDS: DurableObjectNamespace }
 const recordingNamespace = () => {
   const sent: Array<{ route: string; input: unknown }> = []
   // The stand-in answers a number, which the write's answer check refuses: only the inputs count here.
+  const record = (route: string, input: unknown) => {
+    sent.push({ route, input })
+    return { _tag: "Success", value: 0 }
+  }
   const namespace: ObjectNamespace = {
     idFromName: (name) => ({ name, toString: () => name }) as unknown as DurableObjectId,
     get: () => ({
-      invoke: async (request: { input: unknown }) => void sent.push({ route: "stub", input: request.input }) ?? { _tag: "Success", value: 0 },
+      invoke: async (request: { input: unknown }) => record("stub", request.input),
       session: async () => ({
-        invoke: async (request: { input: unknown }) => void sent.push({ route: "session", input: request.input }) ?? { _tag: "Success", value: 0 },
-        invokeOp: async (_op: string, input: unknown) => void sent.push({ route: "session", input }) ?? { _tag: "Success", value: 0 },
+        invoke: async (request: { input: unknown }) => record("session", request.input),
+        invokeOp: async (_op: string, input: unknown) => record("session", input),
       }),
     }),
   }
