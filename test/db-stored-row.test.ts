@@ -30,8 +30,14 @@ const anyText = fc.oneof(fc.string({ unit: "binary", maxLength: 40 }), fc.consta
 const safeInteger = fc.oneof(fc.integer(), fc.constantFrom(-0, 0, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 31, -(2 ** 31) - 1))
 const finiteReal = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 5e-324, -5e-324, 1.7976931348623157e308, 2 ** 53 + 2, 0.1 + 0.2, 1, -1.5))
 const epochMs = fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(-0, 0, Number.MAX_SAFE_INTEGER))
+/** Keys the row guard refuses anywhere in a row (`Guards.checkRowShape`): fast-check's keys include them now and then. */
+const refusedKey = /"(?:__proto__|constructor|prototype)":/
 const jsonValue = fc.oneof(
-  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown),
+  fc
+    .jsonValue({ maxDepth: 3 })
+    .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+    // This test takes valid rows only (refused ones are db-lone-insert's and row-shape's).
+    .filter((value) => !refusedKey.test(JSON.stringify(value))),
   fc.constantFrom<unknown>({ zero: -0, list: [-0, 1e21, "\uD800"] }, [], {}, "", 0, -0, false, null, { "2": 1, a: { "1": [] } }),
 )
 /**
