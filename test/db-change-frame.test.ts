@@ -5,7 +5,8 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { changeFrame, isoTime } from "../src/db/hub/Changes.js"
+import { changeFrame } from "../src/db/hub/Changes.js"
+import { isoTime } from "../src/internal/IsoTime.js"
 import type { ShardChange } from "../src/db/Protocol.js"
 import { testDb } from "./db-helpers.js"
 

@@ -22,7 +22,7 @@ import { ActorAddress as ActorAddressSchema, ActorRequest, AddressHeaders, type 
 import { metaMigration, readMetaSync, writeMeta } from "../storage/Meta.js"
 import { DirectoryOps } from "../actors/Ops.js"
 import { lookup } from "../internal/Operations.js"
-import { callActor, encodeExit, type ActorNamespace } from "../internal/rpc.js"
+import { callActor, encodeExit, requestOf, type ActorNamespace } from "../internal/rpc.js"
 import * as Connections from "../sockets/Connections.js"
 import * as Sockets from "../sockets/Sockets.js"
 import { DirectoryClient } from "../services/Directory.js"
@@ -297,8 +297,7 @@ class HostSession extends RpcTarget {
     return this.#host.invoke(raw)
   }
   invokeOp(op: unknown, input?: unknown, caller?: unknown): unknown {
-    const address = this.#address
-    // The keys a request has when built by spreads (`rpc.ts`): `input` and `caller` only when given.
-    return this.#host.invoke(caller === undefined ? (input === undefined ? { address, op } : { address, op, input }) : input === undefined ? { address, op, caller } : { address, op, input, caller })
+    // Unchecked here: `invoke` decodes the request, the address included.
+    return this.#host.invoke(requestOf(this.#address as Parameters<typeof requestOf>[0], op as string, input, caller as Parameters<typeof requestOf>[3]))
   }
 }

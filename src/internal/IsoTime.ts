@@ -1,26 +1,37 @@
 /**
- * `new Date(millis).toISOString()` for the time stamps of hot frames (a broadcast's `event` carries
- * one per frame): the text up to the second is kept and only the milliseconds are written per call,
- * so frames within one second build no `Date` (a Date and its ISO text were ~2 µs of a frame).
+ * `new Date(millis).toISOString()` for the time stamps of hot frames (a broadcast's `event`, a
+ * database change's `createdAt`): the text up to the minute is kept and a time within that minute
+ * is written from its seconds and milliseconds, so frames within one minute build no `Date` (a Date
+ * and its ISO text were ~2 µs of a broadcast frame, 6–9 µs of a database write at 100 writes/s in
+ * the shard's perf profile). The last time's text is kept too: the changes of one batch share their
+ * commit time, so a batch of 25 rows formats it once.
  *
  * @since 0.2.0
  */
 
-// Years 0000-9999 have the fixed 24-character form `YYYY-MM-DDTHH:MM:SS.mmmZ`; others (and
-// fractional or non-finite input) go to `Date` itself.
-const LAST_FIXED_FORM_MS = 253_402_300_799_999
+let lastIsoAt = Number.NaN
+let lastIso = ""
+/** The first millisecond of the minute whose ISO text up to the seconds is `minuteText` (`2026-12-01T03:32:`). */
+let minuteAt = Number.NaN
+let minuteText = ""
+/** Date's range, in milliseconds either side of the epoch: outside it `toISOString` throws, as it must here. */
+const MAX_TIME = 8.64e15
 
-let cachedSecond = Number.NaN
-let cachedPrefix = ""
-
-export const isoTime = (millis: number): string => {
-  if (!Number.isInteger(millis) || millis < 0 || millis > LAST_FIXED_FORM_MS) return new Date(millis).toISOString()
-  const second = Math.floor(millis / 1000)
-  if (second !== cachedSecond) {
-    // `YYYY-MM-DDTHH:MM:SS.`
-    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20)
-    cachedSecond = second
+export const isoTime = (at: number): string => {
+  if (at === lastIsoAt) return lastIso
+  const inMinute = at - minuteAt
+  if (inMinute >= 0 && inMinute < 60_000 && Number.isInteger(at) && at <= MAX_TIME) {
+    const seconds = Math.floor(inMinute / 1000)
+    const millis = inMinute - seconds * 1000
+    lastIso = `${minuteText}${seconds < 10 ? "0" : ""}${seconds}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`
+  } else {
+    lastIso = new Date(at).toISOString()
+    if (Number.isInteger(at)) {
+      // `…T03:32:02.123Z` without its last 7 characters; years past 9999 (`+010000-…`) end alike.
+      minuteAt = at - (((at % 60_000) + 60_000) % 60_000)
+      minuteText = lastIso.slice(0, -7)
+    }
   }
-  const ms = millis - second * 1000
-  return `${cachedPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`
+  lastIsoAt = at
+  return lastIso
 }

@@ -153,8 +153,11 @@ const asIs = <A>(value: A): A => value
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function"
 
-/** An actor request with the keys it had when built by spreads: `input` and `caller` only when given. */
-const requestOf = (address: ActorTarget["address"], op: string, input: unknown, caller: Actor | undefined): ActorRequest =>
+/**
+ * An actor request with the keys it had when built by spreads: `input` and `caller` only when given
+ * (also what `ActorHost`'s session builds from `invokeOp`: the values are checked where it is decoded).
+ */
+export const requestOf = (address: ActorTarget["address"], op: string, input: unknown, caller: Actor | undefined): ActorRequest =>
   caller === undefined
     ? input === undefined
       ? { address, op }

@@ -15,6 +15,7 @@ import type { ChangeEvent, DatabaseDefinition } from "../Declaration.js"
 import { matches, shardName } from "../Placement.js"
 import type { DatabaseChangeFrame, Filters, ResyncFrame, ShardChange } from "../Protocol.js"
 import { encodeDbFrame } from "./HubSockets.js"
+import { isoTime } from "../../internal/IsoTime.js"
 
 export interface Subscriber {
   readonly filters: Filters
@@ -58,38 +59,6 @@ export const deliveryFor = (change: ShardChange, subscriber: Subscriber): Delive
       break
   }
   return delivery !== undefined && subscriber.events.includes(delivery.event) ? delivery : undefined
-}
-
-// The changes of one batch share their commit time (and a hub's publish often carries several): the
-// last time's ISO text is kept, so a batch of 25 rows formats it once, not 25 times. Single writes each
-// have their own millisecond: the text up to the minute is kept too, and a time within that minute is
-// written from its seconds and milliseconds, without a Date (`new Date` + `toISOString` read 6–9 µs a
-// write in the shard's perf profile at 100 writes/s).
-let lastIsoAt = Number.NaN
-let lastIso = ""
-/** The first millisecond of the minute whose ISO text up to the seconds is `minuteText` (`2026-12-01T03:32:`). */
-let minuteAt = Number.NaN
-let minuteText = ""
-/** Date's range, in milliseconds either side of the epoch: outside it `toISOString` throws, as it must here. */
-const MAX_TIME = 8.64e15
-
-export const isoTime = (at: number): string => {
-  if (at === lastIsoAt) return lastIso
-  const inMinute = at - minuteAt
-  if (inMinute >= 0 && inMinute < 60_000 && Number.isInteger(at) && at <= MAX_TIME) {
-    const seconds = Math.floor(inMinute / 1000)
-    const millis = inMinute - seconds * 1000
-    lastIso = `${minuteText}${seconds < 10 ? "0" : ""}${seconds}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`
-  } else {
-    lastIso = new Date(at).toISOString()
-    if (Number.isInteger(at)) {
-      // `…T03:32:02.123Z` without its last 7 characters; years past 9999 (`+010000-…`) end alike.
-      minuteAt = at - (((at % 60_000) + 60_000) % 60_000)
-      minuteText = lastIso.slice(0, -7)
-    }
-  }
-  lastIsoAt = at
-  return lastIso
 }
 
 export const changeFrame = (definition: DatabaseDefinition, change: ShardChange, seq: number, delivery: Delivery): DatabaseChangeFrame => {

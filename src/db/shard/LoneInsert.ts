@@ -30,7 +30,7 @@ import { hubIdOf, matches, shardName, shardOf } from "../Placement.js"
 import { storedValue, toSql, type DbRow } from "../Rows.js"
 import { decodeInsert } from "../Table.js"
 import { INSERT_OUTBOX, INSERT_OUTBOX_PUBLISHED, insertStatement, type DrainedChange, type WriteResult } from "../Writes.js"
-import { isoTime } from "../hub/Changes.js"
+import { isoTime } from "../../internal/IsoTime.js"
 import { subscriberOf } from "../hub/HubSockets.js"
 import type { HubStream } from "../hub/HubStream.js"
 
